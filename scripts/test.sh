@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine (as root), builds pulsing with warnings as errors, and runs
+# every test; then builds and runs the unit tests again under ASan+UBSan.
+#   scripts/test.sh            everything
+#   PULSING_SKIP_SANITIZERS=1  only the plain build
+#   PULSING_TSAN=1             also the ThreadSanitizer build (libzmq suppressed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+
+jobs=$(nproc)
+
+run_suite() {  # run_suite BUILD_DIR [cmake args...]
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja -DPULSING_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" --parallel "$jobs"
+  ctest --test-dir "$dir" --output-on-failure --parallel "$jobs" --timeout 300
+}
+
+echo "== build and test (RelWithDebInfo)"
+run_suite build
+
+if [[ -z ${PULSING_SKIP_SANITIZERS:-} ]]; then
+  echo "== ASan+UBSan"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    run_suite build-asan -DCMAKE_BUILD_TYPE=Debug "-DPULSING_SANITIZE=address;undefined" \
+      -DPULSING_BUILD_EXAMPLES=OFF
+fi
+if [[ -n ${PULSING_TSAN:-} ]]; then
+  echo "== TSan"
+  TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1" \
+    run_suite build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPULSING_SANITIZE=thread \
+      -DPULSING_BUILD_EXAMPLES=OFF
+fi
