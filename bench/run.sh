@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Runs the benchmarks of DESIGN §7 side by side and prints one JSON line per workload and
+# system (medians of 3 runs), then the ratio pulsing/caf when both ran.
+#   bench/run.sh [--scale F] [WORKLOAD...]     default: every workload in the table below
+# --scale multiplies each workload's counts (e.g. 0.1 for a quick look); figures are only
+# comparable at the default 1. Stdout carries only the JSON lines; progress goes to stderr.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=3
+scale=1
+build="build-bench"
+bin=$build/bench
+
+# Which program runs each workload for each system, in output order. Every program takes
+# `--workload W --scale F` and prints one flat JSON line. A program missing from the build is
+# skipped, so systems appear as their programs are written.
+table='
+W1       pulsing  pulsing_local
+W1       caf      caf_local
+W2       pulsing  pulsing_local
+W2       caf      caf_local
+W3       pulsing  pulsing_local
+W3       caf      caf_local
+W4       pulsing  pulsing_local
+W4       caf      caf_local
+W4-idle  pulsing  pulsing_local
+W4-idle  caf      caf_local
+'
+
+usage() {
+  echo "usage: bench/run.sh [--scale F] [WORKLOAD...]" >&2
+  echo "workloads: $(awk 'NF && !seen[$1]++ { printf "%s ", $1 }' <<<"$table")" >&2
+  exit 2
+}
+
+workloads=()
+while (($#)); do
+  case $1 in
+    --scale) (($# >= 2)) || usage; scale=$2; shift 2 ;;
+    -h | --help) usage ;;
+    -*) usage ;;
+    *) workloads+=("$1"); shift ;;
+  esac
+done
+if ((${#workloads[@]} == 0)); then
+  mapfile -t workloads < <(awk 'NF && !seen[$1]++ { print $1 }' <<<"$table")
+fi
+for w in "${workloads[@]}"; do
+  awk -v w="$w" '$1 == w { found = 1 } END { exit !found }' <<<"$table" || usage
+done
+
+./scripts/install-deps.sh
+echo "run.sh: building Release in $build" >&2
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPULSING_BUILD_BENCH=ON \
+  -DPULSING_BUILD_TESTS=OFF -DPULSING_BUILD_EXAMPLES=OFF >&2
+cmake --build "$build" --parallel "$(nproc)" >&2
+
+# Summarises the JSON lines of one workload and system (flat objects of strings and numbers):
+# the median value, every run's value, and the median of each other numeric field.
+summarise() {
+  awk '
+    function median(list,   a, n, i, j, t) {
+      n = split(list, a, " ")
+      for (i = 2; i <= n; i++)  # insertion sort, numerically, keeping the printed form
+        for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return n % 2 ? a[(n + 1) / 2] : sprintf("%.1f", (a[n / 2] + a[n / 2 + 1]) / 2)
+    }
+    {
+      line = $0
+      while (match(line, /"[^"]+":("[^"]*"|[^,}]+)/)) {
+        pair = substr(line, RSTART, RLENGTH)
+        line = substr(line, RSTART + RLENGTH)
+        key = pair; sub(/^"/, "", key); sub(/":.*/, "", key)
+        val = pair; sub(/^"[^"]+":/, "", val)
+        if (key in vals) vals[key] = vals[key] " " val
+        else { keys[++nkeys] = key; vals[key] = val }
+      }
+    }
+    END {
+      split(vals["workload"], w, " "); split(vals["system"], s, " "); split(vals["unit"], u, " ")
+      runs = vals["value"]; gsub(/ /, ", ", runs)
+      printf "{\"workload\": %s, \"system\": %s, \"value\": %s, \"unit\": %s, \"runs\": [%s]",
+             w[1], s[1], median(vals["value"]), u[1], runs
+      for (k = 1; k <= nkeys; k++)
+        if (vals[keys[k]] !~ /"/ && keys[k] != "value")
+          printf ", \"%s\": %s", keys[k], median(vals[keys[k]])
+      print "}"
+    }'
+}
+
+value_of() { sed -n 's/.*"value": *\([^,}]*\).*/\1/p'; }
+
+status=0
+for w in "${workloads[@]}"; do
+  # The systems of this workload whose program is built.
+  systems=() programs=()
+  while read -r tw ts tp; do
+    [[ $tw == "$w" ]] || continue
+    if [[ -x $bin/$tp ]]; then
+      systems+=("$ts") programs+=("$tp")
+    else
+      echo "run.sh: $w: no $tp in $bin, skipping $ts" >&2
+    fi
+  done <<<"$table"
+
+  # Interleaved (A1 B1 A2 B2 ...) so that machine noise hits every system alike; a fresh
+  # process per run, so that peak RSS is per run.
+  declare -A lines=() failed=()
+  for ((r = 1; r <= runs; r++)); do
+    for i in "${!systems[@]}"; do
+      sys=${systems[i]}
+      [[ -z ${failed[$sys]:-} ]] || continue
+      echo "run.sh: $w $sys run $r/$runs" >&2
+      if out=$(timeout 600 "$bin/${programs[i]}" --workload "$w" --scale "$scale") &&
+        [[ $out == *'"value":'* ]]; then
+        lines[$sys]+="$out"$'\n'
+      else
+        echo "run.sh: $w: ${programs[i]} failed (output: ${out:-none}); dropping $sys" >&2
+        failed[$sys]=1
+        status=1
+      fi
+    done
+  done
+
+  declare -A medians=()
+  for sys in "${systems[@]}"; do
+    [[ -z ${failed[$sys]:-} ]] || continue
+    summary=$(printf '%s' "${lines[$sys]}" | summarise)
+    echo "$summary"
+    medians[$sys]=$(value_of <<<"$summary")
+  done
+  if [[ -n ${medians[pulsing]:-} && -n ${medians[caf]:-} ]]; then
+    awk -v w="$w" -v p="${medians[pulsing]}" -v c="${medians[caf]}" 'BEGIN {
+      printf "{\"workload\": \"%s\", \"system\": \"ratio\", \"value\": %.3f, \"unit\": \"x\"}\n", w, p / c
+    }'
+  fi
+  unset lines failed medians
+done
+exit "$status"
