@@ -11,7 +11,7 @@
 //   struct Point {
 //     int x = 0;
 //     std::optional<int> y;
-//     PULSING_FIELDS(Point, x, y)             // up to 24 fields; private members allowed
+//     PULSING_FIELDS(Point, x, y)             // up to 32 fields; private members allowed
 //   };
 //   PULSING_FIELDS_EXTERNAL(Point, x, y)      // or this, in Point's namespace, for types you
 //                                             // cannot edit (public members only)
@@ -44,6 +44,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/preprocessor.hpp"
 #include "messaging/value.hpp"
 
 namespace pulsing {
@@ -409,77 +410,19 @@ struct ValueConverter<T> {
 }  // namespace pulsing
 
 // Declares the fields of a struct, inside its body: PULSING_FIELDS(Point, x, y). Defines a
-// hidden friend `pulsing_fields(const Point*)` that the converter finds by ADL.
-#define PULSING_FIELDS(Type, ...)                                                      \
-  friend constexpr auto pulsing_fields(const Type*) {                                  \
-    return ::pulsing::detail::struct_fields(#Type, PULSING_DETAIL_EACH(Type, __VA_ARGS__)); \
+// hidden friend `pulsing_fields(const Point*)` that the converter finds by ADL. Up to 32 fields.
+#define PULSING_FIELDS(Type, ...)                                                         \
+  friend constexpr auto pulsing_fields(const Type*) {                                     \
+    return ::pulsing::detail::struct_fields(                                              \
+        #Type PULSING_FOR_EACH(PULSING_DETAIL_FIELD, Type, __VA_ARGS__));                 \
   }
 
 // The same, at namespace scope in Type's namespace, for a type whose body you cannot edit.
-#define PULSING_FIELDS_EXTERNAL(Type, ...)                                           \
-  inline constexpr auto pulsing_fields(const Type*) {                                \
-    return ::pulsing::detail::struct_fields(#Type, PULSING_DETAIL_EACH(Type, __VA_ARGS__)); \
+#define PULSING_FIELDS_EXTERNAL(Type, ...)                                                \
+  inline constexpr auto pulsing_fields(const Type*) {                                     \
+    return ::pulsing::detail::struct_fields(                                              \
+        #Type PULSING_FOR_EACH(PULSING_DETAIL_FIELD, Type, __VA_ARGS__));                 \
   }
 
-// PULSING_DETAIL_EACH(T, a, b, ...) -> PULSING_DETAIL_FIELD(T, a), PULSING_DETAIL_FIELD(T, b), ...
-#define PULSING_DETAIL_FIELD(T, m) ::pulsing::detail::field(#m, &T::m)
-#define PULSING_DETAIL_EACH_1(T, m) PULSING_DETAIL_FIELD(T, m)
-#define PULSING_DETAIL_EACH_2(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_1(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_3(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_2(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_4(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_3(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_5(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_4(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_6(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_5(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_7(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_6(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_8(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_7(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_9(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_8(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_10(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_9(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_11(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_10(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_12(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_11(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_13(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_12(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_14(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_13(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_15(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_14(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_16(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_15(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_17(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_16(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_18(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_17(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_19(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_18(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_20(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_19(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_21(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_20(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_22(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_21(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_23(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_22(T, __VA_ARGS__)
-#define PULSING_DETAIL_EACH_24(T, m, ...) \
-  PULSING_DETAIL_FIELD(T, m), PULSING_DETAIL_EACH_23(T, __VA_ARGS__)
-#define PULSING_DETAIL_PICK(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, \
-                            _16, _17, _18, _19, _20, _21, _22, _23, _24, N, ...)             \
-  N
-#define PULSING_DETAIL_EACH(T, ...)                                                          \
-  PULSING_DETAIL_PICK(__VA_ARGS__, PULSING_DETAIL_EACH_24, PULSING_DETAIL_EACH_23,           \
-                      PULSING_DETAIL_EACH_22, PULSING_DETAIL_EACH_21, PULSING_DETAIL_EACH_20, \
-                      PULSING_DETAIL_EACH_19, PULSING_DETAIL_EACH_18, PULSING_DETAIL_EACH_17, \
-                      PULSING_DETAIL_EACH_16, PULSING_DETAIL_EACH_15, PULSING_DETAIL_EACH_14, \
-                      PULSING_DETAIL_EACH_13, PULSING_DETAIL_EACH_12, PULSING_DETAIL_EACH_11, \
-                      PULSING_DETAIL_EACH_10, PULSING_DETAIL_EACH_9, PULSING_DETAIL_EACH_8,   \
-                      PULSING_DETAIL_EACH_7, PULSING_DETAIL_EACH_6, PULSING_DETAIL_EACH_5,    \
-                      PULSING_DETAIL_EACH_4, PULSING_DETAIL_EACH_3, PULSING_DETAIL_EACH_2,    \
-                      PULSING_DETAIL_EACH_1, unused)(T, __VA_ARGS__)
+// One field, with its leading comma: struct_fields("Point", field("x", ...), field("y", ...)).
+#define PULSING_DETAIL_FIELD(T, m) , ::pulsing::detail::field(#m, &T::m)

@@ -21,7 +21,7 @@ std::optional<RestartPolicy> parse_restart_policy(std::string_view text) {
 }
 
 Supervisor::Supervisor(SupervisionOptions options, std::uint64_t seed)
-    : options_(options), random_(seed), next_backoff_(options.min_backoff) {}
+    : options_(options), random_state_(seed), next_backoff_(options.min_backoff) {}
 
 void Supervisor::on_started(Clock::time_point now) { last_start_ = now; }
 
@@ -51,10 +51,18 @@ RestartDecision Supervisor::decide(Clock::time_point now) {
   auto base = next_backoff_;
   next_backoff_ = std::min(options_.max_backoff, base * 2);
   double jitter = std::clamp(options_.jitter, 0.0, 1.0);
-  std::uniform_real_distribution<double> spread(1.0 - jitter, 1.0);
+  double spread = 1.0 - jitter * next_unit_random();
   auto delay = std::chrono::milliseconds(
-      static_cast<std::int64_t>(static_cast<double>(base.count()) * spread(random_)));
+      static_cast<std::int64_t>(static_cast<double>(base.count()) * spread));
   return {true, delay, restarts_in_window_};
+}
+
+double Supervisor::next_unit_random() {
+  std::uint64_t z = (random_state_ += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;
 }
 
 }  // namespace pulsing

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <random>
 #include <string_view>
 
 #include "common/address.hpp"
@@ -52,7 +51,7 @@ struct RestartDecision {
 class Supervisor {
  public:
   // `seed` drives the jitter; fixed seeds make tests reproducible.
-  explicit Supervisor(SupervisionOptions options, std::uint64_t seed = std::random_device{}());
+  explicit Supervisor(SupervisionOptions options, std::uint64_t seed);
 
   // The instance threw an unclassified exception (a SystemError) at `now`.
   RestartDecision on_crash(Clock::time_point now);
@@ -66,9 +65,11 @@ class Supervisor {
 
  private:
   RestartDecision decide(Clock::time_point now);
+  double next_unit_random();  // uniform in [0, 1)
 
   SupervisionOptions options_;
-  std::mt19937_64 random_;
+  // One word of PRNG state (splitmix64), not a 2.5 KB engine: every actor has a supervisor.
+  std::uint64_t random_state_;
   std::chrono::milliseconds next_backoff_;
   Clock::time_point window_start_{};
   Clock::time_point last_start_{};

@@ -1,0 +1,16 @@
+// PULSING_FOR_EACH(macro, data, a, b, c) expands to macro(data, a) macro(data, b) macro(data, c),
+// for up to 32 items: lets PULSING_METHODS / PULSING_FIELDS name each member once.
+#pragma once
+
+#define PULSING_PP_EXPAND(...) PULSING_PP_EXPAND4(PULSING_PP_EXPAND4(PULSING_PP_EXPAND4(__VA_ARGS__)))
+#define PULSING_PP_EXPAND4(...) PULSING_PP_EXPAND3(PULSING_PP_EXPAND3(PULSING_PP_EXPAND3(__VA_ARGS__)))
+#define PULSING_PP_EXPAND3(...) PULSING_PP_EXPAND2(PULSING_PP_EXPAND2(PULSING_PP_EXPAND2(__VA_ARGS__)))
+#define PULSING_PP_EXPAND2(...) PULSING_PP_EXPAND1(PULSING_PP_EXPAND1(PULSING_PP_EXPAND1(__VA_ARGS__)))
+#define PULSING_PP_EXPAND1(...) __VA_ARGS__
+
+#define PULSING_PP_PARENS ()
+#define PULSING_FOR_EACH(macro, data, ...) \
+  __VA_OPT__(PULSING_PP_EXPAND(PULSING_PP_FOR_EACH_STEP(macro, data, __VA_ARGS__)))
+#define PULSING_PP_FOR_EACH_STEP(macro, data, first, ...) \
+  macro(data, first) __VA_OPT__(PULSING_PP_FOR_EACH_AGAIN PULSING_PP_PARENS(macro, data, __VA_ARGS__))
+#define PULSING_PP_FOR_EACH_AGAIN() PULSING_PP_FOR_EACH_STEP

@@ -1,0 +1,133 @@
+// The error taxonomy every caller sees, locally and across the network:
+//   BusinessError{code, message, details}  an expected failure of a request; the actor goes on.
+//   SystemError{error, recoverable}        an unexpected failure inside the actor (a crash).
+//   TimeoutError{operation, duration_ms}   something did not finish in time.
+//   RuntimeError{kind, message}            the framework's own failures (not found, stopped, ...).
+// classify() turns whatever a handler threw into exactly one of these, by fixed rules.
+//
+// All types are immutable values; safe to share across threads.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <string_view>
+
+#include "messaging/value.hpp"
+
+namespace pulsing {
+
+enum class ErrorCategory : std::uint8_t { kBusiness, kSystem, kTimeout, kRuntime };
+std::string_view to_string(ErrorCategory category);
+
+enum class RuntimeErrorKind : std::uint8_t {
+  kActorNotFound,    // no actor by that name or address
+  kActorStopped,     // the actor stopped before (or while) handling the message
+  kNodeUnreachable,  // the actor's node cannot be reached
+  kMailboxFull,      // the mailbox stayed full until the deadline
+  kUnknownMethod,    // the actor has no method by that name
+  kBadArguments,     // wrong argument count or types for the method
+  kNameTaken,        // spawn with a name already in use
+  kInvalidName,      // a name that breaks the naming rules
+  kWrongType,        // a reference asked for as the wrong actor class
+  kProtocol,         // a malformed or unreadable message
+  kCancelled,        // the caller gave up (a dropped stream reader)
+  kShutdown,         // the node is shutting down
+};
+std::string_view to_string(RuntimeErrorKind kind);
+
+// Base of every pulsing exception. what() is a one-line description for logs.
+class Error : public std::exception {
+ public:
+  ErrorCategory category() const { return category_; }
+  const char* what() const noexcept override { return what_.c_str(); }
+
+  // The error as a Value map ({"category": ..., fields...}) and back: how errors cross the wire
+  // with their category and fields intact.
+  virtual Value to_value() const = 0;
+
+ protected:
+  Error(ErrorCategory category, std::string what) : category_(category), what_(std::move(what)) {}
+
+ private:
+  ErrorCategory category_;
+  std::string what_;
+};
+
+class BusinessError : public Error {
+ public:
+  BusinessError(int code, std::string message, Value details = {});
+  int code() const { return code_; }
+  const std::string& message() const { return message_; }
+  const Value& details() const { return details_; }
+  Value to_value() const override;
+
+ private:
+  int code_;
+  std::string message_;
+  Value details_;
+};
+
+class SystemError : public Error {
+ public:
+  explicit SystemError(std::string error, bool recoverable = true);
+  const std::string& error() const { return error_; }
+  bool recoverable() const { return recoverable_; }
+  Value to_value() const override;
+
+ private:
+  std::string error_;
+  bool recoverable_;
+};
+
+class TimeoutError : public Error {
+ public:
+  TimeoutError(std::string operation, std::int64_t duration_ms);
+  const std::string& operation() const { return operation_; }
+  std::int64_t duration_ms() const { return duration_ms_; }
+  Value to_value() const override;
+
+ private:
+  std::string operation_;
+  std::int64_t duration_ms_;
+};
+
+class RuntimeError : public Error {
+ public:
+  RuntimeError(RuntimeErrorKind kind, std::string message);
+  RuntimeErrorKind kind() const { return kind_; }
+  const std::string& message() const { return message_; }
+  Value to_value() const override;
+
+ private:
+  RuntimeErrorKind kind_;
+  std::string message_;
+};
+
+// An error as futures and replies carry it: always holds one of the four classes above.
+struct Failure {
+  ErrorCategory category = ErrorCategory::kSystem;
+  std::exception_ptr error;
+
+  [[noreturn]] void raise() const { std::rethrow_exception(error); }
+  std::string describe() const;  // what() of the held error
+};
+
+// Classification of whatever a handler threw:
+//   a pulsing Error                              -> itself
+//   std::invalid_argument, std::domain_error     -> BusinessError(400, what())
+//   any other std::exception                     -> SystemError(what(), recoverable = true)
+//   anything else                                -> SystemError("unknown exception", true)
+Failure classify(std::exception_ptr thrown);
+
+template <typename E, typename... Args>
+Failure make_failure(Args&&... args) {
+  E error(std::forward<Args>(args)...);
+  return Failure{error.category(), std::make_exception_ptr(std::move(error))};
+}
+
+// Rebuilds an error from Error::to_value(); a map it cannot read becomes a
+// RuntimeError(kProtocol) naming the problem.
+Failure failure_from_value(const Value& value);
+
+}  // namespace pulsing

@@ -1,0 +1,75 @@
+// Actor: the base class of user actors, and SpawnOptions. An actor has private state and handles
+// one message at a time; the runtime calls its methods, never two at once.
+//
+//   class Counter : public pulsing::Actor {
+//    public:
+//     int add(int n) { return total_ += n; }
+//     PULSING_METHODS(Counter, add)      // names the callable methods, once per class
+//    private:
+//     int total_ = 0;
+//   };
+//
+// Thread-safety: an instance is only touched by the worker running its actor. self(), stop()
+// and node() REQUIRE that the call comes from the actor's own handlers (not its constructor).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "supervision/supervisor.hpp"
+
+namespace pulsing {
+
+class AnyRef;
+template <typename T>
+class ActorRef;
+class Node;
+namespace detail {
+class ActorCell;
+}
+
+struct SpawnOptions {
+  // Registers the actor under this name (empty: anonymous). Rules: 1 to 128 characters from
+  // [A-Za-z0-9_.:/-], starting with a letter, digit or '_'.
+  std::string name;
+  RestartPolicy restart_policy = RestartPolicy::kNever;
+  int max_restarts = SupervisionOptions{}.max_restarts;
+  std::chrono::milliseconds min_backoff = SupervisionOptions{}.min_backoff;
+  std::chrono::milliseconds max_backoff = SupervisionOptions{}.max_backoff;
+  // Messages queued beyond this slow their senders down (see Node); 0 = the node's default.
+  std::size_t mailbox_capacity = 0;
+  // false (default): while a coroutine handler is suspended, the next message waits.
+  // true: messages interleave at suspension points (never in parallel).
+  bool reentrant = false;
+  // The remaining supervision knobs (restart window, jitter, quiet period before reset).
+  SupervisionOptions supervision = {};
+};
+
+class Actor {
+ public:
+  Actor() = default;
+  Actor(const Actor&) = delete;
+  Actor& operator=(const Actor&) = delete;
+  virtual ~Actor() = default;
+
+  // Called on the actor before its first message, and after each restart.
+  virtual void on_start() {}
+  // Called on the actor when it stops (not after a crash: the instance is then discarded).
+  virtual void on_stop() {}
+
+ protected:
+  // A reference to this actor, typed as T (the actor's own class, or an untyped AnyRef).
+  template <typename T>
+  ActorRef<T> self_as() const;
+  AnyRef self_ref() const;
+  // Stops this actor once the current message is handled (restarts it under policy `always`).
+  void stop();
+  Node& node() const;
+
+ private:
+  friend class detail::ActorCell;
+  detail::ActorCell* cell_ = nullptr;
+};
+
+}  // namespace pulsing

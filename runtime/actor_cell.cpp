@@ -1,0 +1,355 @@
+#include "runtime/actor_cell.hpp"
+
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "runtime/method_table.hpp"
+
+namespace pulsing {
+
+std::string_view to_string(StopReason reason) {
+  switch (reason) {
+    case StopReason::kStopped: return "stopped";
+    case StopReason::kCrashed: return "crashed";
+    case StopReason::kShutdown: return "shutdown";
+  }
+  return "unknown";
+}
+
+namespace detail {
+
+namespace {
+// Messages one turn may handle before the actor yields its worker to others.
+constexpr int kTurnBudget = 256;
+thread_local ActorCell* tls_current_cell = nullptr;
+thread_local ResumeTarget* tls_resume_target = nullptr;
+
+SupervisionOptions supervision_of(const SpawnOptions& options) {
+  SupervisionOptions s = options.supervision;
+  s.policy = options.restart_policy;
+  s.max_restarts = options.max_restarts;
+  s.min_backoff = options.min_backoff;
+  s.max_backoff = options.max_backoff;
+  return s;
+}
+}  // namespace
+
+ResumeTarget* current_resume_target() { return tls_resume_target; }
+void set_current_resume_target(ResumeTarget* target) { tls_resume_target = target; }
+
+ActorCell* ActorCell::current() { return tls_current_cell; }
+
+ActorCell::ActorCell(std::shared_ptr<NodeContext> node, ActorId id, std::string name, const MethodTable& methods,
+                     Factory factory, std::unique_ptr<Actor> first, const SpawnOptions& options)
+    : node_(std::move(node)),
+      id_(id),
+      name_(std::move(name)),
+      methods_(methods),
+      factory_(std::move(factory)),
+      reentrant_(options.reentrant),
+      capacity_(static_cast<std::uint32_t>(
+          options.mailbox_capacity ? options.mailbox_capacity : node_->default_mailbox_capacity())),
+      instance_(std::move(first)),
+      supervisor_(supervision_of(options), node_->node_id().value ^ id.value) {
+  instance_->cell_ = this;
+}
+
+ActorCell::~ActorCell() {
+  // Whatever is still queued can never run; rejecting fails asks and counts tells.
+  while (Message* m = user_.pop()) {
+    m->reject(*this);
+    delete m;
+  }
+}
+
+std::string ActorCell::describe() const {
+  if (name_.empty()) return fmt::format("actor {} #{}", methods_.class_name(), id_.value);
+  return fmt::format("actor '{}' ({} #{})", name_, methods_.class_name(), id_.value);
+}
+
+// ---------------------------------------------------------------- any thread
+
+void ActorCell::post(Message* message) {
+  std::uint64_t pushed = user_.push(message);
+  schedule_if_idle();
+  if (capacity_ != 0 && user_.depth_after(pushed) > capacity_) back_pressure();
+}
+
+void ActorCell::post_system(Message* message) {
+  system_.push(message);
+  schedule_if_idle();
+}
+
+void ActorCell::schedule_if_idle() {
+  if (scheduled_.load(std::memory_order_seq_cst)) return;
+  if (scheduled_.exchange(true, std::memory_order_seq_cst)) return;
+  if (stopped_.load(std::memory_order_acquire)) keep_alive_ = shared_from_this();
+  node_->scheduler().schedule(this);
+}
+
+void ActorCell::start() {
+  post_system(make_system_call([](ActorCell& cell) {
+    cell.supervisor_.on_started(Clock::now());
+    cell.instance_->on_start();
+  }));
+}
+
+void ActorCell::request_stop(StopReason reason) {
+  post_system(make_system_call([reason](ActorCell& cell) {
+    if (cell.phase_ != Phase::kStopped) cell.stop_now(reason, std::nullopt);
+  }));
+}
+
+Future<StopNotice> ActorCell::watch() {
+  std::lock_guard lock(mutex_);
+  if (final_notice_) return Future<StopNotice>::ready(Result<StopNotice>(*final_notice_));
+  watchers_.emplace_back();
+  return watchers_.back().future();
+}
+
+std::function<void()> ActorCell::resumer_for(std::coroutine_handle<> h) {
+  return [cell = shared_from_this(), h, generation = generation_] {
+    cell->post_system(make_system_call([h, generation](ActorCell& c) {
+      // A frame of a discarded instance is gone; its resumption is stale.
+      if (c.generation_ == generation && c.phase_ == Phase::kRunning) h.resume();
+    }));
+  };
+}
+
+// ---------------------------------------------------------------- back-pressure
+
+void ActorCell::back_pressure() {
+  ActorCell* sender = current();
+  if (sender == nullptr) {
+    // Not an actor: wait here until the receiver catches up, for at most the ask timeout.
+    auto deadline = Clock::now() + node_->default_ask_timeout();
+    auto pause = std::chrono::microseconds(20);
+    while (user_.depth() > capacity_ && !stopped() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(2000));
+    }
+    return;
+  }
+  if (sender == this || sender->mute_.load(std::memory_order_relaxed) != kNotMuted) return;
+  sender->mute_.store(kMutedInTurn, std::memory_order_seq_cst);
+  {
+    std::lock_guard lock(mutex_);
+    muted_senders_.push_back(sender->shared_from_this());
+  }
+  has_muted_senders_.store(true, std::memory_order_seq_cst);
+  // The receiver may have drained before it could see us: then nobody else will unmute us.
+  if (user_.depth() <= capacity_ / 2) release_muted();
+}
+
+void ActorCell::release_muted() {
+  std::vector<std::shared_ptr<ActorCell>> senders;
+  {
+    std::lock_guard lock(mutex_);
+    senders.swap(muted_senders_);
+    has_muted_senders_.store(false, std::memory_order_seq_cst);
+  }
+  for (auto& sender : senders) sender->unmute();
+}
+
+void ActorCell::unmute() {
+  std::uint8_t state = kMutedInTurn;
+  if (mute_.compare_exchange_strong(state, kNotMuted)) return;  // still in its turn: goes on
+  if (state == kParked && mute_.compare_exchange_strong(state, kNotMuted)) {
+    node_->scheduler().schedule(this);  // it kept `scheduled_` while parked
+  }
+}
+
+// ---------------------------------------------------------------- the turn
+
+bool ActorCell::accepting_user() const {
+  // A stopped actor still takes its messages, to reject them.
+  return phase_ == Phase::kStopped || (phase_ == Phase::kRunning && holds_ == 0);
+}
+
+void ActorCell::run_turn() {
+  ActorCell* outer_cell = tls_current_cell;
+  ResumeTarget* outer_target = tls_resume_target;
+  tls_current_cell = this;
+  tls_resume_target = this;
+
+  bool budget_left = true;
+  for (int budget = kTurnBudget;; --budget) {
+    if (budget == 0) {
+      budget_left = false;
+      break;
+    }
+    Message* m = system_.pop();
+    if (m == nullptr && accepting_user()) m = user_.pop();
+    if (m == nullptr) break;
+    run_message(m);
+    if (mute_.load(std::memory_order_relaxed) != kNotMuted) break;
+  }
+  user_.publish_popped();
+  if (has_muted_senders_.load(std::memory_order_seq_cst) &&
+      (holds_ > 0 || phase_ != Phase::kRunning || user_.depth() <= capacity_ / 2)) {
+    // Drained enough, or blocked on something those senders might be part of: let them go.
+    release_muted();
+  }
+
+  tls_current_cell = outer_cell;
+  tls_resume_target = outer_target;
+
+  std::uint8_t muted = kMutedInTurn;
+  if (mute_.compare_exchange_strong(muted, kParked)) return;  // the receiver reschedules us
+  if (!budget_left) {
+    node_->scheduler().reschedule(this);
+    return;
+  }
+  // Go idle, unless something arrived that we would take: the producers that saw us scheduled
+  // did not schedule us, so look once more after clearing the flag (no lost wake-up).
+  auto keep = std::move(keep_alive_);
+  bool user_ok = accepting_user();
+  std::uint64_t system_seen = system_.popped();
+  std::uint64_t user_seen = user_.popped();
+  scheduled_.store(false, std::memory_order_seq_cst);
+  bool more = system_.pushed() != system_seen || (user_ok && user_.pushed() != user_seen);
+  if (more && !scheduled_.exchange(true, std::memory_order_seq_cst)) {
+    keep_alive_ = std::move(keep);
+    node_->scheduler().schedule(this);
+  }
+}
+
+void ActorCell::run_message(Message* m) {
+  if (phase_ == Phase::kStopped) {
+    m->reject(*this);
+  } else {
+    m->run(*this);
+    after_message();
+  }
+  delete m;
+}
+
+void ActorCell::after_message() {
+  if (crash_) {
+    Failure failure = std::move(*crash_);
+    crash_.reset();
+    stop_self_requested_ = false;
+    crash(failure);
+  } else if (stop_self_requested_) {
+    stop_self_requested_ = false;
+    if (phase_ != Phase::kRunning) return;
+    discard_instance();
+    auto decision = supervisor_.on_stop(Clock::now());
+    if (!decision.restart) {
+      stop_now(StopReason::kStopped, std::nullopt);
+      return;
+    }
+    phase_ = Phase::kBackoff;
+    node_->timers().schedule(Clock::now() + decision.delay, [cell = shared_from_this()] {
+      cell->post_system(make_system_call([](ActorCell& c) { c.restart(); }));
+    });
+  }
+}
+
+// ---------------------------------------------------------------- handlers and producers
+
+void ActorCell::note_failure(const Failure& failure) {
+  if (failure.category == ErrorCategory::kSystem && !crash_) crash_ = failure;
+}
+
+void ActorCell::finish_handler(std::uint64_t token) {
+  for (auto it = handlers_.begin(); it != handlers_.end(); ++it) {
+    if (it->token == token) {
+      handlers_.erase(it);
+      if (!reentrant_) --holds_;
+      return;
+    }
+  }
+}
+
+std::uint64_t ActorCell::add_producer(std::function<void()> destroy) {
+  std::uint64_t token = next_token_++;
+  producers_.emplace_back(token, std::move(destroy));
+  return token;
+}
+
+void ActorCell::remove_producer(std::uint64_t token) {
+  std::erase_if(producers_, [token](const auto& p) { return p.first == token; });
+}
+
+// ---------------------------------------------------------------- crash, stop, restart
+
+void ActorCell::discard_instance() {
+  // Destroying a suspended frame destroys its completion callback uncalled, whose promise then
+  // fails the caller with ActorStopped; producers fail their readers likewise.
+  auto handlers = std::move(handlers_);
+  handlers_.clear();
+  holds_ = 0;
+  for (auto& h : handlers) h.frame.destroy();
+  auto producers = std::move(producers_);
+  producers_.clear();
+  for (auto& p : producers) p.second();
+  instance_.reset();
+  ++generation_;
+}
+
+void ActorCell::crash(const Failure& failure) {
+  if (phase_ != Phase::kRunning) return;
+  spdlog::warn("{} crashed: {}", describe(), failure.describe());
+  discard_instance();
+  auto decision = supervisor_.on_crash(Clock::now());
+  if (!decision.restart) {
+    stop_now(StopReason::kCrashed, failure);
+    return;
+  }
+  spdlog::info("{} restarts in {} ms (restart {} of {} in the window)", describe(),
+               decision.delay.count(), decision.restart_count,
+               supervisor_.options().max_restarts);
+  phase_ = Phase::kBackoff;
+  node_->timers().schedule(Clock::now() + decision.delay, [cell = shared_from_this()] {
+    cell->post_system(make_system_call([](ActorCell& c) { c.restart(); }));
+  });
+}
+
+void ActorCell::restart() {
+  if (phase_ != Phase::kBackoff) return;
+  try {
+    instance_ = factory_();
+  } catch (...) {
+    Failure failure = classify(std::current_exception());
+    phase_ = Phase::kRunning;  // so that crash() treats the failed construction as a crash
+    crash(failure);
+    return;
+  }
+  instance_->cell_ = this;
+  phase_ = Phase::kRunning;
+  supervisor_.on_started(Clock::now());
+  try {
+    instance_->on_start();
+  } catch (...) {
+    note_failure(classify(std::current_exception()));
+  }
+}
+
+void ActorCell::stop_now(StopReason reason, std::optional<Failure> error) {
+  if (phase_ == Phase::kRunning && instance_) {
+    try {
+      instance_->on_stop();
+    } catch (const std::exception& e) {
+      spdlog::warn("{}: on_stop threw: {}", describe(), e.what());
+    }
+  }
+  if (instance_ || !handlers_.empty() || !producers_.empty()) discard_instance();
+  phase_ = Phase::kStopped;
+  keep_alive_ = shared_from_this();  // the node lets go of us below
+  stopped_.store(true, std::memory_order_release);
+  node_->on_actor_stopped(*this);
+
+  std::vector<Promise<StopNotice>> watchers;
+  {
+    std::lock_guard lock(mutex_);
+    final_notice_ = StopNotice{address(), name_, reason, std::move(error)};
+    watchers.swap(watchers_);
+  }
+  for (auto& w : watchers) w.set_value(*final_notice_);
+}
+
+}  // namespace detail
+}  // namespace pulsing

@@ -1,0 +1,216 @@
+// ActorCell: the runtime side of one actor — its mailboxes, its current instance, its
+// supervisor, its suspended coroutine handlers and stream producers, and its watchers.
+// The user's Actor object comes and goes (crash, restart); the cell, and so the actor's id, name
+// and references, stays.
+//
+// Two mailboxes: `system` (resumptions of suspended handlers, stop, restart, stream steps) is
+// always served first and even while a non-reentrant handler is suspended; `user` (asks, tells,
+// stream starts) is served in FIFO order when the actor can take a new message.
+//
+// Back-pressure: when a user mailbox holds more than `capacity` messages, an actor that sends to
+// it is muted (not scheduled again) after its current message, until the mailbox drains to half;
+// a non-actor thread that sends to it waits. So memory stays bounded however fast senders are.
+//
+// Thread-safety: post*(), request_stop(), watch() and the accessors from any thread; the rest
+// only inside the actor's turn, on the worker running it (marked REQUIRES: in turn).
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "messaging/error.hpp"
+#include "runtime/actor.hpp"
+#include "runtime/future.hpp"
+#include "runtime/mailbox.hpp"
+#include "runtime/node_context.hpp"
+#include "runtime/scheduler.hpp"
+#include "runtime/task.hpp"
+#include "supervision/supervisor.hpp"
+
+namespace pulsing {
+
+class MethodTable;
+
+enum class StopReason : std::uint8_t {
+  kStopped,   // stopped by request (ref.stop(), node.stop(name)) or by itself
+  kCrashed,   // a crash, and the policy (or max_restarts) said no more restarts
+  kShutdown,  // its node shut down
+};
+std::string_view to_string(StopReason reason);
+
+// What a watcher learns when an actor stops for good.
+struct StopNotice {
+  ActorAddress address;
+  std::string name;
+  StopReason reason = StopReason::kStopped;
+  std::optional<Failure> error;  // the crash, for kCrashed
+};
+
+namespace detail {
+
+class ActorCell final : public Runnable,
+                        public ResumeTarget,
+                        public std::enable_shared_from_this<ActorCell> {
+ public:
+  using Factory = std::function<std::unique_ptr<Actor>()>;
+
+  // REQUIRES: `first` is a freshly built instance from `factory`.
+  ActorCell(std::shared_ptr<NodeContext> node, ActorId id, std::string name, const MethodTable& methods,
+            Factory factory, std::unique_ptr<Actor> first, const SpawnOptions& options);
+  ~ActorCell();
+
+  // --- any thread ---
+  // Queues a user message; applies back-pressure (see above). Takes ownership.
+  void post(Message* message);
+  // Queues a system message. Takes ownership.
+  void post_system(Message* message);
+  // Starts the actor (runs on_start); called once by the node after registering it.
+  void start();
+  // Stops the actor for good, whatever its policy; queued messages fail with ActorStopped.
+  void request_stop(StopReason reason = StopReason::kStopped);
+  // Completes when the actor stops for good.
+  Future<StopNotice> watch();
+
+  bool stopped() const { return stopped_.load(std::memory_order_acquire); }
+  ActorAddress address() const { return {node_->node_id(), node_->endpoint(), id_}; }
+  ActorId id() const { return id_; }
+  const std::string& name() const { return name_; }
+  const MethodTable& methods() const { return methods_; }
+  NodeContext& node() { return *node_; }
+  const std::shared_ptr<NodeContext>& node_shared() const { return node_; }
+  std::string describe() const;  // "actor 'calc' (Calculator #3)" for messages and logs
+
+  // The cell whose turn runs on this thread, if any.
+  static ActorCell* current();
+
+  // --- REQUIRES: in turn ---
+  Actor& instance() { return *instance_; }
+  // Runs a coroutine handler; `done(result)` is called once it finishes. If the instance is
+  // discarded first (crash, stop), `done` is destroyed uncalled (its promise then fails).
+  template <typename T, typename Done>
+  void start_handler(Task<T> task, Done done);
+  // A handler failed: a SystemError crashes the instance once the current message is handled.
+  void note_failure(const Failure& failure);
+  // Actor::stop(): stop once the current message is handled.
+  void stop_self() { stop_self_requested_ = true; }
+  // Stream producers, like handlers, die with the instance: `destroy` is run then.
+  std::uint64_t add_producer(std::function<void()> destroy);
+  void remove_producer(std::uint64_t token);
+  std::uint64_t generation() const { return generation_; }
+
+  void run_turn() override;
+  std::function<void()> resumer_for(std::coroutine_handle<> h) override;
+
+ private:
+  enum class Phase : std::uint8_t { kRunning, kBackoff, kStopped };
+  struct LiveHandler {
+    std::coroutine_handle<> frame;
+    std::uint64_t token;
+  };
+
+  void schedule_if_idle();
+  bool accepting_user() const;
+  void finish_handler(std::uint64_t token);
+  void after_message();
+  void discard_instance();
+  void crash(const Failure& failure);
+  void stop_now(StopReason reason, std::optional<Failure> error);
+  void restart();
+  void back_pressure();
+  void release_muted();
+  void unmute();
+  void run_message(Message* message);
+
+  const std::shared_ptr<NodeContext> node_;  // shared: a cell may outlive its Node object
+  const ActorId id_;
+  const std::string name_;
+  const MethodTable& methods_;
+  const Factory factory_;
+  const bool reentrant_;
+  const std::uint32_t capacity_;
+
+  Mailbox user_;
+  Mailbox system_;
+  std::atomic<bool> scheduled_{false};
+  std::atomic<bool> stopped_{false};
+
+  // In-turn state.
+  std::unique_ptr<Actor> instance_;
+  Phase phase_ = Phase::kRunning;
+  std::uint64_t generation_ = 0;  // bumped when an instance is discarded
+  std::uint64_t next_token_ = 0;
+  int holds_ = 0;  // suspended non-reentrant handlers: user messages wait while > 0
+  std::vector<LiveHandler> handlers_;
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> producers_;
+  std::optional<Failure> crash_;
+  bool stop_self_requested_ = false;
+  Supervisor supervisor_;
+
+  // Shared with other threads.
+  std::mutex mutex_;
+  std::vector<Promise<StopNotice>> watchers_;  // guarded by mutex_
+  std::optional<StopNotice> final_notice_;     // guarded by mutex_
+  std::vector<std::shared_ptr<ActorCell>> muted_senders_;  // guarded by mutex_
+  std::atomic<bool> has_muted_senders_{false};
+  // Whether this actor is muted for overfilling another's mailbox: kMutedInTurn while its turn
+  // still runs, kParked once the turn ended (the releaser must then schedule it again).
+  static constexpr std::uint8_t kNotMuted = 0, kMutedInTurn = 1, kParked = 2;
+  std::atomic<std::uint8_t> mute_{kNotMuted};
+  // Keeps a stopped cell alive while it is queued or running: the node no longer owns it, and
+  // its last reference may be dropped right after a post. Touched only by whoever holds
+  // `scheduled_`.
+  std::shared_ptr<ActorCell> keep_alive_;
+};
+
+// A system message that runs a function on the actor.
+template <typename F>
+class SystemCall final : public Message {
+ public:
+  explicit SystemCall(F f) : f_(std::move(f)) {}
+  void run(ActorCell& cell) override { f_(cell); }
+  void reject(ActorCell&) override {}
+
+ private:
+  F f_;
+};
+template <typename F>
+Message* make_system_call(F f) {
+  return new SystemCall<F>(std::move(f));
+}
+
+template <typename T, typename Done>
+void ActorCell::start_handler(Task<T> task, Done done) {
+  auto frame = task.release();
+  std::uint64_t token = next_token_++;
+  frame.promise().on_done = [this, frame, token, done = std::move(done)]() mutable {
+    Result<T> result = [&]() -> Result<T> {
+      try {
+        if constexpr (std::is_void_v<T>) {
+          frame.promise().result();
+          return Result<T>(std::monostate{});
+        } else {
+          return Result<T>(frame.promise().result());
+        }
+      } catch (...) {
+        return Result<T>(classify(std::current_exception()));
+      }
+    }();
+    finish_handler(token);
+    frame.destroy();
+    if (!result.ok()) note_failure(result.failure());
+    done(std::move(result));
+  };
+  handlers_.push_back({frame, token});
+  if (!reentrant_) ++holds_;
+  frame.resume();
+}
+
+}  // namespace detail
+}  // namespace pulsing

@@ -1,0 +1,202 @@
+// References to actors. A reference is a value: copy it, store it, pass it as an argument or
+// result (it converts to and from Value as an actor address).
+//   AnyRef       untyped: calls methods by name with Value arguments.
+//   ActorRef<T>  typed: calls T's methods by member pointer with C++ arguments, type-checked at
+//                compile time; also everything AnyRef does.
+// Every call always completes: ask with a value, an error or a TimeoutError (default: the node's
+// ask timeout, 30 s; with_timeout() sets it per reference); tell is fire-and-forget, and a tell
+// that cannot be delivered is counted as a dead letter.
+//
+// Thread-safety: references may be used from any thread concurrently.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "common/address.hpp"
+#include "messaging/convert.hpp"
+#include "messaging/value.hpp"
+#include "runtime/actor_cell.hpp"
+#include "runtime/calls.hpp"
+#include "runtime/future.hpp"
+#include "runtime/stream.hpp"
+
+namespace pulsing {
+
+class AnyRef {
+ public:
+  AnyRef() = default;
+  explicit AnyRef(std::shared_ptr<detail::ActorCell> cell);
+
+  // A reference to an address this process cannot reach: every call fails with ActorNotFound.
+  static AnyRef unreachable(ActorAddress address);
+
+  bool valid() const { return cell_ != nullptr; }
+  const ActorAddress& address() const { return address_; }
+  // The name the actor was spawned with ("" when anonymous or unreachable).
+  const std::string& name() const;
+  // The actor's class, as registered by PULSING_METHODS.
+  std::string_view class_name() const;
+
+  friend bool operator==(const AnyRef& a, const AnyRef& b) { return a.address_ == b.address_; }
+
+  Future<Value> ask(std::string_view method, std::vector<Value> args = {}) const;
+  void tell(std::string_view method, std::vector<Value> args = {}) const;
+  StreamReader<Value> stream(std::string_view method, std::vector<Value> args = {},
+                             std::size_t window = kDefaultWindow) const;
+
+  // Completes when the actor stops for good (at once if it already has).
+  Future<StopNotice> watch() const;
+  // Asks the actor to stop for good (whatever its restart policy); watch() to learn when.
+  void stop() const;
+
+  AnyRef with_timeout(std::chrono::milliseconds timeout) const;
+  std::chrono::milliseconds timeout() const;
+
+  // The same reference, typed. Fails with RuntimeError(kWrongType) if the actor is another class.
+  template <typename T>
+  ActorRef<T> as() const;
+
+  static constexpr std::size_t kDefaultWindow = 32;
+
+ protected:
+  // Queues `message`. REQUIRES: valid().
+  void post(detail::Message* message) const;
+  // Fails `promise` with a TimeoutError if it is not complete within the timeout.
+  template <typename R>
+  void arm_timeout(Promise<R>& promise, std::string_view method) const;
+  Failure unreachable_failure() const;
+
+  std::shared_ptr<detail::ActorCell> cell_;
+  ActorAddress address_;
+  std::chrono::milliseconds timeout_{0};  // 0: the node's default
+};
+
+template <typename T>
+class ActorRef : public AnyRef {
+ public:
+  ActorRef() = default;
+  explicit ActorRef(AnyRef any) : AnyRef(std::move(any)) {}
+
+  using AnyRef::ask;
+  using AnyRef::stream;
+  using AnyRef::tell;
+
+  template <typename M, typename... A>
+    requires std::is_member_function_pointer_v<M>
+  Future<detail::ask_result_t<typename detail::method_traits<M>::result_type>> ask(M method, A&&... args) const {
+    check_call<M, A...>();
+    using R = typename detail::method_traits<M>::result_type;
+    static_assert(!detail::is_stream_v<R>, "this is a stream method: call it with stream()");
+    using X = detail::ask_result_t<R>;
+    if (!valid()) return Future<X>::ready(unreachable_failure());
+    Promise<X> promise;
+    auto future = promise.future();
+    arm_timeout(promise, method_name(method));
+    post(new detail::CallMessage<M, detail::AskReply<X>>(method, detail::AskReply<X>{std::move(promise)},
+                                                        std::forward<A>(args)...));
+    return future;
+  }
+
+  template <typename M, typename... A>
+    requires std::is_member_function_pointer_v<M>
+  void tell(M method, A&&... args) const {
+    check_call<M, A...>();
+    if (!valid()) return;  // nowhere to deliver, and no node here to count it
+    post(new detail::CallMessage<M, detail::TellReply>(method, detail::TellReply{}, std::forward<A>(args)...));
+  }
+
+  template <typename M, typename... A>
+    requires std::is_member_function_pointer_v<M>
+  auto stream(M method, A&&... args) const {
+    check_call<M, A...>();
+    using R = typename detail::method_traits<M>::result_type;
+    static_assert(detail::is_stream_v<R>, "stream() takes a method that returns Stream<T>");
+    using Item = typename R::value_type;
+    auto channel = std::make_shared<detail::StreamChannel<Item>>(kDefaultWindow);
+    if (!valid()) {
+      channel->finish(unreachable_failure());
+    } else {
+      post(new detail::StreamMessage<M, Item>(method, channel, std::forward<A>(args)...));
+    }
+    return StreamReader<Item>(channel, timeout());
+  }
+
+  ActorRef with_timeout(std::chrono::milliseconds t) const { return ActorRef(AnyRef::with_timeout(t)); }
+
+ private:
+  template <typename M, typename... A>
+  static constexpr void check_call() {
+    using Traits = detail::method_traits<M>;
+    static_assert(std::is_base_of_v<typename Traits::class_type, T>, "the method belongs to another actor class");
+    static_assert(sizeof...(A) == Traits::arity, "wrong number of arguments for this method");
+    static_assert(std::is_constructible_v<typename Traits::args_tuple, A&&...>,
+                  "an argument does not convert to the method's parameter type");
+  }
+  template <typename M>
+  std::string_view method_name(M method) const {
+    const MethodEntry* entry = T::pulsing_method_table().find(method);
+    return entry ? std::string_view(entry->name) : std::string_view("a method");
+  }
+};
+
+template <typename R>
+void AnyRef::arm_timeout(Promise<R>& promise, std::string_view method) const {
+  if (!cell_) return;
+  auto timeout = this->timeout();
+  auto node = cell_->node_shared();
+  auto weak = std::weak_ptr<detail::FutureState<R>>(promise.state());
+  auto id = node->timers().schedule(
+      Clock::now() + timeout,
+      [weak, operation = fmt::format("ask {}.{}", cell_->describe(), method), ms = timeout.count()] {
+        if (auto state = weak.lock()) state->complete(Result<R>(make_failure<TimeoutError>(operation, ms)));
+      });
+  promise.state()->set_on_complete_hook([node, id] { node->timers().cancel(id); });
+}
+
+template <typename T>
+ActorRef<T> AnyRef::as() const {
+  if (cell_ && &cell_->methods() != &T::pulsing_method_table()) {
+    throw RuntimeError(RuntimeErrorKind::kWrongType,
+                       fmt::format("{} is a {}, not a {}", cell_->describe(), cell_->methods().class_name(),
+                                   T::pulsing_method_table().class_name()));
+  }
+  return ActorRef<T>(*this);
+}
+
+template <typename T>
+ActorRef<T> Actor::self_as() const {
+  return ActorRef<T>(self_ref());
+}
+
+namespace detail {
+// Finds the local actor at `address` (references arriving as Values); unreachable() if none.
+AnyRef ref_from_address(const ActorAddress& address);
+}  // namespace detail
+
+template <>
+struct ValueConverter<AnyRef> {
+  static Value to(const AnyRef& ref) { return Value(ref.address()); }
+  static AnyRef from(const Value& v) { return detail::ref_from_address(v.as_actor()); }
+  static std::string type_name() { return "actor"; }
+};
+
+template <typename T>
+struct ValueConverter<ActorRef<T>> {
+  static Value to(const ActorRef<T>& ref) { return Value(ref.address()); }
+  static ActorRef<T> from(const Value& v) {
+    AnyRef any = detail::ref_from_address(v.as_actor());
+    if (any.valid() && any.class_name() != T::pulsing_method_table().class_name()) {
+      throw ConversionError(fmt::format("expected actor {}, got actor {}", T::pulsing_method_table().class_name(),
+                                        any.class_name()));
+    }
+    return ActorRef<T>(std::move(any));
+  }
+  static std::string type_name() { return "actor"; }
+};
+
+}  // namespace pulsing

@@ -1,0 +1,361 @@
+// The messages that carry calls into an actor: typed calls (member pointer + C++ arguments, no
+// encoding), calls by name (method name + Value arguments), and stream starts; and the replies
+// that deliver their outcome (an ask's promise, nothing for a tell, a stream's channel).
+//
+// Internal to the runtime. Everything here runs inside the target actor's turn, except
+// construction (any thread) and reject() (when the actor can never run the message).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "messaging/convert.hpp"
+#include "messaging/error.hpp"
+#include "runtime/actor_cell.hpp"
+#include "runtime/future.hpp"
+#include "runtime/method_table.hpp"
+#include "runtime/stream.hpp"
+#include "runtime/task.hpp"
+
+namespace pulsing::detail {
+
+inline Failure stopped_failure(const ActorCell& cell) {
+  return make_failure<RuntimeError>(RuntimeErrorKind::kActorStopped, cell.describe() + " has stopped");
+}
+
+// What a typed ask of a method returning R resolves to.
+template <typename R>
+struct ask_result {
+  using type = std::decay_t<R>;
+};
+template <typename X>
+struct ask_result<Task<X>> {
+  using type = X;
+};
+template <typename R>
+using ask_result_t = typename ask_result<R>::type;
+
+// ---------------------------------------------------------------- replies
+
+template <typename R>
+struct AskReply {
+  static constexpr bool kIsTell = false;
+  Promise<R> promise;
+  void set(Result<R> result) { promise.complete(std::move(result)); }
+  void reject(ActorCell& cell) { promise.fail(stopped_failure(cell)); }
+};
+
+struct TellReply {
+  static constexpr bool kIsTell = true;
+  template <typename X>
+  void set(Result<X>&&) {}  // nobody waits; a crash is handled (and logged) by the cell
+  void reject(ActorCell& cell) { cell.node().dead_letter(cell.describe(), "the actor has stopped"); }
+};
+
+// The reply of a call by name: a Value for an ask, nothing for a tell, a channel for a stream.
+class DynamicReply {
+ public:
+  static constexpr bool kIsTell = false;
+  DynamicReply() = default;  // a tell
+  explicit DynamicReply(Promise<Value> promise) : target_(std::move(promise)) {}
+  explicit DynamicReply(std::shared_ptr<StreamChannel<Value>> channel) : target_(std::move(channel)) {}
+
+  bool is_tell() const { return target_.index() == 0; }
+  bool is_stream() const { return target_.index() == 2; }
+  const std::shared_ptr<StreamChannel<Value>>& channel() const { return std::get<2>(target_); }
+
+  template <typename X>
+  void set(Result<X>&& result) {
+    if (!result.ok()) return fail(result.failure());
+    if (auto* promise = std::get_if<1>(&target_)) {
+      if constexpr (std::is_void_v<X>) {
+        promise->set_value(Value{});
+      } else {
+        promise->set_value(to_value(result.value()));
+      }
+    }
+  }
+  void fail(const Failure& failure) {
+    if (auto* promise = std::get_if<1>(&target_)) promise->fail(failure);
+    if (is_stream()) channel()->finish(failure);
+  }
+  void reject(ActorCell& cell) {
+    if (is_tell()) {
+      cell.node().dead_letter(cell.describe(), "the actor has stopped");
+    } else {
+      fail(stopped_failure(cell));
+    }
+  }
+
+ private:
+  std::variant<std::monostate, Promise<Value>, std::shared_ptr<StreamChannel<Value>>> target_;
+};
+
+// ---------------------------------------------------------------- running a handler
+
+// Calls `call()` (a handler returning R) and delivers its outcome to `reply`: at once for a plain
+// method, when the coroutine finishes for a Task. A failure is classified; a SystemError also
+// crashes the instance after the current message.
+template <typename R, typename Call, typename Reply>
+void invoke_handler(ActorCell& cell, Call&& call, Reply&& reply) {
+  using X = ask_result_t<R>;
+  auto fail = [&](std::exception_ptr thrown) {
+    Failure failure = classify(thrown);
+    cell.note_failure(failure);
+    reply.set(Result<X>(failure));
+  };
+  if constexpr (is_task_v<R>) {
+    std::optional<R> task;
+    try {
+      task.emplace(call());
+    } catch (...) {
+      return fail(std::current_exception());
+    }
+    // Shared, so the completion fits in a std::function; destroyed uncalled with the frame.
+    auto held = std::make_shared<std::decay_t<Reply>>(std::move(reply));
+    cell.start_handler(std::move(*task), [held](Result<X> r) { held->set(std::move(r)); });
+  } else if constexpr (std::is_void_v<R>) {
+    try {
+      call();
+    } catch (...) {
+      return fail(std::current_exception());
+    }
+    reply.set(Result<void>(std::monostate{}));
+  } else {
+    std::optional<X> value;
+    try {
+      value.emplace(call());
+    } catch (...) {
+      return fail(std::current_exception());
+    }
+    reply.set(Result<X>(std::move(*value)));
+  }
+}
+
+// Drives a Stream<T> producer on its actor: one step per message, parked when out of credit,
+// destroyed when the reader cancels, the stream ends, or the instance is discarded.
+template <typename T>
+class ProducerDriver : public std::enable_shared_from_this<ProducerDriver<T>> {
+ public:
+  using Handle = typename Stream<T>::Handle;
+
+  static void start(ActorCell& cell, Stream<T> stream, std::shared_ptr<StreamSink<T>> sink) {
+    auto driver = std::make_shared<ProducerDriver>(cell, stream.release(), std::move(sink));
+    driver->attach();
+    driver->step();
+  }
+
+  ProducerDriver(ActorCell& cell, Handle frame, std::shared_ptr<StreamSink<T>> sink)
+      : cell_(cell.shared_from_this()), frame_(frame), sink_(std::move(sink)),
+        generation_(cell.generation()) {}
+
+ private:
+  void attach() {
+    auto self = this->shared_from_this();
+    auto& promise = frame_.promise();
+    promise.sink = sink_;
+    promise.on_yield = [self] { self->after_yield(); };
+    promise.on_done = [self] { self->finished(); };
+    token_ = cell_->add_producer([self] { self->discard(stopped_failure(*self->cell_)); });
+  }
+
+  // In turn: run the producer up to its next yield, await or end.
+  void step() {
+    if (!alive_ || cell_->generation() != generation_) return;
+    if (sink_->cancelled()) return discard(std::nullopt);
+    frame_.resume();
+  }
+
+  void after_yield() {
+    if (sink_->cancelled()) return post_step();
+    auto self = this->shared_from_this();
+    if (!sink_->park([self] { self->post_step(); })) post_step();
+  }
+
+  void post_step() {
+    // A system message: never held back by the mailbox's back-pressure (the reader's thread may
+    // be the one waking us), and served between the actor's other messages.
+    cell_->post_system(make_system_call([self = this->shared_from_this()](ActorCell&) { self->step(); }));
+  }
+
+  void finished() {
+    std::optional<Failure> failure;
+    if (auto error = frame_.promise().error) {
+      failure = classify(error);
+      cell_->note_failure(*failure);
+    }
+    discard(std::move(failure));
+  }
+
+  void discard(std::optional<Failure> failure) {
+    if (!alive_) return;
+    alive_ = false;
+    cell_->remove_producer(token_);
+    sink_->finish(std::move(failure));
+    auto frame = frame_;
+    frame.promise().on_yield = nullptr;
+    auto keep = this->shared_from_this();  // the frame's callbacks may hold the last reference
+    frame.destroy();
+  }
+
+  std::shared_ptr<ActorCell> cell_;
+  Handle frame_;
+  std::shared_ptr<StreamSink<T>> sink_;
+  std::uint64_t generation_;
+  std::uint64_t token_ = 0;
+  bool alive_ = true;
+};
+
+// ---------------------------------------------------------------- messages
+
+// A typed call: the method's own C++ arguments, no encoding.
+template <typename M, typename Reply>
+class CallMessage final : public Message {
+  using Traits = method_traits<M>;
+  using Class = typename Traits::class_type;
+
+ public:
+  template <typename... A>
+  CallMessage(M method, Reply reply, A&&... args)
+      : method_(method), args_(std::forward<A>(args)...), reply_(std::move(reply)) {}
+
+  void run(ActorCell& cell) override {
+    auto& self = static_cast<Class&>(cell.instance());
+    invoke_handler<typename Traits::result_type>(
+        cell,
+        [&]() -> decltype(auto) {
+          return std::apply([&](auto&... a) -> decltype(auto) { return (self.*method_)(std::move(a)...); },
+                            args_);
+        },
+        std::move(reply_));
+  }
+  void reject(ActorCell& cell) override { reply_.reject(cell); }
+  bool is_tell() const override { return Reply::kIsTell; }
+
+ private:
+  M method_;
+  typename Traits::args_tuple args_;
+  Reply reply_;
+};
+
+// A typed stream start: the reader's channel is the producer's sink.
+template <typename M, typename T>
+class StreamMessage final : public Message {
+  using Traits = method_traits<M>;
+  using Class = typename Traits::class_type;
+
+ public:
+  template <typename... A>
+  StreamMessage(M method, std::shared_ptr<StreamChannel<T>> channel, A&&... args)
+      : method_(method), args_(std::forward<A>(args)...), channel_(std::move(channel)) {}
+
+  void run(ActorCell& cell) override {
+    auto& self = static_cast<Class&>(cell.instance());
+    try {
+      auto stream = std::apply([&](auto&... a) { return (self.*method_)(std::move(a)...); }, args_);
+      ProducerDriver<T>::start(cell, std::move(stream), channel_);
+    } catch (...) {
+      Failure failure = classify(std::current_exception());
+      cell.note_failure(failure);
+      channel_->finish(failure);
+    }
+  }
+  void reject(ActorCell& cell) override { channel_->finish(stopped_failure(cell)); }
+
+ private:
+  M method_;
+  typename Traits::args_tuple args_;
+  std::shared_ptr<StreamChannel<T>> channel_;
+};
+
+// A call by name with Value arguments.
+class DynamicCallMessage final : public Message {
+ public:
+  DynamicCallMessage(std::string method, std::vector<Value> args, DynamicReply reply)
+      : method_(std::move(method)), args_(std::move(args)), reply_(std::move(reply)) {}
+
+  void run(ActorCell& cell) override {
+    const MethodEntry* entry = cell.methods().find(method_);
+    if (entry == nullptr) {
+      reply_.fail(make_failure<RuntimeError>(
+          RuntimeErrorKind::kUnknownMethod,
+          fmt::format("{} has no method '{}' (its methods: {})", cell.methods().class_name(),
+                      method_, cell.methods().names())));
+      return;
+    }
+    entry->invoke(cell, std::move(args_), std::move(reply_));
+  }
+  void reject(ActorCell& cell) override { reply_.reject(cell); }
+  bool is_tell() const override { return reply_.is_tell(); }
+
+ private:
+  std::string method_;
+  std::vector<Value> args_;
+  DynamicReply reply_;
+};
+
+template <typename Args, std::size_t... I>
+Args convert_args([[maybe_unused]] std::vector<Value>& args, [[maybe_unused]] std::size_t& at,
+                  std::index_sequence<I...>) {
+  [[maybe_unused]] auto one = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
+    at = J;
+    return from_value<std::tuple_element_t<J, Args>>(args[J]);
+  };
+  // Braced init: elements are converted left to right, so `at` names the failing argument.
+  return Args{one(std::integral_constant<std::size_t, I>{})...};
+}
+
+template <auto Method>
+void invoke_dynamic(ActorCell& cell, std::vector<Value>&& args, DynamicReply&& reply) {
+  using Traits = method_traits<decltype(Method)>;
+  using Class = typename Traits::class_type;
+  using R = typename Traits::result_type;
+  using Args = typename Traits::args_tuple;
+  const MethodEntry* entry = cell.methods().find(Method);
+  auto bad_arguments = [&](const std::string& why) {
+    reply.fail(make_failure<RuntimeError>(
+        RuntimeErrorKind::kBadArguments,
+        fmt::format("{}.{}: {}", cell.methods().class_name(), entry->signature, why)));
+  };
+  if (args.size() != Traits::arity) {
+    return bad_arguments(fmt::format("expected {} argument{}, got {}", Traits::arity,
+                                     Traits::arity == 1 ? "" : "s", args.size()));
+  }
+  std::optional<Args> converted;
+  std::size_t at = 0;
+  try {
+    converted.emplace(convert_args<Args>(args, at, std::make_index_sequence<Traits::arity>{}));
+  } catch (const ConversionError& e) {
+    return bad_arguments(fmt::format("argument {}: {}", at + 1, e.what()));
+  }
+  auto& self = static_cast<Class&>(cell.instance());
+  auto call = [&]() -> decltype(auto) {
+    return std::apply([&](auto&... a) -> decltype(auto) { return (self.*Method)(std::move(a)...); },
+                      *converted);
+  };
+  if constexpr (is_stream_v<R>) {
+    if (!reply.is_stream()) return bad_arguments("a stream method: call it with stream()");
+    using T = typename R::value_type;
+    auto channel = reply.channel();
+    try {
+      ProducerDriver<T>::start(cell, call(), std::make_shared<ValueSink<T>>(channel));
+    } catch (...) {
+      Failure failure = classify(std::current_exception());
+      cell.note_failure(failure);
+      channel->finish(failure);
+    }
+  } else {
+    if (reply.is_stream()) return bad_arguments("not a stream method: call it with ask() or tell()");
+    invoke_handler<R>(cell, call, std::move(reply));
+  }
+}
+
+}  // namespace pulsing::detail

@@ -1,0 +1,144 @@
+// Node: one pulsing runtime instance — worker threads running actors, a timer thread, and the
+// registry of this node's actors by id and by name. Embed one in an application, or use the
+// process-wide default node through pulsing::init() / pulsing::shutdown().
+//
+//   pulsing::Node node;                                        // worker threads start here
+//   auto calc = node.spawn<Calculator>({.name = "calc"}, 100).get();
+//   int v = calc.ask(&Calculator::add, 50).get();              // 150
+//   auto same = node.resolve<Calculator>("calc").get();
+//   node.shutdown();                                           // or let the destructor do it
+//
+// Names: 1 to 128 characters from [A-Za-z0-9_.:/-], starting with a letter, digit or '_'.
+// One actor per name on a node; spawning a taken name fails with RuntimeError(kNameTaken).
+// Back-pressure: see SpawnOptions::mailbox_capacity and ActorCell.
+// Thread-safety: every member may be called from any thread, actor handlers included.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/actor.hpp"
+#include "runtime/actor_ref.hpp"
+#include "runtime/future.hpp"
+#include "runtime/method_table.hpp"
+
+namespace pulsing {
+
+struct NodeConfig {
+  // Shown in logs.
+  std::string name = "pulsing";
+  // Threads that run actors; 0 = one per hardware thread.
+  std::size_t worker_threads = 0;
+  // How long an ask waits for its answer unless the reference says otherwise.
+  std::chrono::milliseconds ask_timeout{30'000};
+  // Default SpawnOptions::mailbox_capacity: messages queued beyond it slow their senders down.
+  // Large enough that bursts never notice it; small enough that a flood stays in memory (a few
+  // hundred KB per actor at most).
+  std::size_t mailbox_capacity = 8192;
+  // Dead letters are counted always, logged at most once per interval (with the count since).
+  std::chrono::milliseconds dead_letter_log_interval{1'000};
+  // How long shutdown() lets actors finish their current work before giving up on them.
+  std::chrono::milliseconds shutdown_grace{5'000};
+};
+
+// One row of Node::actors().
+struct ActorInfo {
+  ActorAddress address;
+  std::string name;
+  std::string class_name;
+};
+
+namespace detail {
+class NodeCore;
+bool valid_actor_name(std::string_view name);
+}  // namespace detail
+
+class Node {
+ public:
+  explicit Node(NodeConfig config = {});
+  ~Node();  // shutdown()
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Spawns a T built from `args` (kept, to rebuild the actor on restart). Fails with
+  // kInvalidName / kNameTaken / kShutdown, or with what T's constructor threw (classified).
+  template <typename T, typename... A>
+  Future<ActorRef<T>> spawn(SpawnOptions options, A&&... args);
+
+  // The actor registered as `name`; with `wait` > 0, waits that long for the name to appear
+  // (services start in any order), then fails with TimeoutError. Without waiting, an unknown
+  // name fails with RuntimeError(kActorNotFound); a name held by another class, kWrongType.
+  template <typename T>
+  Future<ActorRef<T>> resolve(std::string_view name, std::chrono::milliseconds wait = {});
+  Future<AnyRef> resolve_any(std::string_view name, std::chrono::milliseconds wait = {});
+
+  // Stops the named actor for good; completes when it has stopped (kActorNotFound if unknown).
+  Future<StopNotice> stop(std::string_view name);
+
+  // Stops every actor (in-flight asks complete or fail with ActorStopped), then the threads.
+  // Idempotent; never hangs past the shutdown grace period.
+  void shutdown();
+
+  std::vector<ActorInfo> actors() const;
+  std::uint64_t dead_letters() const;
+  NodeId id() const;
+  const NodeConfig& config() const;
+
+ private:
+  Future<AnyRef> spawn_cell(const MethodTable& methods, SpawnOptions options,
+                            detail::ActorCell::Factory factory);
+
+  std::shared_ptr<detail::NodeCore> core_;
+};
+
+// The process-wide default node (the seed's global API): init() starts it, shutdown() stops it,
+// T::spawn / T::resolve (from PULSING_METHODS) use it.
+void init(NodeConfig config = {});
+void shutdown();
+// REQUIRES: init() was called (else throws RuntimeError(kShutdown) saying so).
+Node& default_node();
+
+template <typename T, typename... A>
+Future<ActorRef<T>> Node::spawn(SpawnOptions options, A&&... args) {
+  static_assert(std::is_base_of_v<Actor, T>, "actors derive from pulsing::Actor");
+  detail::ActorCell::Factory factory =
+      [kept = std::make_tuple(std::decay_t<A>(std::forward<A>(args))...)]() -> std::unique_ptr<Actor> {
+    return std::apply([](const auto&... a) { return std::make_unique<T>(a...); }, kept);
+  };
+  Promise<ActorRef<T>> typed;
+  auto future = typed.future();
+  spawn_cell(T::pulsing_method_table(), std::move(options), std::move(factory))
+      .then([typed = std::make_shared<Promise<ActorRef<T>>>(std::move(typed))](Result<AnyRef> r) {
+        if (r.ok()) {
+          typed->set_value(ActorRef<T>(std::move(r.value())));
+        } else {
+          typed->fail(r.failure());
+        }
+      });
+  return future;
+}
+
+template <typename T>
+Future<ActorRef<T>> Node::resolve(std::string_view name, std::chrono::milliseconds wait) {
+  auto typed = std::make_shared<Promise<ActorRef<T>>>();
+  auto future = typed->future();
+  resolve_any(name, wait).then([typed](Result<AnyRef> r) {
+    if (!r.ok()) {
+      typed->fail(r.failure());
+      return;
+    }
+    try {
+      typed->set_value(r.value().template as<T>());
+    } catch (...) {
+      typed->fail(classify(std::current_exception()));
+    }
+  });
+  return future;
+}
+
+}  // namespace pulsing

@@ -1,0 +1,110 @@
+// Scheduler: a fixed pool of worker threads that run actors. An actor is handed to the scheduler
+// when its mailbox becomes non-empty and runs one turn (up to a fairness budget of messages).
+//
+// Where a scheduled actor goes:
+//  - scheduled from a worker: into that worker's "next" slot, so a reply chain (A -> B -> A)
+//    stays on one core and one warm cache with no thread wake-up; the slot's previous occupant
+//    moves to the worker's own queue, or to the shared queue when another worker is idle;
+//  - scheduled from any other thread: the shared queue, waking an idle worker.
+// A worker takes its slot (at most kMaxSlotStreak times in a row, so that its queue is not
+// starved), then its own queue, then the shared queue, and sleeps when all are empty.
+//
+// Thread-safety: schedule() from any thread. Ownership: the scheduler never owns a Runnable.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace pulsing::detail {
+
+class Worker;
+
+// Something a worker can run: an actor cell. Intrusive link, so queueing never allocates.
+class Runnable {
+ public:
+  virtual void run_turn() = 0;
+
+ protected:
+  virtual ~Runnable() = default;
+
+ private:
+  friend class RunQueue;
+  Runnable* next_runnable_ = nullptr;
+};
+
+// FIFO of runnables linked through Runnable::next_runnable_. Not synchronised.
+class RunQueue {
+ public:
+  void push(Runnable* r);
+  Runnable* pop();
+  bool empty() const { return head_ == nullptr; }
+
+ private:
+  Runnable* head_ = nullptr;
+  Runnable* tail_ = nullptr;
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(std::size_t threads);
+  ~Scheduler();  // stop() if not yet stopped
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues `r` to run one turn. REQUIRES: `r` is not queued already (its owner's scheduled flag
+  // guarantees that) and outlives its turn.
+  void schedule(Runnable* r);
+  // Queues `r` behind other work: for an actor that used up its budget and still has messages.
+  void reschedule(Runnable* r);
+
+  // Lets the workers finish their current turn, joins them, then runs what is still queued on
+  // the calling thread. After stop(), schedule() runs the turn at once on the calling thread:
+  // late work (rejecting messages to stopped actors) is done, never stranded in a queue.
+  void stop();
+
+  std::size_t thread_count() const { return workers_.size(); }
+  // The worker of this scheduler running on the calling thread, or nullptr.
+  Worker* current_worker() const;
+
+ private:
+  friend class Worker;
+  void push_shared(Runnable* r);
+  Runnable* pop_shared();
+  Runnable* wait_for_work(Worker& worker);
+
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  RunQueue shared_;                  // guarded by mutex_
+  std::atomic<int> idle_workers_{0};
+  std::atomic<bool> stopping_{false};
+};
+
+class Worker {
+ public:
+  Worker(Scheduler& scheduler, std::size_t index);
+  std::size_t index() const { return index_; }
+  Scheduler& scheduler() { return scheduler_; }
+
+ private:
+  friend class Scheduler;
+  static constexpr int kMaxSlotStreak = 16;
+
+  void main_loop();
+  void schedule_local(Runnable* r);
+  void reschedule_local(Runnable* r);
+  Runnable* next_local();
+
+  Scheduler& scheduler_;
+  std::size_t index_;
+  Runnable* slot_ = nullptr;
+  int slot_streak_ = 0;
+  RunQueue local_;
+  std::thread thread_;
+};
+
+}  // namespace pulsing::detail
