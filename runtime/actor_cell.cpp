@@ -110,7 +110,11 @@ Future<StopNotice> ActorCell::watch() {
 }
 
 std::function<void()> ActorCell::resumer_for(std::coroutine_handle<> h) {
-  return [cell = shared_from_this(), h, generation = generation_] {
+  // Weak: the awaited future may live as long as the actor itself (a promise among its own
+  // constructor arguments); a cell that is gone has no frames left to resume anyway.
+  return [weak = weak_from_this(), h, generation = generation_] {
+    auto cell = weak.lock();
+    if (!cell) return;
     cell->post_system(make_system_call([h, generation](ActorCell& c) {
       // A frame of a discarded instance is gone; its resumption is stale.
       if (c.generation_ == generation && c.phase_ == Phase::kRunning) h.resume();

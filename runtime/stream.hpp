@@ -79,6 +79,7 @@ class StreamChannel final : public StreamSink<T> {
       if (done_) return;
       done_ = true;
       failure_ = std::move(failure);
+      producer_wake_ = nullptr;  // the producer is gone; drop what it left to wake it
       reader_wake = std::exchange(reader_wake_, nullptr);
     }
     ready_.notify_one();

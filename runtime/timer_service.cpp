@@ -40,8 +40,10 @@ void TimerService::main_loop() {
       continue;
     }
     auto first = timers_.begin();
-    if (first->first.when > Clock::now()) {
-      changed_.wait_until(lock, first->first.when);
+    // A copy: cancel() may erase this node while we wait with the lock released.
+    Clock::time_point when = first->first.when;
+    if (when > Clock::now()) {
+      changed_.wait_until(lock, when);
       continue;
     }
     auto callback = std::move(first->second);
