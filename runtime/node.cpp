@@ -2,11 +2,12 @@
 
 #include <mutex>
 #include <random>
-#include <thread>
 #include <unordered_map>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "runtime/local_registry.hpp"
 
 namespace pulsing {
 namespace detail {
@@ -40,88 +41,10 @@ class NodeCore final : public NodeContext {
   std::size_t default_mailbox_capacity() const override { return config_.mailbox_capacity; }
   const NodeConfig& config() const { return config_; }
 
-  // ---- registry
-  Result<AnyRef> add(std::shared_ptr<ActorCell> cell) {
-    std::vector<std::shared_ptr<Promise<AnyRef>>> waiting;
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) {
-        return make_failure<RuntimeError>(RuntimeErrorKind::kShutdown, "the node is shutting down");
-      }
-      if (!cell->name().empty()) {
-        auto [it, inserted] = by_name_.try_emplace(cell->name(), cell);
-        if (!inserted) {
-          return make_failure<RuntimeError>(
-              RuntimeErrorKind::kNameTaken,
-              fmt::format("the name '{}' is taken by {}", cell->name(), it->second->describe()));
-        }
-        auto w = waiters_.find(cell->name());
-        if (w != waiters_.end()) {
-          waiting = std::move(w->second);
-          waiters_.erase(w);
-        }
-      }
-      by_id_.emplace(cell->id().value, cell);
-    }
-    AnyRef ref(cell);
-    for (auto& p : waiting) p->set_value(ref);
-    return ref;
-  }
-
-  void on_actor_stopped(ActorCell& cell) override {
-    std::shared_ptr<ActorCell> last;  // released outside the lock
-    std::lock_guard lock(mutex_);
-    auto it = by_id_.find(cell.id().value);
-    if (it != by_id_.end()) {
-      last = std::move(it->second);
-      by_id_.erase(it);
-    }
-    auto n = by_name_.find(cell.name());
-    if (n != by_name_.end() && n->second.get() == &cell) by_name_.erase(n);
-    if (by_id_.empty()) all_stopped_.notify_all();
-  }
-
-  std::shared_ptr<ActorCell> find_name(std::string_view name) {
-    std::lock_guard lock(mutex_);
-    auto it = by_name_.find(std::string(name));
-    return it == by_name_.end() ? nullptr : it->second;
-  }
-
-  std::shared_ptr<ActorCell> find_id(ActorId id) {
-    std::lock_guard lock(mutex_);
-    auto it = by_id_.find(id.value);
-    return it == by_id_.end() ? nullptr : it->second;
-  }
-
-  Future<AnyRef> wait_for_name(const std::string& name, std::chrono::milliseconds wait) {
-    auto promise = std::make_shared<Promise<AnyRef>>();
-    auto future = promise->future();
-    {
-      std::lock_guard lock(mutex_);
-      auto it = by_name_.find(name);
-      if (it != by_name_.end()) {
-        promise->set_value(AnyRef(it->second));
-        return future;
-      }
-      waiters_[name].push_back(promise);
-    }
-    timers_.schedule(Clock::now() + wait, [promise, name, ms = wait.count()] {
-      promise->fail(make_failure<TimeoutError>(fmt::format("resolve '{}'", name), ms));
-    });
-    return future;
-  }
-
-  std::vector<ActorInfo> actors() {
-    std::lock_guard lock(mutex_);
-    std::vector<ActorInfo> out;
-    out.reserve(by_id_.size());
-    for (auto& [id, cell] : by_id_) {
-      out.push_back({cell->address(), cell->name(), std::string(cell->methods().class_name())});
-    }
-    return out;
-  }
-
+  LocalRegistry& registry() { return registry_; }
   ActorId next_actor_id() { return ActorId{next_id_.fetch_add(1) + 1}; }
+
+  void on_actor_stopped(ActorCell& cell) override { registry_.remove(cell); }
 
   // ---- dead letters
   void dead_letter(std::string_view target, std::string_view why) override {
@@ -139,33 +62,16 @@ class NodeCore final : public NodeContext {
 
   // ---- shutdown
   void shutdown() {
-    std::vector<std::shared_ptr<ActorCell>> cells;
-    std::vector<std::shared_ptr<Promise<AnyRef>>> waiting;
-    {
-      std::lock_guard lock(mutex_);
-      if (closed_) return;
-      closed_ = true;
-      for (auto& [id, cell] : by_id_) cells.push_back(cell);
-      for (auto& [name, list] : waiters_) waiting.insert(waiting.end(), list.begin(), list.end());
-      waiters_.clear();
-    }
-    for (auto& p : waiting) {
-      p->fail(make_failure<RuntimeError>(RuntimeErrorKind::kShutdown, "the node is shutting down"));
-    }
-    for (auto& cell : cells) cell->request_stop(StopReason::kShutdown);
-    cells.clear();
-    {
-      std::unique_lock lock(mutex_);
-      if (!all_stopped_.wait_for(lock, config_.shutdown_grace, [&] { return by_id_.empty(); })) {
-        spdlog::warn("[{}] shutdown: {} actors still busy after {} ms; stopping anyway", config_.name,
-                     by_id_.size(), config_.shutdown_grace.count());
-      }
+    if (shut_down_.exchange(true)) return;
+    registry_.close();
+    for (auto& cell : registry_.all()) cell->request_stop(StopReason::kShutdown);
+    if (!registry_.wait_empty(config_.shutdown_grace)) {
+      spdlog::warn("[{}] shutdown: {} actors still busy after {} ms; stopping anyway", config_.name,
+                   registry_.size(), config_.shutdown_grace.count());
     }
     timers_.stop();
     scheduler_.stop();
-    std::lock_guard lock(mutex_);
-    by_id_.clear();
-    by_name_.clear();
+    registry_.clear();
   }
 
  private:
@@ -174,14 +80,8 @@ class NodeCore final : public NodeContext {
   const std::string endpoint_;  // in-process only until the node listens on the network
   TimerService timers_;
   Scheduler scheduler_;
-
-  std::mutex mutex_;
-  std::condition_variable all_stopped_;
-  std::unordered_map<std::uint64_t, std::shared_ptr<ActorCell>> by_id_;  // guarded by mutex_
-  std::unordered_map<std::string, std::shared_ptr<ActorCell>> by_name_;  // guarded by mutex_
-  std::unordered_map<std::string, std::vector<std::shared_ptr<Promise<AnyRef>>>> waiters_;
-  bool closed_ = false;  // guarded by mutex_
-
+  LocalRegistry registry_;
+  std::atomic<bool> shut_down_{false};
   std::atomic<std::uint64_t> next_id_{0};
   std::atomic<std::uint64_t> dead_letters_{0};
   std::atomic<Clock::rep> last_dead_letter_log_{0};
@@ -199,7 +99,7 @@ AnyRef ref_from_address(const ActorAddress& address) {
     if (it != g_nodes.end()) core = it->second.lock();
   }
   if (core) {
-    if (auto cell = core->find_id(address.actor)) return AnyRef(std::move(cell));
+    if (auto cell = core->registry().find(address.actor)) return AnyRef(std::move(cell));
   }
   return AnyRef::unreachable(address);
 }
@@ -221,10 +121,10 @@ Node::~Node() {
 
 void Node::shutdown() { core_->shutdown(); }
 
-Future<AnyRef> Node::spawn_cell(const MethodTable& methods, SpawnOptions options,
+Result<AnyRef> Node::spawn_cell(const MethodTable& methods, const SpawnOptions& options,
                                 detail::ActorCell::Factory factory) {
   if (!options.name.empty() && !detail::valid_actor_name(options.name)) {
-    return Future<AnyRef>::ready(make_failure<RuntimeError>(
+    return Result<AnyRef>(make_failure<RuntimeError>(
         RuntimeErrorKind::kInvalidName,
         fmt::format("'{}' is not a valid actor name: use 1 to 128 characters from [A-Za-z0-9_.:/-], "
                     "starting with a letter, digit or '_'",
@@ -234,13 +134,13 @@ Future<AnyRef> Node::spawn_cell(const MethodTable& methods, SpawnOptions options
   try {
     first = factory();
   } catch (...) {
-    return Future<AnyRef>::ready(classify(std::current_exception()));
+    return Result<AnyRef>(classify(std::current_exception()));
   }
   auto cell = std::make_shared<detail::ActorCell>(core_, core_->next_actor_id(), options.name, methods,
                                                   std::move(factory), std::move(first), options);
-  auto added = core_->add(cell);
+  auto added = core_->registry().add(cell);
   if (added.ok()) cell->start();
-  return Future<AnyRef>::ready(std::move(added));
+  return added;
 }
 
 Future<AnyRef> Node::resolve_any(std::string_view name, std::chrono::milliseconds wait) {
@@ -248,14 +148,23 @@ Future<AnyRef> Node::resolve_any(std::string_view name, std::chrono::millisecond
     return Future<AnyRef>::ready(make_failure<RuntimeError>(
         RuntimeErrorKind::kInvalidName, fmt::format("'{}' is not a valid actor name", name)));
   }
-  if (wait.count() > 0) return core_->wait_for_name(std::string(name), wait);
-  if (auto cell = core_->find_name(name)) return Future<AnyRef>::ready(AnyRef(std::move(cell)));
+  if (wait.count() > 0) {
+    auto promise = std::make_shared<Promise<AnyRef>>();
+    auto future = promise->future();
+    core_->timers().schedule(Clock::now() + wait, [promise, what = fmt::format("resolve '{}'", name),
+                                                   ms = wait.count()] {
+      promise->fail(make_failure<TimeoutError>(what, ms));
+    });
+    core_->registry().wait_for(std::string(name), promise);
+    return future;
+  }
+  if (auto cell = core_->registry().find(name)) return Future<AnyRef>::ready(AnyRef(std::move(cell)));
   return Future<AnyRef>::ready(make_failure<RuntimeError>(
       RuntimeErrorKind::kActorNotFound, fmt::format("no actor is named '{}'", name)));
 }
 
 Future<StopNotice> Node::stop(std::string_view name) {
-  auto cell = core_->find_name(name);
+  auto cell = core_->registry().find(name);
   if (!cell) {
     return Future<StopNotice>::ready(make_failure<RuntimeError>(
         RuntimeErrorKind::kActorNotFound, fmt::format("no actor is named '{}'", name)));
@@ -265,7 +174,13 @@ Future<StopNotice> Node::stop(std::string_view name) {
   return stopped;
 }
 
-std::vector<ActorInfo> Node::actors() const { return core_->actors(); }
+std::vector<ActorInfo> Node::actors() const {
+  std::vector<ActorInfo> out;
+  for (auto& cell : core_->registry().all()) {
+    out.push_back({cell->address(), cell->name(), std::string(cell->methods().class_name())});
+  }
+  return out;
+}
 std::uint64_t Node::dead_letters() const { return core_->dead_letters(); }
 NodeId Node::id() const { return core_->node_id(); }
 const NodeConfig& Node::config() const { return core_->config(); }

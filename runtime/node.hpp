@@ -90,7 +90,7 @@ class Node {
   const NodeConfig& config() const;
 
  private:
-  Future<AnyRef> spawn_cell(const MethodTable& methods, SpawnOptions options,
+  Result<AnyRef> spawn_cell(const MethodTable& methods, const SpawnOptions& options,
                             detail::ActorCell::Factory factory);
 
   std::shared_ptr<detail::NodeCore> core_;
@@ -110,17 +110,9 @@ Future<ActorRef<T>> Node::spawn(SpawnOptions options, A&&... args) {
       [kept = std::make_tuple(std::decay_t<A>(std::forward<A>(args))...)]() -> std::unique_ptr<Actor> {
     return std::apply([](const auto&... a) { return std::make_unique<T>(a...); }, kept);
   };
-  Promise<ActorRef<T>> typed;
-  auto future = typed.future();
-  spawn_cell(T::pulsing_method_table(), std::move(options), std::move(factory))
-      .then([typed = std::make_shared<Promise<ActorRef<T>>>(std::move(typed))](Result<AnyRef> r) {
-        if (r.ok()) {
-          typed->set_value(ActorRef<T>(std::move(r.value())));
-        } else {
-          typed->fail(r.failure());
-        }
-      });
-  return future;
+  auto spawned = spawn_cell(T::pulsing_method_table(), options, std::move(factory));
+  if (!spawned.ok()) return Future<ActorRef<T>>::ready(spawned.failure());
+  return Future<ActorRef<T>>::ready(ActorRef<T>(std::move(spawned.value())));
 }
 
 template <typename T>

@@ -86,25 +86,66 @@ void Scheduler::reschedule(Runnable* r) {
   }
 }
 
+namespace {
+// How long an idle worker watches the shared queue before it sleeps: long enough to bridge the
+// gaps of a steady stream of submissions, short enough not to matter to a machine at rest.
+constexpr auto kSpinTime = std::chrono::microseconds(20);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+}  // namespace
+
 void Scheduler::push_shared(Runnable* r) {
   {
     std::lock_guard lock(mutex_);
     shared_.push(r);
+    shared_size_.fetch_add(1, std::memory_order_relaxed);
   }
-  if (idle_workers_.load(std::memory_order_seq_cst) > 0) wake_.notify_one();
+  // A spinning worker will find it; otherwise wake a sleeper. A worker that stops spinning
+  // re-checks the queue under the lock before it sleeps, so no wake-up is lost.
+  if (spinning_workers_.load(std::memory_order_seq_cst) == 0 &&
+      idle_workers_.load(std::memory_order_seq_cst) > 0) {
+    wake_.notify_one();
+  }
 }
 
 Runnable* Scheduler::pop_shared() {
+  if (shared_size_.load(std::memory_order_relaxed) == 0) return nullptr;
   std::lock_guard lock(mutex_);
-  return shared_.pop();
+  Runnable* r = shared_.pop();
+  if (r) shared_size_.fetch_sub(1, std::memory_order_relaxed);
+  return r;
 }
 
-Runnable* Scheduler::wait_for_work(Worker&) {
+Runnable* Scheduler::spin_for_work() {
+  spinning_workers_.fetch_add(1, std::memory_order_seq_cst);
+  Runnable* r = nullptr;
+  auto until = std::chrono::steady_clock::now() + kSpinTime;
+  for (int i = 0; r == nullptr && !stopping_.load(std::memory_order_relaxed); ++i) {
+    if (shared_size_.load(std::memory_order_relaxed) > 0) r = pop_shared();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) break;
+    cpu_relax();
+  }
+  spinning_workers_.fetch_sub(1, std::memory_order_seq_cst);
+  // Found work while a producer relied on us: pass the baton if more is waiting.
+  if (r && shared_size_.load(std::memory_order_relaxed) > 0 &&
+      idle_workers_.load(std::memory_order_seq_cst) > 0) {
+    wake_.notify_one();
+  }
+  return r;
+}
+
+Runnable* Scheduler::wait_for_work() {
   std::unique_lock lock(mutex_);
   idle_workers_.fetch_add(1, std::memory_order_seq_cst);
   wake_.wait(lock, [&] { return !shared_.empty() || stopping_.load(); });
   idle_workers_.fetch_sub(1, std::memory_order_seq_cst);
-  return shared_.pop();
+  Runnable* r = shared_.pop();
+  if (r) shared_size_.fetch_sub(1, std::memory_order_relaxed);
+  return r;
 }
 
 Worker::Worker(Scheduler& scheduler, std::size_t index) : scheduler_(scheduler), index_(index) {}
@@ -139,7 +180,8 @@ void Worker::main_loop() {
   while (!scheduler_.stopping_.load(std::memory_order_relaxed)) {
     Runnable* r = next_local();
     if (!r) r = scheduler_.pop_shared();
-    if (!r) r = scheduler_.wait_for_work(*this);
+    if (!r) r = scheduler_.spin_for_work();
+    if (!r) r = scheduler_.wait_for_work();
     if (r) r->run_turn();
   }
   tls_worker = nullptr;

@@ -7,7 +7,10 @@
 //    moves to the worker's own queue, or to the shared queue when another worker is idle;
 //  - scheduled from any other thread: the shared queue, waking an idle worker.
 // A worker takes its slot (at most kMaxSlotStreak times in a row, so that its queue is not
-// starved), then its own queue, then the shared queue, and sleeps when all are empty.
+// starved), then its own queue, then the shared queue. When all are empty it spins a few
+// microseconds watching the shared queue before it sleeps, and producers wake a sleeper only
+// when no worker is spinning: a stream of submissions (spawns from the main thread, messages
+// from I/O threads) then costs no futex wake-up per item.
 //
 // Thread-safety: schedule() from any thread. Ownership: the scheduler never owns a Runnable.
 #pragma once
@@ -74,13 +77,16 @@ class Scheduler {
   friend class Worker;
   void push_shared(Runnable* r);
   Runnable* pop_shared();
-  Runnable* wait_for_work(Worker& worker);
+  Runnable* spin_for_work();
+  Runnable* wait_for_work();
 
   std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
   RunQueue shared_;                  // guarded by mutex_
+  std::atomic<std::size_t> shared_size_{0};  // shared_'s length, readable without the lock
   std::atomic<int> idle_workers_{0};
+  std::atomic<int> spinning_workers_{0};
   std::atomic<bool> stopping_{false};
 };
 

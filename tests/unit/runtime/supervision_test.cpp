@@ -59,7 +59,7 @@ TEST_CASE("policy never: a crash stops the actor, releases its name, and fails l
   CHECK_THROWS_AS(node.resolve<Fragile>("fragile").get(), RuntimeError);
 }
 
-TEST_CASE("policy on_failure: a fresh instance from the same arguments; name and reference kept") {
+TEST_CASE("policy on_failure: a fresh instance from the same arguments keeps name and reference") {
   Node node(testing::test_config());
   g_constructed = 0;
   auto actor = node.spawn<Fragile>(restarting("phoenix"), 10).get();
@@ -104,7 +104,7 @@ TEST_CASE("after max_restarts within the window the actor stops for good") {
   CHECK_THROWS_AS(actor.ask(&Fragile::bump).get(), RuntimeError);
 }
 
-TEST_CASE("policy always also restarts an actor that stopped by itself; on_failure does not") {
+TEST_CASE("policy always also restarts an actor that stopped by itself, on_failure does not") {
   Node node(testing::test_config());
   g_constructed = 0;
   auto always = node.spawn<Fragile>(restarting("again", RestartPolicy::kAlways), 5).get();

@@ -1,0 +1,276 @@
+// pulsing_local: the local workloads W1–W4 of DESIGN §7 (and W4-idle) on pulsing, in the same
+// shapes as bench/caf/caf_local.cpp so that `bench/run.sh` can set them side by side.
+//
+//   pulsing_local --workload W1|W2|W3|W4|W4-idle [--scale F]
+//
+// Runs one workload once and prints one JSON line on stdout. Only the workload is timed, not
+// the node's start-up or shutdown. Completion reaches the main thread through a Promise that
+// the last actor completes (CAF's version: a "done" message to a scoped actor).
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <pulsing/pulsing.hpp>
+
+namespace {
+
+using pulsing::ActorRef;
+using BenchClock = std::chrono::steady_clock;
+using Done = std::shared_ptr<pulsing::Promise<void>>;
+
+double seconds_since(BenchClock::time_point t0) {
+  return std::chrono::duration<double>(BenchClock::now() - t0).count();
+}
+
+int64_t scaled(int64_t base, double scale) {
+  return std::max<int64_t>(1, std::llround(static_cast<double>(base) * scale));
+}
+
+double peak_rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;
+}
+
+int64_t current_rss_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t size_pages = 0, resident_pages = 0;
+  statm >> size_pages >> resident_pages;
+  return resident_pages * sysconf(_SC_PAGESIZE);
+}
+
+void print_result(const char* workload, double value, const char* unit, int64_t count,
+                  double seconds, const std::string& extra = "") {
+  std::printf(
+      "{\"workload\":\"%s\",\"system\":\"pulsing\",\"value\":%.1f,\"unit\":\"%s\","
+      "\"count\":%lld,\"seconds\":%.4f,\"peak_rss_mb\":%.1f%s}\n",
+      workload, value, unit, static_cast<long long>(count), seconds, peak_rss_mb(),
+      extra.c_str());
+}
+
+// --- W1 / W2: ping-pong ---------------------------------------------------------------------
+
+class Ping;
+
+// Echoes every int64 back to its partner.
+class Pong : public pulsing::Actor {
+ public:
+  void partner(ActorRef<Ping> ping) { ping_ = std::move(ping); }
+  void ball(int64_t x);
+  PULSING_METHODS(Pong, partner, ball)
+
+ private:
+  ActorRef<Ping> ping_;
+};
+
+// Sends 0, then each echo + 1, one in flight, until `round_trips` echoes have returned.
+class Ping : public pulsing::Actor {
+ public:
+  Ping(ActorRef<Pong> pong, int64_t round_trips, Done done)
+      : pong_(std::move(pong)), round_trips_(round_trips), done_(std::move(done)) {}
+  void start() { pong_.tell(&Pong::ball, int64_t{0}); }
+  void ball(int64_t x) {
+    if (x + 1 == round_trips_) {
+      done_->set_value();
+    } else {
+      pong_.tell(&Pong::ball, x + 1);
+    }
+  }
+  PULSING_METHODS(Ping, start, ball)
+
+ private:
+  ActorRef<Pong> pong_;
+  int64_t round_trips_;
+  Done done_;
+};
+
+void Pong::ball(int64_t x) { ping_.tell(&Ping::ball, x); }
+
+double run_pingpong(pulsing::Node& node, int pairs, int64_t round_trips) {
+  std::vector<ActorRef<Ping>> pingers;
+  std::vector<pulsing::Future<void>> done;
+  for (int i = 0; i < pairs; ++i) {
+    auto finished = std::make_shared<pulsing::Promise<void>>();
+    done.push_back(finished->future());
+    auto pong = node.spawn<Pong>({}).get();
+    auto ping = node.spawn<Ping>({}, pong, round_trips, finished).get();
+    pong.ask(&Pong::partner, ping).get();
+    pingers.push_back(ping);
+  }
+  auto t0 = BenchClock::now();
+  for (auto& p : pingers) p.tell(&Ping::start);
+  for (auto& d : done) d.get();
+  return seconds_since(t0);
+}
+
+void w1(pulsing::Node& node, double scale) {
+  int64_t n = scaled(1'000'000, scale);
+  double s = run_pingpong(node, 1, n);
+  print_result("W1", static_cast<double>(n) / s, "roundtrips/s", n, s);
+}
+
+void w2(pulsing::Node& node, double scale) {
+  constexpr int pairs = 8;
+  int64_t per_pair = scaled(200'000, scale);
+  double s = run_pingpong(node, pairs, per_pair);
+  int64_t messages = pairs * per_pair * 2;
+  print_result("W2", static_cast<double>(messages) / s, "msgs/s", messages, s);
+}
+
+// --- W3: fan-in -----------------------------------------------------------------------------
+
+// Counts int64 tells; completes `done` once `expected` have arrived.
+class Counter : public pulsing::Actor {
+ public:
+  Counter(int64_t expected, Done done) : expected_(expected), done_(std::move(done)) {}
+  void add(int64_t) {
+    if (++count_ == expected_) done_->set_value();
+  }
+  PULSING_METHODS(Counter, add)
+
+ private:
+  int64_t expected_;
+  int64_t count_ = 0;
+  Done done_;
+};
+
+// Sends `total` tells in bursts of `burst`, telling itself `more` between bursts (a yield).
+class Sender : public pulsing::Actor {
+ public:
+  Sender(ActorRef<Counter> sink, int64_t total, int64_t burst)
+      : sink_(std::move(sink)), total_(total), burst_(burst) {}
+  void more() {
+    for (int64_t i = 0; i < burst_ && sent_ < total_; ++i) sink_.tell(&Counter::add, sent_++);
+    if (sent_ < total_) self().tell(&Sender::more);
+  }
+  PULSING_METHODS(Sender, more)
+
+ private:
+  ActorRef<Counter> sink_;
+  int64_t total_;
+  int64_t burst_;
+  int64_t sent_ = 0;
+};
+
+void w3(pulsing::Node& node, double scale) {
+  constexpr int senders = 4;
+  constexpr int64_t burst = 1'000;
+  int64_t per_sender = scaled(1'000'000, scale);
+  int64_t total = senders * per_sender;
+  auto finished = std::make_shared<pulsing::Promise<void>>();
+  auto done = finished->future();
+  auto sink = node.spawn<Counter>({}, total, finished).get();
+  std::vector<ActorRef<Sender>> sources;
+  for (int i = 0; i < senders; ++i) sources.push_back(node.spawn<Sender>({}, sink, per_sender, burst).get());
+  auto t0 = BenchClock::now();
+  for (auto& s : sources) s.tell(&Sender::more);
+  done.get();
+  double s = seconds_since(t0);
+  print_result("W3", static_cast<double>(total) / s, "msgs/s", total, s);
+}
+
+// --- W4: spawn ------------------------------------------------------------------------------
+
+// Tells the collector once as it starts, then stops.
+class Once : public pulsing::Actor {
+ public:
+  explicit Once(ActorRef<Counter> collector) : collector_(std::move(collector)) {}
+  void on_start() override {
+    collector_.tell(&Counter::add, int64_t{1});
+    stop();
+  }
+  void noop() {}
+  PULSING_METHODS(Once, noop)
+
+ private:
+  ActorRef<Counter> collector_;
+};
+
+void w4(pulsing::Node& node, double scale) {
+  int64_t n = scaled(100'000, scale);
+  auto finished = std::make_shared<pulsing::Promise<void>>();
+  auto done = finished->future();
+  auto collector = node.spawn<Counter>({}, n, finished).get();
+  auto t0 = BenchClock::now();
+  for (int64_t i = 0; i < n; ++i) node.spawn<Once>({}, collector).get();
+  done.get();
+  double s = seconds_since(t0);
+  print_result("W4", static_cast<double>(n) / s, "actors/s", n, s);
+}
+
+// --- W4-idle: memory per idle actor ----------------------------------------------------------
+
+std::atomic<int64_t> idle_started{0};
+
+class Idle : public pulsing::Actor {
+ public:
+  void on_start() override { idle_started.fetch_add(1, std::memory_order_relaxed); }
+  void noop() {}
+  PULSING_METHODS(Idle, noop)
+};
+
+void w4_idle(pulsing::Node& node, double scale) {
+  int64_t n = scaled(100'000, scale);
+  std::vector<ActorRef<Idle>> actors;
+  actors.reserve(static_cast<size_t>(n));
+  int64_t before = current_rss_bytes();
+  auto t0 = BenchClock::now();
+  for (int64_t i = 0; i < n; ++i) actors.push_back(node.spawn<Idle>({}).get());
+  while (idle_started.load(std::memory_order_relaxed) < n) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  double s = seconds_since(t0);
+  int64_t growth = current_rss_bytes() - before;
+  char extra[64];
+  std::snprintf(extra, sizeof extra, ",\"rss_growth_mb\":%.1f",
+                static_cast<double>(growth) / (1024.0 * 1024.0));
+  print_result("W4-idle", static_cast<double>(growth) / static_cast<double>(n), "bytes/actor", n, s,
+               extra);
+}
+
+int usage() {
+  std::fprintf(stderr, "usage: pulsing_local --workload W1|W2|W3|W4|W4-idle [--scale F]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string workload;
+  double scale = 1.0;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--workload") == 0 && i + 1 < argc) {
+      workload = argv[++i];
+    } else if (std::strcmp(argv[i], "--scale") == 0 && i + 1 < argc) {
+      scale = std::atof(argv[++i]);
+      if (!(scale > 0)) return usage();
+    } else {
+      return usage();
+    }
+  }
+  using Run = void (*)(pulsing::Node&, double);
+  Run run = workload == "W1"        ? w1
+            : workload == "W2"      ? w2
+            : workload == "W3"      ? w3
+            : workload == "W4"      ? w4
+            : workload == "W4-idle" ? w4_idle
+                                    : nullptr;
+  if (run == nullptr) return usage();
+
+  pulsing::Node node;  // defaults: one worker per hardware thread, default mailbox capacity
+  run(node, scale);
+  node.shutdown();
+  return 0;
+}
