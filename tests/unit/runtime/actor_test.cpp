@@ -72,7 +72,7 @@ TEST_CASE("ask returns the handler's result, and state persists between messages
   CHECK(calc.ask(&Calculator::echo, std::string("hi")).get() == "hi");
 }
 
-TEST_CASE("tell is fire-and-forget; a later ask sees its effect") {
+TEST_CASE("tell is fire-and-forget, and a later ask sees its effect") {
   Node node(testing::test_config());
   auto calc = node.spawn<Calculator>({}).get();
   for (int i = 0; i < 100; ++i) calc.tell(&Calculator::add, 1);

@@ -135,7 +135,7 @@ TEST_CASE("watch completes when the actor stops, at once if it already has") {
   CHECK(echo.watch().get().reason == StopReason::kStopped);
 }
 
-TEST_CASE("tells to a stopped actor are counted as dead letters; asks fail with ActorStopped") {
+TEST_CASE("tells to a stopped actor are counted as dead letters, asks fail with ActorStopped") {
   Node node(testing::test_config());
   auto counter = node.spawn<Counter>({}).get();
   counter.stop();

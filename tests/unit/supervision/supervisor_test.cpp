@@ -48,7 +48,7 @@ TEST_CASE("policy on_failure: backoff doubles up to the maximum, then stops afte
   CHECK(supervisor.total_restarts() == 6);
 }
 
-TEST_CASE("policy on_failure does not restart an actor that stopped by itself; always does") {
+TEST_CASE("policy on_failure does not restart an actor that stopped by itself, always does") {
   Clock::time_point t{};
   t += seconds(1);
   Supervisor on_fail(on_failure(3), 1);
@@ -74,7 +74,7 @@ TEST_CASE("a quiet period resets the backoff to the minimum") {
   CHECK(supervisor.on_crash(t).delay == milliseconds(100));
 }
 
-TEST_CASE("restarts are counted within a window; a new window allows more") {
+TEST_CASE("restarts are counted within a window, and a new window allows more") {
   Supervisor supervisor(on_failure(2), 1);
   Clock::time_point t{};
   t += seconds(1);
