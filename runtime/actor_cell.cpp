@@ -47,12 +47,14 @@ ActorCell::ActorCell(std::shared_ptr<NodeContext> node, ActorId id, std::string 
       id_(id),
       name_(std::move(name)),
       methods_(methods),
-      factory_(std::move(factory)),
+      restarter_(options.restart_policy == RestartPolicy::kNever
+                     ? nullptr
+                     : new Restarter{Supervisor(supervision_of(options), node_->node_id().value ^ id.value),
+                                     std::move(factory)}),
       reentrant_(options.reentrant),
       capacity_(static_cast<std::uint32_t>(
           options.mailbox_capacity ? options.mailbox_capacity : node_->default_mailbox_capacity())),
-      instance_(std::move(first)),
-      supervisor_(supervision_of(options), node_->node_id().value ^ id.value) {
+      instance_(std::move(first)) {
   instance_->cell_ = this;
 }
 
@@ -91,7 +93,7 @@ void ActorCell::schedule_if_idle() {
 
 void ActorCell::start() {
   post_system(make_system_call([](ActorCell& cell) {
-    cell.supervisor_.on_started(Clock::now());
+    if (cell.restarter_) cell.restarter_->supervisor.on_started(Clock::now());
     cell.instance_->on_start();
   }));
 }
@@ -240,15 +242,13 @@ void ActorCell::after_message() {
     stop_self_requested_ = false;
     if (phase_ != Phase::kRunning) return;
     discard_instance();
-    auto decision = supervisor_.on_stop(Clock::now());
+    RestartDecision decision;
+    if (restarter_) decision = restarter_->supervisor.on_stop(Clock::now());
     if (!decision.restart) {
       stop_now(StopReason::kStopped, std::nullopt);
       return;
     }
-    phase_ = Phase::kBackoff;
-    node_->timers().schedule(Clock::now() + decision.delay, [cell = shared_from_this()] {
-      cell->post_system(make_system_call([](ActorCell& c) { c.restart(); }));
-    });
+    schedule_restart(decision.delay);
   }
 }
 
@@ -298,16 +298,21 @@ void ActorCell::crash(const Failure& failure) {
   if (phase_ != Phase::kRunning) return;
   spdlog::warn("{} crashed: {}", describe(), failure.describe());
   discard_instance();
-  auto decision = supervisor_.on_crash(Clock::now());
+  RestartDecision decision;
+  if (restarter_) decision = restarter_->supervisor.on_crash(Clock::now());
   if (!decision.restart) {
     stop_now(StopReason::kCrashed, failure);
     return;
   }
   spdlog::info("{} restarts in {} ms (restart {} of {} in the window)", describe(),
                decision.delay.count(), decision.restart_count,
-               supervisor_.options().max_restarts);
+               restarter_->supervisor.options().max_restarts);
+  schedule_restart(decision.delay);
+}
+
+void ActorCell::schedule_restart(std::chrono::milliseconds delay) {
   phase_ = Phase::kBackoff;
-  node_->timers().schedule(Clock::now() + decision.delay, [cell = shared_from_this()] {
+  node_->timers().schedule(Clock::now() + delay, [cell = shared_from_this()] {
     cell->post_system(make_system_call([](ActorCell& c) { c.restart(); }));
   });
 }
@@ -315,7 +320,7 @@ void ActorCell::crash(const Failure& failure) {
 void ActorCell::restart() {
   if (phase_ != Phase::kBackoff) return;
   try {
-    instance_ = factory_();
+    instance_ = restarter_->factory();
   } catch (...) {
     Failure failure = classify(std::current_exception());
     phase_ = Phase::kRunning;  // so that crash() treats the failed construction as a crash
@@ -324,7 +329,7 @@ void ActorCell::restart() {
   }
   instance_->cell_ = this;
   phase_ = Phase::kRunning;
-  supervisor_.on_started(Clock::now());
+  restarter_->supervisor.on_started(Clock::now());
   try {
     instance_->on_start();
   } catch (...) {
@@ -349,7 +354,7 @@ void ActorCell::stop_now(StopReason reason, std::optional<Failure> error) {
   std::vector<Promise<StopNotice>> watchers;
   {
     std::lock_guard lock(mutex_);
-    final_notice_ = StopNotice{address(), name_, reason, std::move(error)};
+    final_notice_ = std::make_unique<StopNotice>(StopNotice{address(), name_, reason, std::move(error)});
     watchers.swap(watchers_);
   }
   for (auto& w : watchers) w.set_value(*final_notice_);

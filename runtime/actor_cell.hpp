@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "common/spin_lock.hpp"
 #include "messaging/error.hpp"
 #include "runtime/actor.hpp"
 #include "runtime/future.hpp"
@@ -61,7 +62,8 @@ class ActorCell final : public Runnable,
  public:
   using Factory = std::function<std::unique_ptr<Actor>()>;
 
-  // REQUIRES: `first` is a freshly built instance from `factory`.
+  // REQUIRES: `first` is a freshly built instance from `factory`. The factory is kept only
+  // under a restart policy (it rebuilds the instance).
   ActorCell(std::shared_ptr<NodeContext> node, ActorId id, std::string name, const MethodTable& methods,
             Factory factory, std::unique_ptr<Actor> first, const SpawnOptions& options);
   ~ActorCell();
@@ -83,7 +85,7 @@ class ActorCell final : public Runnable,
   ActorId id() const { return id_; }
   const std::string& name() const { return name_; }
   const MethodTable& methods() const { return methods_; }
-  NodeContext& node() { return *node_; }
+  NodeContext& node() const { return *node_; }
   const std::shared_ptr<NodeContext>& node_shared() const { return node_; }
   std::string describe() const;  // "actor 'calc' (Calculator #3)" for messages and logs
 
@@ -127,12 +129,20 @@ class ActorCell final : public Runnable,
   void release_muted();
   void unmute();
   void run_message(Message* message);
+  void schedule_restart(std::chrono::milliseconds delay);
+
+  // What restarting needs, allocated only for actors with a restart policy: most actors never
+  // restart, and every byte of an idle actor counts.
+  struct Restarter {
+    Supervisor supervisor;
+    Factory factory;
+  };
 
   const std::shared_ptr<NodeContext> node_;  // shared: a cell may outlive its Node object
   const ActorId id_;
   const std::string name_;
   const MethodTable& methods_;
-  const Factory factory_;
+  const std::unique_ptr<Restarter> restarter_;  // null under policy `never`
   const bool reentrant_;
   const std::uint32_t capacity_;
 
@@ -151,12 +161,11 @@ class ActorCell final : public Runnable,
   std::vector<std::pair<std::uint64_t, std::function<void()>>> producers_;
   std::optional<Failure> crash_;
   bool stop_self_requested_ = false;
-  Supervisor supervisor_;
 
   // Shared with other threads.
-  std::mutex mutex_;
+  SpinLock mutex_;
   std::vector<Promise<StopNotice>> watchers_;  // guarded by mutex_
-  std::optional<StopNotice> final_notice_;     // guarded by mutex_
+  std::unique_ptr<StopNotice> final_notice_;   // guarded by mutex_; set once stopped for good
   std::vector<std::shared_ptr<ActorCell>> muted_senders_;  // guarded by mutex_
   std::atomic<bool> has_muted_senders_{false};
   // Whether this actor is muted for overfilling another's mailbox: kMutedInTurn while its turn

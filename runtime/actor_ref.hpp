@@ -36,13 +36,15 @@ class AnyRef {
   static AnyRef unreachable(ActorAddress address);
 
   bool valid() const { return cell_ != nullptr; }
-  const ActorAddress& address() const { return address_; }
+  ActorAddress address() const;
   // The name the actor was spawned with ("" when anonymous or unreachable).
   const std::string& name() const;
   // The actor's class, as registered by PULSING_METHODS.
   std::string_view class_name() const;
 
-  friend bool operator==(const AnyRef& a, const AnyRef& b) { return a.address_ == b.address_; }
+  friend bool operator==(const AnyRef& a, const AnyRef& b) {
+    return a.cell_ || b.cell_ ? a.cell_ == b.cell_ : a.address() == b.address();
+  }
 
   Future<Value> ask(std::string_view method, std::vector<Value> args = {}) const;
   void tell(std::string_view method, std::vector<Value> args = {}) const;
@@ -71,8 +73,10 @@ class AnyRef {
   void arm_timeout(Promise<R>& promise, std::string_view method) const;
   Failure unreachable_failure() const;
 
+  // A reference is small (it travels in messages and sits in containers): the actor's cell,
+  // or for an unreachable actor just its address.
   std::shared_ptr<detail::ActorCell> cell_;
-  ActorAddress address_;
+  std::shared_ptr<const ActorAddress> unreachable_;
   std::chrono::milliseconds timeout_{0};  // 0: the node's default
 };
 

@@ -187,14 +187,17 @@ const NodeConfig& Node::config() const { return core_->config(); }
 
 // ---------------------------------------------------------------- AnyRef
 
-AnyRef::AnyRef(std::shared_ptr<detail::ActorCell> cell) : cell_(std::move(cell)) {
-  if (cell_) address_ = cell_->address();
-}
+AnyRef::AnyRef(std::shared_ptr<detail::ActorCell> cell) : cell_(std::move(cell)) {}
 
 AnyRef AnyRef::unreachable(ActorAddress address) {
   AnyRef ref;
-  ref.address_ = std::move(address);
+  ref.unreachable_ = std::make_shared<const ActorAddress>(std::move(address));
   return ref;
+}
+
+ActorAddress AnyRef::address() const {
+  if (cell_) return cell_->address();
+  return unreachable_ ? *unreachable_ : ActorAddress{};
 }
 
 const std::string& AnyRef::name() const {
@@ -206,7 +209,7 @@ std::string_view AnyRef::class_name() const { return cell_ ? cell_->methods().cl
 
 Failure AnyRef::unreachable_failure() const {
   return make_failure<RuntimeError>(RuntimeErrorKind::kActorNotFound,
-                                    fmt::format("no actor at {}", address_.to_string()));
+                                    fmt::format("no actor at {}", address().to_string()));
 }
 
 void AnyRef::post(detail::Message* message) const { cell_->post(message); }

@@ -156,8 +156,9 @@ void Worker::schedule_local(Runnable* r) {
 }
 
 void Worker::reschedule_local(Runnable* r) {
-  // Share only when someone is idle: keeping work local keeps caches warm.
-  if (scheduler_.idle_workers_.load(std::memory_order_relaxed) > 0) {
+  // Share only when someone is idle (asleep or spinning): keeping work local keeps caches warm.
+  if (scheduler_.idle_workers_.load(std::memory_order_relaxed) > 0 ||
+      scheduler_.spinning_workers_.load(std::memory_order_relaxed) > 0) {
     scheduler_.push_shared(r);
   } else {
     local_.push(r);
