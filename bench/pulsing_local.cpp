@@ -6,17 +6,10 @@
 // Runs one workload once and prints one JSON line on stdout. Only the workload is timed, not
 // the node's start-up or shutdown. Completion reaches the main thread through a Promise that
 // the last actor completes (CAF's version: a "done" message to a scoped actor).
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -24,41 +17,12 @@
 
 #include <pulsing/pulsing.hpp>
 
+#include "bench_util.hpp"
+
 namespace {
 
 using pulsing::ActorRef;
-using BenchClock = std::chrono::steady_clock;
 using Done = std::shared_ptr<pulsing::Promise<void>>;
-
-double seconds_since(BenchClock::time_point t0) {
-  return std::chrono::duration<double>(BenchClock::now() - t0).count();
-}
-
-int64_t scaled(int64_t base, double scale) {
-  return std::max<int64_t>(1, std::llround(static_cast<double>(base) * scale));
-}
-
-double peak_rss_mb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;
-}
-
-int64_t current_rss_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  int64_t size_pages = 0, resident_pages = 0;
-  statm >> size_pages >> resident_pages;
-  return resident_pages * sysconf(_SC_PAGESIZE);
-}
-
-void print_result(const char* workload, double value, const char* unit, int64_t count,
-                  double seconds, const std::string& extra = "") {
-  std::printf(
-      "{\"workload\":\"%s\",\"system\":\"pulsing\",\"value\":%.1f,\"unit\":\"%s\","
-      "\"count\":%lld,\"seconds\":%.4f,\"peak_rss_mb\":%.1f%s}\n",
-      workload, value, unit, static_cast<long long>(count), seconds, peak_rss_mb(),
-      extra.c_str());
-}
 
 // --- W1 / W2: ping-pong ---------------------------------------------------------------------
 
@@ -109,24 +73,24 @@ double run_pingpong(pulsing::Node& node, int pairs, int64_t round_trips) {
     pong.ask(&Pong::partner, ping).get();
     pingers.push_back(ping);
   }
-  auto t0 = BenchClock::now();
+  auto t0 = bench::Clock::now();
   for (auto& p : pingers) p.tell(&Ping::start);
   for (auto& d : done) d.get();
-  return seconds_since(t0);
+  return bench::seconds_since(t0);
 }
 
 void w1(pulsing::Node& node, double scale) {
-  int64_t n = scaled(1'000'000, scale);
+  int64_t n = bench::scaled(1'000'000, scale);
   double s = run_pingpong(node, 1, n);
-  print_result("W1", static_cast<double>(n) / s, "roundtrips/s", n, s);
+  bench::print_result("pulsing", "W1", static_cast<double>(n) / s, "roundtrips/s", n, s);
 }
 
 void w2(pulsing::Node& node, double scale) {
   constexpr int pairs = 8;
-  int64_t per_pair = scaled(200'000, scale);
+  int64_t per_pair = bench::scaled(200'000, scale);
   double s = run_pingpong(node, pairs, per_pair);
   int64_t messages = pairs * per_pair * 2;
-  print_result("W2", static_cast<double>(messages) / s, "msgs/s", messages, s);
+  bench::print_result("pulsing", "W2", static_cast<double>(messages) / s, "msgs/s", messages, s);
 }
 
 // --- W3: fan-in -----------------------------------------------------------------------------
@@ -167,18 +131,18 @@ class Sender : public pulsing::Actor {
 void w3(pulsing::Node& node, double scale) {
   constexpr int senders = 4;
   constexpr int64_t burst = 1'000;
-  int64_t per_sender = scaled(1'000'000, scale);
+  int64_t per_sender = bench::scaled(1'000'000, scale);
   int64_t total = senders * per_sender;
   auto finished = std::make_shared<pulsing::Promise<void>>();
   auto done = finished->future();
   auto sink = node.spawn<Counter>({}, total, finished).get();
   std::vector<ActorRef<Sender>> sources;
   for (int i = 0; i < senders; ++i) sources.push_back(node.spawn<Sender>({}, sink, per_sender, burst).get());
-  auto t0 = BenchClock::now();
+  auto t0 = bench::Clock::now();
   for (auto& s : sources) s.tell(&Sender::more);
   done.get();
-  double s = seconds_since(t0);
-  print_result("W3", static_cast<double>(total) / s, "msgs/s", total, s);
+  double s = bench::seconds_since(t0);
+  bench::print_result("pulsing", "W3", static_cast<double>(total) / s, "msgs/s", total, s);
 }
 
 // --- W4: spawn ------------------------------------------------------------------------------
@@ -199,15 +163,15 @@ class Once : public pulsing::Actor {
 };
 
 void w4(pulsing::Node& node, double scale) {
-  int64_t n = scaled(100'000, scale);
+  int64_t n = bench::scaled(100'000, scale);
   auto finished = std::make_shared<pulsing::Promise<void>>();
   auto done = finished->future();
   auto collector = node.spawn<Counter>({}, n, finished).get();
-  auto t0 = BenchClock::now();
+  auto t0 = bench::Clock::now();
   for (int64_t i = 0; i < n; ++i) node.spawn<Once>({}, collector).get();
   done.get();
-  double s = seconds_since(t0);
-  print_result("W4", static_cast<double>(n) / s, "actors/s", n, s);
+  double s = bench::seconds_since(t0);
+  bench::print_result("pulsing", "W4", static_cast<double>(n) / s, "actors/s", n, s);
 }
 
 // --- W4-idle: memory per idle actor ----------------------------------------------------------
@@ -222,44 +186,32 @@ class Idle : public pulsing::Actor {
 };
 
 void w4_idle(pulsing::Node& node, double scale) {
-  int64_t n = scaled(100'000, scale);
+  int64_t n = bench::scaled(100'000, scale);
   std::vector<ActorRef<Idle>> actors;
   actors.reserve(static_cast<size_t>(n));
-  int64_t before = current_rss_bytes();
-  auto t0 = BenchClock::now();
+  int64_t before = bench::current_rss_bytes();
+  auto t0 = bench::Clock::now();
   for (int64_t i = 0; i < n; ++i) actors.push_back(node.spawn<Idle>({}).get());
   while (idle_started.load(std::memory_order_relaxed) < n) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  double s = seconds_since(t0);
-  int64_t growth = current_rss_bytes() - before;
+  double s = bench::seconds_since(t0);
+  int64_t growth = bench::current_rss_bytes() - before;
   char extra[64];
   std::snprintf(extra, sizeof extra, ",\"rss_growth_mb\":%.1f",
                 static_cast<double>(growth) / (1024.0 * 1024.0));
-  print_result("W4-idle", static_cast<double>(growth) / static_cast<double>(n), "bytes/actor", n, s,
+  bench::print_result("pulsing", "W4-idle", static_cast<double>(growth) / static_cast<double>(n), "bytes/actor", n, s,
                extra);
 }
 
-int usage() {
-  std::fprintf(stderr, "usage: pulsing_local --workload W1|W2|W3|W4|W4-idle [--scale F]\n");
-  return 2;
-}
+constexpr const char* kUsage = "usage: pulsing_local --workload W1|W2|W3|W4|W4-idle [--scale F]";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string workload;
   double scale = 1.0;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--workload") == 0 && i + 1 < argc) {
-      workload = argv[++i];
-    } else if (std::strcmp(argv[i], "--scale") == 0 && i + 1 < argc) {
-      scale = std::atof(argv[++i]);
-      if (!(scale > 0)) return usage();
-    } else {
-      return usage();
-    }
-  }
+  if (!bench::parse_args(argc, argv, kUsage, workload, scale)) return 2;
   using Run = void (*)(pulsing::Node&, double);
   Run run = workload == "W1"        ? w1
             : workload == "W2"      ? w2
@@ -267,7 +219,10 @@ int main(int argc, char** argv) {
             : workload == "W4"      ? w4
             : workload == "W4-idle" ? w4_idle
                                     : nullptr;
-  if (run == nullptr) return usage();
+  if (run == nullptr) {
+    std::fprintf(stderr, "%s\n", kUsage);
+    return 2;
+  }
 
   pulsing::Node node;  // defaults: one worker per hardware thread, default mailbox capacity
   run(node, scale);

@@ -101,6 +101,12 @@ class DynamicReply {
 
 // ---------------------------------------------------------------- running a handler
 
+// Calls `method` on `self` with the stored arguments, moved in (a message is used once).
+template <typename Class, typename M, typename Args>
+decltype(auto) apply_method(Class& self, M method, Args& args) {
+  return std::apply([&](auto&... a) -> decltype(auto) { return (self.*method)(std::move(a)...); }, args);
+}
+
 // Calls `call()` (a handler returning R) and delivers its outcome to `reply`: at once for a plain
 // method, when the coroutine finishes for a Task. A failure is classified; a SystemError also
 // crashes the instance after the current message.
@@ -230,12 +236,7 @@ class CallMessage final : public Message {
   void run(ActorCell& cell) override {
     auto& self = static_cast<Class&>(cell.instance());
     invoke_handler<typename Traits::result_type>(
-        cell,
-        [&]() -> decltype(auto) {
-          return std::apply([&](auto&... a) -> decltype(auto) { return (self.*method_)(std::move(a)...); },
-                            args_);
-        },
-        std::move(reply_));
+        cell, [&]() -> decltype(auto) { return apply_method(self, method_, args_); }, std::move(reply_));
   }
   void reject(ActorCell& cell) override { reply_.reject(cell); }
   bool is_tell() const override { return Reply::kIsTell; }
@@ -260,8 +261,7 @@ class StreamMessage final : public Message {
   void run(ActorCell& cell) override {
     auto& self = static_cast<Class&>(cell.instance());
     try {
-      auto stream = std::apply([&](auto&... a) { return (self.*method_)(std::move(a)...); }, args_);
-      ProducerDriver<T>::start(cell, std::move(stream), channel_);
+      ProducerDriver<T>::start(cell, apply_method(self, method_, args_), channel_);
     } catch (...) {
       Failure failure = classify(std::current_exception());
       cell.note_failure(failure);
@@ -337,10 +337,7 @@ void invoke_dynamic(ActorCell& cell, std::vector<Value>&& args, DynamicReply&& r
     return bad_arguments(fmt::format("argument {}: {}", at + 1, e.what()));
   }
   auto& self = static_cast<Class&>(cell.instance());
-  auto call = [&]() -> decltype(auto) {
-    return std::apply([&](auto&... a) -> decltype(auto) { return (self.*Method)(std::move(a)...); },
-                      *converted);
-  };
+  auto call = [&]() -> decltype(auto) { return apply_method(self, Method, *converted); };
   if constexpr (is_stream_v<R>) {
     if (!reply.is_stream()) return bad_arguments("a stream method: call it with stream()");
     using T = typename R::value_type;

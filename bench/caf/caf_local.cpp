@@ -8,17 +8,12 @@
 // the shape: pairs, senders and burst size stay fixed) for quick runs while developing.
 #include <caf/all.hpp>
 
-#include <sys/resource.h>
-#include <unistd.h>
+#include "../bench_util.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,42 +25,6 @@ namespace {
 using start_atom = atom_constant<atom("start")>;
 using more_atom = atom_constant<atom("more")>;
 using done_atom = atom_constant<atom("done")>;
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// A workload's count times --scale, at least 1.
-int64_t scaled(int64_t base, double scale) {
-  return std::max<int64_t>(1, std::llround(static_cast<double>(base) * scale));
-}
-
-// Peak resident set of the whole process so far (Linux reports ru_maxrss in KiB).
-double peak_rss_mb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;
-}
-
-// Current resident set in bytes: the second field of /proc/self/statm, in pages.
-int64_t current_rss_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  int64_t size_pages = 0, resident_pages = 0;
-  statm >> size_pages >> resident_pages;
-  return resident_pages * sysconf(_SC_PAGESIZE);
-}
-
-// The one line of output; `extra` holds further fields, each starting with a comma.
-void print_result(const char* workload, double value, const char* unit, int64_t count,
-                  double seconds, const std::string& extra = "") {
-  std::printf(
-      "{\"workload\":\"%s\",\"system\":\"caf\",\"value\":%.1f,\"unit\":\"%s\","
-      "\"count\":%lld,\"seconds\":%.4f,\"peak_rss_mb\":%.1f%s}\n",
-      workload, value, unit, static_cast<long long>(count), seconds, peak_rss_mb(),
-      extra.c_str());
-}
 
 // Waits for `n` done messages on the main thread's scoped actor.
 void await_done(scoped_actor& self, int n) {
@@ -103,24 +62,24 @@ double run_pingpong(actor_system& sys, int pairs, int64_t round_trips) {
     auto partner = sys.spawn(pong);
     pingers.push_back(sys.spawn(ping, partner, actor{self}, round_trips));
   }
-  auto t0 = Clock::now();
+  auto t0 = bench::Clock::now();
   for (auto& p : pingers) anon_send(p, start_atom::value);
   await_done(self, pairs);
-  return seconds_since(t0);
+  return bench::seconds_since(t0);
 }
 
 void w1(actor_system& sys, double scale) {
-  int64_t n = scaled(1'000'000, scale);
+  int64_t n = bench::scaled(1'000'000, scale);
   double s = run_pingpong(sys, 1, n);
-  print_result("W1", static_cast<double>(n) / s, "roundtrips/s", n, s);
+  bench::print_result("caf", "W1", static_cast<double>(n) / s, "roundtrips/s", n, s);
 }
 
 void w2(actor_system& sys, double scale) {
   constexpr int pairs = 8;
-  int64_t per_pair = scaled(200'000, scale);
+  int64_t per_pair = bench::scaled(200'000, scale);
   double s = run_pingpong(sys, pairs, per_pair);
   int64_t messages = pairs * per_pair * 2;  // each direction counts
-  print_result("W2", static_cast<double>(messages) / s, "msgs/s", messages, s);
+  bench::print_result("caf", "W2", static_cast<double>(messages) / s, "msgs/s", messages, s);
 }
 
 // --- W3: fan-in -----------------------------------------------------------------------------
@@ -152,33 +111,33 @@ behavior sender(event_based_actor* self, actor sink, int64_t total, int64_t burs
 void w3(actor_system& sys, double scale) {
   constexpr int senders = 4;
   constexpr int64_t burst = 1'000;
-  int64_t per_sender = scaled(1'000'000, scale);
+  int64_t per_sender = bench::scaled(1'000'000, scale);
   int64_t total = senders * per_sender;
   scoped_actor self{sys};
   auto sink = sys.spawn(counter, actor{self}, total);
   std::vector<actor> sources;
   for (int i = 0; i < senders; ++i) sources.push_back(sys.spawn(sender, sink, per_sender, burst));
-  auto t0 = Clock::now();
+  auto t0 = bench::Clock::now();
   for (auto& s : sources) anon_send(s, more_atom::value);
   await_done(self, 1);
-  double s = seconds_since(t0);
-  print_result("W3", static_cast<double>(total) / s, "msgs/s", total, s);
+  double s = bench::seconds_since(t0);
+  bench::print_result("caf", "W3", static_cast<double>(total) / s, "msgs/s", total, s);
 }
 
 // --- W4: spawn ------------------------------------------------------------------------------
 
 void w4(actor_system& sys, double scale) {
-  int64_t n = scaled(100'000, scale);
+  int64_t n = bench::scaled(100'000, scale);
   scoped_actor self{sys};
   auto collector = sys.spawn(counter, actor{self}, n);  // W3's counter, counting actors
-  auto t0 = Clock::now();
+  auto t0 = bench::Clock::now();
   // Spawned from the main thread; each actor tells the collector once in its start-up and,
   // having no behavior, stops right after.
   for (int64_t i = 0; i < n; ++i)
     sys.spawn([](event_based_actor* me, actor to) { me->send(to, int64_t{1}); }, collector);
   await_done(self, 1);
-  double s = seconds_since(t0);
-  print_result("W4", static_cast<double>(n) / s, "actors/s", n, s);
+  double s = bench::seconds_since(t0);
+  bench::print_result("caf", "W4", static_cast<double>(n) / s, "actors/s", n, s);
 }
 
 // --- W4-idle: memory per idle actor ----------------------------------------------------------
@@ -192,48 +151,36 @@ behavior idle(event_based_actor*) {
 }
 
 void w4_idle(actor_system& sys, double scale) {
-  int64_t n = scaled(100'000, scale);
+  int64_t n = bench::scaled(100'000, scale);
   std::vector<actor> actors;
   actors.reserve(static_cast<size_t>(n));  // the handles' own memory is outside the growth
-  int64_t before = current_rss_bytes();
-  auto t0 = Clock::now();
+  int64_t before = bench::current_rss_bytes();
+  auto t0 = bench::Clock::now();
   for (int64_t i = 0; i < n; ++i) actors.push_back(sys.spawn(idle));
   // Started counts only actors whose start-up ran; waiting by polling a counter (rather than
   // by messages) keeps mailbox traffic out of the measured growth.
   while (idle_started.load(std::memory_order_relaxed) < n)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  double s = seconds_since(t0);
-  int64_t growth = current_rss_bytes() - before;
+  double s = bench::seconds_since(t0);
+  int64_t growth = bench::current_rss_bytes() - before;
   char extra[64];
   std::snprintf(extra, sizeof extra, ",\"rss_growth_mb\":%.1f",
                 static_cast<double>(growth) / (1024.0 * 1024.0));
-  print_result("W4-idle", static_cast<double>(growth) / static_cast<double>(n), "bytes/actor", n,
+  bench::print_result("caf", "W4-idle", static_cast<double>(growth) / static_cast<double>(n), "bytes/actor", n,
                s, extra);
   // Dropping the last handles makes the idle actors unreachable, so CAF stops them and the
   // actor system can shut down.
   actors.clear();
 }
 
-int usage() {
-  std::fprintf(stderr, "usage: caf_local --workload W1|W2|W3|W4|W4-idle [--scale F]\n");
-  return 2;
-}
+constexpr const char* kUsage = "usage: caf_local --workload W1|W2|W3|W4|W4-idle [--scale F]";
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string workload;
   double scale = 1.0;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--workload") == 0 && i + 1 < argc) {
-      workload = argv[++i];
-    } else if (std::strcmp(argv[i], "--scale") == 0 && i + 1 < argc) {
-      scale = std::atof(argv[++i]);
-      if (!(scale > 0)) return usage();
-    } else {
-      return usage();
-    }
-  }
+  if (!bench::parse_args(argc, argv, kUsage, workload, scale)) return 2;
   using Run = void (*)(actor_system&, double);
   Run run = workload == "W1"        ? w1
             : workload == "W2"      ? w2
@@ -241,7 +188,10 @@ int main(int argc, char** argv) {
             : workload == "W4"      ? w4
             : workload == "W4-idle" ? w4_idle
                                     : nullptr;
-  if (run == nullptr) return usage();
+  if (run == nullptr) {
+    std::fprintf(stderr, "%s\n", kUsage);
+    return 2;
+  }
 
   // Default configuration: the work-stealing scheduler with one worker per core. The config is
   // not parsed, so no caf-application.ini or CAF command-line option can change it.

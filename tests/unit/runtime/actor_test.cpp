@@ -94,29 +94,23 @@ TEST_CASE("bad calls by name name the problem") {
   AnyRef any = node.spawn<Calculator>({}).get();
 
   SUBCASE("unknown method") {
-    try {
-      any.ask("multiply", {2}).get();
-      FAIL("expected an error");
-    } catch (const RuntimeError& e) {
+    {
+      auto e = testing::expect_error<RuntimeError>([&] { any.ask("multiply", {2}).get(); });
       CHECK(e.kind() == RuntimeErrorKind::kUnknownMethod);
       CHECK(std::string(e.what()).find("'multiply'") != std::string::npos);
       CHECK(std::string(e.what()).find("add") != std::string::npos);
     }
   }
   SUBCASE("wrong argument count") {
-    try {
-      any.ask("add", {1, 2}).get();
-      FAIL("expected an error");
-    } catch (const RuntimeError& e) {
+    {
+      auto e = testing::expect_error<RuntimeError>([&] { any.ask("add", {1, 2}).get(); });
       CHECK(e.kind() == RuntimeErrorKind::kBadArguments);
       CHECK(std::string(e.what()).find("expected 1 argument, got 2") != std::string::npos);
     }
   }
   SUBCASE("wrong argument type") {
-    try {
-      any.ask("add", {"seven"}).get();
-      FAIL("expected an error");
-    } catch (const RuntimeError& e) {
+    {
+      auto e = testing::expect_error<RuntimeError>([&] { any.ask("add", {"seven"}).get(); });
       CHECK(e.kind() == RuntimeErrorKind::kBadArguments);
       std::string what = e.what();
       CHECK(what.find("argument 1") != std::string::npos);
@@ -132,27 +126,21 @@ TEST_CASE("errors keep their category: business, system, and the classification 
   Node node(testing::test_config());
   auto calc = node.spawn<Calculator>({}, 10).get();
 
-  try {
-    calc.ask(&Calculator::divide, 0).get();
-    FAIL("expected an error");
-  } catch (const BusinessError& e) {  // std::invalid_argument -> BusinessError(400)
+  {  // std::invalid_argument -> BusinessError(400)
+    auto e = testing::expect_error<BusinessError>([&] { calc.ask(&Calculator::divide, 0).get(); });
     CHECK(e.code() == 400);
     CHECK(e.message() == "division by zero");
   }
-  try {
-    calc.ask(&Calculator::reject, 409).get();
-    FAIL("expected an error");
-  } catch (const BusinessError& e) {
+  {
+    auto e = testing::expect_error<BusinessError>([&] { calc.ask(&Calculator::reject, 409).get(); });
     CHECK(e.code() == 409);
     CHECK(e.details().find("why")->as_text() == "test");
   }
   // A BusinessError is not a crash: the state survives.
   CHECK(calc.ask(&Calculator::value).get() == 10);
 
-  try {
-    calc.ask(&Calculator::explode).get();
-    FAIL("expected an error");
-  } catch (const SystemError& e) {  // any other exception -> SystemError(recoverable)
+  {  // any other exception -> SystemError(recoverable)
+    auto e = testing::expect_error<SystemError>([&] { calc.ask(&Calculator::explode).get(); });
     CHECK(e.error() == "boom");
     CHECK(e.recoverable());
   }
@@ -218,10 +206,8 @@ TEST_CASE("a cycle of non-reentrant asks ends in a TimeoutError naming the opera
   Node node(testing::test_config());
   auto a = node.spawn<Calculator>({}).get();
   // a's handler asks a itself: the inner ask waits behind the suspended handler.
-  try {
-    a.with_timeout(300ms).ask(&Calculator::add_via, a.with_timeout(5s), 1).get();
-    FAIL("expected a timeout");
-  } catch (const TimeoutError& e) {
+  {
+    auto e = testing::expect_error<TimeoutError>([&] { a.with_timeout(300ms).ask(&Calculator::add_via, a.with_timeout(5s), 1).get(); });
     CHECK(e.duration_ms() == 300);
     CHECK(e.operation().find("add_via") != std::string::npos);
   }

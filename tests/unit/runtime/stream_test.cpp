@@ -72,10 +72,8 @@ TEST_CASE("a stream called by name yields Values") {
   CHECK(reader.next() == Value("3"));
   CHECK_FALSE(reader.next().has_value());
   // ask() on a stream method is refused with a clear error.
-  try {
-    any.ask("count_to", {3}).get();
-    FAIL("expected an error");
-  } catch (const RuntimeError& e) {
+  {
+    auto e = testing::expect_error<RuntimeError>([&] { any.ask("count_to", {3}).get(); });
     CHECK(e.kind() == RuntimeErrorKind::kBadArguments);
     CHECK(std::string(e.what()).find("stream()") != std::string::npos);
   }
@@ -118,10 +116,8 @@ TEST_CASE("a producer's error reaches the reader after the items before it") {
   SUBCASE("a business error: the actor goes on") {
     auto reader = producer.stream(&Producer::fail_after, 3, false);
     for (int i = 0; i < 3; ++i) CHECK(reader.next() == std::optional<int>(i));
-    try {
-      reader.next();
-      FAIL("expected the producer's error");
-    } catch (const BusinessError& e) {
+    {
+      auto e = testing::expect_error<BusinessError>([&] { reader.next(); });
       CHECK(e.code() == 503);
     }
     CHECK(producer.ask(&Producer::produced).get() == 0);
@@ -140,10 +136,8 @@ TEST_CASE("a reader waiting on a silent producer gets a TimeoutError") {
   Node node(testing::test_config());
   auto producer = node.spawn<Producer>({}, std::make_shared<std::atomic<bool>>(false)).get();
   auto reader = producer.with_timeout(100ms).stream(&Producer::silent);
-  try {
-    reader.next();
-    FAIL("expected a timeout");
-  } catch (const TimeoutError& e) {
+  {
+    auto e = testing::expect_error<TimeoutError>([&] { reader.next(); });
     CHECK(e.duration_ms() == 100);
   }
   CHECK(producer.ask(&Producer::produced).get() == 0);  // the actor is still serving

@@ -50,10 +50,8 @@ TEST_CASE("policy never: a crash stops the actor, releases its name, and fails l
   CHECK(notice.reason == StopReason::kCrashed);
   REQUIRE(notice.error.has_value());
   CHECK(notice.error->describe().find("fragile broke") != std::string::npos);
-  try {
-    actor.ask(&Fragile::bump).get();
-    FAIL("expected ActorStopped");
-  } catch (const RuntimeError& e) {
+  {
+    auto e = testing::expect_error<RuntimeError>([&] { actor.ask(&Fragile::bump).get(); });
     CHECK(e.kind() == RuntimeErrorKind::kActorStopped);
   }
   CHECK_THROWS_AS(node.resolve<Fragile>("fragile").get(), RuntimeError);

@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <functional>
+#include <stdexcept>
+#include <string>
+#include <typeinfo>
 #include <thread>
 
 #include <pulsing/pulsing.hpp>
@@ -19,6 +22,24 @@ inline bool eventually(const std::function<bool()>& condition,
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
+}
+
+// Runs `f`, which must throw an E; returns it for further checks. A test fails (with a message
+// naming E) when nothing or something else is thrown.
+template <typename E, typename F>
+E expect_error(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e;
+  }
+  throw std::logic_error(std::string("expected an exception of type ") + typeid(E).name());
+}
+
+// The kind of the RuntimeError that `f` throws.
+template <typename F>
+RuntimeErrorKind runtime_error_kind(F&& f) {
+  return expect_error<RuntimeError>(std::forward<F>(f)).kind();
 }
 
 inline NodeConfig test_config() {
