@@ -62,6 +62,12 @@ class NodeCore final : public NodeContext {
 
   // ---- shutdown
   void shutdown() {
+    if (scheduler_.current_worker() != nullptr) {
+      // It would wait for the calling handler to finish, then join its own thread.
+      throw RuntimeError(RuntimeErrorKind::kShutdown,
+                         "shutdown() was called from inside one of this node's actors; call it from "
+                         "outside (an actor may stop() itself instead)");
+    }
     if (shut_down_.exchange(true)) return;
     registry_.close();
     for (auto& cell : registry_.all()) cell->request_stop(StopReason::kShutdown);

@@ -82,6 +82,7 @@ class Node {
 
   // Stops every actor (in-flight asks complete or fail with ActorStopped), then the threads.
   // Idempotent; never hangs past the shutdown grace period.
+  // REQUIRES: not called from one of this node's actor handlers (throws kShutdown if it is).
   void shutdown();
 
   std::vector<ActorInfo> actors() const;

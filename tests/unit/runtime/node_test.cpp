@@ -200,6 +200,26 @@ TEST_CASE("shutdown with work in flight: every ask completes, nothing hangs") {
   CHECK_THROWS_AS(keeper.ask(&Gatekeeper::ping).get(), RuntimeError);
 }
 
+namespace {
+class Quitter : public Actor {
+ public:
+  explicit Quitter(Node* node) : node_(node) {}
+  void shut_everything_down() { node_->shutdown(); }
+  PULSING_METHODS(Quitter, shut_everything_down)
+
+ private:
+  Node* node_;
+};
+}  // namespace
+
+TEST_CASE("shutdown from inside the node's own actor is refused with a clear error") {
+  Node node(testing::test_config());
+  auto quitter = node.spawn<Quitter>({}, &node).get();
+  auto e = testing::expect_error<RuntimeError>([&] { quitter.ask(&Quitter::shut_everything_down).get(); });
+  CHECK(e.kind() == RuntimeErrorKind::kShutdown);
+  CHECK(std::string(e.what()).find("inside") != std::string::npos);
+}
+
 TEST_CASE("the process-wide default node mirrors the seed's global API") {
   CHECK_THROWS_AS(default_node(), RuntimeError);
   init(testing::test_config());
