@@ -10,7 +10,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 
 #include <pulsing/pulsing.hpp>
@@ -22,11 +21,10 @@ using pulsing::ErrorCategory;
 
 class Backend : public pulsing::Actor {
  public:
-  std::string fetch(const std::string& url) {
-    // Stands in for a slow synchronous client. It blocks a worker thread, which real handlers
-    // must not do: they co_await instead.
-    std::this_thread::sleep_for(500ms);
-    return "contents of " + url;
+  // A slow backend: it waits half a second (without blocking a worker thread) before answering.
+  pulsing::Task<std::string> fetch(std::string url) {
+    co_await sleep_for(500ms);
+    co_return "contents of " + url;
   }
   PULSING_METHODS(Backend, fetch)
 };

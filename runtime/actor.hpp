@@ -24,6 +24,8 @@ namespace pulsing {
 class AnyRef;
 template <typename T>
 class ActorRef;
+template <typename T>
+class Future;
 class Node;
 namespace detail {
 class ActorCell;
@@ -65,6 +67,9 @@ class Actor {
   AnyRef self_ref() const;
   // Stops this actor once the current message is handled (restarts it under policy `always`).
   void stop();
+  // Completes after `delay`: co_await it in a coroutine handler to wait without blocking a
+  // worker thread (a non-reentrant actor still holds its next message meanwhile).
+  Future<void> sleep_for(std::chrono::milliseconds delay) const;
   Node& node() const;
 
  private:

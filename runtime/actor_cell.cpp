@@ -3,8 +3,8 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
+#include "runtime/log.hpp"
 #include "runtime/method_table.hpp"
 
 namespace pulsing {
@@ -296,7 +296,7 @@ void ActorCell::discard_instance() {
 
 void ActorCell::crash(const Failure& failure) {
   if (phase_ != Phase::kRunning) return;
-  spdlog::warn("{} crashed: {}", describe(), failure.describe());
+  log().warn("{} crashed: {}", describe(), failure.describe());
   discard_instance();
   RestartDecision decision;
   if (restarter_) decision = restarter_->supervisor.on_crash(Clock::now());
@@ -304,7 +304,7 @@ void ActorCell::crash(const Failure& failure) {
     stop_now(StopReason::kCrashed, failure);
     return;
   }
-  spdlog::info("{} restarts in {} ms (restart {} of {} in the window)", describe(),
+  log().info("{} restarts in {} ms (restart {} of {} in the window)", describe(),
                decision.delay.count(), decision.restart_count,
                restarter_->supervisor.options().max_restarts);
   schedule_restart(decision.delay);
@@ -342,7 +342,7 @@ void ActorCell::stop_now(StopReason reason, std::optional<Failure> error) {
     try {
       instance_->on_stop();
     } catch (const std::exception& e) {
-      spdlog::warn("{}: on_stop threw: {}", describe(), e.what());
+      log().warn("{}: on_stop threw: {}", describe(), e.what());
     }
   }
   if (instance_ || !handlers_.empty() || !producers_.empty()) discard_instance();

@@ -5,9 +5,9 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "runtime/local_registry.hpp"
+#include "runtime/log.hpp"
 
 namespace pulsing {
 namespace detail {
@@ -54,7 +54,7 @@ class NodeCore final : public NodeContext {
     auto interval = std::chrono::duration_cast<Clock::duration>(config_.dead_letter_log_interval).count();
     if (now - last >= interval && last_dead_letter_log_.compare_exchange_strong(last, now)) {
       auto total = dead_letters_.load();
-      spdlog::warn("[{}] dead letter: a tell to {} was dropped ({}); {} dead letters so far", config_.name,
+      log().warn("[{}] dead letter: a tell to {} was dropped ({}); {} dead letters so far", config_.name,
                    target, why, total);
     }
   }
@@ -72,7 +72,7 @@ class NodeCore final : public NodeContext {
     registry_.close();
     for (auto& cell : registry_.all()) cell->request_stop(StopReason::kShutdown);
     if (!registry_.wait_empty(config_.shutdown_grace)) {
-      spdlog::warn("[{}] shutdown: {} actors still busy after {} ms; stopping anyway", config_.name,
+      log().warn("[{}] shutdown: {} actors still busy after {} ms; stopping anyway", config_.name,
                    registry_.size(), config_.shutdown_grace.count());
     }
     timers_.stop();
@@ -268,6 +268,13 @@ std::chrono::milliseconds AnyRef::timeout() const {
 
 AnyRef Actor::self_ref() const { return AnyRef(cell_->shared_from_this()); }
 void Actor::stop() { cell_->stop_self(); }
+
+Future<void> Actor::sleep_for(std::chrono::milliseconds delay) const {
+  auto promise = std::make_shared<Promise<void>>();
+  auto future = promise->future();
+  cell_->node().timers().schedule(Clock::now() + delay, [promise] { promise->set_value(); });
+  return future;
+}
 
 // ---------------------------------------------------------------- the default node
 

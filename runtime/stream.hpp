@@ -8,6 +8,10 @@
 // destroyed, running its destructors. A producer's error reaches the reader as the exception.
 // Between items (and at co_await points) the actor may handle other messages.
 //
+// g++ 12 miscompiles `co_yield Aggregate{...}` when the aggregate holds a std::string (the
+// temporary is destroyed twice; a compiler bug, not ours). Yield a named value instead:
+//   Chunk chunk{token};  co_yield std::move(chunk);
+//
 // Thread-safety: a StreamReader is used by one thread (or coroutine) at a time; the channel
 // between producer and reader is internally synchronised.
 #pragma once

@@ -38,8 +38,12 @@ class Gatekeeper : public Actor {
     int v = co_await gate_->future();
     co_return v;
   }
+  Task<int> nap(int ms) {
+    co_await sleep_for(std::chrono::milliseconds(ms));
+    co_return ms;
+  }
   int ping() { return ++pings_; }
-  PULSING_METHODS(Gatekeeper, wait_gate, ping)
+  PULSING_METHODS(Gatekeeper, wait_gate, nap, ping)
 
  private:
   std::shared_ptr<Promise<int>> gate_;
@@ -164,6 +168,16 @@ TEST_CASE("reentrant actors serve other messages while a handler is suspended") 
   CHECK_FALSE(waiting.ready());
   gate->set_value(3);
   CHECK(waiting.get() == 3);
+}
+
+TEST_CASE("sleep_for waits without blocking a worker: others run meanwhile") {
+  Node node(testing::test_config());
+  auto gate = std::make_shared<Promise<int>>();
+  auto sleeper = node.spawn<Gatekeeper>({.reentrant = true}, gate).get();
+  auto napping = sleeper.ask(&Gatekeeper::nap, 200);
+  CHECK(sleeper.ask(&Gatekeeper::ping).get() == 1);  // the sleeping actor itself still serves
+  CHECK_FALSE(napping.ready());
+  CHECK(napping.get() == 200);
 }
 
 TEST_CASE("a flooding actor is slowed down by a small mailbox, and nothing is lost") {
