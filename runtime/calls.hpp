@@ -47,14 +47,12 @@ using ask_result_t = typename ask_result<R>::type;
 
 template <typename R>
 struct AskReply {
-  static constexpr bool kIsTell = false;
   Promise<R> promise;
   void set(Result<R> result) { promise.complete(std::move(result)); }
   void reject(ActorCell& cell) { promise.fail(stopped_failure(cell)); }
 };
 
 struct TellReply {
-  static constexpr bool kIsTell = true;
   template <typename X>
   void set(Result<X>&&) {}  // nobody waits; a crash is handled (and logged) by the cell
   void reject(ActorCell& cell) { cell.node().dead_letter(cell.describe(), "the actor has stopped"); }
@@ -63,7 +61,6 @@ struct TellReply {
 // The reply of a call by name: a Value for an ask, nothing for a tell, a channel for a stream.
 class DynamicReply {
  public:
-  static constexpr bool kIsTell = false;
   DynamicReply() = default;  // a tell
   explicit DynamicReply(Promise<Value> promise) : target_(std::move(promise)) {}
   explicit DynamicReply(std::shared_ptr<StreamChannel<Value>> channel) : target_(std::move(channel)) {}
@@ -239,7 +236,6 @@ class CallMessage final : public Message {
         cell, [&]() -> decltype(auto) { return apply_method(self, method_, args_); }, std::move(reply_));
   }
   void reject(ActorCell& cell) override { reply_.reject(cell); }
-  bool is_tell() const override { return Reply::kIsTell; }
 
  private:
   M method_;
@@ -294,7 +290,6 @@ class DynamicCallMessage final : public Message {
     entry->invoke(cell, std::move(args_), std::move(reply_));
   }
   void reject(ActorCell& cell) override { reply_.reject(cell); }
-  bool is_tell() const override { return reply_.is_tell(); }
 
  private:
   std::string method_;

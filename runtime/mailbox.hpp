@@ -23,8 +23,6 @@ class Message {
   // The actor can never run it (stopped, or the node shuts down): fail the sender's future or
   // count a dead letter. Called at most once, instead of run().
   virtual void reject(ActorCell& cell) = 0;
-  // Tells are counted as dead letters when rejected; asks fail their caller instead.
-  virtual bool is_tell() const { return false; }
 
  private:
   friend class Mailbox;
@@ -51,13 +49,6 @@ class Mailbox {
   // The oldest message, or nullptr when empty (or when a producer is between its exchange and
   // its link; empty() then reports false, so the consumer retries instead of sleeping).
   Message* pop();
-
-  // True when nothing is queued and no push is under way. head_ is either the stub or the next
-  // message to hand out, so any other value means a message waits.
-  bool empty() const {
-    return head_ == &stub_ && stub_.next_.load(std::memory_order_acquire) == nullptr &&
-           tail_.load(std::memory_order_seq_cst) == &stub_;
-  }
 
   // Publishes the consumer's progress for depth(); pop() does it every 32 messages.
   void publish_popped() { popped_published_.store(popped_, std::memory_order_seq_cst); }

@@ -34,7 +34,7 @@ Scheduler::Scheduler(std::size_t threads) {
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   workers_.reserve(threads);
   for (std::size_t i = 0; i < threads; ++i) {
-    workers_.push_back(std::make_unique<Worker>(*this, i));
+    workers_.push_back(std::make_unique<Worker>(*this));
   }
   for (auto& w : workers_) {
     w->thread_ = std::thread([worker = w.get()] { worker->main_loop(); });
@@ -148,7 +148,7 @@ Runnable* Scheduler::wait_for_work() {
   return r;
 }
 
-Worker::Worker(Scheduler& scheduler, std::size_t index) : scheduler_(scheduler), index_(index) {}
+Worker::Worker(Scheduler& scheduler) : scheduler_(scheduler) {}
 
 void Worker::schedule_local(Runnable* r) {
   if (slot_) reschedule_local(slot_);

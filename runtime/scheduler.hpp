@@ -69,7 +69,6 @@ class Scheduler {
   // late work (rejecting messages to stopped actors) is done, never stranded in a queue.
   void stop();
 
-  std::size_t thread_count() const { return workers_.size(); }
   // The worker of this scheduler running on the calling thread, or nullptr.
   Worker* current_worker() const;
 
@@ -92,9 +91,7 @@ class Scheduler {
 
 class Worker {
  public:
-  Worker(Scheduler& scheduler, std::size_t index);
-  std::size_t index() const { return index_; }
-  Scheduler& scheduler() { return scheduler_; }
+  explicit Worker(Scheduler& scheduler);
 
  private:
   friend class Scheduler;
@@ -106,7 +103,6 @@ class Worker {
   Runnable* next_local();
 
   Scheduler& scheduler_;
-  std::size_t index_;
   Runnable* slot_ = nullptr;
   int slot_streak_ = 0;
   RunQueue local_;
