@@ -1,0 +1,67 @@
+// Envelope: one message between nodes, as a plain struct, and the frames that carry envelopes
+// over ZeroMQ. Only this file and envelope.cpp know the Cap'n Proto schema (envelope.capnp).
+//
+// Frame: one or more envelopes back to back, each a flat Cap'n Proto message preceded by its
+// byte length (UInt64, little-endian). A sender batches whatever is queued for a peer into one
+// frame; an idle sender's frame holds one envelope, so batching adds no latency.
+//
+// Untrusted input: decode_frame() copies a misaligned frame once, applies DecodeLimits to each
+// envelope, and reports every problem as DecodeError naming it; it never crashes on bad bytes.
+// Stateless functions; safe from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "messaging/value.hpp"
+#include "messaging/value_codec.hpp"
+
+namespace pulsing {
+
+enum class EnvelopeKind : std::uint8_t {
+  kAsk,
+  kTell,
+  kReply,
+  kStreamOpen,
+  kStreamItem,
+  kStreamEnd,
+  kStreamCredit,
+  kStreamCancel,
+  kResolve,
+};
+std::string_view to_string(EnvelopeKind kind);
+
+inline constexpr std::uint16_t kProtocolVersion = 1;
+
+struct Envelope {
+  EnvelopeKind kind = EnvelopeKind::kTell;
+  std::uint64_t correlation = 0;
+  std::uint64_t sender_node = 0;
+  std::string sender_endpoint;
+  // The target: an actor id (non-zero), or a name, or neither (replies, stream traffic).
+  std::uint64_t target_id = 0;
+  std::string target_name;
+  std::uint64_t target_node = 0;
+  std::string method;
+  Value payload;
+  Value error;  // null unless the envelope reports a failure
+  std::uint32_t deadline_ms = 0;
+  std::uint64_t trace_id = 0;
+  std::uint64_t span_id = 0;
+  std::uint32_t credit = 0;
+};
+
+// Appends `envelope`, length-prefixed, to `frame`.
+void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope);
+
+// Calls `on_envelope` for each envelope of `frame`, in order. Throws DecodeError at the first
+// envelope that is malformed, exceeds `limits`, or speaks another protocol version (the ones
+// before it have been delivered).
+void decode_frame(std::span<const std::byte> frame, const std::function<void(Envelope&&)>& on_envelope,
+                  const DecodeLimits& limits = {});
+
+}  // namespace pulsing
