@@ -1,0 +1,396 @@
+#include "messaging/transport.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include <fmt/format.h>
+#include <zmq.hpp>
+
+namespace pulsing {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+// Reads pass over at most this many inbound frames before the I/O thread looks at its other
+// duties (sending, monitors): fairness between directions under load.
+constexpr int kReadBurst = 256;
+
+// Where a batch of pending envelopes may be cut: the largest prefix of whole envelopes that
+// fits in `limit` bytes (at least one envelope).
+std::size_t cut_point(const std::vector<std::byte>& pending, std::size_t limit, std::size_t& envelopes) {
+  std::size_t at = 0;
+  envelopes = 0;
+  while (at < pending.size()) {
+    std::uint64_t length = 0;
+    std::memcpy(&length, pending.data() + at, sizeof(length));
+    std::size_t next = at + sizeof(length) + length;
+    if (envelopes > 0 && next > limit) break;
+    at = next;
+    ++envelopes;
+  }
+  return at;
+}
+}  // namespace
+
+// Everything the I/O thread owns.
+class Transport::Io {
+ public:
+  struct Link {
+    std::shared_ptr<Peer> peer;
+    zmq::socket_t dealer;
+    zmq::socket_t monitor;
+    Clock::time_point created;
+    std::vector<std::byte> unsent;  // a frame ZeroMQ could not take yet
+    std::size_t unsent_count = 0;
+  };
+
+  Io(const TransportConfig& config, TransportHandler& handler)
+      : config_(config), handler_(handler), router_(context_, zmq::socket_type::router) {
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) throw std::runtime_error(fmt::format("eventfd: {}", std::strerror(errno)));
+    router_.set(zmq::sockopt::linger, 0);
+    router_.set(zmq::sockopt::rcvhwm, 10'000);
+    try {
+      router_.bind(config_.listen);
+    } catch (const zmq::error_t& e) {
+      ::close(wake_fd_);
+      throw std::runtime_error(fmt::format("cannot listen on {}: {}", config_.listen, e.what()));
+    }
+    bound_ = router_.get(zmq::sockopt::last_endpoint);
+  }
+  ~Io() { ::close(wake_fd_); }
+
+  const std::string& bound() const { return bound_; }
+
+  void adopt(std::shared_ptr<Peer> peer) {
+    std::lock_guard lock(mutex_);
+    new_peers_.push_back(std::move(peer));
+  }
+  void mark_ready(std::shared_ptr<Peer> peer) {
+    std::lock_guard lock(mutex_);
+    ready_.push_back(std::move(peer));
+  }
+  void wake() {
+    if (sleeping_.load(std::memory_order_seq_cst)) {
+      std::uint64_t one = 1;
+      [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
+    }
+  }
+
+  void run(const std::atomic<bool>& stopping);
+  TransportStats stats() const {
+    TransportStats s;
+    s.frames_sent = frames_sent_.load();
+    s.envelopes_sent = envelopes_sent_.load();
+    s.frames_received = frames_received_.load();
+    s.envelopes_received = envelopes_received_.load();
+    s.frames_rejected = frames_rejected_.load();
+    s.envelopes_dropped = envelopes_dropped_.load();
+    return s;
+  }
+
+ private:
+  void connect_new_peers();
+  void flush_ready();
+  void flush(Link& link);
+  bool try_send(Link& link);
+  void read_router();
+  void read_monitor(Link& link);
+  void check_connect_timeouts();
+  void peer_down(Link& link, const std::string& why);
+  Link* find(const Peer* peer);
+
+  const TransportConfig& config_;
+  TransportHandler& handler_;
+  zmq::context_t context_{1};
+  zmq::socket_t router_;
+  std::string bound_;
+  int wake_fd_ = -1;
+  std::atomic<bool> sleeping_{false};
+  bool paused_ = false;  // reading stopped: the receiver is congested
+  int next_monitor_ = 0;
+
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<Peer>> new_peers_;  // guarded by mutex_
+  std::vector<std::shared_ptr<Peer>> ready_;      // guarded by mutex_
+  std::vector<std::unique_ptr<Link>> links_;      // I/O thread only
+
+  std::atomic<std::uint64_t> frames_sent_{0}, envelopes_sent_{0}, frames_received_{0},
+      envelopes_received_{0}, frames_rejected_{0}, envelopes_dropped_{0};
+};
+
+void Transport::Io::run(const std::atomic<bool>& stopping) {
+  std::vector<zmq::pollitem_t> items;
+  while (!stopping.load(std::memory_order_acquire)) {
+    connect_new_peers();
+    flush_ready();
+    check_connect_timeouts();
+    if (paused_ && !handler_.still_congested()) paused_ = false;
+
+    items.clear();
+    items.push_back({router_.handle(), 0, static_cast<short>(paused_ ? 0 : ZMQ_POLLIN), 0});
+    items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+    for (auto& link : links_) {
+      items.push_back({link->monitor.handle(), 0, ZMQ_POLLIN, 0});
+      items.push_back({link->dealer.handle(), 0, static_cast<short>(link->unsent.empty() ? 0 : ZMQ_POLLOUT), 0});
+    }
+    // Sleep only when nothing is ready to send; a sender that queues meanwhile writes the
+    // eventfd because it sees `sleeping_`.
+    sleeping_.store(true, std::memory_order_seq_cst);
+    bool ready_now;
+    {
+      std::lock_guard lock(mutex_);
+      ready_now = !ready_.empty() || !new_peers_.empty();
+    }
+    long timeout_ms = ready_now ? 0 : (paused_ ? 1 : 100);
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
+    sleeping_.store(false, std::memory_order_seq_cst);
+
+    if (items[1].revents & ZMQ_POLLIN) {
+      std::uint64_t count;
+      [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof(count));
+    }
+    if (items[0].revents & ZMQ_POLLIN) read_router();
+    for (std::size_t i = 0; i < links_.size(); ++i) {
+      if (items[2 + 2 * i].revents & ZMQ_POLLIN) read_monitor(*links_[i]);
+      if (items[3 + 2 * i].revents & ZMQ_POLLOUT) flush(*links_[i]);
+    }
+  }
+}
+
+void Transport::Io::connect_new_peers() {
+  std::vector<std::shared_ptr<Peer>> fresh;
+  {
+    std::lock_guard lock(mutex_);
+    fresh.swap(new_peers_);
+  }
+  for (auto& peer : fresh) {
+    auto link = std::make_unique<Link>();
+    link->peer = peer;
+    link->created = Clock::now();
+    link->dealer = zmq::socket_t(context_, zmq::socket_type::dealer);
+    link->dealer.set(zmq::sockopt::linger, 0);
+    link->dealer.set(zmq::sockopt::sndhwm, 10'000);
+    link->dealer.set(zmq::sockopt::immediate, 1);  // queue nothing on a connection not yet up
+    link->dealer.set(zmq::sockopt::reconnect_ivl, 100);
+    link->dealer.set(zmq::sockopt::reconnect_ivl_max, 2'000);
+    link->dealer.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(config_.heartbeat_interval.count()));
+    link->dealer.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(config_.heartbeat_timeout.count()));
+    std::string monitor_address = fmt::format("inproc://pulsing-monitor-{}", next_monitor_++);
+    zmq_socket_monitor(link->dealer.handle(), monitor_address.c_str(),
+                       ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED);
+    link->monitor = zmq::socket_t(context_, zmq::socket_type::pair);
+    link->monitor.set(zmq::sockopt::linger, 0);
+    link->monitor.connect(monitor_address);
+    try {
+      link->dealer.connect(peer->endpoint());
+    } catch (const zmq::error_t& e) {
+      links_.push_back(std::move(link));
+      peer_down(*links_.back(), fmt::format("cannot connect to {}: {}", peer->endpoint(), e.what()));
+      continue;
+    }
+    links_.push_back(std::move(link));
+  }
+}
+
+Transport::Io::Link* Transport::Io::find(const Peer* peer) {
+  for (auto& link : links_) {
+    if (link->peer.get() == peer) return link.get();
+  }
+  return nullptr;
+}
+
+void Transport::Io::flush_ready() {
+  std::vector<std::shared_ptr<Peer>> ready;
+  {
+    std::lock_guard lock(mutex_);
+    ready.swap(ready_);
+  }
+  for (auto& peer : ready) {
+    if (Link* link = find(peer.get())) flush(*link);
+  }
+}
+
+void Transport::Io::flush(Link& link) {
+  Peer& peer = *link.peer;
+  while (true) {
+    if (!link.unsent.empty() && !try_send(link)) return;  // ZeroMQ is full: POLLOUT resumes us
+    std::lock_guard lock(peer.mutex_);
+    if (peer.pending_.empty()) {
+      peer.flagged_ = false;
+      return;
+    }
+    std::size_t count = 0;
+    std::size_t cut = cut_point(peer.pending_, config_.max_frame_bytes, count);
+    if (cut == peer.pending_.size()) {
+      link.unsent.swap(peer.pending_);
+      peer.pending_.clear();
+    } else {
+      link.unsent.assign(peer.pending_.begin(), peer.pending_.begin() + static_cast<std::ptrdiff_t>(cut));
+      peer.pending_.erase(peer.pending_.begin(), peer.pending_.begin() + static_cast<std::ptrdiff_t>(cut));
+    }
+    link.unsent_count = count;
+    peer.pending_count_ -= count;
+  }
+}
+
+bool Transport::Io::try_send(Link& link) {
+  if (link.peer->state() == PeerState::kDown) return false;
+  zmq::message_t frame(link.unsent.data(), link.unsent.size());
+  auto sent = link.dealer.send(frame, zmq::send_flags::dontwait);
+  if (!sent) return false;  // not connected yet, or at the high-water mark
+  frames_sent_.fetch_add(1, std::memory_order_relaxed);
+  envelopes_sent_.fetch_add(link.unsent_count, std::memory_order_relaxed);
+  link.unsent.clear();
+  link.unsent_count = 0;
+  return true;
+}
+
+void Transport::Io::read_router() {
+  for (int i = 0; i < kReadBurst && !paused_; ++i) {
+    // A DEALER's frame arrives as [identity][payload].
+    zmq::message_t identity;
+    if (!router_.recv(identity, zmq::recv_flags::dontwait)) return;
+    zmq::message_t frame;
+    if (!identity.more() || !router_.recv(frame, zmq::recv_flags::dontwait)) {
+      frames_rejected_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    frames_received_.fetch_add(1, std::memory_order_relaxed);
+    bool extra = frame.more();
+    while (frame.more()) {  // not ours: a pulsing peer sends one payload frame
+      if (!router_.recv(frame, zmq::recv_flags::dontwait)) break;
+    }
+    if (extra) {
+      frames_rejected_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    try {
+      decode_frame(
+          {static_cast<const std::byte*>(frame.data()), frame.size()},
+          [&](Envelope&& envelope) {
+            envelopes_received_.fetch_add(1, std::memory_order_relaxed);
+            if (handler_.on_envelope(std::move(envelope))) paused_ = true;
+          },
+          config_.limits);
+    } catch (const DecodeError&) {
+      // Counted; the envelopes before the bad one were delivered. The node stays up.
+      frames_rejected_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+void Transport::Io::read_monitor(Link& link) {
+  while (true) {
+    zmq::message_t event;
+    if (!link.monitor.recv(event, zmq::recv_flags::dontwait)) return;
+    zmq::message_t address;
+    if (event.more()) (void)link.monitor.recv(address, zmq::recv_flags::dontwait);
+    if (event.size() < sizeof(std::uint16_t)) continue;
+    std::uint16_t id = 0;
+    std::memcpy(&id, event.data(), sizeof(id));
+    if (id == ZMQ_EVENT_CONNECTED) {
+      link.peer->state_.store(PeerState::kUp, std::memory_order_release);
+      flush(link);
+    } else if (id == ZMQ_EVENT_DISCONNECTED && link.peer->state() == PeerState::kUp) {
+      peer_down(link, fmt::format("lost the connection to {}", link.peer->endpoint()));
+    }
+  }
+}
+
+void Transport::Io::check_connect_timeouts() {
+  auto now = Clock::now();
+  for (auto& link : links_) {
+    if (link->peer->state() == PeerState::kConnecting && now - link->created > config_.connect_timeout) {
+      peer_down(*link, fmt::format("could not connect to {} within {} ms", link->peer->endpoint(),
+                                   config_.connect_timeout.count()));
+    }
+  }
+}
+
+void Transport::Io::peer_down(Link& link, const std::string& why) {
+  Peer& peer = *link.peer;
+  peer.state_.store(PeerState::kDown, std::memory_order_release);
+  std::size_t dropped = link.unsent_count;
+  link.unsent.clear();
+  link.unsent_count = 0;
+  {
+    std::lock_guard lock(peer.mutex_);
+    dropped += peer.pending_count_;
+    peer.pending_.clear();
+    peer.pending_count_ = 0;
+    peer.flagged_ = false;
+  }
+  envelopes_dropped_.fetch_add(dropped, std::memory_order_relaxed);
+  handler_.on_peer_down(peer.endpoint(), why, dropped);
+}
+
+// ---------------------------------------------------------------- Transport
+
+Transport::Transport(TransportConfig config, TransportHandler& handler)
+    : config_(std::move(config)), io_(std::make_unique<Io>(config_, handler)) {
+  endpoint_ = config_.advertise.empty() ? io_->bound() : config_.advertise;
+  thread_ = std::thread([this] { io_->run(stopping_); });
+}
+
+Transport::~Transport() { stop(); }
+
+void Transport::stop() {
+  if (stopping_.exchange(true)) return;
+  io_->wake();
+  // The I/O thread may be in a poll that started before `stopping_`: its timeout bounds this.
+  if (thread_.joinable()) thread_.join();
+}
+
+std::shared_ptr<Transport::Peer> Transport::peer(const std::string& endpoint) {
+  std::lock_guard lock(peers_mutex_);
+  auto [it, inserted] = peers_.try_emplace(endpoint);
+  if (inserted) {
+    it->second = std::make_shared<Peer>(endpoint);
+    io_->adopt(it->second);
+    io_->wake();
+  }
+  return it->second;
+}
+
+bool Transport::send(Peer& peer, const Envelope& envelope) {
+  thread_local std::vector<std::byte> encoded;
+  encoded.clear();
+  append_envelope(encoded, envelope);
+  auto deadline = Clock::now() + config_.send_wait;
+  auto pause = std::chrono::microseconds(20);
+  while (true) {
+    if (stopping_.load(std::memory_order_acquire) || peer.state() == PeerState::kDown) return false;
+    bool queued = false;
+    bool first = false;  // the peer had nothing pending: put it on the I/O thread's ready list
+    {
+      std::lock_guard lock(peer.mutex_);
+      if (peer.pending_.empty() || peer.pending_.size() + encoded.size() <= config_.max_pending_bytes) {
+        peer.pending_.insert(peer.pending_.end(), encoded.begin(), encoded.end());
+        ++peer.pending_count_;
+        queued = true;
+        first = !std::exchange(peer.flagged_, true);
+      }
+    }
+    if (queued) {
+      if (first) {
+        io_->mark_ready(peer.shared_from_this());
+        io_->wake();
+      }
+      return true;
+    }
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(1'000));
+  }
+}
+
+TransportStats Transport::stats() const { return io_->stats(); }
+
+}  // namespace pulsing

@@ -1,0 +1,134 @@
+// Transport: a node's ZeroMQ sockets — one ROUTER bound on the node's listen address, and one
+// DEALER per peer it sends to — owned by a single I/O thread (ZeroMQ sockets are not thread
+// safe; no other thread touches them). Replies travel like any other envelope: on the replying
+// node's DEALER to the asker's ROUTER, so each direction of a node pair is one FIFO connection.
+//
+// Sending: any thread encodes its envelope and appends it to the peer's pending frame under a
+// short lock; the I/O thread sends whatever is pending as one frame (batching under load, one
+// envelope per frame when idle). The I/O thread sleeps in zmq_poll and is woken (eventfd) only
+// when it sleeps.
+//
+// Peers: a peer is `kConnecting` until its connection is up, `kUp` while it is, and `kDown`
+// when it was lost or could not be made within `connect_timeout` (ZeroMQ keeps reconnecting; a
+// peer that comes back is `kUp` again). Going down drops what was pending for the peer and is
+// reported to the handler, which fails the asks it has outstanding there. ZMTP heartbeats
+// detect a peer that vanished without closing its connections (kill -9, a cut cable).
+//
+// Memory: a peer's pending bytes are capped (`max_pending_bytes`); send() then waits for room,
+// at most `send_wait`, and reports failure after that. Inbound, the handler may declare itself
+// congested: the I/O thread then stops reading until it is not, and TCP pushes back on senders.
+//
+// Untrusted input: every frame that does not decode is dropped and counted; the node goes on.
+// Thread-safety: peer(), send(), endpoint(), stats() from any thread. Handler callbacks run on
+// the I/O thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "messaging/envelope.hpp"
+
+namespace pulsing {
+
+class TransportHandler {
+ public:
+  virtual ~TransportHandler() = default;
+  // One decoded envelope. Returns true when the receiver is over capacity (reading pauses).
+  virtual bool on_envelope(Envelope&& envelope) = 0;
+  // Polled while reading is paused: whether the receiver is still congested.
+  virtual bool still_congested() = 0;
+  // `endpoint` went down; `dropped` envelopes that were pending for it are lost.
+  virtual void on_peer_down(const std::string& endpoint, const std::string& why, std::size_t dropped) = 0;
+};
+
+struct TransportConfig {
+  // Where the ROUTER binds: "tcp://host:port"; port 0 picks a free port (see endpoint()).
+  std::string listen = "tcp://127.0.0.1:0";
+  // The address peers use to reach this node, when it differs from the bound one (NAT,
+  // containers, or a wildcard bind like tcp://0.0.0.0:7000). Empty: the bound address.
+  std::string advertise;
+  // How long a new peer may take to accept a connection before it is declared down.
+  std::chrono::milliseconds connect_timeout{2'000};
+  // ZMTP heartbeat: a silent connection is declared lost after `heartbeat_timeout`.
+  std::chrono::milliseconds heartbeat_interval{1'000};
+  std::chrono::milliseconds heartbeat_timeout{3'000};
+  // Bytes queued for one peer before senders wait (8 MiB: far above a healthy backlog).
+  std::size_t max_pending_bytes = std::size_t{8} << 20;
+  // How long send() waits for room before it gives up on the envelope.
+  std::chrono::milliseconds send_wait{30'000};
+  // The largest frame sent at once (more pending data goes in the next frame).
+  std::size_t max_frame_bytes = std::size_t{1} << 20;
+  DecodeLimits limits = {};
+};
+
+struct TransportStats {
+  std::uint64_t frames_sent = 0;
+  std::uint64_t envelopes_sent = 0;
+  std::uint64_t frames_received = 0;
+  std::uint64_t envelopes_received = 0;
+  std::uint64_t frames_rejected = 0;  // undecodable input, dropped
+  std::uint64_t envelopes_dropped = 0;  // pending for a peer that went down
+};
+
+class Transport {
+ public:
+  enum class PeerState : std::uint8_t { kConnecting, kUp, kDown };
+  class Peer;
+
+  // Binds and starts the I/O thread. Throws std::runtime_error naming the address when it
+  // cannot bind.
+  Transport(TransportConfig config, TransportHandler& handler);
+  ~Transport();  // stop()
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // The advertised endpoint ("tcp://127.0.0.1:40213"): what peers send to.
+  const std::string& endpoint() const { return endpoint_; }
+
+  // The peer at `endpoint`, created (and connected) on first use. Stable for the transport's
+  // life: callers may keep it.
+  std::shared_ptr<Peer> peer(const std::string& endpoint);
+  // Queues `envelope` for `peer`. False when it cannot be sent: the peer is down, the transport
+  // stopped, or no room came within `send_wait`.
+  bool send(Peer& peer, const Envelope& envelope);
+
+  TransportStats stats() const;
+  // Closes every socket and joins the I/O thread. Idempotent.
+  void stop();
+
+ private:
+  class Io;
+
+  const TransportConfig config_;
+  std::string endpoint_;
+  std::unique_ptr<Io> io_;
+  std::mutex peers_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<Peer>> peers_;  // guarded by peers_mutex_
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+};
+
+class Transport::Peer : public std::enable_shared_from_this<Peer> {
+ public:
+  explicit Peer(std::string endpoint) : endpoint_(std::move(endpoint)) {}
+  const std::string& endpoint() const { return endpoint_; }
+  PeerState state() const { return state_.load(std::memory_order_acquire); }
+
+ private:
+  friend class Transport;
+  const std::string endpoint_;
+  std::atomic<PeerState> state_{PeerState::kConnecting};
+  std::mutex mutex_;
+  std::vector<std::byte> pending_;  // guarded by mutex_: whole envelopes, length-prefixed
+  std::size_t pending_count_ = 0;   // guarded by mutex_
+  bool flagged_ = false;            // guarded by mutex_: on the I/O thread's ready list
+};
+
+}  // namespace pulsing

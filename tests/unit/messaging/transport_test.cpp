@@ -1,0 +1,189 @@
+// The transport over real sockets on 127.0.0.1.
+#include "messaging/transport.hpp"
+
+#include <doctest/doctest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <zmq.hpp>
+
+namespace pulsing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Collects what a transport delivers; waits on conditions with deadlines.
+class Inbox : public TransportHandler {
+ public:
+  bool on_envelope(Envelope&& envelope) override {
+    std::lock_guard lock(mutex_);
+    envelopes_.push_back(std::move(envelope));
+    changed_.notify_all();
+    return false;
+  }
+  bool still_congested() override { return false; }
+  void on_peer_down(const std::string& endpoint, const std::string& why, std::size_t dropped) override {
+    std::lock_guard lock(mutex_);
+    downs_.push_back({endpoint, why, dropped});
+    changed_.notify_all();
+  }
+
+  bool wait_envelopes(std::size_t n, std::chrono::milliseconds limit = 10s) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [&] { return envelopes_.size() >= n; });
+  }
+  bool wait_downs(std::size_t n, std::chrono::milliseconds limit = 10s) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [&] { return downs_.size() >= n; });
+  }
+  std::vector<Envelope> envelopes() {
+    std::lock_guard lock(mutex_);
+    return envelopes_;
+  }
+  struct Down {
+    std::string endpoint, why;
+    std::size_t dropped;
+  };
+  std::vector<Down> downs() {
+    std::lock_guard lock(mutex_);
+    return downs_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<Envelope> envelopes_;
+  std::vector<Down> downs_;
+};
+
+Envelope tell(std::uint64_t n) {
+  Envelope e;
+  e.kind = EnvelopeKind::kTell;
+  e.correlation = n;
+  e.method = "add";
+  e.payload = Value::List{static_cast<std::int64_t>(n)};
+  return e;
+}
+
+TransportConfig quick_config() {
+  TransportConfig config;
+  config.connect_timeout = 300ms;
+  config.heartbeat_interval = 100ms;
+  config.heartbeat_timeout = 300ms;
+  return config;
+}
+
+}  // namespace
+
+TEST_CASE("a transport binds a free port and reports it") {
+  Inbox inbox;
+  Transport t(quick_config(), inbox);
+  CHECK(t.endpoint().starts_with("tcp://127.0.0.1:"));
+  CHECK(t.endpoint() != "tcp://127.0.0.1:0");
+}
+
+TEST_CASE("binding an address that is taken fails, naming it") {
+  Inbox inbox;
+  Transport first(quick_config(), inbox);
+  TransportConfig config = quick_config();
+  config.listen = first.endpoint();
+  try {
+    Transport second(config, inbox);
+    FAIL("expected the bind to fail");
+  } catch (const std::runtime_error& e) {
+    CHECK(std::string(e.what()).find(first.endpoint()) != std::string::npos);
+  }
+}
+
+TEST_CASE("envelopes arrive in the order sent, many per frame under load") {
+  Inbox a_inbox, b_inbox;
+  Transport a(quick_config(), a_inbox);
+  Transport b(quick_config(), b_inbox);
+  auto to_b = a.peer(b.endpoint());
+  constexpr std::uint64_t kCount = 20'000;
+  std::uint64_t refused = 0;
+  for (std::uint64_t i = 0; i < kCount; ++i) refused += a.send(*to_b, tell(i)) ? 0 : 1;
+  REQUIRE(refused == 0);
+  REQUIRE(b_inbox.wait_envelopes(kCount));
+  auto got = b_inbox.envelopes();
+  bool in_order = true;
+  for (std::uint64_t i = 0; i < kCount; ++i) in_order = in_order && got[i].correlation == i;
+  CHECK(in_order);
+  CHECK(got.back().payload == Value::List{static_cast<std::int64_t>(kCount - 1)});
+  auto stats = a.stats();
+  CHECK(stats.envelopes_sent == kCount);
+  CHECK(stats.frames_sent < kCount);  // batched
+  CHECK(to_b->state() == Transport::PeerState::kUp);
+}
+
+TEST_CASE("garbage frames are dropped and counted; the transport keeps serving") {
+  Inbox inbox;
+  Transport t(quick_config(), inbox);
+  zmq::context_t context;
+  zmq::socket_t raw(context, zmq::socket_type::dealer);
+  raw.set(zmq::sockopt::linger, 0);
+  raw.connect(t.endpoint());
+  raw.send(zmq::str_buffer("not a frame at all"), zmq::send_flags::none);
+  raw.send(zmq::buffer(std::string(64, '\xff')), zmq::send_flags::none);
+  raw.send(zmq::str_buffer("two"), zmq::send_flags::sndmore);  // an extra frame
+  raw.send(zmq::str_buffer("parts"), zmq::send_flags::none);
+  std::vector<std::byte> good;
+  append_envelope(good, tell(7));
+  raw.send(zmq::buffer(good.data(), good.size()), zmq::send_flags::none);
+  REQUIRE(inbox.wait_envelopes(1));
+  CHECK(inbox.envelopes()[0].correlation == 7);
+  CHECK(t.stats().frames_rejected == 3);
+}
+
+TEST_CASE("a peer that never answers is declared down, and sends to it fail") {
+  Inbox inbox;
+  Transport t(quick_config(), inbox);
+  // A port that was free a moment ago: bind a transport, note its endpoint, close it.
+  std::string vacant;
+  {
+    Inbox other;
+    Transport gone(quick_config(), other);
+    vacant = gone.endpoint();
+  }
+  auto peer = t.peer(vacant);
+  CHECK(t.send(*peer, tell(1)));  // queued while connecting
+  REQUIRE(inbox.wait_downs(1));
+  auto down = inbox.downs()[0];
+  CHECK(down.endpoint == vacant);
+  CHECK(down.why.find("could not connect") != std::string::npos);
+  CHECK(down.dropped == 1);
+  CHECK(peer->state() == Transport::PeerState::kDown);
+  CHECK_FALSE(t.send(*peer, tell(2)));
+}
+
+TEST_CASE("a peer that goes away is declared down; when it comes back it is up again") {
+  Inbox a_inbox;
+  Transport a(quick_config(), a_inbox);
+  std::string endpoint;
+  auto b_inbox = std::make_unique<Inbox>();
+  auto b = std::make_unique<Transport>(quick_config(), *b_inbox);
+  endpoint = b->endpoint();
+  auto peer = a.peer(endpoint);
+  REQUIRE(a.send(*peer, tell(1)));
+  REQUIRE(b_inbox->wait_envelopes(1));
+  b.reset();
+  REQUIRE(a_inbox.wait_downs(1));
+  CHECK(a_inbox.downs()[0].why.find("lost the connection") != std::string::npos);
+
+  // The same address again (a restarted node).
+  TransportConfig config = quick_config();
+  config.listen = endpoint;
+  Inbox revived_inbox;
+  Transport revived(config, revived_inbox);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (peer->state() != Transport::PeerState::kUp && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  REQUIRE(peer->state() == Transport::PeerState::kUp);
+  REQUIRE(a.send(*peer, tell(2)));
+  REQUIRE(revived_inbox.wait_envelopes(1));
+  CHECK(revived_inbox.envelopes()[0].correlation == 2);
+}
+
+}  // namespace pulsing
