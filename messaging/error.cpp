@@ -109,6 +109,16 @@ std::optional<RuntimeErrorKind> parse_runtime_kind(std::string_view name) {
 
 }  // namespace
 
+Value failure_to_value(const Failure& failure) {
+  try {
+    std::rethrow_exception(failure.error);
+  } catch (const Error& e) {
+    return e.to_value();
+  } catch (...) {
+    return failure_to_value(classify(std::current_exception()));  // classify() yields an Error
+  }
+}
+
 Failure failure_from_value(const Value& value) {
   try {
     const std::string& category = value.as_map().at("category").as_text();

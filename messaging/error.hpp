@@ -126,6 +126,9 @@ Failure make_failure(Args&&... args) {
   return Failure{error.category(), std::make_exception_ptr(std::move(error))};
 }
 
+// The held error as Error::to_value() (how it crosses the wire).
+Value failure_to_value(const Failure& failure);
+
 // Rebuilds an error from Error::to_value(); a map it cannot read becomes a
 // RuntimeError(kProtocol) naming the problem.
 Failure failure_from_value(const Value& value);

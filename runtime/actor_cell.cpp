@@ -73,10 +73,10 @@ std::string ActorCell::describe() const {
 
 // ---------------------------------------------------------------- any thread
 
-void ActorCell::post(Message* message) {
+void ActorCell::post(Message* message, bool wait_for_room) {
   std::uint64_t pushed = user_.push(message);
   schedule_if_idle();
-  if (capacity_ != 0 && user_.depth_after(pushed) > capacity_) back_pressure();
+  if (wait_for_room && capacity_ != 0 && user_.depth_after(pushed) > capacity_) back_pressure();
 }
 
 void ActorCell::post_system(Message* message) {

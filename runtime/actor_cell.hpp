@@ -69,8 +69,12 @@ class ActorCell final : public Runnable,
   ~ActorCell();
 
   // --- any thread ---
-  // Queues a user message; applies back-pressure (see above). Takes ownership.
-  void post(Message* message);
+  // Queues a user message; applies back-pressure (see above) unless `wait_for_room` is false
+  // (the network's I/O thread, which pushes back on its peers instead). Takes ownership.
+  void post(Message* message, bool wait_for_room = true);
+  // The user mailbox holds more than its capacity / at least half of it (approximate).
+  bool over_capacity() const { return capacity_ != 0 && user_.depth() > capacity_; }
+  bool over_half_capacity() const { return capacity_ != 0 && user_.depth() > capacity_ / 2; }
   // Queues a system message. Takes ownership.
   void post_system(Message* message);
   // Starts the actor (runs on_start); called once by the node after registering it.

@@ -27,24 +27,34 @@
 
 namespace pulsing {
 
+namespace detail {
+class RemoteActor;
+}
+
 class AnyRef {
  public:
   AnyRef() = default;
   explicit AnyRef(std::shared_ptr<detail::ActorCell> cell);
+  explicit AnyRef(std::shared_ptr<detail::RemoteActor> remote);
 
   // A reference to an address this process cannot reach: every call fails with ActorNotFound.
   static AnyRef unreachable(ActorAddress address);
 
-  bool valid() const { return cell_ != nullptr; }
+  // Whether calls can reach an actor: a local one, or one on another node.
+  bool valid() const { return cell_ != nullptr || remote_ != nullptr; }
+  bool is_remote() const { return remote_ != nullptr; }
   ActorAddress address() const;
   // The name the actor was spawned with ("" when anonymous or unreachable).
   const std::string& name() const;
   // The actor's class, as registered by PULSING_METHODS.
   std::string_view class_name() const;
+  // "actor 'calc' (Calculator #3)", with the node's endpoint when remote.
+  std::string describe() const;
 
   friend bool operator==(const AnyRef& a, const AnyRef& b) {
     return a.cell_ || b.cell_ ? a.cell_ == b.cell_ : a.address() == b.address();
   }
+
 
   Future<Value> ask(std::string_view method, std::vector<Value> args = {}) const;
   void tell(std::string_view method, std::vector<Value> args = {}) const;
@@ -66,16 +76,21 @@ class AnyRef {
   static constexpr std::size_t kDefaultWindow = 32;
 
  protected:
-  // Queues `message`. REQUIRES: valid().
+  // Queues `message` for the local actor. REQUIRES: cell_.
   void post(detail::Message* message) const;
+  // A call by name to the remote actor. REQUIRES: remote_.
+  Future<Value> remote_ask(std::string_view method, std::vector<Value> args) const;
+  void remote_tell(std::string_view method, std::vector<Value> args) const;
   // Fails `promise` with a TimeoutError if it is not complete within the timeout.
   template <typename R>
   void arm_timeout(Promise<R>& promise, std::string_view method) const;
   Failure unreachable_failure() const;
+  Failure remote_stream_failure() const;
 
   // A reference is small (it travels in messages and sits in containers): the actor's cell,
-  // or for an unreachable actor just its address.
+  // or its remote handle, or for an unreachable actor just its address.
   std::shared_ptr<detail::ActorCell> cell_;
+  std::shared_ptr<detail::RemoteActor> remote_;
   std::shared_ptr<const ActorAddress> unreachable_;
   std::chrono::milliseconds timeout_{0};  // 0: the node's default
 };
@@ -97,6 +112,7 @@ class ActorRef : public AnyRef {
     using R = typename detail::method_traits<M>::result_type;
     static_assert(!detail::is_stream_v<R>, "this is a stream method: call it with stream()");
     using X = detail::ask_result_t<R>;
+    if (remote_) return typed_remote_ask<X>(method, std::forward<A>(args)...);
     if (!valid()) return Future<X>::ready(unreachable_failure());
     Promise<X> promise;
     auto future = promise.future();
@@ -110,6 +126,7 @@ class ActorRef : public AnyRef {
     requires std::is_member_function_pointer_v<M>
   void tell(M method, A&&... args) const {
     check_call<M, A...>();
+    if (remote_) return remote_tell(method_name(method), encode_args(method, std::forward<A>(args)...));
     if (!valid()) return;  // nowhere to deliver, and no node here to count it
     post(new detail::CallMessage<M, detail::TellReply>(method, detail::TellReply{}, std::forward<A>(args)...));
   }
@@ -122,7 +139,9 @@ class ActorRef : public AnyRef {
     static_assert(detail::is_stream_v<R>, "stream() takes a method that returns Stream<T>");
     using Item = typename R::value_type;
     auto channel = std::make_shared<detail::StreamChannel<Item>>(kDefaultWindow);
-    if (!valid()) {
+    if (remote_) {
+      channel->finish(remote_stream_failure());
+    } else if (!valid()) {
       channel->finish(unreachable_failure());
     } else {
       post(new detail::StreamMessage<M, Item>(method, channel, std::forward<A>(args)...));
@@ -146,11 +165,44 @@ class ActorRef : public AnyRef {
     const MethodEntry* entry = T::pulsing_method_table().find(method);
     return entry ? std::string_view(entry->name) : std::string_view("a method");
   }
+  // The arguments as the method's parameter types, then as Values: what crosses the wire.
+  template <typename M, typename... A>
+  static std::vector<Value> encode_args(M, A&&... args) {
+    typename detail::method_traits<M>::args_tuple typed(std::forward<A>(args)...);
+    return std::apply([](const auto&... a) { return std::vector<Value>{to_value(a)...}; }, typed);
+  }
+  template <typename X, typename M, typename... A>
+  Future<X> typed_remote_ask(M method, A&&... args) const {
+    auto name = method_name(method);
+    auto reply = remote_ask(name, encode_args(method, std::forward<A>(args)...));
+    if constexpr (std::is_same_v<X, Value>) {
+      return reply;
+    } else {
+      auto typed = std::make_shared<Promise<X>>();
+      auto future = typed->future();
+      reply.then([typed, name = std::string(name)](Result<Value> r) {
+        if (!r.ok()) {
+          typed->fail(r.failure());
+          return;
+        }
+        if constexpr (std::is_void_v<X>) {
+          typed->set_value();
+        } else {
+          try {
+            typed->set_value(from_value<X>(r.value()));
+          } catch (const ConversionError& e) {
+            typed->fail(make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
+                                                   fmt::format("the reply to {}: {}", name, e.what())));
+          }
+        }
+      });
+      return future;
+    }
+  }
 };
 
 template <typename R>
 void AnyRef::arm_timeout(Promise<R>& promise, std::string_view method) const {
-  if (!cell_) return;
   auto timeout = this->timeout();
   auto node = cell_->node_shared();
   auto weak = std::weak_ptr<detail::FutureState<R>>(promise.state());
@@ -164,10 +216,10 @@ void AnyRef::arm_timeout(Promise<R>& promise, std::string_view method) const {
 
 template <typename T>
 ActorRef<T> AnyRef::as() const {
-  if (cell_ && &cell_->methods() != &T::pulsing_method_table()) {
+  std::string_view expected = T::pulsing_method_table().class_name();
+  if (valid() && class_name() != expected) {
     throw RuntimeError(RuntimeErrorKind::kWrongType,
-                       fmt::format("{} is a {}, not a {}", cell_->describe(), cell_->methods().class_name(),
-                                   T::pulsing_method_table().class_name()));
+                       fmt::format("{} is a {}, not a {}", describe(), class_name(), expected));
   }
   return ActorRef<T>(*this);
 }

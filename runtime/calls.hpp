@@ -6,6 +6,7 @@
 // construction (any thread) and reject() (when the actor can never run the message).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,12 +59,16 @@ struct TellReply {
   void reject(ActorCell& cell) { cell.node().dead_letter(cell.describe(), "the actor has stopped"); }
 };
 
-// The reply of a call by name: a Value for an ask, nothing for a tell, a channel for a stream.
+// The reply of a call by name: a Value for an ask (a local promise, or a responder that sends
+// it back to another node), nothing for a tell, a channel for a stream.
 class DynamicReply {
  public:
+  using Responder = std::function<void(Result<Value>)>;
+
   DynamicReply() = default;  // a tell
   explicit DynamicReply(Promise<Value> promise) : target_(std::move(promise)) {}
   explicit DynamicReply(std::shared_ptr<StreamChannel<Value>> channel) : target_(std::move(channel)) {}
+  explicit DynamicReply(Responder responder) : target_(std::move(responder)) {}
 
   bool is_tell() const { return target_.index() == 0; }
   bool is_stream() const { return target_.index() == 2; }
@@ -72,17 +77,15 @@ class DynamicReply {
   template <typename X>
   void set(Result<X>&& result) {
     if (!result.ok()) return fail(result.failure());
-    if (auto* promise = std::get_if<1>(&target_)) {
-      if constexpr (std::is_void_v<X>) {
-        promise->set_value(Value{});
-      } else {
-        promise->set_value(to_value(result.value()));
-      }
-    }
+    Value value;
+    if constexpr (!std::is_void_v<X>) value = to_value(result.value());
+    if (auto* promise = std::get_if<1>(&target_)) promise->set_value(std::move(value));
+    if (auto* responder = std::get_if<3>(&target_)) (*responder)(Result<Value>(std::move(value)));
   }
   void fail(const Failure& failure) {
     if (auto* promise = std::get_if<1>(&target_)) promise->fail(failure);
     if (is_stream()) channel()->finish(failure);
+    if (auto* responder = std::get_if<3>(&target_)) (*responder)(Result<Value>(failure));
   }
   void reject(ActorCell& cell) {
     if (is_tell()) {
@@ -93,7 +96,7 @@ class DynamicReply {
   }
 
  private:
-  std::variant<std::monostate, Promise<Value>, std::shared_ptr<StreamChannel<Value>>> target_;
+  std::variant<std::monostate, Promise<Value>, std::shared_ptr<StreamChannel<Value>>, Responder> target_;
 };
 
 // ---------------------------------------------------------------- running a handler
@@ -287,7 +290,7 @@ class DynamicCallMessage final : public Message {
                       method_, cell.methods().names())));
       return;
     }
-    entry->invoke(cell, std::move(args_), std::move(reply_));
+    entry->invoke(*entry, cell, std::move(args_), std::move(reply_));
   }
   void reject(ActorCell& cell) override { reply_.reject(cell); }
 
@@ -308,17 +311,17 @@ Args convert_args([[maybe_unused]] std::vector<Value>& args, [[maybe_unused]] st
   return Args{one(std::integral_constant<std::size_t, I>{})...};
 }
 
-template <auto Method>
-void invoke_dynamic(ActorCell& cell, std::vector<Value>&& args, DynamicReply&& reply) {
-  using Traits = method_traits<decltype(Method)>;
+template <typename M>
+void invoke_dynamic(const MethodEntry& entry, ActorCell& cell, std::vector<Value>&& args, DynamicReply&& reply) {
+  using Traits = method_traits<M>;
   using Class = typename Traits::class_type;
   using R = typename Traits::result_type;
   using Args = typename Traits::args_tuple;
-  const MethodEntry* entry = cell.methods().find(Method);
+  const M method = entry.pointer<M>();
   auto bad_arguments = [&](const std::string& why) {
     reply.fail(make_failure<RuntimeError>(
         RuntimeErrorKind::kBadArguments,
-        fmt::format("{}.{}: {}", cell.methods().class_name(), entry->signature, why)));
+        fmt::format("{}.{}: {}", cell.methods().class_name(), entry.signature, why)));
   };
   if (args.size() != Traits::arity) {
     return bad_arguments(fmt::format("expected {} argument{}, got {}", Traits::arity,
@@ -332,7 +335,7 @@ void invoke_dynamic(ActorCell& cell, std::vector<Value>&& args, DynamicReply&& r
     return bad_arguments(fmt::format("argument {}: {}", at + 1, e.what()));
   }
   auto& self = static_cast<Class&>(cell.instance());
-  auto call = [&]() -> decltype(auto) { return apply_method(self, Method, *converted); };
+  auto call = [&]() -> decltype(auto) { return apply_method(self, method, *converted); };
   if constexpr (is_stream_v<R>) {
     if (!reply.is_stream()) return bad_arguments("a stream method: call it with stream()");
     using T = typename R::value_type;

@@ -65,16 +65,24 @@ constexpr MethodKind kind_of() {
 }  // namespace detail
 
 struct MethodEntry {
-  using DynamicInvoker = void (*)(detail::ActorCell& cell, std::vector<Value>&& args,
+  using DynamicInvoker = void (*)(const MethodEntry& entry, detail::ActorCell& cell, std::vector<Value>&& args,
                                   detail::DynamicReply&& reply);
 
   std::string name;
   std::string signature;  // "add(int) -> int", for error messages and listings
   detail::MethodKind kind;
   DynamicInvoker invoke;
-  // The member pointer's type and bytes, to find an entry from a typed call.
+  // The member pointer's type and bytes: to find an entry from a typed call, and for `invoke`
+  // to call it.
   std::type_index pointer_type;
   std::array<unsigned char, 2 * sizeof(void*)> pointer_bytes{};
+
+  template <typename M>
+  M pointer() const {
+    M method;
+    std::memcpy(&method, pointer_bytes.data(), sizeof(M));
+    return method;
+  }
 };
 
 class MethodTable {
@@ -119,20 +127,23 @@ std::string args_signature(std::index_sequence<I...>) {
   return out;
 }
 
-template <auto Method>
-void invoke_dynamic(ActorCell& cell, std::vector<Value>&& args, DynamicReply&& reply);
+// The member pointer is a function argument, not a template argument: g++ 12 gives a template
+// instantiated on a pointer to a member of a class in an anonymous namespace external linkage,
+// so two such classes of one name in two files would share one instantiation. Templates on the
+// pointer's *type* are linked correctly.
+template <typename M>
+void invoke_dynamic(const MethodEntry& entry, ActorCell& cell, std::vector<Value>&& args, DynamicReply&& reply);
 
-template <auto Method>
-MethodEntry make_method(std::string_view name) {
-  using Traits = method_traits<decltype(Method)>;
+template <typename M>
+MethodEntry make_method(std::string_view name, M pointer) {
+  static_assert(sizeof(M) <= sizeof(MethodEntry::pointer_bytes));
+  using Traits = method_traits<M>;
   using Args = typename Traits::args_tuple;
   MethodEntry entry{std::string(name),
                     std::string(name) + "(" +
                         args_signature<Args>(std::make_index_sequence<Traits::arity>{}) + ") -> " +
                         type_name_of<typename Traits::result_type>(),
-                    kind_of<typename Traits::result_type>(), &invoke_dynamic<Method>,
-                    typeid(decltype(Method))};
-  auto pointer = Method;
+                    kind_of<typename Traits::result_type>(), &invoke_dynamic<M>, typeid(M)};
   std::memcpy(entry.pointer_bytes.data(), &pointer, sizeof(pointer));
   return entry;
 }
@@ -140,7 +151,7 @@ MethodEntry make_method(std::string_view name) {
 }  // namespace detail
 }  // namespace pulsing
 
-#define PULSING_PP_METHOD_ENTRY(Class, method) ::pulsing::detail::make_method<&Class::method>(#method),
+#define PULSING_PP_METHOD_ENTRY(Class, method) ::pulsing::detail::make_method(#method, &Class::method),
 
 // Inside an actor class: names its callable methods, and gives the class static spawn/resolve
 // on the process's default node and a typed self().

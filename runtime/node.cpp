@@ -8,6 +8,8 @@
 
 #include "runtime/local_registry.hpp"
 #include "runtime/log.hpp"
+#include "runtime/node_core.hpp"
+#include "runtime/remote.hpp"
 
 namespace pulsing {
 namespace detail {
@@ -24,75 +26,6 @@ bool valid_actor_name(std::string_view name) {
   return true;
 }
 
-// Everything a node owns that its actors need; shared with them, so an actor reference that
-// outlives its Node still fails cleanly instead of touching freed memory.
-class NodeCore final : public NodeContext {
- public:
-  explicit NodeCore(NodeConfig config)
-      : config_(std::move(config)),
-        id_{std::random_device{}() * 0x100000001ull ^ std::random_device{}()},
-        scheduler_(config_.worker_threads) {}
-
-  Scheduler& scheduler() override { return scheduler_; }
-  TimerService& timers() override { return timers_; }
-  NodeId node_id() const override { return id_; }
-  const std::string& endpoint() const override { return endpoint_; }
-  std::chrono::milliseconds default_ask_timeout() const override { return config_.ask_timeout; }
-  std::size_t default_mailbox_capacity() const override { return config_.mailbox_capacity; }
-  const NodeConfig& config() const { return config_; }
-
-  LocalRegistry& registry() { return registry_; }
-  ActorId next_actor_id() { return ActorId{next_id_.fetch_add(1) + 1}; }
-
-  void on_actor_stopped(ActorCell& cell) override { registry_.remove(cell); }
-
-  // ---- dead letters
-  void dead_letter(std::string_view target, std::string_view why) override {
-    dead_letters_.fetch_add(1, std::memory_order_relaxed);
-    auto now = Clock::now().time_since_epoch().count();
-    auto last = last_dead_letter_log_.load(std::memory_order_relaxed);
-    auto interval = std::chrono::duration_cast<Clock::duration>(config_.dead_letter_log_interval).count();
-    if (now - last >= interval && last_dead_letter_log_.compare_exchange_strong(last, now)) {
-      auto total = dead_letters_.load();
-      log().warn("[{}] dead letter: a tell to {} was dropped ({}); {} dead letters so far", config_.name,
-                   target, why, total);
-    }
-  }
-  std::uint64_t dead_letters() const { return dead_letters_.load(); }
-
-  // ---- shutdown
-  void shutdown() {
-    if (scheduler_.current_worker() != nullptr) {
-      // It would wait for the calling handler to finish, then join its own thread.
-      throw RuntimeError(RuntimeErrorKind::kShutdown,
-                         "shutdown() was called from inside one of this node's actors; call it from "
-                         "outside (an actor may stop() itself instead)");
-    }
-    if (shut_down_.exchange(true)) return;
-    registry_.close();
-    for (auto& cell : registry_.all()) cell->request_stop(StopReason::kShutdown);
-    if (!registry_.wait_empty(config_.shutdown_grace)) {
-      log().warn("[{}] shutdown: {} actors still busy after {} ms; stopping anyway", config_.name,
-                   registry_.size(), config_.shutdown_grace.count());
-    }
-    timers_.stop();
-    scheduler_.stop();
-    registry_.clear();
-  }
-
- private:
-  const NodeConfig config_;
-  const NodeId id_;
-  const std::string endpoint_;  // in-process only until the node listens on the network
-  TimerService timers_;
-  Scheduler scheduler_;
-  LocalRegistry registry_;
-  std::atomic<bool> shut_down_{false};
-  std::atomic<std::uint64_t> next_id_{0};
-  std::atomic<std::uint64_t> dead_letters_{0};
-  std::atomic<Clock::rep> last_dead_letter_log_{0};
-};
-
 // Nodes of this process by id, so that an address arriving as a Value finds its actor.
 std::mutex g_nodes_mutex;
 std::unordered_map<std::uint64_t, std::weak_ptr<NodeCore>> g_nodes;
@@ -106,8 +39,26 @@ AnyRef ref_from_address(const ActorAddress& address) {
   }
   if (core) {
     if (auto cell = core->registry().find(address.actor)) return AnyRef(std::move(cell));
+    return AnyRef::unreachable(address);  // a local actor that has gone
   }
-  return AnyRef::unreachable(address);
+  // Another node's actor: reach it through the network of the node converting the value (the
+  // actor running on this thread, else the default node).
+  std::shared_ptr<NodeContext> via;
+  if (ActorCell* current = ActorCell::current()) via = current->node_shared();
+  auto* node = dynamic_cast<NodeCore*>(via.get());
+  if (node == nullptr) {
+    std::lock_guard lock(g_nodes_mutex);
+    for (auto& [id, weak] : g_nodes) {
+      if (auto candidate = weak.lock(); candidate && candidate->remote()) {
+        core = candidate;
+        break;
+      }
+    }
+    node = core.get();
+  }
+  if (node == nullptr || node->remote() == nullptr || address.endpoint.empty()) return AnyRef::unreachable(address);
+  return AnyRef(std::make_shared<RemoteActor>(node->shared_from_this(), node->remote()->peer(address.endpoint),
+                                              address, "", ""));
 }
 
 }  // namespace detail
@@ -115,6 +66,7 @@ AnyRef ref_from_address(const ActorAddress& address) {
 // ---------------------------------------------------------------- Node
 
 Node::Node(NodeConfig config) : core_(std::make_shared<detail::NodeCore>(std::move(config))) {
+  core_->start_network();
   std::lock_guard lock(detail::g_nodes_mutex);
   detail::g_nodes[core_->node_id().value] = core_;
 }
@@ -180,6 +132,24 @@ Future<StopNotice> Node::stop(std::string_view name) {
   return stopped;
 }
 
+const std::string& Node::endpoint() const { return core_->endpoint(); }
+
+Future<AnyRef> Node::resolve_at(std::string_view endpoint, std::string_view name, std::chrono::milliseconds timeout) {
+  if (!detail::valid_actor_name(name)) {
+    return Future<AnyRef>::ready(make_failure<RuntimeError>(
+        RuntimeErrorKind::kInvalidName, fmt::format("'{}' is not a valid actor name", name)));
+  }
+  auto* link = core_->remote();
+  if (link == nullptr) {
+    return Future<AnyRef>::ready(make_failure<RuntimeError>(
+        RuntimeErrorKind::kNodeUnreachable,
+        "this node has no network (NodeConfig::listen is empty), so it cannot reach " + std::string(endpoint)));
+  }
+  if (endpoint == core_->endpoint()) return resolve_any(name);
+  return link->resolve(std::string(endpoint), std::string(name),
+                       timeout.count() > 0 ? timeout : core_->default_ask_timeout());
+}
+
 std::vector<ActorInfo> Node::actors() const {
   std::vector<ActorInfo> out;
   for (auto& cell : core_->registry().all()) {
@@ -194,6 +164,7 @@ const NodeConfig& Node::config() const { return core_->config(); }
 // ---------------------------------------------------------------- AnyRef
 
 AnyRef::AnyRef(std::shared_ptr<detail::ActorCell> cell) : cell_(std::move(cell)) {}
+AnyRef::AnyRef(std::shared_ptr<detail::RemoteActor> remote) : remote_(std::move(remote)) {}
 
 AnyRef AnyRef::unreachable(ActorAddress address) {
   AnyRef ref;
@@ -203,15 +174,26 @@ AnyRef AnyRef::unreachable(ActorAddress address) {
 
 ActorAddress AnyRef::address() const {
   if (cell_) return cell_->address();
+  if (remote_) return remote_->address();
   return unreachable_ ? *unreachable_ : ActorAddress{};
+}
+
+std::string AnyRef::describe() const {
+  if (cell_) return cell_->describe();
+  if (remote_) return remote_->describe();
+  return "unreachable actor at " + address().to_string();
 }
 
 const std::string& AnyRef::name() const {
   static const std::string kNone;
-  return cell_ ? cell_->name() : kNone;
+  if (cell_) return cell_->name();
+  return remote_ ? remote_->name() : kNone;
 }
 
-std::string_view AnyRef::class_name() const { return cell_ ? cell_->methods().class_name() : ""; }
+std::string_view AnyRef::class_name() const {
+  if (cell_) return cell_->methods().class_name();
+  return remote_ ? std::string_view(remote_->class_name()) : std::string_view();
+}
 
 Failure AnyRef::unreachable_failure() const {
   return make_failure<RuntimeError>(RuntimeErrorKind::kActorNotFound,
@@ -220,7 +202,21 @@ Failure AnyRef::unreachable_failure() const {
 
 void AnyRef::post(detail::Message* message) const { cell_->post(message); }
 
+Future<Value> AnyRef::remote_ask(std::string_view method, std::vector<Value> args) const {
+  return remote_->ask(method, std::move(args), timeout());
+}
+
+void AnyRef::remote_tell(std::string_view method, std::vector<Value> args) const {
+  remote_->tell(method, std::move(args));
+}
+
+Failure AnyRef::remote_stream_failure() const {
+  return make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
+                                    "streams from an actor on another node are not implemented yet (" + describe() + ")");
+}
+
 Future<Value> AnyRef::ask(std::string_view method, std::vector<Value> args) const {
+  if (remote_) return remote_ask(method, std::move(args));
   if (!cell_) return Future<Value>::ready(unreachable_failure());
   Promise<Value> promise;
   auto future = promise.future();
@@ -230,13 +226,16 @@ Future<Value> AnyRef::ask(std::string_view method, std::vector<Value> args) cons
 }
 
 void AnyRef::tell(std::string_view method, std::vector<Value> args) const {
+  if (remote_) return remote_tell(method, std::move(args));
   if (!cell_) return;
   post(new detail::DynamicCallMessage(std::string(method), std::move(args), detail::DynamicReply()));
 }
 
 StreamReader<Value> AnyRef::stream(std::string_view method, std::vector<Value> args, std::size_t window) const {
   auto channel = std::make_shared<detail::StreamChannel<Value>>(window);
-  if (!cell_) {
+  if (remote_) {
+    channel->finish(remote_stream_failure());
+  } else if (!cell_) {
     channel->finish(unreachable_failure());
   } else {
     post(new detail::DynamicCallMessage(std::string(method), std::move(args), detail::DynamicReply(channel)));
@@ -245,6 +244,10 @@ StreamReader<Value> AnyRef::stream(std::string_view method, std::vector<Value> a
 }
 
 Future<StopNotice> AnyRef::watch() const {
+  if (remote_) {
+    return Future<StopNotice>::ready(make_failure<RuntimeError>(
+        RuntimeErrorKind::kProtocol, "watching an actor on another node is not implemented yet (" + describe() + ")"));
+  }
   if (!cell_) return Future<StopNotice>::ready(unreachable_failure());
   return cell_->watch();
 }
@@ -260,8 +263,10 @@ AnyRef AnyRef::with_timeout(std::chrono::milliseconds t) const {
 }
 
 std::chrono::milliseconds AnyRef::timeout() const {
-  if (timeout_.count() > 0 || !cell_) return timeout_.count() > 0 ? timeout_ : std::chrono::milliseconds(30'000);
-  return cell_->node().default_ask_timeout();
+  if (timeout_.count() > 0) return timeout_;
+  if (cell_) return cell_->node().default_ask_timeout();
+  if (remote_) return remote_->default_timeout();
+  return NodeConfig{}.ask_timeout;
 }
 
 // ---------------------------------------------------------------- Actor

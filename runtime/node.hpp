@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "messaging/transport.hpp"
 #include "runtime/actor.hpp"
 #include "runtime/actor_ref.hpp"
 #include "runtime/future.hpp"
@@ -44,6 +45,14 @@ struct NodeConfig {
   std::chrono::milliseconds dead_letter_log_interval{1'000};
   // How long shutdown() lets actors finish their current work before giving up on them.
   std::chrono::milliseconds shutdown_grace{5'000};
+  // Where this node listens for other nodes: "tcp://host:port" (port 0 picks a free port; see
+  // Node::endpoint()). Empty: a process-local node, with no network at all.
+  std::string listen;
+  // The address other nodes use to reach this one when it differs from the bound one (NAT,
+  // containers, a wildcard bind such as tcp://0.0.0.0:7000). Empty: the bound address.
+  std::string advertise;
+  // Network tuning: timeouts, heartbeats, buffer limits (its listen/advertise are the above).
+  TransportConfig transport;
 };
 
 // One row of Node::actors().
@@ -85,6 +94,16 @@ class Node {
   // REQUIRES: not called from one of this node's actor handlers (throws kShutdown if it is).
   void shutdown();
 
+  // The actor named `name` on the node listening at `endpoint` ("tcp://host:port"): the
+  // low-level way to reach another node without a cluster registry. Fails with
+  // kActorNotFound, kNodeUnreachable, or TimeoutError (default: the ask timeout).
+  Future<AnyRef> resolve_at(std::string_view endpoint, std::string_view name, std::chrono::milliseconds timeout = {});
+  template <typename T>
+  Future<ActorRef<T>> resolve_at(std::string_view endpoint, std::string_view name,
+                                 std::chrono::milliseconds timeout = {});
+
+  // Where other nodes reach this one ("tcp://127.0.0.1:40213"); empty without a network.
+  const std::string& endpoint() const;
   std::vector<ActorInfo> actors() const;
   std::uint64_t dead_letters() const;
   NodeId id() const;
@@ -116,11 +135,13 @@ Future<ActorRef<T>> Node::spawn(SpawnOptions options, A&&... args) {
   return Future<ActorRef<T>>::ready(ActorRef<T>(std::move(spawned.value())));
 }
 
+namespace detail {
+// Completes with the reference typed as T, or fails with kWrongType (or the lookup's failure).
 template <typename T>
-Future<ActorRef<T>> Node::resolve(std::string_view name, std::chrono::milliseconds wait) {
+Future<ActorRef<T>> typed_ref(Future<AnyRef> any) {
   auto typed = std::make_shared<Promise<ActorRef<T>>>();
   auto future = typed->future();
-  resolve_any(name, wait).then([typed](Result<AnyRef> r) {
+  any.then([typed](Result<AnyRef> r) {
     if (!r.ok()) {
       typed->fail(r.failure());
       return;
@@ -132,6 +153,18 @@ Future<ActorRef<T>> Node::resolve(std::string_view name, std::chrono::millisecon
     }
   });
   return future;
+}
+}  // namespace detail
+
+template <typename T>
+Future<ActorRef<T>> Node::resolve(std::string_view name, std::chrono::milliseconds wait) {
+  return detail::typed_ref<T>(resolve_any(name, wait));
+}
+
+template <typename T>
+Future<ActorRef<T>> Node::resolve_at(std::string_view endpoint, std::string_view name,
+                                     std::chrono::milliseconds timeout) {
+  return detail::typed_ref<T>(resolve_at(endpoint, name, timeout));
 }
 
 }  // namespace pulsing

@@ -1,0 +1,62 @@
+// NodeCore: everything a node owns — config, identity, scheduler, timers, registry, dead-letter
+// count, and (when it listens) its network link. The Node object is a handle on it; actor cells
+// and remote references share it, so that one that outlives its Node fails cleanly instead of
+// touching freed memory. Internal to the runtime.
+//
+// Thread-safety: every member may be used from any thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "runtime/local_registry.hpp"
+#include "runtime/node.hpp"
+#include "runtime/node_context.hpp"
+
+namespace pulsing::detail {
+
+class RemoteLink;
+
+class NodeCore final : public NodeContext, public std::enable_shared_from_this<NodeCore> {
+ public:
+  explicit NodeCore(NodeConfig config);
+  ~NodeCore() override;
+
+  // Starts listening (config.listen); the endpoint is known from then on. Throws when the
+  // address cannot be bound. REQUIRES: called once, right after construction.
+  void start_network();
+
+  Scheduler& scheduler() override { return scheduler_; }
+  TimerService& timers() override { return timers_; }
+  NodeId node_id() const override { return id_; }
+  const std::string& endpoint() const override { return endpoint_; }
+  std::chrono::milliseconds default_ask_timeout() const override { return config_.ask_timeout; }
+  std::size_t default_mailbox_capacity() const override { return config_.mailbox_capacity; }
+  void on_actor_stopped(ActorCell& cell) override { registry_.remove(cell); }
+  void dead_letter(std::string_view target, std::string_view why) override;
+
+  const NodeConfig& config() const { return config_; }
+  LocalRegistry& registry() { return registry_; }
+  ActorId next_actor_id() { return ActorId{next_id_.fetch_add(1) + 1}; }
+  std::uint64_t dead_letters() const { return dead_letters_.load(); }
+  // The network side; null when the node does not listen.
+  RemoteLink* remote() { return remote_.get(); }
+
+  void shutdown();
+
+ private:
+  const NodeConfig config_;
+  const NodeId id_;
+  std::string endpoint_;  // set once by start_network()
+  TimerService timers_;
+  Scheduler scheduler_;
+  LocalRegistry registry_;
+  std::unique_ptr<RemoteLink> remote_;
+  std::atomic<bool> shut_down_{false};
+  std::atomic<std::uint64_t> next_id_{0};
+  std::atomic<std::uint64_t> dead_letters_{0};
+  std::atomic<Clock::rep> last_dead_letter_log_{0};
+};
+
+}  // namespace pulsing::detail
