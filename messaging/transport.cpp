@@ -97,6 +97,7 @@ class Transport::Io {
 
  private:
   void connect_new_peers();
+  void close_all();
   void flush_ready();
   void flush(Link& link);
   bool try_send(Link& link);
@@ -162,6 +163,21 @@ void Transport::Io::run(const std::atomic<bool>& stopping) {
       if (items[3 + 2 * i].revents & ZMQ_POLLOUT) flush(*links_[i]);
     }
   }
+  close_all();
+}
+
+void Transport::Io::close_all() {
+  // Closed here, by the thread that owns them, and now: peers must see this node's connections
+  // go away when it stops, even if the Transport object itself lives on (references held
+  // elsewhere).
+  for (auto& link : links_) {
+    zmq_socket_monitor(link->dealer.handle(), nullptr, 0);
+    link->monitor.close();
+    link->dealer.close();
+  }
+  links_.clear();
+  router_.close();
+  context_.close();
 }
 
 void Transport::Io::connect_new_peers() {

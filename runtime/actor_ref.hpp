@@ -23,13 +23,10 @@
 #include "runtime/actor_cell.hpp"
 #include "runtime/calls.hpp"
 #include "runtime/future.hpp"
+#include "runtime/remote.hpp"
 #include "runtime/stream.hpp"
 
 namespace pulsing {
-
-namespace detail {
-class RemoteActor;
-}
 
 class AnyRef {
  public:
@@ -85,7 +82,6 @@ class AnyRef {
   template <typename R>
   void arm_timeout(Promise<R>& promise, std::string_view method) const;
   Failure unreachable_failure() const;
-  Failure remote_stream_failure() const;
 
   // A reference is small (it travels in messages and sits in containers): the actor's cell,
   // or its remote handle, or for an unreachable actor just its address.
@@ -140,7 +136,18 @@ class ActorRef : public AnyRef {
     using Item = typename R::value_type;
     auto channel = std::make_shared<detail::StreamChannel<Item>>(kDefaultWindow);
     if (remote_) {
-      channel->finish(remote_stream_failure());
+      detail::InboundStream inbound{
+          [channel](Value&& item) {
+            try {
+              channel->push(from_value<Item>(item));
+              return true;
+            } catch (const ConversionError&) {
+              return false;
+            }
+          },
+          [channel](std::optional<Failure> failure) { channel->finish(std::move(failure)); }};
+      remote_->open_stream(method_name(method), encode_args(method, std::forward<A>(args)...),
+                           static_cast<std::uint32_t>(kDefaultWindow), std::move(inbound), *channel);
     } else if (!valid()) {
       channel->finish(unreachable_failure());
     } else {

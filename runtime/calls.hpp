@@ -60,19 +60,20 @@ struct TellReply {
 };
 
 // The reply of a call by name: a Value for an ask (a local promise, or a responder that sends
-// it back to another node), nothing for a tell, a channel for a stream.
+// it back to another node), nothing for a tell, a sink of Values for a stream (a local reader's
+// channel, or a sink that sends the items to a reader on another node).
 class DynamicReply {
  public:
   using Responder = std::function<void(Result<Value>)>;
 
   DynamicReply() = default;  // a tell
   explicit DynamicReply(Promise<Value> promise) : target_(std::move(promise)) {}
-  explicit DynamicReply(std::shared_ptr<StreamChannel<Value>> channel) : target_(std::move(channel)) {}
+  explicit DynamicReply(std::shared_ptr<StreamSink<Value>> sink) : target_(std::move(sink)) {}
   explicit DynamicReply(Responder responder) : target_(std::move(responder)) {}
 
   bool is_tell() const { return target_.index() == 0; }
   bool is_stream() const { return target_.index() == 2; }
-  const std::shared_ptr<StreamChannel<Value>>& channel() const { return std::get<2>(target_); }
+  const std::shared_ptr<StreamSink<Value>>& sink() const { return std::get<2>(target_); }
 
   template <typename X>
   void set(Result<X>&& result) {
@@ -84,7 +85,7 @@ class DynamicReply {
   }
   void fail(const Failure& failure) {
     if (auto* promise = std::get_if<1>(&target_)) promise->fail(failure);
-    if (is_stream()) channel()->finish(failure);
+    if (is_stream()) sink()->finish(failure);
     if (auto* responder = std::get_if<3>(&target_)) (*responder)(Result<Value>(failure));
   }
   void reject(ActorCell& cell) {
@@ -96,7 +97,7 @@ class DynamicReply {
   }
 
  private:
-  std::variant<std::monostate, Promise<Value>, std::shared_ptr<StreamChannel<Value>>, Responder> target_;
+  std::variant<std::monostate, Promise<Value>, std::shared_ptr<StreamSink<Value>>, Responder> target_;
 };
 
 // ---------------------------------------------------------------- running a handler
@@ -339,13 +340,13 @@ void invoke_dynamic(const MethodEntry& entry, ActorCell& cell, std::vector<Value
   if constexpr (is_stream_v<R>) {
     if (!reply.is_stream()) return bad_arguments("a stream method: call it with stream()");
     using T = typename R::value_type;
-    auto channel = reply.channel();
+    auto sink = reply.sink();
     try {
-      ProducerDriver<T>::start(cell, call(), std::make_shared<ValueSink<T>>(channel));
+      ProducerDriver<T>::start(cell, call(), std::make_shared<ValueSink<T>>(sink));
     } catch (...) {
       Failure failure = classify(std::current_exception());
       cell.note_failure(failure);
-      channel->finish(failure);
+      sink->finish(failure);
     }
   } else {
     if (reply.is_stream()) return bad_arguments("not a stream method: call it with ask() or tell()");

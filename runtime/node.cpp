@@ -210,10 +210,6 @@ void AnyRef::remote_tell(std::string_view method, std::vector<Value> args) const
   remote_->tell(method, std::move(args));
 }
 
-Failure AnyRef::remote_stream_failure() const {
-  return make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
-                                    "streams from an actor on another node are not implemented yet (" + describe() + ")");
-}
 
 Future<Value> AnyRef::ask(std::string_view method, std::vector<Value> args) const {
   if (remote_) return remote_ask(method, std::move(args));
@@ -234,11 +230,17 @@ void AnyRef::tell(std::string_view method, std::vector<Value> args) const {
 StreamReader<Value> AnyRef::stream(std::string_view method, std::vector<Value> args, std::size_t window) const {
   auto channel = std::make_shared<detail::StreamChannel<Value>>(window);
   if (remote_) {
-    channel->finish(remote_stream_failure());
+    detail::InboundStream inbound{[channel](Value&& item) {
+                                    channel->push(std::move(item));
+                                    return true;
+                                  },
+                                  [channel](std::optional<Failure> failure) { channel->finish(std::move(failure)); }};
+    remote_->open_stream(method, std::move(args), static_cast<std::uint32_t>(window), std::move(inbound), *channel);
   } else if (!cell_) {
     channel->finish(unreachable_failure());
   } else {
-    post(new detail::DynamicCallMessage(std::string(method), std::move(args), detail::DynamicReply(channel)));
+    post(new detail::DynamicCallMessage(std::string(method), std::move(args),
+                                        detail::DynamicReply(std::shared_ptr<detail::StreamSink<Value>>(channel))));
   }
   return StreamReader<Value>(channel, timeout());
 }

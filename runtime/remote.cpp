@@ -25,6 +25,82 @@ Failure shutting_down() {
 
 }  // namespace
 
+// The producer's end of a stream read by another node: sends items while the reader has granted
+// credit, parks the producer when it has none, and stops it when the reader cancels.
+class RemoteSink final : public StreamSink<Value> {
+ public:
+  RemoteSink(RemoteLink& link, std::shared_ptr<Transport::Peer> peer, std::uint64_t correlation, std::uint32_t credit)
+      : link_(link), peer_(std::move(peer)), correlation_(correlation), credit_(credit) {}
+
+  void push(Value&& item) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (cancelled_ || finished_) return;
+      if (credit_ > 0) --credit_;
+    }
+    Envelope e = link_.envelope(EnvelopeKind::kStreamItem);
+    e.correlation = correlation_;
+    e.payload = std::move(item);
+    if (!link_.transport_->send(*peer_, e)) cancel();  // the reader's node is gone
+  }
+  bool park(std::function<void()> wake) override {
+    std::lock_guard lock(mutex_);
+    if (credit_ > 0 || cancelled_) return false;
+    wake_ = std::move(wake);
+    return true;
+  }
+  bool cancelled() const override {
+    std::lock_guard lock(mutex_);
+    return cancelled_;
+  }
+  void finish(std::optional<Failure> failure) override {
+    bool tell_reader;
+    {
+      std::lock_guard lock(mutex_);
+      if (finished_) return;
+      finished_ = true;
+      tell_reader = !cancelled_;
+      wake_ = nullptr;
+    }
+    if (tell_reader) {
+      Envelope e = link_.envelope(EnvelopeKind::kStreamEnd);
+      e.correlation = correlation_;
+      if (failure) e.error = failure_to_value(*failure);
+      link_.transport_->send(*peer_, e);
+    }
+    link_.forget_producer({peer_->endpoint(), correlation_});
+  }
+
+  void grant(std::uint32_t credit) {
+    std::function<void()> wake;
+    {
+      std::lock_guard lock(mutex_);
+      credit_ += credit;
+      wake = std::exchange(wake_, nullptr);
+    }
+    if (wake) wake();
+  }
+  void cancel() {
+    std::function<void()> wake;
+    {
+      std::lock_guard lock(mutex_);
+      cancelled_ = true;
+      wake = std::exchange(wake_, nullptr);
+    }
+    if (wake) wake();
+  }
+
+ private:
+  RemoteLink& link_;
+  const std::shared_ptr<Transport::Peer> peer_;
+  const std::uint64_t correlation_;
+  mutable std::mutex mutex_;
+  std::uint32_t credit_;            // guarded by mutex_
+  bool cancelled_ = false;          // guarded by mutex_
+  bool finished_ = false;           // guarded by mutex_
+  std::function<void()> wake_;      // guarded by mutex_: the parked producer
+};
+
 // ---------------------------------------------------------------- RemoteLink
 
 RemoteLink::RemoteLink(NodeCore& node, TransportConfig config)
@@ -34,13 +110,21 @@ RemoteLink::~RemoteLink() { stop(); }
 
 void RemoteLink::stop() {
   std::unordered_map<std::uint64_t, Outstanding> failed;
+  std::unordered_map<std::uint64_t, Reading> reading;
+  std::map<ProducerKey, std::weak_ptr<RemoteSink>> producing;
   {
     std::lock_guard lock(mutex_);
     if (stopped_) return;
     stopped_ = true;
     failed.swap(outstanding_);
+    reading.swap(reading_);
+    producing.swap(producing_);
   }
   for (auto& [correlation, outstanding] : failed) outstanding.promise->fail(shutting_down());
+  for (auto& [correlation, r] : reading) r.inbound.finish(shutting_down());
+  for (auto& [key, weak] : producing) {
+    if (auto sink = weak.lock()) sink->cancel();
+  }
   transport_->stop();
   congested_.clear();
 }
@@ -132,13 +216,13 @@ bool RemoteLink::on_envelope(Envelope&& envelope) {
     case EnvelopeKind::kTell: return on_call(std::move(envelope));
     case EnvelopeKind::kReply: on_reply(std::move(envelope)); return false;
     case EnvelopeKind::kResolve: on_resolve(std::move(envelope)); return false;
-    default:
-      reply(envelope, make_failure<RuntimeError>(
-                          RuntimeErrorKind::kProtocol,
-                          fmt::format("node {} does not accept '{}' envelopes", transport_->endpoint(),
-                                      to_string(envelope.kind))));
-      return false;
+    case EnvelopeKind::kStreamOpen: return on_call(std::move(envelope));
+    case EnvelopeKind::kStreamItem:
+    case EnvelopeKind::kStreamEnd:
+    case EnvelopeKind::kStreamCredit:
+    case EnvelopeKind::kStreamCancel: on_stream(std::move(envelope)); return false;
   }
+  return false;
 }
 
 std::shared_ptr<ActorCell> RemoteLink::find_target(const Envelope& e, std::string& why) {
@@ -163,19 +247,22 @@ bool RemoteLink::on_call(Envelope&& e) {
   std::string why;
   auto cell = find_target(e, why);
   bool ask = e.kind == EnvelopeKind::kAsk;
+  bool stream = e.kind == EnvelopeKind::kStreamOpen;
+  auto refuse = [&](Failure failure) {
+    if (ask) reply(e, std::move(failure));
+    if (stream) end_remote_stream(e, std::move(failure));
+  };
   if (!cell) {
-    if (ask) {
-      reply(e, make_failure<RuntimeError>(RuntimeErrorKind::kActorNotFound, why));
+    if (ask || stream) {
+      refuse(make_failure<RuntimeError>(RuntimeErrorKind::kActorNotFound, why));
     } else {
       node_.dead_letter(e.target_name.empty() ? fmt::format("actor #{}", e.target_id) : e.target_name, why);
     }
     return false;
   }
   if (!e.payload.is_null() && !e.payload.is_list()) {
-    if (ask) {
-      reply(e, make_failure<RuntimeError>(RuntimeErrorKind::kBadArguments,
-                                          fmt::format("arguments must be a list, got {}", e.payload.debug_string())));
-    }
+    refuse(make_failure<RuntimeError>(RuntimeErrorKind::kBadArguments,
+                                      fmt::format("arguments must be a list, got {}", e.payload.debug_string())));
     return false;
   }
   std::vector<Value> args = e.payload.is_null() ? std::vector<Value>{} : std::move(e.payload.as_list());
@@ -185,6 +272,13 @@ bool RemoteLink::on_call(Envelope&& e) {
         [this, peer = transport_->peer(e.sender_endpoint), correlation = e.correlation](Result<Value> r) {
           send_reply(*peer, correlation, std::move(r));
         }));
+  } else if (stream) {
+    auto sink = std::make_shared<RemoteSink>(*this, transport_->peer(e.sender_endpoint), e.correlation, e.credit);
+    {
+      std::lock_guard lock(mutex_);
+      producing_[{e.sender_endpoint, e.correlation}] = sink;
+    }
+    answer = DynamicReply(std::shared_ptr<StreamSink<Value>>(std::move(sink)));
   }
   cell->post(new DynamicCallMessage(std::move(e.method), std::move(args), std::move(answer)), false);
   if (cell->over_capacity()) {
@@ -229,6 +323,121 @@ void RemoteLink::send_reply(Transport::Peer& peer, std::uint64_t correlation, Re
   transport_->send(peer, e);  // a reply to a node that went away is lost with it
 }
 
+void RemoteLink::on_stream(Envelope&& e) {
+  switch (e.kind) {
+    case EnvelopeKind::kStreamItem: {
+      std::function<bool(Value&&)> push;
+      {
+        std::lock_guard lock(mutex_);
+        auto it = reading_.find(e.correlation);
+        if (it == reading_.end()) return;  // a stream the reader already left
+        push = it->second.inbound.push;
+      }
+      if (!push(std::move(e.payload))) {
+        end_reading(e.correlation, make_failure<RuntimeError>(
+                                       RuntimeErrorKind::kProtocol,
+                                       fmt::format("a stream item from {} does not convert to the reader's type",
+                                                   e.sender_endpoint)));
+        cancel_reading(e.sender_endpoint, e.correlation);
+      }
+      return;
+    }
+    case EnvelopeKind::kStreamEnd:
+      end_reading(e.correlation, e.error.is_null() ? std::nullopt : std::optional(failure_from_value(e.error)));
+      return;
+    case EnvelopeKind::kStreamCredit:
+    case EnvelopeKind::kStreamCancel: {
+      std::shared_ptr<RemoteSink> sink;
+      {
+        std::lock_guard lock(mutex_);
+        auto it = producing_.find({e.sender_endpoint, e.correlation});
+        if (it != producing_.end()) sink = it->second.lock();
+      }
+      if (!sink) return;
+      if (e.kind == EnvelopeKind::kStreamCredit) {
+        sink->grant(e.credit);
+      } else {
+        sink->cancel();
+      }
+      return;
+    }
+    default: return;
+  }
+}
+
+void RemoteLink::end_remote_stream(const Envelope& open, Failure failure) {
+  Envelope e = envelope(EnvelopeKind::kStreamEnd);
+  e.correlation = open.correlation;
+  e.error = failure_to_value(failure);
+  transport_->send(*transport_->peer(open.sender_endpoint), e);
+}
+
+void RemoteLink::open_stream(Transport::Peer& peer, Envelope open, std::uint32_t window, InboundStream inbound,
+                             StreamReaderEvents& events) {
+  std::uint64_t correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) {
+      inbound.finish(shutting_down());
+      return;
+    }
+    reading_.emplace(correlation, Reading{std::move(inbound), peer.endpoint()});
+  }
+  // Credit goes back in batches of half a window; both callbacks may outlive the node.
+  auto consumed = std::make_shared<std::atomic<std::uint32_t>>(0);
+  std::uint32_t half = std::max<std::uint32_t>(1, window / 2);
+  auto node = node_.weak_from_this();
+  events.set_reader_events(
+      [node, endpoint = peer.endpoint(), correlation, consumed, half](std::size_t n) {
+        if (consumed->fetch_add(static_cast<std::uint32_t>(n)) + n < half) return;
+        std::uint32_t grant = consumed->exchange(0);
+        auto core = node.lock();
+        if (grant > 0 && core && core->remote()) core->remote()->send_credit(endpoint, correlation, grant);
+      },
+      [node, endpoint = peer.endpoint(), correlation] {
+        auto core = node.lock();
+        if (core && core->remote()) core->remote()->cancel_reading(endpoint, correlation);
+      });
+  open.kind = EnvelopeKind::kStreamOpen;
+  open.correlation = correlation;
+  open.credit = window;
+  if (!transport_->send(peer, open)) end_reading(correlation, unreachable(peer.endpoint(), "cannot send to it"));
+}
+
+void RemoteLink::end_reading(std::uint64_t correlation, std::optional<Failure> failure) {
+  std::optional<Reading> reading;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = reading_.find(correlation);
+    if (it == reading_.end()) return;
+    reading = std::move(it->second);
+    reading_.erase(it);
+  }
+  reading->inbound.finish(std::move(failure));
+}
+
+void RemoteLink::send_credit(const std::string& peer, std::uint64_t correlation, std::uint32_t credit) {
+  Envelope e = envelope(EnvelopeKind::kStreamCredit);
+  e.correlation = correlation;
+  e.credit = credit;
+  transport_->send(*transport_->peer(peer), e);
+}
+
+void RemoteLink::cancel_reading(const std::string& peer, std::uint64_t correlation) {
+  {
+    std::lock_guard lock(mutex_);
+    if (reading_.erase(correlation) == 0) return;
+  }
+  Envelope e = envelope(EnvelopeKind::kStreamCancel);
+  e.correlation = correlation;
+  transport_->send(*transport_->peer(peer), e);
+}
+
+void RemoteLink::forget_producer(const ProducerKey& key) {
+  std::lock_guard lock(mutex_);
+  producing_.erase(key);
+}
+
 bool RemoteLink::still_congested() {
   std::erase_if(congested_, [](const std::shared_ptr<ActorCell>& cell) { return !cell->over_half_capacity(); });
   return !congested_.empty();
@@ -248,7 +457,21 @@ void RemoteLink::on_peer_down(const std::string& endpoint, const std::string& wh
       }
     }
   }
+  std::vector<std::uint64_t> readings;
+  std::vector<std::shared_ptr<RemoteSink>> producers;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [correlation, r] : reading_) {
+      if (r.peer == endpoint) readings.push_back(correlation);
+    }
+    for (auto& [key, weak] : producing_) {
+      if (key.first != endpoint) continue;
+      if (auto sink = weak.lock()) producers.push_back(std::move(sink));
+    }
+  }
   for (auto& promise : failed) promise->fail(unreachable(endpoint, why));
+  for (auto correlation : readings) end_reading(correlation, unreachable(endpoint, why));
+  for (auto& sink : producers) sink->cancel();  // its reader is gone: stop at the next yield
   for (std::size_t i = 0; i < dropped; ++i) node_.dead_letter(endpoint, why);
 }
 
@@ -290,6 +513,17 @@ Future<Value> RemoteActor::ask(std::string_view method, std::vector<Value> args,
   if (link == nullptr) return Future<Value>::ready(shutting_down());
   return link->request(*peer_, call(EnvelopeKind::kAsk, method, std::move(args)), timeout,
                        fmt::format("ask {}.{}", describe(), method));
+}
+
+void RemoteActor::open_stream(std::string_view method, std::vector<Value> args, std::uint32_t window,
+                              InboundStream inbound, StreamReaderEvents& events) const {
+  RemoteLink* link = node_->remote();
+  if (link == nullptr) {
+    inbound.finish(shutting_down());
+    return;
+  }
+  link->open_stream(*peer_, call(EnvelopeKind::kStreamOpen, method, std::move(args)), window, std::move(inbound),
+                    events);
 }
 
 void RemoteActor::tell(std::string_view method, std::vector<Value> args) const {

@@ -20,8 +20,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include <map>
+#include <optional>
+
 #include "messaging/transport.hpp"
 #include "runtime/future.hpp"
+#include "runtime/stream.hpp"
 
 namespace pulsing {
 class AnyRef;
@@ -29,6 +33,13 @@ namespace detail {
 
 class ActorCell;
 class NodeCore;
+class RemoteSink;
+
+// Where the items of a stream read from another node go (the reader's channel, typed or not).
+struct InboundStream {
+  std::function<bool(Value&&)> push;  // false: the item does not convert to the reader's type
+  std::function<void(std::optional<Failure>)> finish;
+};
 
 class RemoteLink final : public TransportHandler {
  public:
@@ -48,6 +59,12 @@ class RemoteLink final : public TransportHandler {
   void tell(Transport::Peer& peer, Envelope envelope, std::string_view target);
   Future<AnyRef> resolve(const std::string& endpoint, const std::string& name, std::chrono::milliseconds timeout);
 
+  // Opens a stream (`open` names target, method and arguments) whose items go to `inbound`;
+  // `events` (the reader's channel) reports consumption, granting the producer credit in
+  // batches of half a window, and cancellation, which reaches the producer.
+  void open_stream(Transport::Peer& peer, Envelope open, std::uint32_t window, InboundStream inbound,
+                   StreamReaderEvents& events);
+
   // An envelope from this node (sender fields filled in).
   Envelope envelope(EnvelopeKind kind) const;
 
@@ -60,12 +77,24 @@ class RemoteLink final : public TransportHandler {
   void on_peer_down(const std::string& endpoint, const std::string& why, std::size_t dropped) override;
 
  private:
+  friend class RemoteSink;
   struct Outstanding {
     std::shared_ptr<Promise<Value>> promise;
     std::string peer;
   };
+  struct Reading {  // a stream this node reads from a peer
+    InboundStream inbound;
+    std::string peer;
+  };
+  using ProducerKey = std::pair<std::string, std::uint64_t>;  // reader's endpoint, correlation
 
   bool on_call(Envelope&& envelope);  // true: the target is over capacity
+  void on_stream(Envelope&& envelope);
+  void end_reading(std::uint64_t correlation, std::optional<Failure> failure);
+  void end_remote_stream(const Envelope& open, Failure failure);
+  void send_credit(const std::string& peer, std::uint64_t correlation, std::uint32_t credit);
+  void cancel_reading(const std::string& peer, std::uint64_t correlation);
+  void forget_producer(const ProducerKey& key);
   void on_reply(Envelope&& envelope);
   void on_resolve(Envelope&& envelope);
   void reply(const Envelope& request, Result<Value> result);
@@ -77,6 +106,8 @@ class RemoteLink final : public TransportHandler {
   NodeCore& node_;
   std::mutex mutex_;
   std::unordered_map<std::uint64_t, Outstanding> outstanding_;  // guarded by mutex_
+  std::unordered_map<std::uint64_t, Reading> reading_;          // guarded by mutex_
+  std::map<ProducerKey, std::weak_ptr<RemoteSink>> producing_;  // guarded by mutex_
   bool stopped_ = false;                                        // guarded by mutex_
   std::atomic<std::uint64_t> next_correlation_{1};
   std::vector<std::shared_ptr<ActorCell>> congested_;  // I/O thread only
@@ -90,6 +121,9 @@ class RemoteActor {
 
   Future<Value> ask(std::string_view method, std::vector<Value> args, std::chrono::milliseconds timeout) const;
   void tell(std::string_view method, std::vector<Value> args) const;
+  // Fails `inbound` at once when the node has no network any more.
+  void open_stream(std::string_view method, std::vector<Value> args, std::uint32_t window, InboundStream inbound,
+                   StreamReaderEvents& events) const;
 
   const ActorAddress& address() const { return address_; }
   const std::string& name() const { return name_; }

@@ -32,6 +32,9 @@
 
 namespace pulsing {
 
+template <typename T>
+class Stream;
+
 namespace detail {
 
 // The producer's side of a channel, as a Stream coroutine sees it: items of type T, whatever
@@ -48,10 +51,33 @@ class StreamSink {
   virtual void finish(std::optional<Failure> failure) = 0;
 };
 
+// What a reader does, for a producer on another node: items taken (to grant credit) and
+// cancellation. Set once, before the channel is shared.
+class StreamReaderEvents {
+ public:
+  void set_reader_events(std::function<void(std::size_t)> on_consumed, std::function<void()> on_cancel) {
+    on_consumed_ = std::move(on_consumed);
+    on_cancel_ = std::move(on_cancel);
+  }
+
+ protected:
+  void consumed(std::size_t n) const {
+    if (on_consumed_) on_consumed_(n);
+  }
+  void reader_cancelled() const {
+    if (on_cancel_) on_cancel_();
+  }
+
+ private:
+  std::function<void(std::size_t)> on_consumed_;
+  std::function<void()> on_cancel_;
+};
+
 template <typename T>
-class StreamChannel final : public StreamSink<T> {
+class StreamChannel final : public StreamSink<T>, public StreamReaderEvents {
  public:
   explicit StreamChannel(std::size_t window) : window_(window ? window : 1), credit_(window_) {}
+  std::size_t window() const { return window_; }
 
   // Producer side.
   void push(T&& item) override {
@@ -111,6 +137,7 @@ class StreamChannel final : public StreamSink<T> {
       }
     }
     if (producer_wake) producer_wake();
+    if (result == Poll::kItem) consumed(1);
     return result;
   }
   // Waits until poll() has something to say, or until `deadline`; false on timeout.
@@ -127,14 +154,17 @@ class StreamChannel final : public StreamSink<T> {
   }
   void cancel() {
     std::function<void()> producer_wake;
+    bool ended;
     {
       std::lock_guard lock(mutex_);
       if (cancelled_) return;
       cancelled_ = true;
+      ended = done_;
       items_.clear();
       producer_wake = std::exchange(producer_wake_, nullptr);
     }
     if (producer_wake) producer_wake();
+    if (!ended) reader_cancelled();
   }
   std::size_t buffered() const {
     std::lock_guard lock(mutex_);
@@ -154,18 +184,19 @@ class StreamChannel final : public StreamSink<T> {
   std::function<void()> reader_wake_;
 };
 
-// Feeds a producer of T into a channel of Value, for readers that called by name.
+// Feeds a producer of T into a sink of Value: for readers that called by name, and for readers
+// on other nodes.
 template <typename T>
 class ValueSink final : public StreamSink<T> {
  public:
-  explicit ValueSink(std::shared_ptr<StreamChannel<Value>> channel) : channel_(std::move(channel)) {}
-  void push(T&& item) override { channel_->push(to_value(item)); }
-  bool park(std::function<void()> wake) override { return channel_->park(std::move(wake)); }
-  bool cancelled() const override { return channel_->cancelled(); }
-  void finish(std::optional<Failure> failure) override { channel_->finish(std::move(failure)); }
+  explicit ValueSink(std::shared_ptr<StreamSink<Value>> inner) : inner_(std::move(inner)) {}
+  void push(T&& item) override { inner_->push(to_value(item)); }
+  bool park(std::function<void()> wake) override { return inner_->park(std::move(wake)); }
+  bool cancelled() const override { return inner_->cancelled(); }
+  void finish(std::optional<Failure> failure) override { inner_->finish(std::move(failure)); }
 
  private:
-  std::shared_ptr<StreamChannel<Value>> channel_;
+  std::shared_ptr<StreamSink<Value>> inner_;
 };
 
 template <typename T>

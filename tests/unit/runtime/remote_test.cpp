@@ -34,6 +34,39 @@ class Calculator : public Actor {
   int value_;
 };
 
+struct Guard {
+  std::shared_ptr<std::atomic<bool>> destroyed;
+  ~Guard() { *destroyed = true; }
+};
+
+class Producer : public Actor {
+ public:
+  explicit Producer(std::shared_ptr<std::atomic<bool>> destroyed) : destroyed_(std::move(destroyed)) {}
+  Stream<std::int64_t> count_to(int n) {
+    for (int i = 1; i <= n; ++i) {
+      ++produced_;
+      co_yield std::int64_t{i};
+    }
+  }
+  Stream<std::int64_t> forever() {
+    Guard guard{destroyed_};
+    for (std::int64_t i = 0;; ++i) {
+      ++produced_;
+      co_yield i;
+    }
+  }
+  Stream<int> fail_after(int n) {
+    for (int i = 0; i < n; ++i) co_yield i;
+    throw BusinessError(503, "no more items");
+  }
+  int produced() const { return produced_; }
+  PULSING_METHODS(Producer, count_to, forever, fail_after, produced)
+
+ private:
+  std::shared_ptr<std::atomic<bool>> destroyed_;
+  int produced_ = 0;
+};
+
 NodeConfig networked(std::string name) {
   NodeConfig config = testing::test_config();
   config.name = std::move(name);
@@ -148,6 +181,78 @@ TEST_CASE("a node that never answers is unreachable within the connect timeout")
   auto e = testing::expect_error<RuntimeError>([&] { a.resolve_at(vacant, "calc", 10s).get(); });
   CHECK(e.kind() == RuntimeErrorKind::kNodeUnreachable);
   CHECK(std::string(e.what()).find(vacant) != std::string::npos);
+}
+
+TEST_CASE("a stream from another node yields every item in order, typed and by name") {
+  Node a(networked("a"));
+  Node b(networked("b"));
+  b.spawn<Producer>({.name = "producer"}, std::make_shared<std::atomic<bool>>(false)).get();
+  auto producer = a.resolve_at<Producer>(b.endpoint(), "producer").get();
+  std::int64_t expected = 1;
+  bool in_order = true;
+  for (auto item : producer.stream(&Producer::count_to, 1'000)) in_order = in_order && item == expected++;
+  CHECK(in_order);
+  CHECK(expected == 1'001);  // longer than the credit window: credit crossed the wire
+
+  auto by_name = AnyRef(producer).stream("count_to", {3});
+  CHECK(by_name.next() == Value(1));
+  CHECK(by_name.next() == Value(2));
+  CHECK(by_name.next() == Value(3));
+  CHECK_FALSE(by_name.next().has_value());
+}
+
+TEST_CASE("a remote reader that stops reading stalls the producer at the credit window") {
+  Node a(networked("a"));
+  Node b(networked("b"));
+  auto local = b.spawn<Producer>({.name = "producer"}, std::make_shared<std::atomic<bool>>(false)).get();
+  auto producer = a.resolve_at<Producer>(b.endpoint(), "producer").get();
+  auto reader = producer.stream(&Producer::forever);
+  constexpr int kWindow = static_cast<int>(AnyRef::kDefaultWindow);
+  REQUIRE(eventually([&] { return local.ask(&Producer::produced).get() == kWindow; }));
+  for (int i = 0; i < 20; ++i) CHECK(local.ask(&Producer::produced).get() == kWindow);
+  for (int i = 0; i < kWindow; ++i) CHECK(reader.next() == std::optional<std::int64_t>(i));
+  REQUIRE(eventually([&] { return local.ask(&Producer::produced).get() > kWindow; }));
+  CHECK(reader.buffered() <= static_cast<std::size_t>(kWindow));
+}
+
+TEST_CASE("dropping a remote reader cancels the producer on the other node") {
+  Node a(networked("a"));
+  Node b(networked("b"));
+  auto destroyed = std::make_shared<std::atomic<bool>>(false);
+  b.spawn<Producer>({.name = "producer"}, destroyed).get();
+  auto producer = a.resolve_at<Producer>(b.endpoint(), "producer").get();
+  {
+    auto reader = producer.stream(&Producer::forever);
+    CHECK(reader.next() == std::optional<std::int64_t>(0));
+  }
+  CHECK(eventually([&] { return destroyed->load(); }));
+}
+
+TEST_CASE("a remote producer's error reaches the reader with its category") {
+  Node a(networked("a"));
+  Node b(networked("b"));
+  b.spawn<Producer>({.name = "producer"}, std::make_shared<std::atomic<bool>>(false)).get();
+  auto producer = a.resolve_at<Producer>(b.endpoint(), "producer").get();
+  auto reader = producer.stream(&Producer::fail_after, 2);
+  CHECK(reader.next() == std::optional<int>(0));
+  CHECK(reader.next() == std::optional<int>(1));
+  auto e = testing::expect_error<BusinessError>([&] { reader.next(); });
+  CHECK(e.code() == 503);
+  // Asking a remote stream for an unknown method ends it with that error.
+  auto unknown = AnyRef(producer).stream("nope", {});
+  CHECK(testing::expect_error<RuntimeError>([&] { unknown.next(); }).kind() == RuntimeErrorKind::kUnknownMethod);
+}
+
+TEST_CASE("when the reader's node goes away, the producer is cancelled") {
+  auto a = std::make_unique<Node>(networked("a"));
+  Node b(networked("b"));
+  auto destroyed = std::make_shared<std::atomic<bool>>(false);
+  b.spawn<Producer>({.name = "producer"}, destroyed).get();
+  auto producer = a->resolve_at<Producer>(b.endpoint(), "producer").get();
+  auto reader = producer.stream(&Producer::forever);
+  CHECK(reader.next().has_value());
+  a.reset();  // the reader's node shuts down
+  CHECK(eventually([&] { return destroyed->load(); }));
 }
 
 }  // namespace pulsing
