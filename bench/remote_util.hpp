@@ -66,6 +66,22 @@ inline void announce_port(int port) {
   }
 }
 
+// The running server child, for the signal handler below (one child per process).
+inline volatile sig_atomic_t g_server_child = 0;
+
+// On SIGTERM / SIGINT / SIGHUP (run.sh's timeout, ^C) the client kills and reaps its child,
+// then dies of the signal as it would have. Only async-signal-safe calls.
+inline void kill_child_and_die(int sig) {
+  pid_t child = g_server_child;
+  if (child > 0) {
+    ::kill(child, SIGKILL);
+    while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
 // Client side: the server child, killed and reaped at the latest when this object goes away.
 // Start it before any thread exists (before the ZeroMQ context or CAF actor system): fork()
 // copies only the calling thread, and PR_SET_PDEATHSIG follows the thread that forked.
@@ -79,6 +95,11 @@ class ServerChild {
   // Starts `/proc/self/exe --serve argv[1..]` and reads its port; false (child gone, reason on
   // stderr) on failure or when no port arrives within `timeout_ms`.
   bool start(int argc, char** argv, int timeout_ms = 10'000) {
+    // The program's own path (not /proc/self/exe), so that the child's name is the program's.
+    char exe[4096];
+    ssize_t len = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) return fail("readlink /proc/self/exe");
+    exe[len] = '\0';
     std::vector<char*> args;
     args.push_back(argv[0]);
     args.push_back(const_cast<char*>("--serve"));
@@ -98,10 +119,12 @@ class ServerChild {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
       ::dup2(fds[1], STDOUT_FILENO);            // dup2 clears O_CLOEXEC on the copy
-      ::execv("/proc/self/exe", args.data());
+      ::execv(exe, args.data());
       ::_exit(127);
     }
     ::close(fds[1]);
+    g_server_child = pid_;
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::signal(sig, kill_child_and_die);
 
     std::string line;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -144,12 +167,14 @@ class ServerChild {
       pid_t r = ::waitpid(pid_, &status, WNOHANG);
       if (r == pid_) {
         pid_ = -1;
+        g_server_child = 0;
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
         std::fprintf(stderr, "remote: the server child failed (status %d)\n", status);
         return false;
       }
       if (r < 0 && errno != EINTR) {
         pid_ = -1;
+        g_server_child = 0;
         return false;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -166,6 +191,7 @@ class ServerChild {
     while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
     pid_ = -1;
+    g_server_child = 0;
   }
 
  private:
