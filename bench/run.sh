@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the benchmarks of DESIGN §7 side by side and prints one JSON line per workload and
-# system (medians of 3 runs), then the ratio pulsing/caf when both ran.
+# system (medians of 3 runs), then pulsing's ratio to each other system that ran.
 #   bench/run.sh [--scale F] [WORKLOAD...]     default: every workload in the table below
 # --scale multiplies each workload's counts (e.g. 0.1 for a quick look); figures are only
 # comparable at the default 1. Stdout carries only the JSON lines; progress goes to stderr.
@@ -26,6 +26,15 @@ W4       pulsing  pulsing_local
 W4       caf      caf_local
 W4-idle  pulsing  pulsing_local
 W4-idle  caf      caf_local
+W5       pulsing  pulsing_remote
+W5       raw-zmq  raw_zmq_remote
+W5       caf      caf_remote
+W6       pulsing  pulsing_remote
+W6       raw-zmq  raw_zmq_remote
+W6       caf      caf_remote
+W7       pulsing  pulsing_remote
+W7       raw-zmq  raw_zmq_remote
+W7       caf      caf_remote
 '
 
 usage() {
@@ -89,7 +98,19 @@ summarise() {
     }'
 }
 
-value_of() { sed -n 's/.*"value": *\([^,}]*\).*/\1/p'; }
+# field_of KEY: the number a summary line holds under KEY (nothing if it has none).
+field_of() { sed -n "s/.*\"$1\": *\([^,}]*\).*/\1/p"; }
+
+# ratio WORKLOAD VS METRIC PULSING OTHER: one line, pulsing's figure divided by the other
+# system's. METRIC is empty for `value`, else the field compared (e.g. p99_us).
+ratio() {
+  awk -v w="$1" -v vs="$2" -v m="$3" -v p="$4" -v o="$5" 'BEGIN {
+    if (o + 0 == 0) exit
+    metric = m == "" ? "" : sprintf(", \"metric\": \"%s\"", m)
+    printf "{\"workload\": \"%s\", \"system\": \"ratio\", \"vs\": \"%s\"%s, \"value\": %.3f, \"unit\": \"x\"}\n",
+           w, vs, metric, p / o
+  }'
+}
 
 status=0
 for w in "${workloads[@]}"; do
@@ -123,18 +144,25 @@ for w in "${workloads[@]}"; do
     done
   done
 
-  declare -A medians=()
+  declare -A medians=() p99s=()
   for sys in "${systems[@]}"; do
     [[ -z ${failed[$sys]:-} ]] || continue
     summary=$(printf '%s' "${lines[$sys]}" | summarise)
     echo "$summary"
-    medians[$sys]=$(value_of <<<"$summary")
+    medians[$sys]=$(field_of value <<<"$summary")
+    p99s[$sys]=$(field_of p99_us <<<"$summary")
   done
-  if [[ -n ${medians[pulsing]:-} && -n ${medians[caf]:-} ]]; then
-    awk -v w="$w" -v p="${medians[pulsing]}" -v c="${medians[caf]}" 'BEGIN {
-      printf "{\"workload\": \"%s\", \"system\": \"ratio\", \"value\": %.3f, \"unit\": \"x\"}\n", w, p / c
-    }'
+  # pulsing / each other system that ran, in table order; and of p99 where both report one
+  # (W6). For latencies (unit us) < 1 means pulsing is faster.
+  if [[ -n ${medians[pulsing]:-} ]]; then
+    for sys in "${systems[@]}"; do
+      [[ $sys != pulsing && -n ${medians[$sys]:-} ]] || continue
+      ratio "$w" "$sys" "" "${medians[pulsing]}" "${medians[$sys]}"
+      if [[ -n ${p99s[pulsing]:-} && -n ${p99s[$sys]:-} ]]; then
+        ratio "$w" "$sys" p99_us "${p99s[pulsing]}" "${p99s[$sys]}"
+      fi
+    done
   fi
-  unset lines failed medians
+  unset lines failed medians p99s
 done
 exit "$status"

@@ -1,0 +1,230 @@
+// What every remote benchmark program (W5–W7 of DESIGN §7) shares besides bench_util.hpp: the
+// workload sizes, starting its own server as a child process, and nearest-rank percentiles.
+//
+// A remote program is its own server: the client (the process run.sh starts) re-executes
+// /proc/self/exe with `--serve` put before its own arguments. The server binds a port on
+// 127.0.0.1 chosen by the OS, writes it as one decimal line on its stdout (a pipe to the
+// client), and serves until the client sends it a stop message. The child dies with its
+// parent (PR_SET_PDEATHSIG), and the client kills and reaps it on every path out.
+#pragma once
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_util.hpp"
+
+namespace bench::remote {
+
+// W5: tells, each carrying a 64-byte string, to one counting endpoint.
+constexpr int64_t kW5Tells = 1'000'000;
+// W6: sequential asks of an int64; the server returns it + 1.
+constexpr int64_t kW6Asks = 100'000;
+// W7: asks with this many outstanding at all times.
+constexpr int64_t kW7Asks = 500'000;
+constexpr int64_t kW7Window = 64;
+// Untimed asks before every workload (not scaled): the connection is up and warm before the
+// clock starts.
+constexpr int64_t kWarmupAsks = 1'000;
+// A receive on either side that waits longer than this is a failure, not a slow run.
+constexpr int kTimeoutMs = 30'000;
+
+// The W5 payload: 64 bytes.
+inline std::string tell_text() { return std::string(64, 'x'); }
+
+// True, with `--serve` removed from argv, when this process is the server child.
+inline bool take_serve_flag(int& argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--serve") != 0) return false;
+  for (int i = 1; i + 1 < argc; ++i) argv[i] = argv[i + 1];
+  argv[--argc] = nullptr;
+  return true;
+}
+
+// Server side: tells the client the bound port (one line on stdout), then points stdout at
+// /dev/null, so that nothing written later can reach (or break on) the pipe.
+inline void announce_port(int port) {
+  std::printf("%d\n", port);
+  std::fflush(stdout);
+  int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (devnull >= 0) {
+    ::dup2(devnull, STDOUT_FILENO);
+    ::close(devnull);
+  }
+}
+
+// The running server child, for the signal handler below (one child per process).
+inline volatile sig_atomic_t g_server_child = 0;
+
+// On SIGTERM / SIGINT / SIGHUP (run.sh's timeout, ^C) the client kills and reaps its child,
+// then dies of the signal as it would have. Only async-signal-safe calls.
+inline void kill_child_and_die(int sig) {
+  pid_t child = g_server_child;
+  if (child > 0) {
+    ::kill(child, SIGKILL);
+    while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+// Client side: the server child, killed and reaped at the latest when this object goes away.
+// Start it before any thread exists (before the ZeroMQ context or CAF actor system): fork()
+// copies only the calling thread, and PR_SET_PDEATHSIG follows the thread that forked.
+class ServerChild {
+ public:
+  ServerChild() = default;
+  ServerChild(const ServerChild&) = delete;
+  ServerChild& operator=(const ServerChild&) = delete;
+  ~ServerChild() { kill_and_reap(); }
+
+  // Starts `/proc/self/exe --serve argv[1..]` and reads its port; false (child gone, reason on
+  // stderr) on failure or when no port arrives within `timeout_ms`.
+  bool start(int argc, char** argv, int timeout_ms = 10'000) {
+    // The program's own path (not /proc/self/exe), so that the child's name is the program's.
+    char exe[4096];
+    ssize_t len = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) return fail("readlink /proc/self/exe");
+    exe[len] = '\0';
+    std::vector<char*> args;
+    args.push_back(argv[0]);
+    args.push_back(const_cast<char*>("--serve"));
+    for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
+    args.push_back(nullptr);
+
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return fail("pipe");
+    pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ < 0) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return fail("fork");
+    }
+    if (pid_ == 0) {  // the child: only async-signal-safe calls until exec
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
+      ::dup2(fds[1], STDOUT_FILENO);            // dup2 clears O_CLOEXEC on the copy
+      ::execv(exe, args.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    g_server_child = pid_;
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::signal(sig, kill_child_and_die);
+
+    std::string line;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    bool ok = false;
+    while (true) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{fds[0], POLLIN, 0};
+      int r = ::poll(&p, 1, static_cast<int>(left.count()));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      char buf[64];
+      ssize_t n = ::read(fds[0], buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // EOF: the child exited (or closed stdout) without a port
+      line.append(buf, static_cast<size_t>(n));
+      if (line.find('\n') != std::string::npos) {
+        port_ = std::atoi(line.c_str());
+        ok = port_ > 0 && port_ < 65536;
+        break;
+      }
+    }
+    ::close(fds[0]);
+    if (!ok) {
+      kill_and_reap();
+      std::fprintf(stderr, "remote: the server child sent no port (got \"%s\")\n", line.c_str());
+    }
+    return ok;
+  }
+
+  int port() const { return port_; }
+
+  // After the stop message: waits up to `timeout_ms` for the child to exit, then kills it.
+  // True when it exited on its own with status 0.
+  bool finish(int timeout_ms = 10'000) {
+    if (pid_ <= 0) return false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        pid_ = -1;
+        g_server_child = 0;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
+        std::fprintf(stderr, "remote: the server child failed (status %d)\n", status);
+        return false;
+      }
+      if (r < 0 && errno != EINTR) {
+        pid_ = -1;
+        g_server_child = 0;
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::fprintf(stderr, "remote: the server child did not exit within %d ms; killing it\n", timeout_ms);
+    kill_and_reap();
+    return false;
+  }
+
+  // Kills (SIGKILL) and reaps the child if it still runs.
+  void kill_and_reap() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    g_server_child = 0;
+  }
+
+ private:
+  bool fail(const char* what) {
+    std::fprintf(stderr, "remote: %s: %s\n", what, std::strerror(errno));
+    pid_ = -1;
+    return false;
+  }
+
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// Nearest-rank percentile `p` (0 < p ≤ 100) of `sorted` (ascending, not empty): the smallest
+// value with at least p% of the values at or below it.
+template <class T>
+T nearest_rank(const std::vector<T>& sorted, double p) {
+  auto n = static_cast<double>(sorted.size());
+  auto rank = static_cast<size_t>(std::ceil(p / 100.0 * n));
+  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
+}
+
+// W6's result line: `value` is the p50 in µs; p99 and the rate of round trips as extra fields.
+// `latencies_ns` (one per timed ask) is sorted in place.
+inline void print_latency_result(const char* system, std::vector<int64_t>& latencies_ns, double seconds) {
+  std::sort(latencies_ns.begin(), latencies_ns.end());
+  auto n = static_cast<int64_t>(latencies_ns.size());
+  double p50 = static_cast<double>(nearest_rank(latencies_ns, 50)) / 1e3;
+  double p99 = static_cast<double>(nearest_rank(latencies_ns, 99)) / 1e3;
+  char extra[96];
+  std::snprintf(extra, sizeof extra, ",\"p99_us\":%.1f,\"roundtrips_per_s\":%.1f", p99,
+                static_cast<double>(n) / seconds);
+  print_result(system, "W6", p50, "us", n, seconds, extra);
+}
+
+}  // namespace bench::remote
