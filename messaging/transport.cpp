@@ -169,8 +169,14 @@ void Transport::Io::run(const std::atomic<bool>& stopping) {
 void Transport::Io::close_all() {
   // Closed here, by the thread that owns them, and now: peers must see this node's connections
   // go away when it stops, even if the Transport object itself lives on (references held
-  // elsewhere).
+  // elsewhere). What is queued goes out first (the last replies of a node that shuts down),
+  // within the linger time.
+  flush_ready();
   for (auto& link : links_) {
+    if (link->peer->state() == PeerState::kUp) {
+      flush(*link);
+      link->dealer.set(zmq::sockopt::linger, static_cast<int>(config_.close_linger.count()));
+    }
     zmq_socket_monitor(link->dealer.handle(), nullptr, 0);
     link->monitor.close();
     link->dealer.close();
@@ -381,13 +387,16 @@ bool Transport::send(Peer& peer, const Envelope& envelope) {
   append_envelope(encoded, envelope);
   auto deadline = Clock::now() + config_.send_wait;
   auto pause = std::chrono::microseconds(20);
+  // The I/O thread is the one that makes room: it must never wait for room itself.
+  const bool may_wait = std::this_thread::get_id() != thread_.get_id();
   while (true) {
     if (stopping_.load(std::memory_order_acquire) || peer.state() == PeerState::kDown) return false;
     bool queued = false;
     bool first = false;  // the peer had nothing pending: put it on the I/O thread's ready list
     {
       std::lock_guard lock(peer.mutex_);
-      if (peer.pending_.empty() || peer.pending_.size() + encoded.size() <= config_.max_pending_bytes) {
+      if (!may_wait || peer.pending_.empty() ||
+          peer.pending_.size() + encoded.size() <= config_.max_pending_bytes) {
         peer.pending_.insert(peer.pending_.end(), encoded.begin(), encoded.end());
         ++peer.pending_count_;
         queued = true;

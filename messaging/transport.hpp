@@ -15,7 +15,7 @@
 // detect a peer that vanished without closing its connections (kill -9, a cut cable).
 //
 // Memory: a peer's pending bytes are capped (`max_pending_bytes`); send() then waits for room,
-// at most `send_wait`, and reports failure after that. Inbound, the handler may declare itself
+// at most `send_wait`, and reports failure after that (the I/O thread's own sends never wait). Inbound, the handler may declare itself
 // congested: the I/O thread then stops reading until it is not, and TCP pushes back on senders.
 //
 // Untrusted input: every frame that does not decode is dropped and counted; the node goes on.
@@ -63,6 +63,8 @@ struct TransportConfig {
   std::size_t max_pending_bytes = std::size_t{8} << 20;
   // How long send() waits for room before it gives up on the envelope.
   std::chrono::milliseconds send_wait{30'000};
+  // On stop, how long what is still queued for connected peers may take to go out.
+  std::chrono::milliseconds close_linger{1'000};
   // The largest frame sent at once (more pending data goes in the next frame).
   std::size_t max_frame_bytes = std::size_t{1} << 20;
   DecodeLimits limits = {};

@@ -1,0 +1,151 @@
+// pulsing_remote: the remote workloads W5–W7 of DESIGN §7 on pulsing, in the same shapes as
+// raw_zmq_remote.cpp and caf/caf_remote.cpp (bench/README.md has the contract).
+//
+//   pulsing_remote --workload W5|W6|W7 [--scale F]
+//
+// The process is the client node; it starts its server node as a child process
+// (remote_util.hpp), reaches the server's "sink" actor with resolve_at, warms up with 1,000
+// asks, and times only its own work. Then it asks the server to stop.
+#include <cstdio>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <pulsing/pulsing.hpp>
+
+#include "bench_util.hpp"
+#include "remote_util.hpp"
+
+namespace {
+
+namespace remote = bench::remote;
+constexpr const char* kSystem = "pulsing";
+constexpr const char* kUsage = "usage: pulsing_remote --workload W5|W6|W7 [--scale F]";
+
+// The server's actor: counts 64-byte tells, answers x + 1, and stops the server on request.
+class Sink : public pulsing::Actor {
+ public:
+  explicit Sink(std::shared_ptr<pulsing::Promise<void>> stop) : stop_(std::move(stop)) {}
+  void tell_text(const std::string& text) {
+    if (text.size() == 64) ++counted_;
+  }
+  std::int64_t count() const { return counted_; }
+  std::int64_t inc(std::int64_t x) { return x + 1; }
+  void stop_server() { stop_->set_value(); }
+  PULSING_METHODS(Sink, tell_text, count, inc, stop_server)
+
+ private:
+  std::shared_ptr<pulsing::Promise<void>> stop_;
+  std::int64_t counted_ = 0;
+};
+
+pulsing::NodeConfig node_config(const char* name) {
+  pulsing::NodeConfig config;
+  config.name = name;
+  config.listen = "tcp://127.0.0.1:0";
+  config.ask_timeout = std::chrono::milliseconds(remote::kTimeoutMs);
+  return config;
+}
+
+int serve() {
+  auto stop = std::make_shared<pulsing::Promise<void>>();
+  auto stopped = stop->future();
+  pulsing::Node node(node_config("server"));
+  node.spawn<Sink>({.name = "sink"}, stop).get();
+  const std::string& endpoint = node.endpoint();
+  remote::announce_port(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
+  stopped.get();
+  node.shutdown();
+  return 0;
+}
+
+void expect(bool ok, const char* what) {
+  if (!ok) throw std::runtime_error(what);
+}
+
+void w5(pulsing::ActorRef<Sink>& sink, double scale) {
+  std::int64_t n = bench::scaled(remote::kW5Tells, scale);
+  const std::string text = remote::tell_text();
+  auto t0 = bench::Clock::now();
+  for (std::int64_t i = 0; i < n; ++i) sink.tell(&Sink::tell_text, text);
+  std::int64_t counted = sink.ask(&Sink::count).get();
+  double s = bench::seconds_since(t0);
+  if (counted != n) throw std::runtime_error("the server counted " + std::to_string(counted) + " tells");
+  bench::print_result(kSystem, "W5", static_cast<double>(n) / s, "msgs/s", n, s);
+}
+
+void w6(pulsing::ActorRef<Sink>& sink, double scale) {
+  std::int64_t n = bench::scaled(remote::kW6Asks, scale);
+  std::vector<std::int64_t> latencies_ns(static_cast<std::size_t>(n));
+  auto t0 = bench::Clock::now();
+  for (std::int64_t i = 0; i < n; ++i) {
+    auto a = bench::Clock::now();
+    expect(sink.ask(&Sink::inc, i).get() == i + 1, "wrong reply");
+    latencies_ns[static_cast<std::size_t>(i)] =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(bench::Clock::now() - a).count();
+  }
+  double s = bench::seconds_since(t0);
+  remote::print_latency_result(kSystem, latencies_ns, s);
+}
+
+void w7(pulsing::ActorRef<Sink>& sink, double scale) {
+  std::int64_t n = bench::scaled(remote::kW7Asks, scale);
+  // Replies come back in order (one sender, one actor): waiting on the oldest keeps 64 in flight.
+  std::deque<std::pair<std::int64_t, pulsing::Future<std::int64_t>>> window;
+  std::int64_t sent = 0;
+  auto t0 = bench::Clock::now();
+  while (sent < std::min(n, remote::kW7Window)) {
+    window.emplace_back(sent, sink.ask(&Sink::inc, sent));
+    ++sent;
+  }
+  while (!window.empty()) {
+    auto [x, reply] = std::move(window.front());
+    window.pop_front();
+    expect(reply.get() == x + 1, "wrong reply");
+    if (sent < n) {
+      window.emplace_back(sent, sink.ask(&Sink::inc, sent));
+      ++sent;
+    }
+  }
+  double s = bench::seconds_since(t0);
+  bench::print_result(kSystem, "W7", static_cast<double>(n) / s, "roundtrips/s", n, s);
+}
+
+void run_client(remote::ServerChild& server, const std::string& workload, double scale) {
+  pulsing::Node node(node_config("client"));
+  auto sink = node.resolve_at<Sink>("tcp://127.0.0.1:" + std::to_string(server.port()), "sink").get();
+  for (std::int64_t i = 0; i < remote::kWarmupAsks; ++i) expect(sink.ask(&Sink::inc, i).get() == i + 1, "warm-up");
+  if (workload == "W5") w5(sink, scale);
+  if (workload == "W6") w6(sink, scale);
+  if (workload == "W7") w7(sink, scale);
+  sink.ask(&Sink::stop_server).get();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool serving = remote::take_serve_flag(argc, argv);
+  std::string workload;
+  double scale = 1.0;
+  if (!bench::parse_args(argc, argv, kUsage, workload, scale)) return 2;
+  if (workload != "W5" && workload != "W6" && workload != "W7") {
+    std::fprintf(stderr, "%s\n", kUsage);
+    return 2;
+  }
+  try {
+    if (serving) return serve();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pulsing_remote server: %s\n", e.what());
+    return 1;
+  }
+  remote::ServerChild server;  // killed and reaped on every way out of main
+  if (!server.start(argc, argv)) return 1;
+  try {
+    run_client(server, workload, scale);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pulsing_remote: %s\n", e.what());
+    return 1;
+  }
+  return server.finish() ? 0 : 1;
+}
