@@ -71,21 +71,11 @@ Value RuntimeError::to_value() const {
                     {"message", message_}};
 }
 
-std::string Failure::describe() const {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown error";
-  }
-}
-
 Failure classify(std::exception_ptr thrown) {
   try {
     std::rethrow_exception(thrown);
   } catch (const Error& e) {
-    return Failure{e.category(), thrown};
+    return Failure{e.category(), e.clone()};
   } catch (const std::invalid_argument& e) {
     return make_failure<BusinessError>(400, e.what());
   } catch (const std::domain_error& e) {
@@ -109,15 +99,7 @@ std::optional<RuntimeErrorKind> parse_runtime_kind(std::string_view name) {
 
 }  // namespace
 
-Value failure_to_value(const Failure& failure) {
-  try {
-    std::rethrow_exception(failure.error);
-  } catch (const Error& e) {
-    return e.to_value();
-  } catch (...) {
-    return failure_to_value(classify(std::current_exception()));  // classify() yields an Error
-  }
-}
+Value failure_to_value(const Failure& failure) { return failure.error->to_value(); }
 
 Failure failure_from_value(const Value& value) {
   try {

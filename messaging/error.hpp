@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -45,6 +47,9 @@ class Error : public std::exception {
   // The error as a Value map ({"category": ..., fields...}) and back: how errors cross the wire
   // with their category and fields intact.
   virtual Value to_value() const = 0;
+  // Throws a copy of this error as its own class (so `catch (const BusinessError&)` works).
+  [[noreturn]] virtual void raise() const = 0;
+  virtual std::shared_ptr<const Error> clone() const = 0;
 
  protected:
   Error(ErrorCategory category, std::string what) : category_(category), what_(std::move(what)) {}
@@ -61,6 +66,8 @@ class BusinessError : public Error {
   const std::string& message() const { return message_; }
   const Value& details() const { return details_; }
   Value to_value() const override;
+  [[noreturn]] void raise() const override { throw *this; }
+  std::shared_ptr<const Error> clone() const override { return std::make_shared<BusinessError>(*this); }
 
  private:
   int code_;
@@ -74,6 +81,8 @@ class SystemError : public Error {
   const std::string& error() const { return error_; }
   bool recoverable() const { return recoverable_; }
   Value to_value() const override;
+  [[noreturn]] void raise() const override { throw *this; }
+  std::shared_ptr<const Error> clone() const override { return std::make_shared<SystemError>(*this); }
 
  private:
   std::string error_;
@@ -86,6 +95,8 @@ class TimeoutError : public Error {
   const std::string& operation() const { return operation_; }
   std::int64_t duration_ms() const { return duration_ms_; }
   Value to_value() const override;
+  [[noreturn]] void raise() const override { throw *this; }
+  std::shared_ptr<const Error> clone() const override { return std::make_shared<TimeoutError>(*this); }
 
  private:
   std::string operation_;
@@ -98,19 +109,25 @@ class RuntimeError : public Error {
   RuntimeErrorKind kind() const { return kind_; }
   const std::string& message() const { return message_; }
   Value to_value() const override;
+  [[noreturn]] void raise() const override { throw *this; }
+  std::shared_ptr<const Error> clone() const override { return std::make_shared<RuntimeError>(*this); }
 
  private:
   RuntimeErrorKind kind_;
   std::string message_;
 };
 
-// An error as futures and replies carry it: always holds one of the four classes above.
+// An error as futures and replies carry it: always holds one of the four classes above. Shared
+// and immutable, so that it crosses threads freely; raise() throws a fresh copy each time.
 struct Failure {
   ErrorCategory category = ErrorCategory::kSystem;
-  std::exception_ptr error;
+  std::shared_ptr<const Error> error;
 
-  [[noreturn]] void raise() const { std::rethrow_exception(error); }
-  std::string describe() const;  // what() of the held error
+  [[noreturn]] void raise() const {
+    error->raise();
+    std::abort();  // not reached: g++ does not carry [[noreturn]] through the virtual call
+  }
+  std::string describe() const { return error->what(); }
 };
 
 // Classification of whatever a handler threw:
@@ -122,8 +139,9 @@ Failure classify(std::exception_ptr thrown);
 
 template <typename E, typename... Args>
 Failure make_failure(Args&&... args) {
-  E error(std::forward<Args>(args)...);
-  return Failure{error.category(), std::make_exception_ptr(std::move(error))};
+  auto error = std::make_shared<const E>(std::forward<Args>(args)...);
+  ErrorCategory category = error->category();
+  return Failure{category, std::move(error)};
 }
 
 // The held error as Error::to_value() (how it crosses the wire).

@@ -10,7 +10,8 @@
 //   };
 //
 // Thread-safety: an instance is only touched by the worker running its actor. self(), stop()
-// and node() REQUIRE that the call comes from the actor's own handlers (not its constructor).
+// and sleep_for() REQUIRE that the call comes from the actor's own handlers (not its
+// constructor).
 #pragma once
 
 #include <chrono>
@@ -70,7 +71,6 @@ class Actor {
   // Completes after `delay`: co_await it in a coroutine handler to wait without blocking a
   // worker thread (a non-reentrant actor still holds its next message meanwhile).
   Future<void> sleep_for(std::chrono::milliseconds delay) const;
-  Node& node() const;
 
  private:
   friend class detail::ActorCell;

@@ -224,7 +224,8 @@ void AnyRef::arm_timeout(Promise<R>& promise, std::string_view method) const {
 template <typename T>
 ActorRef<T> AnyRef::as() const {
   std::string_view expected = T::pulsing_method_table().class_name();
-  if (valid() && class_name() != expected) {
+  // A reference that arrived as an address does not know its class until a call tells.
+  if (valid() && !class_name().empty() && class_name() != expected) {
     throw RuntimeError(RuntimeErrorKind::kWrongType,
                        fmt::format("{} is a {}, not a {}", describe(), class_name(), expected));
   }
@@ -253,7 +254,8 @@ struct ValueConverter<ActorRef<T>> {
   static Value to(const ActorRef<T>& ref) { return Value(ref.address()); }
   static ActorRef<T> from(const Value& v) {
     AnyRef any = detail::ref_from_address(v.as_actor());
-    if (any.valid() && any.class_name() != T::pulsing_method_table().class_name()) {
+    // Checked when the class is known (local actors); a remote address carries no class.
+    if (any.valid() && !any.class_name().empty() && any.class_name() != T::pulsing_method_table().class_name()) {
       throw ConversionError(fmt::format("expected actor {}, got actor {}", T::pulsing_method_table().class_name(),
                                         any.class_name()));
     }

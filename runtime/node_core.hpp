@@ -39,6 +39,7 @@ class NodeCore final : public NodeContext, public std::enable_shared_from_this<N
   const NodeConfig& config() const { return config_; }
   LocalRegistry& registry() { return registry_; }
   ActorId next_actor_id() { return ActorId{next_id_.fetch_add(1) + 1}; }
+  ActorId last_actor_id() const { return ActorId{next_id_.load()}; }
   std::uint64_t dead_letters() const { return dead_letters_.load(); }
   // The network side; null when the node does not listen.
   RemoteLink* remote() { return remote_.get(); }

@@ -225,15 +225,21 @@ bool RemoteLink::on_envelope(Envelope&& envelope) {
   return false;
 }
 
-std::shared_ptr<ActorCell> RemoteLink::find_target(const Envelope& e, std::string& why) {
+std::shared_ptr<ActorCell> RemoteLink::find_target(const Envelope& e, std::string& why, bool& stopped) {
   std::shared_ptr<ActorCell> cell;
+  stopped = false;
   if (e.target_id != 0) {
     if (e.target_node != 0 && e.target_node != node_.node_id().value) {
       why = fmt::format("actor #{} belonged to an earlier run of node {}", e.target_id, transport_->endpoint());
       return nullptr;
     }
     cell = node_.registry().find(ActorId{e.target_id});
-    if (!cell) why = fmt::format("no actor #{} on node {}", e.target_id, transport_->endpoint());
+    if (!cell) {
+      // Ids are never reused within a node's run: an id issued before and gone now has stopped.
+      stopped = e.target_id <= node_.last_actor_id().value;
+      why = stopped ? fmt::format("actor #{} on node {} has stopped", e.target_id, transport_->endpoint())
+                    : fmt::format("no actor #{} on node {}", e.target_id, transport_->endpoint());
+    }
   } else if (!e.target_name.empty()) {
     cell = node_.registry().find(e.target_name);
     if (!cell) why = fmt::format("no actor is named '{}' on node {}", e.target_name, transport_->endpoint());
@@ -245,7 +251,8 @@ std::shared_ptr<ActorCell> RemoteLink::find_target(const Envelope& e, std::strin
 
 bool RemoteLink::on_call(Envelope&& e) {
   std::string why;
-  auto cell = find_target(e, why);
+  bool stopped;
+  auto cell = find_target(e, why, stopped);
   bool ask = e.kind == EnvelopeKind::kAsk;
   bool stream = e.kind == EnvelopeKind::kStreamOpen;
   auto refuse = [&](Failure failure) {
@@ -254,7 +261,8 @@ bool RemoteLink::on_call(Envelope&& e) {
   };
   if (!cell) {
     if (ask || stream) {
-      refuse(make_failure<RuntimeError>(RuntimeErrorKind::kActorNotFound, why));
+      refuse(make_failure<RuntimeError>(stopped ? RuntimeErrorKind::kActorStopped : RuntimeErrorKind::kActorNotFound,
+                                        why));
     } else {
       node_.dead_letter(e.target_name.empty() ? fmt::format("actor #{}", e.target_id) : e.target_name, why);
     }
@@ -298,7 +306,8 @@ void RemoteLink::on_reply(Envelope&& e) {
 
 void RemoteLink::on_resolve(Envelope&& e) {
   std::string why;
-  auto cell = find_target(e, why);
+  bool stopped;
+  auto cell = find_target(e, why, stopped);
   if (!cell) {
     reply(e, make_failure<RuntimeError>(RuntimeErrorKind::kActorNotFound, why));
     return;

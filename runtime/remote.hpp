@@ -101,7 +101,8 @@ class RemoteLink final : public TransportHandler {
   void send_reply(Transport::Peer& peer, std::uint64_t correlation, Result<Value> result);
   // Completes and forgets an outstanding request; false if it was no longer outstanding.
   bool complete(std::uint64_t correlation, Result<Value> result);
-  std::shared_ptr<ActorCell> find_target(const Envelope& envelope, std::string& why);
+  // The local actor an envelope is for; else null, with why, and whether it has stopped.
+  std::shared_ptr<ActorCell> find_target(const Envelope& envelope, std::string& why, bool& stopped);
 
   NodeCore& node_;
   std::mutex mutex_;
