@@ -1,0 +1,91 @@
+// pulsing_test_node: one pulsing node in its own process, for the integration tests.
+//
+//   pulsing_test_node [--listen tcp://127.0.0.1:0] [--name NAME] [--id N]
+//
+// Listens, spawns the named actors of test_actors.hpp, prints exactly one line
+// "ready <endpoint>" on stdout once it is reachable, and runs until SIGTERM or SIGINT; then
+// shuts the node down and exits 0. Bad flags: a message on stderr, exit 2. A node that cannot
+// start (say, the port is taken): a message on stderr, exit 1.
+//
+// Actors: "calc" Calculator(0), "worker" Worker(id), "producer" Producer, "launcher" Launcher
+// (spawns pools, pipeline stages and more calculators on this node for the tests).
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include "test_actors.hpp"
+
+namespace {
+
+int usage(const std::string& problem) {
+  std::cerr << "pulsing_test_node: " << problem << "\n"
+            << "usage: pulsing_test_node [--listen tcp://HOST:PORT] [--name NAME] [--id N]\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace pulsing;
+  using namespace pulsing::integration;
+
+  NodeConfig config;
+  config.name = "test-node";
+  config.listen = "tcp://127.0.0.1:0";
+  config.worker_threads = 2;
+  int id = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      usage("runs one node for the integration tests");
+      return 0;
+    }
+    if (flag != "--listen" && flag != "--name" && flag != "--id") return usage("unknown flag '" + std::string(flag) + "'");
+    if (i + 1 >= argc) return usage(std::string(flag) + " needs a value");
+    std::string value = argv[++i];
+    if (flag == "--listen") {
+      if (!value.starts_with("tcp://")) return usage("--listen takes tcp://HOST:PORT, not '" + value + "'");
+      config.listen = value;
+    } else if (flag == "--name") {
+      config.name = value;
+    } else {
+      char* end = nullptr;
+      long parsed = std::strtol(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || parsed < 0 || parsed > 1'000'000) {
+        return usage("--id takes a number, not '" + value + "'");
+      }
+      id = static_cast<int>(parsed);
+    }
+  }
+
+  // Block the stop signals before any thread starts, so that every thread inherits the mask
+  // and only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  try {
+    Node node(config);
+    node.spawn<Calculator>({.name = "calc"}, 0).get();
+    node.spawn<Worker>({.name = "worker"}, id).get();
+    node.spawn<Producer>({.name = "producer"}).get();
+    node.spawn<Launcher>({.name = "launcher"}, &node).get();
+
+    std::cout << "ready " << node.endpoint() << std::endl;  // endl: flushed now
+
+    int received = 0;
+    sigwait(&stop_signals, &received);
+    node.shutdown();
+  } catch (const std::exception& e) {
+    std::cerr << "pulsing_test_node: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
