@@ -238,8 +238,9 @@ ActorRef<T> Actor::self_as() const {
 }
 
 namespace detail {
-// Finds the local actor at `address` (references arriving as Values); unreachable() if none.
-AnyRef ref_from_address(const ActorAddress& address);
+// The actor at `address` (references arriving as Values): a local one, one on another node
+// (whose class is taken to be `assumed_class`, unknown when empty), or unreachable() if none.
+AnyRef ref_from_address(const ActorAddress& address, std::string_view assumed_class = {});
 }  // namespace detail
 
 template <>
@@ -253,11 +254,12 @@ template <typename T>
 struct ValueConverter<ActorRef<T>> {
   static Value to(const ActorRef<T>& ref) { return Value(ref.address()); }
   static ActorRef<T> from(const Value& v) {
-    AnyRef any = detail::ref_from_address(v.as_actor());
-    // Checked when the class is known (local actors); a remote address carries no class.
-    if (any.valid() && !any.class_name().empty() && any.class_name() != T::pulsing_method_table().class_name()) {
-      throw ConversionError(fmt::format("expected actor {}, got actor {}", T::pulsing_method_table().class_name(),
-                                        any.class_name()));
+    std::string_view expected = T::pulsing_method_table().class_name();
+    // A remote address carries no class: the reference takes T's (a wrong one shows as an
+    // unknown method on the first call). A local actor's class is checked.
+    AnyRef any = detail::ref_from_address(v.as_actor(), expected);
+    if (any.valid() && any.class_name() != expected) {
+      throw ConversionError(fmt::format("expected actor {}, got actor {}", expected, any.class_name()));
     }
     return ActorRef<T>(std::move(any));
   }

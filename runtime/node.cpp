@@ -30,7 +30,7 @@ bool valid_actor_name(std::string_view name) {
 std::mutex g_nodes_mutex;
 std::unordered_map<std::uint64_t, std::weak_ptr<NodeCore>> g_nodes;
 
-AnyRef ref_from_address(const ActorAddress& address) {
+AnyRef ref_from_address(const ActorAddress& address, std::string_view assumed_class) {
   std::shared_ptr<NodeCore> core;
   {
     std::lock_guard lock(g_nodes_mutex);
@@ -58,7 +58,7 @@ AnyRef ref_from_address(const ActorAddress& address) {
   }
   if (node == nullptr || node->remote() == nullptr || address.endpoint.empty()) return AnyRef::unreachable(address);
   return AnyRef(std::make_shared<RemoteActor>(node->shared_from_this(), node->remote()->peer(address.endpoint),
-                                              address, "", ""));
+                                              address, "", std::string(assumed_class)));
 }
 
 }  // namespace detail

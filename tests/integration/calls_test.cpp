@@ -86,10 +86,8 @@ TEST_CASE("every error category crosses the wire with its fields") {
     CHECK(e.recoverable());
     // Its name is released (soon after the reply: the actor stops after answering) ...
     REQUIRE(eventually([&] { return name_released(node, child.endpoint(), "calc"); }));
-    // ... and calls through the reference fail: the actor is gone. (Locally that is always
-    // ActorStopped; see the skipped test below for the difference.)
-    auto gone = runtime_kind([&] { calc.ask(&Calculator::value).get(); });
-    CHECK((gone == RuntimeErrorKind::kActorStopped || gone == RuntimeErrorKind::kActorNotFound));
+    // ... and calls through the reference fail with ActorStopped, as they would locally.
+    CHECK(runtime_kind([&] { calc.ask(&Calculator::value).get(); }) == RuntimeErrorKind::kActorStopped);
   }
   SUBCASE("TimeoutError: a slow call with a short per-call timeout") {
     auto e = expect_error<TimeoutError>([&] { calc.with_timeout(200ms).ask(&Calculator::slow, 5'000).get(); });
@@ -118,16 +116,9 @@ TEST_CASE("every error category crosses the wire with its fields") {
   }
 }
 
-// Runtime inconsistency (reported with this test): after an actor crashed (policy never), a call
-// through a *local* reference fails with ActorStopped (DESIGN §3: "queued and later messages
-// fail with ActorStopped"; node_test and supervision_test check it), but a call through a
-// *remote* reference fails with ActorStopped only while the actor is still stopping and with
-// ActorNotFound once it has been unregistered (RemoteLink::find_target finds no actor by id).
-// So the kind a remote caller sees depends on timing (tests/unit/runtime/remote_test.cpp's
-// "errors keep their category" asserts ActorNotFound right after the crash: racy for the same
-// reason).
-TEST_CASE("a remote reference to an actor that crashed (policy never) fails with ActorStopped, as a local one" *
-          doctest::skip()) {  // skipped until the runtime answers ActorStopped for stopped actors remotely
+// After a crash (policy never), later calls fail with ActorStopped through a remote reference as
+// through a local one (DESIGN §3), also once the actor is unregistered: ids are never reused.
+TEST_CASE("a remote reference to an actor that crashed (policy never) fails with ActorStopped, as a local one") {
   Node node(test_process_config());
   auto child = NodeProcess::start();
   auto calc = resolve<Calculator>(node, child, "calc");

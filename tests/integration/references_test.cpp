@@ -39,14 +39,9 @@ TEST_CASE("a reference to an actor on node B, passed to an actor on node C, is c
   CHECK(node.resolve_at(c.endpoint(), "made").get().address() == made.address());
 }
 
-// Runtime bug (reported with this test): a reference to an actor on another node, decoded from a
-// Value (detail::ref_from_address), carries no class name, so ValueConverter<ActorRef<T>>::from
-// refuses it ("expected actor Calculator, got actor ") and a typed parameter such as the design
-// guide's add_via(ActorRef<Calculator>, int) fails with BadArguments whenever the reference names
-// an actor on a third node; a typed result (a method returning ActorRef<T>) fails likewise.
-// The tests above work around it with AnyRef parameters and the explicit ActorRef<T>(any).
-TEST_CASE("a typed reference to an actor on a third node is a valid typed argument" *
-          doctest::skip()) {  // skipped until remote references carry their class (runtime bug)
+// Typed references cross nodes as typed parameters and typed results (the address carries no
+// class; the typed receiver supplies it).
+TEST_CASE("a typed reference to an actor on a third node is a valid typed argument") {
   Node node(test_process_config());
   auto b = NodeProcess::start();
   auto c = NodeProcess::start();

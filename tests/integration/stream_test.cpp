@@ -1,6 +1,5 @@
 // Streams from an actor on another process: items in order, back-pressure across the wire,
 // cancellation by dropping the reader, the producer's error at the reader.
-// Every test here is skipped: enable when remote streams land.
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -20,8 +19,7 @@ constexpr std::int64_t kStallBound = 2 * kWindow;
 
 }  // namespace
 
-// enable when remote streams land
-TEST_CASE("a remote stream yields every item in order, then ends" * doctest::skip()) {
+TEST_CASE("a remote stream yields every item in order, then ends") {
   Node node(test_process_config());
   auto child = NodeProcess::start();
   auto producer = resolve<Producer>(node, child, "producer");
@@ -40,8 +38,7 @@ TEST_CASE("a remote stream yields every item in order, then ends" * doctest::ski
   CHECK(producer.ask(&Producer::active).get() == 0);
 }
 
-// enable when remote streams land
-TEST_CASE("a remote reader that stops reading stalls the producer at the window" * doctest::skip()) {
+TEST_CASE("a remote reader that stops reading stalls the producer at the window") {
   Node node(test_process_config());
   auto child = NodeProcess::start();
   auto producer = resolve<Producer>(node, child, "producer");
@@ -65,8 +62,7 @@ TEST_CASE("a remote reader that stops reading stalls the producer at the window"
   REQUIRE(eventually([&] { return producer.ask(&Producer::produced).get() > stalled; }));
 }
 
-// enable when remote streams land
-TEST_CASE("dropping a remote reader cancels the producer" * doctest::skip()) {
+TEST_CASE("dropping a remote reader cancels the producer") {
   Node node(test_process_config());
   auto child = NodeProcess::start();
   auto producer = resolve<Producer>(node, child, "producer");
@@ -82,9 +78,7 @@ TEST_CASE("dropping a remote reader cancels the producer" * doctest::skip()) {
   CHECK(items == std::vector<std::int64_t>{0, 1, 2, 3, 4});
 }
 
-// enable when remote streams land
-TEST_CASE("a remote producer's error reaches the reader after its items, with its category" *
-          doctest::skip()) {
+TEST_CASE("a remote producer's error reaches the reader after its items, with its category") {
   Node node(test_process_config());
   auto child = NodeProcess::start();
   auto producer = resolve<Producer>(node, child, "producer");
@@ -105,8 +99,7 @@ TEST_CASE("a remote producer's error reaches the reader after its items, with it
   }
 }
 
-// enable when remote streams land
-TEST_CASE("a remote stream whose producer's node is killed ends with NodeUnreachable" * doctest::skip()) {
+TEST_CASE("a remote stream whose producer's node is killed ends with NodeUnreachable") {
   Node node(test_process_config());
   auto child = NodeProcess::start();
   auto producer = resolve<Producer>(node, child, "producer");
