@@ -120,7 +120,10 @@ void RemoteLink::stop() {
     reading.swap(reading_);
     producing.swap(producing_);
   }
-  for (auto& [correlation, outstanding] : failed) outstanding.promise->fail(shutting_down());
+  for (auto& [correlation, outstanding] : failed) {
+    if (outstanding.timer) node_.timers().cancel(*outstanding.timer);
+    outstanding.promise->fail(shutting_down());
+  }
   for (auto& [correlation, r] : reading) r.inbound.finish(shutting_down());
   for (auto& [key, weak] : producing) {
     if (auto sink = weak.lock()) sink->cancel();
@@ -150,12 +153,20 @@ Future<Value> RemoteLink::request(Transport::Peer& peer, Envelope envelope, std:
     if (stopped_) return Future<Value>::ready(shutting_down());
     outstanding_.emplace(correlation, Outstanding{promise, peer.endpoint()});
   }
-  // The timer finds nothing to do if the reply came first; a reply that comes later finds no
-  // outstanding request and is dropped.
-  node_.timers().schedule(Clock::now() + timeout, [this, correlation, operation = std::move(operation),
-                                                   ms = timeout.count()] {
+  // A reply that comes after the timeout finds no outstanding request and is dropped.
+  auto timer = node_.timers().schedule(Clock::now() + timeout, [this, correlation, operation = std::move(operation),
+                                                                ms = timeout.count()] {
     complete(correlation, make_failure<TimeoutError>(operation, ms));
   });
+  {
+    std::lock_guard lock(mutex_);
+    auto it = outstanding_.find(correlation);
+    if (it != outstanding_.end()) {
+      it->second.timer = timer;
+    } else {
+      node_.timers().cancel(timer);  // completed already (the peer went down meanwhile)
+    }
+  }
   envelope.correlation = correlation;
   envelope.deadline_ms = static_cast<std::uint32_t>(
       std::min<std::int64_t>(timeout.count(), std::numeric_limits<std::uint32_t>::max()));
@@ -170,15 +181,16 @@ void RemoteLink::tell(Transport::Peer& peer, Envelope envelope, std::string_view
 }
 
 bool RemoteLink::complete(std::uint64_t correlation, Result<Value> result) {
-  std::shared_ptr<Promise<Value>> promise;
+  Outstanding done;
   {
     std::lock_guard lock(mutex_);
     auto it = outstanding_.find(correlation);
     if (it == outstanding_.end()) return false;
-    promise = std::move(it->second.promise);
+    done = std::move(it->second);
     outstanding_.erase(it);
   }
-  promise->complete(std::move(result));
+  if (done.timer) node_.timers().cancel(*done.timer);
+  done.promise->complete(std::move(result));
   return true;
 }
 
@@ -454,12 +466,12 @@ bool RemoteLink::still_congested() {
 
 void RemoteLink::on_peer_down(const std::string& endpoint, const std::string& why, std::size_t dropped) {
   log().warn("[{}] {}", node_.config().name, why);
-  std::vector<std::shared_ptr<Promise<Value>>> failed;
+  std::vector<Outstanding> failed;
   {
     std::lock_guard lock(mutex_);
     for (auto it = outstanding_.begin(); it != outstanding_.end();) {
       if (it->second.peer == endpoint) {
-        failed.push_back(std::move(it->second.promise));
+        failed.push_back(std::move(it->second));
         it = outstanding_.erase(it);
       } else {
         ++it;
@@ -478,7 +490,10 @@ void RemoteLink::on_peer_down(const std::string& endpoint, const std::string& wh
       if (auto sink = weak.lock()) producers.push_back(std::move(sink));
     }
   }
-  for (auto& promise : failed) promise->fail(unreachable(endpoint, why));
+  for (auto& request : failed) {
+    if (request.timer) node_.timers().cancel(*request.timer);
+    request.promise->fail(unreachable(endpoint, why));
+  }
   for (auto correlation : readings) end_reading(correlation, unreachable(endpoint, why));
   for (auto& sink : producers) sink->cancel();  // its reader is gone: stop at the next yield
   for (std::size_t i = 0; i < dropped; ++i) node_.dead_letter(endpoint, why);

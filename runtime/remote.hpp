@@ -25,6 +25,7 @@
 
 #include "messaging/transport.hpp"
 #include "runtime/future.hpp"
+#include "runtime/timer_service.hpp"
 #include "runtime/stream.hpp"
 
 namespace pulsing {
@@ -81,6 +82,7 @@ class RemoteLink final : public TransportHandler {
   struct Outstanding {
     std::shared_ptr<Promise<Value>> promise;
     std::string peer;
+    std::optional<TimerService::TimerId> timer;  // cancelled on completion: timers stay bounded
   };
   struct Reading {  // a stream this node reads from a peer
     InboundStream inbound;
