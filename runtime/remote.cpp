@@ -288,10 +288,27 @@ bool RemoteLink::on_call(Envelope&& e) {
   std::vector<Value> args = e.payload.is_null() ? std::vector<Value>{} : std::move(e.payload.as_list());
   DynamicReply answer;
   if (ask) {
-    answer = DynamicReply(DynamicReply::Responder(
-        [this, peer = transport_->peer(e.sender_endpoint), correlation = e.correlation](Result<Value> r) {
-          send_reply(*peer, correlation, std::move(r));
-        }));
+    // Answers once: with the outcome, or (dropped unanswered, like a local promise: the handler
+    // was discarded by a crash or a stop) with ActorStopped.
+    struct Answer {
+      RemoteLink* link;
+      std::shared_ptr<Transport::Peer> peer;
+      std::uint64_t correlation;
+      std::string target;
+      bool sent = false;
+      ~Answer() {
+        if (!sent) {
+          link->send_reply(*peer, correlation, make_failure<RuntimeError>(RuntimeErrorKind::kActorStopped,
+                                                                          target + " stopped before answering"));
+        }
+      }
+    };
+    // Built in place: a temporary Answer would answer (ActorStopped) as it dies.
+    auto once = std::make_shared<Answer>(this, transport_->peer(e.sender_endpoint), e.correlation, cell->describe());
+    answer = DynamicReply(DynamicReply::Responder([once](Result<Value> r) {
+      once->sent = true;
+      once->link->send_reply(*once->peer, once->correlation, std::move(r));
+    }));
   } else if (stream) {
     auto sink = std::make_shared<RemoteSink>(*this, transport_->peer(e.sender_endpoint), e.correlation, e.credit);
     {
