@@ -150,7 +150,7 @@ TEST_CASE("resolving an unknown name on another node fails with ActorNotFound na
   CHECK(std::string(e.what()).find(b.endpoint()) != std::string::npos);
 }
 
-TEST_CASE("a node that shuts down answers its pending asks with ActorStopped, then is unreachable") {
+TEST_CASE("asks pending on a node that shuts down fail, and the node is then unreachable") {
   Node a(networked("a"));
   auto b = std::make_unique<Node>(networked("b"));
   b->spawn<Calculator>({.name = "calc"}).get();
@@ -158,8 +158,10 @@ TEST_CASE("a node that shuts down answers its pending asks with ActorStopped, th
   CHECK(calc.ask(&Calculator::add, 1).get() == 1);
   auto pending = calc.ask(&Calculator::slow, 10'000);  // running or queued when b shuts down
   b.reset();
-  auto stopped = testing::expect_error<RuntimeError>([&] { pending.get(); });
-  CHECK(stopped.kind() == RuntimeErrorKind::kActorStopped);
+  // b answers ActorStopped; but its answer travels on b's connection to a, while a may first see
+  // its own connection to b close (the two are not ordered): then the ask fails as unreachable.
+  auto kind = testing::runtime_error_kind([&] { pending.get(); });
+  CHECK((kind == RuntimeErrorKind::kActorStopped || kind == RuntimeErrorKind::kNodeUnreachable));
   REQUIRE(eventually([&] {
     try {
       calc.ask(&Calculator::add, 1).get();
