@@ -125,27 +125,9 @@ void run_client(remote::ServerChild& server, const std::string& workload, double
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool serving = remote::take_serve_flag(argc, argv);
-  std::string workload;
-  double scale = 1.0;
-  if (!bench::parse_args(argc, argv, kUsage, workload, scale)) return 2;
-  if (workload != "W5" && workload != "W6" && workload != "W7") {
-    std::fprintf(stderr, "%s\n", kUsage);
-    return 2;
-  }
-  try {
-    if (serving) return serve();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "pulsing_remote server: %s\n", e.what());
-    return 1;
-  }
-  remote::ServerChild server;  // killed and reaped on every way out of main
-  if (!server.start(argc, argv)) return 1;
-  try {
-    run_client(server, workload, scale);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "pulsing_remote: %s\n", e.what());
-    return 1;
-  }
-  return server.finish() ? 0 : 1;
+  return remote::run_main(argc, argv, "pulsing_remote", kUsage, serve,
+                          [](remote::ServerChild& server, const std::string& workload, double scale) {
+                            run_client(server, workload, scale);
+                            return true;
+                          });
 }

@@ -219,7 +219,7 @@ void w7(zmq::socket_t& sock, Codec& codec, double scale) {
   bench::print_result(kSystem, "W7", static_cast<double>(n) / s, "roundtrips/s", n, s);
 }
 
-int run_client(remote::ServerChild& server, const std::string& workload, double scale) {
+void run_client(remote::ServerChild& server, const std::string& workload, double scale) {
   zmq::context_t ctx(1);
   zmq::socket_t sock(ctx, zmq::socket_type::dealer);
   set_options(sock);
@@ -230,36 +230,14 @@ int run_client(remote::ServerChild& server, const std::string& workload, double 
   if (workload == "W6") w6(sock, codec, scale);
   if (workload == "W7") w7(sock, codec, scale);
   send(sock, codec.encode(Msg::Kind::STOP, 0, 0));
-  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool serving = remote::take_serve_flag(argc, argv);
-  std::string workload;
-  double scale = 1.0;
-  if (!bench::parse_args(argc, argv, kUsage, workload, scale)) return 2;
-  if (workload != "W5" && workload != "W6" && workload != "W7") {
-    std::fprintf(stderr, "%s\n", kUsage);
-    return 2;
-  }
-  if (serving) {
-    try {
-      return serve();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "raw_zmq_remote server: %s\n", e.what());
-      return 1;
-    }
-  }
-
-  remote::ServerChild server;  // killed and reaped on every way out of main
-  if (!server.start(argc, argv)) return 1;
-  try {
-    run_client(server, workload, scale);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "raw_zmq_remote: %s\n", e.what());
-    return 1;
-  }
-  return server.finish() ? 0 : 1;
+  return remote::run_main(argc, argv, "raw_zmq_remote", kUsage, serve,
+                          [](remote::ServerChild& server, const std::string& workload, double scale) {
+                            run_client(server, workload, scale);
+                            return true;
+                          });
 }

@@ -227,4 +227,35 @@ inline void print_latency_result(const char* system, std::vector<int64_t>& laten
   print_result(system, "W6", p50, "us", n, seconds, extra);
 }
 
+// The main() every remote benchmark shares: re-executed with --serve it runs `serve()`;
+// otherwise it starts that server child (before any other thread exists), runs
+// `client(server, workload, scale)` (false or an exception: the run failed) and stops the
+// server. Exit status 0, 1 (the run failed) or 2 (bad arguments).
+template <typename Serve, typename Client>
+int run_main(int argc, char** argv, const char* name, const char* usage, Serve serve, Client client) {
+  bool serving = take_serve_flag(argc, argv);
+  std::string workload;
+  double scale = 1.0;
+  if (!bench::parse_args(argc, argv, usage, workload, scale)) return 2;
+  if (workload != "W5" && workload != "W6" && workload != "W7") {
+    std::fprintf(stderr, "%s\n", usage);
+    return 2;
+  }
+  try {
+    if (serving) return serve();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s server: %s\n", name, e.what());
+    return 1;
+  }
+  ServerChild server;  // killed and reaped on every way out
+  if (!server.start(argc, argv)) return 1;
+  try {
+    if (!client(server, workload, scale)) return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", name, e.what());
+    return 1;
+  }
+  return server.finish() ? 0 : 1;
+}
+
 }  // namespace bench::remote

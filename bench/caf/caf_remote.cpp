@@ -260,21 +260,11 @@ bool run_client(int port, const std::string& workload, double scale) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool serving = remote::take_serve_flag(argc, argv);
-  std::string workload;
-  double scale = 1.0;
-  if (!bench::parse_args(argc, argv, kUsage, workload, scale)) return 2;
-  if (workload != "W5" && workload != "W6" && workload != "W7") {
-    std::fprintf(stderr, "%s\n", kUsage);
-    return 2;
-  }
-  if (serving) return serve();
-
   // Default configuration plus the middleman; the config is not parsed, so no
   // caf-application.ini or CAF command-line option can change it. The server child is started
   // before the actor system, while this process has one thread.
-  remote::ServerChild server;  // killed and reaped on every way out of main
-  if (!server.start(argc, argv)) return 1;
-  if (!run_client(server.port(), workload, scale)) return 1;
-  return server.finish() ? 0 : 1;
+  return remote::run_main(argc, argv, "caf_remote", kUsage, serve,
+                          [](remote::ServerChild& server, const std::string& workload, double scale) {
+                            return run_client(server.port(), workload, scale);
+                          });
 }
