@@ -358,7 +358,18 @@ void Transport::Io::peer_down(Link& link, const std::string& why) {
 Transport::Transport(TransportConfig config, TransportHandler& handler)
     : config_(std::move(config)), io_(std::make_unique<Io>(config_, handler)) {
   endpoint_ = config_.advertise.empty() ? io_->bound() : config_.advertise;
-  thread_ = std::thread([this] { io_->run(stopping_); });
+}
+
+namespace {
+// The transport whose I/O thread is the calling thread, if any.
+thread_local const Transport* tls_io_of = nullptr;
+}  // namespace
+
+void Transport::start() {
+  thread_ = std::thread([this] {
+    tls_io_of = this;
+    io_->run(stopping_);
+  });
 }
 
 Transport::~Transport() { stop(); }
@@ -388,7 +399,7 @@ bool Transport::send(Peer& peer, const Envelope& envelope) {
   auto deadline = Clock::now() + config_.send_wait;
   auto pause = std::chrono::microseconds(20);
   // The I/O thread is the one that makes room: it must never wait for room itself.
-  const bool may_wait = std::this_thread::get_id() != thread_.get_id();
+  const bool may_wait = tls_io_of != this;
   while (true) {
     if (stopping_.load(std::memory_order_acquire) || peer.state() == PeerState::kDown) return false;
     bool queued = false;

@@ -84,9 +84,12 @@ class Transport {
   enum class PeerState : std::uint8_t { kConnecting, kUp, kDown };
   class Peer;
 
-  // Binds and starts the I/O thread. Throws std::runtime_error naming the address when it
-  // cannot bind.
+  // Binds. Throws std::runtime_error naming the address when it cannot.
   Transport(TransportConfig config, TransportHandler& handler);
+  // Starts the I/O thread: from now on the handler receives callbacks. Separate from the
+  // constructor so that the handler (often the transport's owner) is fully built first.
+  // REQUIRES: called once.
+  void start();
   ~Transport();  // stop()
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;

@@ -104,7 +104,9 @@ class RemoteSink final : public StreamSink<Value> {
 // ---------------------------------------------------------------- RemoteLink
 
 RemoteLink::RemoteLink(NodeCore& node, TransportConfig config)
-    : node_(node), transport_(std::make_unique<Transport>(std::move(config), *this)) {}
+    : node_(node), transport_(std::make_unique<Transport>(std::move(config), *this)) {
+  transport_->start();  // only now: the I/O thread's callbacks use transport_
+}
 
 RemoteLink::~RemoteLink() { stop(); }
 

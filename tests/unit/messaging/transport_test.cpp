@@ -82,6 +82,7 @@ TransportConfig quick_config() {
 TEST_CASE("a transport binds a free port and reports it") {
   Inbox inbox;
   Transport t(quick_config(), inbox);
+  t.start();
   CHECK(t.endpoint().starts_with("tcp://127.0.0.1:"));
   CHECK(t.endpoint() != "tcp://127.0.0.1:0");
 }
@@ -89,6 +90,7 @@ TEST_CASE("a transport binds a free port and reports it") {
 TEST_CASE("binding an address that is taken fails, naming it") {
   Inbox inbox;
   Transport first(quick_config(), inbox);
+  first.start();
   TransportConfig config = quick_config();
   config.listen = first.endpoint();
   try {
@@ -102,7 +104,9 @@ TEST_CASE("binding an address that is taken fails, naming it") {
 TEST_CASE("envelopes arrive in the order sent, many per frame under load") {
   Inbox a_inbox, b_inbox;
   Transport a(quick_config(), a_inbox);
+  a.start();
   Transport b(quick_config(), b_inbox);
+  b.start();
   auto to_b = a.peer(b.endpoint());
   constexpr std::uint64_t kCount = 20'000;
   std::uint64_t refused = 0;
@@ -123,6 +127,7 @@ TEST_CASE("envelopes arrive in the order sent, many per frame under load") {
 TEST_CASE("garbage frames are dropped and counted; the transport keeps serving") {
   Inbox inbox;
   Transport t(quick_config(), inbox);
+  t.start();
   zmq::context_t context;
   zmq::socket_t raw(context, zmq::socket_type::dealer);
   raw.set(zmq::sockopt::linger, 0);
@@ -142,11 +147,13 @@ TEST_CASE("garbage frames are dropped and counted; the transport keeps serving")
 TEST_CASE("a peer that never answers is declared down, and sends to it fail") {
   Inbox inbox;
   Transport t(quick_config(), inbox);
+  t.start();
   // A port that was free a moment ago: bind a transport, note its endpoint, close it.
   std::string vacant;
   {
     Inbox other;
     Transport gone(quick_config(), other);
+    gone.start();
     vacant = gone.endpoint();
   }
   auto peer = t.peer(vacant);
@@ -163,9 +170,11 @@ TEST_CASE("a peer that never answers is declared down, and sends to it fail") {
 TEST_CASE("a peer that goes away is declared down; when it comes back it is up again") {
   Inbox a_inbox;
   Transport a(quick_config(), a_inbox);
+  a.start();
   std::string endpoint;
   auto b_inbox = std::make_unique<Inbox>();
   auto b = std::make_unique<Transport>(quick_config(), *b_inbox);
+  b->start();
   endpoint = b->endpoint();
   auto peer = a.peer(endpoint);
   REQUIRE(a.send(*peer, tell(1)));
@@ -179,6 +188,7 @@ TEST_CASE("a peer that goes away is declared down; when it comes back it is up a
   config.listen = endpoint;
   Inbox revived_inbox;
   Transport revived(config, revived_inbox);
+  revived.start();
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (peer->state() != Transport::PeerState::kUp && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(5ms);
