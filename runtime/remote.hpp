@@ -50,7 +50,6 @@ class RemoteLink final : public TransportHandler {
 
   const std::string& endpoint() const { return transport_->endpoint(); }
   std::shared_ptr<Transport::Peer> peer(const std::string& endpoint) { return transport_->peer(endpoint); }
-  TransportStats stats() const { return transport_->stats(); }
 
   // Sends an ask (or a resolve) and completes with the reply's payload, its error, a
   // TimeoutError after `timeout`, or NodeUnreachable when the peer is or goes down.

@@ -77,7 +77,6 @@ template <typename T>
 class StreamChannel final : public StreamSink<T>, public StreamReaderEvents {
  public:
   explicit StreamChannel(std::size_t window) : window_(window ? window : 1), credit_(window_) {}
-  std::size_t window() const { return window_; }
 
   // Producer side.
   void push(T&& item) override {
