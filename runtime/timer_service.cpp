@@ -10,9 +10,13 @@ TimerService::TimerId TimerService::schedule(Clock::time_point when,
                                              std::function<void()> callback) {
   std::lock_guard lock(mutex_);
   TimerId id{when, next_seq_++};
-  bool earliest = timers_.empty() || id < timers_.begin()->first;
   timers_.emplace(id, std::move(callback));
-  if (earliest) changed_.notify_one();
+  // Wake the thread only if it would otherwise look too late: most timers (ask timeouts) are
+  // cancelled long before they are due, and waking a thread per ask costs a context switch.
+  if (when < wakes_at_) {
+    wakes_at_ = Clock::time_point::min();
+    changed_.notify_one();
+  }
   return id;
 }
 
@@ -36,14 +40,18 @@ void TimerService::main_loop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     if (timers_.empty()) {
+      wakes_at_ = Clock::time_point::max();
       changed_.wait(lock);
+      wakes_at_ = Clock::time_point::min();
       continue;
     }
     auto first = timers_.begin();
     // A copy: cancel() may erase this node while we wait with the lock released.
     Clock::time_point when = first->first.when;
     if (when > Clock::now()) {
+      wakes_at_ = when;
       changed_.wait_until(lock, when);
+      wakes_at_ = Clock::time_point::min();
       continue;
     }
     auto callback = std::move(first->second);

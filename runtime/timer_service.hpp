@@ -43,6 +43,9 @@ class TimerService {
   std::condition_variable changed_;
   std::map<TimerId, std::function<void()>> timers_;  // guarded by mutex_
   std::uint64_t next_seq_ = 0;                        // guarded by mutex_
+  // When the thread will next look at timers_ by itself: max while it waits for a change, min
+  // while it is awake (it looks anyway).
+  Clock::time_point wakes_at_ = Clock::time_point::min();  // guarded by mutex_
   bool stopping_ = false;                             // guarded by mutex_
   std::thread thread_;
 };
