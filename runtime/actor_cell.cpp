@@ -209,15 +209,17 @@ void ActorCell::run_turn() {
     return;
   }
   // Go idle, unless something arrived that we would take: the producers that saw us scheduled
-  // did not schedule us, so look once more after clearing the flag (no lost wake-up).
-  auto keep = std::move(keep_alive_);
+  // did not schedule us, so look once more after clearing the flag (no lost wake-up). Hold a
+  // reference meanwhile: once the flag is clear, another thread may run a turn that stops us,
+  // and the node may let go of us before we have looked.
+  auto keep = keep_alive_ ? std::move(keep_alive_) : shared_from_this();
   bool user_ok = accepting_user();
   std::uint64_t system_seen = system_.popped();
   std::uint64_t user_seen = user_.popped();
   scheduled_.store(false, std::memory_order_seq_cst);
   bool more = system_.pushed() != system_seen || (user_ok && user_.pushed() != user_seen);
   if (more && !scheduled_.exchange(true, std::memory_order_seq_cst)) {
-    keep_alive_ = std::move(keep);
+    if (stopped_.load(std::memory_order_acquire)) keep_alive_ = std::move(keep);
     node_->scheduler().schedule(this);
   }
 }
