@@ -1,6 +1,7 @@
 #include "messaging/envelope.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 
@@ -30,14 +31,18 @@ std::string_view to_string(EnvelopeKind kind) {
   return "unknown";
 }
 
-void append_envelope(std::vector<std::byte>& frame, const Envelope& e) {
-  capnp::MallocMessageBuilder message;
+void append_envelope(std::vector<std::byte>& frame, const Envelope& e, std::string_view sender_endpoint) {
+  // The first segment is reused across messages (the builder zeroes what it used as it goes),
+  // so that a small envelope costs no allocation. Larger ones spill into allocated segments.
+  thread_local std::array<capnp::word, 512> first_segment{};
+  capnp::MallocMessageBuilder message(kj::arrayPtr(first_segment.data(), first_segment.size()));
   auto b = message.initRoot<wire::Envelope>();
   b.setVersion(kProtocolVersion);
   b.setKind(static_cast<wire::Kind>(e.kind));
   b.setCorrelation(e.correlation);
   b.setSenderNode(e.sender_node);
-  if (!e.sender_endpoint.empty()) b.setSenderEndpoint(e.sender_endpoint);
+  if (sender_endpoint.empty()) sender_endpoint = e.sender_endpoint;
+  if (!sender_endpoint.empty()) b.setSenderEndpoint(capnp::Text::Reader(sender_endpoint.data(), sender_endpoint.size()));
   if (e.target_id != 0) {
     b.getTarget().setActorId(e.target_id);
   } else if (!e.target_name.empty()) {

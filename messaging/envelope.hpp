@@ -15,6 +15,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "messaging/value.hpp"
@@ -55,8 +56,9 @@ struct Envelope {
   std::uint32_t credit = 0;
 };
 
-// Appends `envelope`, length-prefixed, to `frame`.
-void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope);
+// Appends `envelope`, length-prefixed, to `frame`. A non-empty `sender_endpoint` is written in
+// place of the envelope's own (the transport stamps its endpoint on what it sends).
+void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope, std::string_view sender_endpoint = {});
 
 // Calls `on_envelope` for each envelope of `frame`, in order. Throws DecodeError at the first
 // envelope that is malformed, exceeds `limits`, or speaks another protocol version (the ones

@@ -55,7 +55,7 @@ class Transport::Io {
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) throw std::runtime_error(fmt::format("eventfd: {}", std::strerror(errno)));
     router_.set(zmq::sockopt::linger, 0);
-    router_.set(zmq::sockopt::rcvhwm, 10'000);
+    router_.set(zmq::sockopt::rcvhwm, config_.queued_frames);
     try {
       router_.bind(config_.listen);
     } catch (const zmq::error_t& e) {
@@ -84,6 +84,10 @@ class Transport::Io {
   }
 
   void run(const std::atomic<bool>& stopping);
+  // One pass: send what is ready, wait (at most `max_wait`) for input, read it. False when
+  // refused: inside a pass already.
+  bool pass(std::chrono::milliseconds max_wait);
+  bool in_pass() const { return in_pass_; }
   TransportStats stats() const {
     TransportStats s;
     s.frames_sent = frames_sent_.load();
@@ -115,6 +119,8 @@ class Transport::Io {
   int wake_fd_ = -1;
   std::atomic<bool> sleeping_{false};
   bool paused_ = false;  // reading stopped: the receiver is congested
+  bool in_pass_ = false;
+  std::vector<zmq::pollitem_t> items_;
   int next_monitor_ = 0;
 
   std::mutex mutex_;
@@ -127,43 +133,57 @@ class Transport::Io {
 };
 
 void Transport::Io::run(const std::atomic<bool>& stopping) {
-  std::vector<zmq::pollitem_t> items;
+  handler_.on_io_thread_start();
   while (!stopping.load(std::memory_order_acquire)) {
-    connect_new_peers();
-    flush_ready();
-    check_connect_timeouts();
-    if (paused_ && !handler_.still_congested()) paused_ = false;
-
-    items.clear();
-    items.push_back({router_.handle(), 0, static_cast<short>(paused_ ? 0 : ZMQ_POLLIN), 0});
-    items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
-    for (auto& link : links_) {
-      items.push_back({link->monitor.handle(), 0, ZMQ_POLLIN, 0});
-      items.push_back({link->dealer.handle(), 0, static_cast<short>(link->unsent.empty() ? 0 : ZMQ_POLLOUT), 0});
-    }
-    // Sleep only when nothing is ready to send; a sender that queues meanwhile writes the
-    // eventfd because it sees `sleeping_`.
-    sleeping_.store(true, std::memory_order_seq_cst);
-    bool ready_now;
-    {
-      std::lock_guard lock(mutex_);
-      ready_now = !ready_.empty() || !new_peers_.empty();
-    }
-    long timeout_ms = ready_now ? 0 : (paused_ ? 1 : 100);
-    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout_ms));
-    sleeping_.store(false, std::memory_order_seq_cst);
-
-    if (items[1].revents & ZMQ_POLLIN) {
-      std::uint64_t count;
-      [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof(count));
-    }
-    if (items[0].revents & ZMQ_POLLIN) read_router();
-    for (std::size_t i = 0; i < links_.size(); ++i) {
-      if (items[2 + 2 * i].revents & ZMQ_POLLIN) read_monitor(*links_[i]);
-      if (items[3 + 2 * i].revents & ZMQ_POLLOUT) flush(*links_[i]);
-    }
+    pass(std::chrono::milliseconds(100));
+    handler_.after_io_pass();
   }
+  handler_.on_io_thread_end();
   close_all();
+}
+
+bool Transport::Io::pass(std::chrono::milliseconds max_wait) {
+  if (in_pass_) return false;
+  in_pass_ = true;
+  connect_new_peers();
+  flush_ready();
+  check_connect_timeouts();
+  if (paused_ && !handler_.still_congested()) paused_ = false;
+
+  auto& items = items_;
+  items.clear();
+  items.push_back({router_.handle(), 0, static_cast<short>(paused_ ? 0 : ZMQ_POLLIN), 0});
+  items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+  for (auto& link : links_) {
+    items.push_back({link->monitor.handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({link->dealer.handle(), 0, static_cast<short>(link->unsent.empty() ? 0 : ZMQ_POLLOUT), 0});
+  }
+  // Sleep only when nothing is ready to send; a sender that queues meanwhile writes the
+  // eventfd because it sees `sleeping_`.
+  sleeping_.store(true, std::memory_order_seq_cst);
+  bool ready_now;
+  {
+    std::lock_guard lock(mutex_);
+    ready_now = !ready_.empty() || !new_peers_.empty();
+  }
+  auto timeout = ready_now ? std::chrono::milliseconds(0) : paused_ ? std::min(max_wait, std::chrono::milliseconds(1)) : max_wait;
+  zmq::poll(items.data(), items.size(), timeout);
+  sleeping_.store(false, std::memory_order_seq_cst);
+
+  if (items[1].revents & ZMQ_POLLIN) {
+    std::uint64_t count;
+    [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof(count));
+  }
+  if (items[0].revents & ZMQ_POLLIN) read_router();
+  // Links added during this pass (connect_new_peers ran before the items were built) have no
+  // items yet: only the first ones do.
+  std::size_t polled = (items.size() - 2) / 2;
+  for (std::size_t i = 0; i < polled; ++i) {
+    if (items[2 + 2 * i].revents & ZMQ_POLLIN) read_monitor(*links_[i]);
+    if (items[3 + 2 * i].revents & ZMQ_POLLOUT) flush(*links_[i]);
+  }
+  in_pass_ = false;
+  return true;
 }
 
 void Transport::Io::close_all() {
@@ -198,7 +218,7 @@ void Transport::Io::connect_new_peers() {
     link->created = Clock::now();
     link->dealer = zmq::socket_t(context_, zmq::socket_type::dealer);
     link->dealer.set(zmq::sockopt::linger, 0);
-    link->dealer.set(zmq::sockopt::sndhwm, 10'000);
+    link->dealer.set(zmq::sockopt::sndhwm, config_.queued_frames);
     link->dealer.set(zmq::sockopt::immediate, 1);  // queue nothing on a connection not yet up
     link->dealer.set(zmq::sockopt::reconnect_ivl, 100);
     link->dealer.set(zmq::sockopt::reconnect_ivl_max, 2'000);
@@ -365,6 +385,11 @@ namespace {
 thread_local const Transport* tls_io_of = nullptr;
 }  // namespace
 
+bool Transport::pump(std::chrono::milliseconds max_wait) {
+  if (stopping_.load(std::memory_order_acquire)) return false;
+  return io_->pass(max_wait);
+}
+
 void Transport::start() {
   thread_ = std::thread([this] {
     tls_io_of = this;
@@ -395,11 +420,13 @@ std::shared_ptr<Transport::Peer> Transport::peer(const std::string& endpoint) {
 bool Transport::send(Peer& peer, const Envelope& envelope) {
   thread_local std::vector<std::byte> encoded;
   encoded.clear();
-  append_envelope(encoded, envelope);
+  append_envelope(encoded, envelope, endpoint_);
   auto deadline = Clock::now() + config_.send_wait;
   auto pause = std::chrono::microseconds(20);
-  // The I/O thread is the one that makes room: it must never wait for room itself.
-  const bool may_wait = tls_io_of != this;
+  // The I/O thread is the one that makes room: it waits by running I/O passes, and not at all
+  // inside a pass (it is delivering input: what it sends there answers what it reads).
+  const bool on_io_thread = tls_io_of == this;
+  const bool may_wait = !on_io_thread || !io_->in_pass();
   while (true) {
     if (stopping_.load(std::memory_order_acquire) || peer.state() == PeerState::kDown) return false;
     bool queued = false;
@@ -422,6 +449,10 @@ bool Transport::send(Peer& peer, const Envelope& envelope) {
       return true;
     }
     if (Clock::now() > deadline) return false;
+    if (on_io_thread) {
+      io_->pass(std::chrono::milliseconds(1));
+      continue;
+    }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(1'000));
   }

@@ -14,9 +14,12 @@
 // reported to the handler, which fails the asks it has outstanding there. ZMTP heartbeats
 // detect a peer that vanished without closing its connections (kill -9, a cut cable).
 //
-// Memory: a peer's pending bytes are capped (`max_pending_bytes`); send() then waits for room,
-// at most `send_wait`, and reports failure after that (the I/O thread's own sends never wait). Inbound, the handler may declare itself
-// congested: the I/O thread then stops reading until it is not, and TCP pushes back on senders.
+// Memory: a peer's pending bytes are capped (`max_pending_bytes`), and so are ZeroMQ's queues
+// (`queued_frames` × `max_frame_bytes`). send() then waits for room, at most `send_wait`, and
+// reports failure after that; on the I/O thread it runs I/O passes meanwhile, except inside a
+// pass (replies to what is being read), where it queues beyond the cap. Inbound, the handler may
+// declare itself congested: the I/O thread then stops reading until it is not, and TCP pushes
+// back on senders.
 //
 // Untrusted input: every frame that does not decode is dropped and counted; the node goes on.
 // Thread-safety: peer(), send(), endpoint(), stats() from any thread. Handler callbacks run on
@@ -46,6 +49,12 @@ class TransportHandler {
   virtual bool still_congested() = 0;
   // `endpoint` went down; `dropped` envelopes that were pending for it are lost.
   virtual void on_peer_down(const std::string& endpoint, const std::string& why, std::size_t dropped) = 0;
+  // The I/O thread starts, and ends (called on it).
+  virtual void on_io_thread_start() {}
+  virtual void on_io_thread_end() {}
+  // Between I/O passes, on the I/O thread: room for the handler's own short work. What it
+  // sends goes out at the start of the next pass. Transport::pump() may be called from here.
+  virtual void after_io_pass() {}
 };
 
 struct TransportConfig {
@@ -65,8 +74,13 @@ struct TransportConfig {
   std::chrono::milliseconds send_wait{30'000};
   // On stop, how long what is still queued for connected peers may take to go out.
   std::chrono::milliseconds close_linger{1'000};
-  // The largest frame sent at once (more pending data goes in the next frame).
-  std::size_t max_frame_bytes = std::size_t{1} << 20;
+  // The largest frame sent at once (more pending data goes in the next frame): 256 KiB holds
+  // thousands of small envelopes, so batching is not limited by it.
+  std::size_t max_frame_bytes = std::size_t{256} << 10;
+  // Frames ZeroMQ may queue per connection, in each direction (its high-water marks count
+  // frames, not bytes). With max_frame_bytes this bounds ZeroMQ's own buffers per peer to
+  // 16 MiB each way; beyond that, frames wait in `pending` (bounded above) or in TCP.
+  int queued_frames = 64;
   DecodeLimits limits = {};
 };
 
@@ -100,13 +114,20 @@ class Transport {
   // The peer at `endpoint`, created (and connected) on first use. Stable for the transport's
   // life: callers may keep it.
   std::shared_ptr<Peer> peer(const std::string& endpoint);
-  // Queues `envelope` for `peer`. False when it cannot be sent: the peer is down, the transport
+  // Queues `envelope` for `peer`, with this transport's endpoint as the sender's. False when it cannot be sent: the peer is down, the transport
   // stopped, or no room came within `send_wait`.
   bool send(Peer& peer, const Envelope& envelope);
 
   TransportStats stats() const;
   // Closes every socket and joins the I/O thread. Idempotent.
   void stop();
+
+  // Runs one I/O pass now, waiting at most `max_wait` for something to do: for a handler that
+  // must wait for the network on the I/O thread itself, from after_io_pass() (a blocking call
+  // inside work it runs there). False, doing nothing, when called from inside a pass (a
+  // handler callback) or when the transport is stopping.
+  // REQUIRES: called on the I/O thread.
+  bool pump(std::chrono::milliseconds max_wait);
 
  private:
   class Io;

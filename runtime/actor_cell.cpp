@@ -39,6 +39,12 @@ SupervisionOptions supervision_of(const SpawnOptions& options) {
 ResumeTarget* current_resume_target() { return tls_resume_target; }
 void set_current_resume_target(ResumeTarget* target) { tls_resume_target = target; }
 
+namespace {
+thread_local WaitPump* tls_wait_pump = nullptr;
+}  // namespace
+WaitPump* current_wait_pump() { return tls_wait_pump; }
+void set_current_wait_pump(WaitPump* pump) { tls_wait_pump = pump; }
+
 ActorCell* ActorCell::current() { return tls_current_cell; }
 
 ActorCell::ActorCell(std::shared_ptr<NodeContext> node, ActorId id, std::string name, const MethodTable& methods,
@@ -199,6 +205,7 @@ void ActorCell::run_turn() {
     release_muted();
   }
 
+  end_turn();
   tls_current_cell = outer_cell;
   tls_resume_target = outer_target;
 

@@ -75,8 +75,9 @@ class AnyRef {
  protected:
   // Queues `message` for the local actor. REQUIRES: cell_.
   void post(detail::Message* message) const;
-  // A call by name to the remote actor. REQUIRES: remote_.
+  // A call by name to the remote actor; `reply` receives the outcome. REQUIRES: remote_.
   Future<Value> remote_ask(std::string_view method, std::vector<Value> args) const;
+  void remote_ask(std::string_view method, std::vector<Value> args, std::unique_ptr<detail::ReplySlot> reply) const;
   void remote_tell(std::string_view method, std::vector<Value> args) const;
   // Fails `promise` with a TimeoutError if it is not complete within the timeout.
   template <typename R>
@@ -181,31 +182,41 @@ class ActorRef : public AnyRef {
   template <typename X, typename M, typename... A>
   Future<X> typed_remote_ask(M method, A&&... args) const {
     auto name = method_name(method);
-    auto reply = remote_ask(name, encode_args(method, std::forward<A>(args)...));
     if constexpr (std::is_same_v<X, Value>) {
-      return reply;
+      return remote_ask(name, encode_args(method, std::forward<A>(args)...));
     } else {
-      auto typed = std::make_shared<Promise<X>>();
-      auto future = typed->future();
-      reply.then([typed, name = std::string(name)](Result<Value> r) {
-        if (!r.ok()) {
-          typed->fail(r.failure());
-          return;
-        }
-        if constexpr (std::is_void_v<X>) {
-          typed->set_value();
-        } else {
-          try {
-            typed->set_value(from_value<X>(r.value()));
-          } catch (const ConversionError& e) {
-            typed->fail(make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
-                                                   fmt::format("the reply to {}: {}", name, e.what())));
-          }
-        }
-      });
+      auto slot = std::make_unique<TypedReply<X>>(name);
+      auto future = slot->future();
+      remote_ask(name, encode_args(method, std::forward<A>(args)...), std::move(slot));
       return future;
     }
   }
+
+  // Converts the reply to X on arrival. `method` names a method of T's table (static storage).
+  template <typename X>
+  class TypedReply final : public detail::ReplySlot {
+   public:
+    explicit TypedReply(std::string_view method) : method_(method) {}
+    Future<X> future() { return promise_.future(); }
+    void complete(Result<Value> r) override {
+      if (!r.ok()) {
+        promise_.fail(r.failure());
+      } else if constexpr (std::is_void_v<X>) {
+        promise_.set_value();
+      } else {
+        try {
+          promise_.set_value(from_value<X>(r.value()));
+        } catch (const ConversionError& e) {
+          promise_.fail(make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
+                                                   fmt::format("the reply to {}: {}", method_, e.what())));
+        }
+      }
+    }
+
+   private:
+    Promise<X> promise_;
+    std::string_view method_;
+  };
 };
 
 template <typename R>
@@ -215,8 +226,11 @@ void AnyRef::arm_timeout(Promise<R>& promise, std::string_view method) const {
   auto weak = std::weak_ptr<detail::FutureState<R>>(promise.state());
   auto id = node->timers().schedule(
       Clock::now() + timeout,
-      [weak, operation = fmt::format("ask {}.{}", cell_->describe(), method), ms = timeout.count()] {
-        if (auto state = weak.lock()) state->complete(Result<R>(make_failure<TimeoutError>(operation, ms)));
+      // Described only if it fires: formatting per ask would cost more than the ask.
+      [weak, cell = cell_, method = std::string(method), ms = timeout.count()] {
+        if (auto state = weak.lock()) {
+          state->complete(Result<R>(make_failure<TimeoutError>(fmt::format("ask {}.{}", cell->describe(), method), ms)));
+        }
       });
   promise.state()->set_on_complete_hook([node, id] { node->timers().cancel(id); });
 }

@@ -62,6 +62,19 @@ class ResumeTarget {
 ResumeTarget* current_resume_target();
 void set_current_resume_target(ResumeTarget* target);
 
+// A thread that must not simply block, because what it waits for may need it (a node's I/O
+// thread, running an actor's turn that blocks on a future), installs a pump: waiting then runs
+// the pump until the result arrives. pump() returns false when it cannot run; waiting then blocks.
+class WaitPump {
+ public:
+  virtual bool pump() = 0;
+
+ protected:
+  ~WaitPump() = default;
+};
+WaitPump* current_wait_pump();
+void set_current_wait_pump(WaitPump* pump);
+
 template <typename T>
 class FutureState {
  public:
@@ -96,6 +109,10 @@ class FutureState {
   }
 
   void wait() {
+    if (WaitPump* pump = current_wait_pump()) {
+      while (!ready() && pump->pump()) {
+      }
+    }
     std::uint8_t expected = kPending;
     if (phase_.compare_exchange_strong(expected, kWaiting, std::memory_order_acq_rel) ||
         expected == kWaiting) {

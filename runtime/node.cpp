@@ -203,7 +203,15 @@ Failure AnyRef::unreachable_failure() const {
 void AnyRef::post(detail::Message* message) const { cell_->post(message); }
 
 Future<Value> AnyRef::remote_ask(std::string_view method, std::vector<Value> args) const {
-  return remote_->ask(method, std::move(args), timeout());
+  auto slot = std::make_unique<detail::ValueReply>();
+  auto future = slot->future();
+  remote_ask(method, std::move(args), std::move(slot));
+  return future;
+}
+
+void AnyRef::remote_ask(std::string_view method, std::vector<Value> args,
+                        std::unique_ptr<detail::ReplySlot> reply) const {
+  remote_->ask(method, std::move(args), timeout(), std::move(reply));
 }
 
 void AnyRef::remote_tell(std::string_view method, std::vector<Value> args) const {

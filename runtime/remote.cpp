@@ -121,11 +121,11 @@ void RemoteLink::stop() {
     failed.swap(outstanding_);
     reading.swap(reading_);
     producing.swap(producing_);
+    deadlines_.clear();
+    if (deadline_timer_) node_.timers().cancel(*deadline_timer_);
+    deadline_timer_.reset();
   }
-  for (auto& [correlation, outstanding] : failed) {
-    if (outstanding.timer) node_.timers().cancel(*outstanding.timer);
-    outstanding.promise->fail(shutting_down());
-  }
+  for (auto& [correlation, outstanding] : failed) outstanding.reply->complete(shutting_down());
   for (auto& [correlation, r] : reading) r.inbound.finish(shutting_down());
   for (auto& [key, weak] : producing) {
     if (auto sink = weak.lock()) sink->cancel();
@@ -137,62 +137,85 @@ void RemoteLink::stop() {
 Envelope RemoteLink::envelope(EnvelopeKind kind) const {
   Envelope e;
   e.kind = kind;
-  e.sender_node = node_.node_id().value;
-  e.sender_endpoint = transport_->endpoint();
+  e.sender_node = node_.node_id().value;  // the transport stamps its endpoint as the sender's
   return e;
 }
 
-Future<Value> RemoteLink::request(Transport::Peer& peer, Envelope envelope, std::chrono::milliseconds timeout,
-                                  std::string operation) {
+void RemoteLink::request(Transport::Peer& peer, Envelope envelope, std::chrono::milliseconds timeout,
+                         std::unique_ptr<ReplySlot> reply, Operation operation) {
   if (peer.state() == Transport::PeerState::kDown) {
-    return Future<Value>::ready(unreachable(peer.endpoint(), "its connection is down"));
+    reply->complete(unreachable(peer.endpoint(), "its connection is down"));
+    return;
   }
-  auto promise = std::make_shared<Promise<Value>>();
-  auto future = promise->future();
   std::uint64_t correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
+  auto deadline = Clock::now() + timeout;
   {
     std::lock_guard lock(mutex_);
-    if (stopped_) return Future<Value>::ready(shutting_down());
-    outstanding_.emplace(correlation, Outstanding{promise, peer.endpoint()});
-  }
-  // A reply that comes after the timeout finds no outstanding request and is dropped.
-  auto timer = node_.timers().schedule(Clock::now() + timeout, [this, correlation, operation = std::move(operation),
-                                                                ms = timeout.count()] {
-    complete(correlation, make_failure<TimeoutError>(operation, ms));
-  });
-  {
-    std::lock_guard lock(mutex_);
-    auto it = outstanding_.find(correlation);
-    if (it != outstanding_.end()) {
-      it->second.timer = timer;
-    } else {
-      node_.timers().cancel(timer);  // completed already (the peer went down meanwhile)
+    if (stopped_) {
+      reply->complete(shutting_down());
+      return;
     }
+    outstanding_.emplace(correlation, Outstanding{std::move(reply), &peer, timeout, std::move(operation)});
+    // Completed requests leave their deadlines behind; sweep them once they are the majority.
+    if (deadlines_.size() > 2 * outstanding_.size() + 64) {
+      std::erase_if(deadlines_, [&](const Deadline& d) { return !outstanding_.contains(d.second); });
+      std::make_heap(deadlines_.begin(), deadlines_.end(), std::greater<>());
+    }
+    deadlines_.emplace_back(deadline, correlation);
+    std::push_heap(deadlines_.begin(), deadlines_.end(), std::greater<>());
+    arm_deadline_timer(deadline);
   }
   envelope.correlation = correlation;
   envelope.deadline_ms = static_cast<std::uint32_t>(
       std::min<std::int64_t>(timeout.count(), std::numeric_limits<std::uint32_t>::max()));
   if (!transport_->send(peer, envelope)) complete(correlation, unreachable(peer.endpoint(), "cannot send to it"));
-  return future;
 }
 
-void RemoteLink::tell(Transport::Peer& peer, Envelope envelope, std::string_view target) {
-  if (!transport_->send(peer, envelope)) {
-    node_.dead_letter(target, fmt::format("node {} is unreachable", peer.endpoint()));
+void RemoteLink::arm_deadline_timer(Clock::time_point when) {
+  // One timer for all requests: most complete long before their deadline, and a timer per
+  // request would cost more than the request.
+  if (deadline_timer_ && deadline_timer_->when <= when) return;
+  if (deadline_timer_) node_.timers().cancel(*deadline_timer_);
+  deadline_timer_ = node_.timers().schedule(when, [this] { expire_requests(); });
+}
+
+void RemoteLink::expire_requests() {
+  std::vector<Outstanding> expired;
+  {
+    std::lock_guard lock(mutex_);
+    deadline_timer_.reset();
+    auto now = Clock::now();
+    while (!deadlines_.empty() && deadlines_.front().first <= now) {
+      std::uint64_t correlation = deadlines_.front().second;
+      std::pop_heap(deadlines_.begin(), deadlines_.end(), std::greater<>());
+      deadlines_.pop_back();
+      auto it = outstanding_.find(correlation);
+      if (it == outstanding_.end()) continue;  // answered in time
+      expired.push_back(std::move(it->second));
+      outstanding_.erase(it);
+    }
+    if (!deadlines_.empty() && !stopped_) arm_deadline_timer(deadlines_.front().first);
+  }
+  // A reply that comes after this finds no outstanding request and is dropped.
+  for (auto& request : expired) {
+    const Operation& op = request.operation;
+    std::string what = op.actor ? fmt::format("ask {}.{}", op.actor->describe(), op.what) : op.what;
+    request.reply->complete(make_failure<TimeoutError>(what, request.timeout.count()));
   }
 }
 
+bool RemoteLink::tell(Transport::Peer& peer, const Envelope& envelope) { return transport_->send(peer, envelope); }
+
 bool RemoteLink::complete(std::uint64_t correlation, Result<Value> result) {
-  Outstanding done;
+  std::unique_ptr<ReplySlot> reply;
   {
     std::lock_guard lock(mutex_);
     auto it = outstanding_.find(correlation);
     if (it == outstanding_.end()) return false;
-    done = std::move(it->second);
+    reply = std::move(it->second.reply);
     outstanding_.erase(it);
   }
-  if (done.timer) node_.timers().cancel(*done.timer);
-  done.promise->complete(std::move(result));
+  reply->complete(std::move(result));
   return true;
 }
 
@@ -201,7 +224,9 @@ Future<AnyRef> RemoteLink::resolve(const std::string& endpoint, const std::strin
   auto peer = transport_->peer(endpoint);
   Envelope e = envelope(EnvelopeKind::kResolve);
   e.target_name = name;
-  auto reply = request(*peer, std::move(e), timeout, fmt::format("resolve '{}' at {}", name, endpoint));
+  auto slot = std::make_unique<ValueReply>();
+  auto reply = slot->future();
+  request(*peer, std::move(e), timeout, std::move(slot), {nullptr, fmt::format("resolve '{}' at {}", name, endpoint)});
   auto typed = std::make_shared<Promise<AnyRef>>();
   auto future = typed->future();
   reply.then([typed, peer, name, node = node_.shared_from_this()](Result<Value> r) {
@@ -296,17 +321,17 @@ bool RemoteLink::on_call(Envelope&& e) {
       RemoteLink* link;
       std::shared_ptr<Transport::Peer> peer;
       std::uint64_t correlation;
-      std::string target;
+      std::shared_ptr<ActorCell> target;
       bool sent = false;
       ~Answer() {
         if (!sent) {
           link->send_reply(*peer, correlation, make_failure<RuntimeError>(RuntimeErrorKind::kActorStopped,
-                                                                          target + " stopped before answering"));
+                                                                          target->describe() + " stopped before answering"));
         }
       }
     };
     // Built in place: a temporary Answer would answer (ActorStopped) as it dies.
-    auto once = std::make_shared<Answer>(this, transport_->peer(e.sender_endpoint), e.correlation, cell->describe());
+    auto once = std::make_shared<Answer>(this, transport_->peer(e.sender_endpoint), e.correlation, cell);
     answer = DynamicReply(DynamicReply::Responder([once](Result<Value> r) {
       once->sent = true;
       once->link->send_reply(*once->peer, once->correlation, std::move(r));
@@ -478,6 +503,25 @@ void RemoteLink::forget_producer(const ProducerKey& key) {
   producing_.erase(key);
 }
 
+namespace {
+// How long the I/O thread may spend running actors' turns between two I/O passes.
+constexpr auto kGuestBudget = std::chrono::microseconds(200);
+}  // namespace
+
+void RemoteLink::on_io_thread_start() {
+  node_.scheduler().enter_guest();
+  set_current_wait_pump(this);
+}
+
+void RemoteLink::on_io_thread_end() {
+  set_current_wait_pump(nullptr);
+  node_.scheduler().leave_guest();
+}
+
+void RemoteLink::after_io_pass() { node_.scheduler().run_guest(kGuestBudget); }
+
+bool RemoteLink::pump() { return transport_->pump(std::chrono::milliseconds(1)); }
+
 bool RemoteLink::still_congested() {
   std::erase_if(congested_, [](const std::shared_ptr<ActorCell>& cell) { return !cell->over_half_capacity(); });
   return !congested_.empty();
@@ -489,7 +533,7 @@ void RemoteLink::on_peer_down(const std::string& endpoint, const std::string& wh
   {
     std::lock_guard lock(mutex_);
     for (auto it = outstanding_.begin(); it != outstanding_.end();) {
-      if (it->second.peer == endpoint) {
+      if (it->second.peer->endpoint() == endpoint) {
         failed.push_back(std::move(it->second));
         it = outstanding_.erase(it);
       } else {
@@ -509,10 +553,7 @@ void RemoteLink::on_peer_down(const std::string& endpoint, const std::string& wh
       if (auto sink = weak.lock()) producers.push_back(std::move(sink));
     }
   }
-  for (auto& request : failed) {
-    if (request.timer) node_.timers().cancel(*request.timer);
-    request.promise->fail(unreachable(endpoint, why));
-  }
+  for (auto& request : failed) request.reply->complete(unreachable(endpoint, why));
   for (auto correlation : readings) end_reading(correlation, unreachable(endpoint, why));
   for (auto& sink : producers) sink->cancel();  // its reader is gone: stop at the next yield
   for (std::size_t i = 0; i < dropped; ++i) node_.dead_letter(endpoint, why);
@@ -550,12 +591,15 @@ Envelope RemoteActor::call(EnvelopeKind kind, std::string_view method, std::vect
   return e;
 }
 
-Future<Value> RemoteActor::ask(std::string_view method, std::vector<Value> args,
-                               std::chrono::milliseconds timeout) const {
+void RemoteActor::ask(std::string_view method, std::vector<Value> args, std::chrono::milliseconds timeout,
+                      std::unique_ptr<ReplySlot> reply) const {
   RemoteLink* link = node_->remote();
-  if (link == nullptr) return Future<Value>::ready(shutting_down());
-  return link->request(*peer_, call(EnvelopeKind::kAsk, method, std::move(args)), timeout,
-                       fmt::format("ask {}.{}", describe(), method));
+  if (link == nullptr) {
+    reply->complete(shutting_down());
+    return;
+  }
+  link->request(*peer_, call(EnvelopeKind::kAsk, method, std::move(args)), timeout, std::move(reply),
+                {shared_from_this(), std::string(method)});
 }
 
 void RemoteActor::open_stream(std::string_view method, std::vector<Value> args, std::uint32_t window,
@@ -572,7 +616,9 @@ void RemoteActor::open_stream(std::string_view method, std::vector<Value> args, 
 void RemoteActor::tell(std::string_view method, std::vector<Value> args) const {
   RemoteLink* link = node_->remote();
   if (link == nullptr) return;
-  link->tell(*peer_, call(EnvelopeKind::kTell, method, std::move(args)), describe());
+  if (!link->tell(*peer_, call(EnvelopeKind::kTell, method, std::move(args)))) {
+    node_->dead_letter(describe(), fmt::format("node {} is unreachable", peer_->endpoint()));
+  }
 }
 
 }  // namespace pulsing::detail

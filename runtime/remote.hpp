@@ -14,14 +14,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include <map>
-#include <optional>
 
 #include "messaging/transport.hpp"
 #include "runtime/future.hpp"
@@ -34,7 +34,26 @@ namespace detail {
 
 class ActorCell;
 class NodeCore;
+class RemoteActor;
 class RemoteSink;
+
+// Where the reply to an ask sent to another node goes: the caller's promise, of Value or of the
+// method's result type (converted on arrival, so that a typed ask needs no second promise).
+// Destroyed without complete(): the promise is dropped, which fails the caller's future.
+class ReplySlot {
+ public:
+  virtual ~ReplySlot() = default;
+  virtual void complete(Result<Value> reply) = 0;
+};
+
+class ValueReply final : public ReplySlot {
+ public:
+  Future<Value> future() { return promise_.future(); }
+  void complete(Result<Value> reply) override { promise_.complete(std::move(reply)); }
+
+ private:
+  Promise<Value> promise_;
+};
 
 // Where the items of a stream read from another node go (the reader's channel, typed or not).
 struct InboundStream {
@@ -42,7 +61,7 @@ struct InboundStream {
   std::function<void(std::optional<Failure>)> finish;
 };
 
-class RemoteLink final : public TransportHandler {
+class RemoteLink final : public TransportHandler, private WaitPump {
  public:
   // Binds `config.listen`. Throws std::runtime_error naming the address if it cannot.
   RemoteLink(NodeCore& node, TransportConfig config);
@@ -51,12 +70,18 @@ class RemoteLink final : public TransportHandler {
   const std::string& endpoint() const { return transport_->endpoint(); }
   std::shared_ptr<Transport::Peer> peer(const std::string& endpoint) { return transport_->peer(endpoint); }
 
-  // Sends an ask (or a resolve) and completes with the reply's payload, its error, a
+  // What a TimeoutError names: "ask <actor>.<what>" when `actor` is set, else `what` itself.
+  // Formatted only if the request times out (formatting per ask would cost more than the ask).
+  struct Operation {
+    std::shared_ptr<const RemoteActor> actor;
+    std::string what;
+  };
+  // Sends an ask (or a resolve) and completes `reply` with the reply's payload, its error, a
   // TimeoutError after `timeout`, or NodeUnreachable when the peer is or goes down.
-  Future<Value> request(Transport::Peer& peer, Envelope envelope, std::chrono::milliseconds timeout,
-                        std::string operation);
-  // Sends a tell; one that cannot be sent is counted as a dead letter.
-  void tell(Transport::Peer& peer, Envelope envelope, std::string_view target);
+  void request(Transport::Peer& peer, Envelope envelope, std::chrono::milliseconds timeout,
+               std::unique_ptr<ReplySlot> reply, Operation operation);
+  // Sends a tell. False when it cannot be sent (the caller counts the dead letter).
+  bool tell(Transport::Peer& peer, const Envelope& envelope);
   Future<AnyRef> resolve(const std::string& endpoint, const std::string& name, std::chrono::milliseconds timeout);
 
   // Opens a stream (`open` names target, method and arguments) whose items go to `inbound`;
@@ -74,21 +99,32 @@ class RemoteLink final : public TransportHandler {
   // TransportHandler (on the I/O thread).
   bool on_envelope(Envelope&& envelope) override;
   bool still_congested() override;
+  // The I/O thread is a guest of the node's scheduler (Scheduler::enter_guest): it runs the
+  // actors its input wakes, between passes. A turn there that blocks on a future keeps the
+  // I/O going meanwhile (WaitPump), so that the answer it waits for can arrive.
+  void on_io_thread_start() override;
+  void on_io_thread_end() override;
+  void after_io_pass() override;
   void on_peer_down(const std::string& endpoint, const std::string& why, std::size_t dropped) override;
 
  private:
   friend class RemoteSink;
   struct Outstanding {
-    std::shared_ptr<Promise<Value>> promise;
-    std::string peer;
-    std::optional<TimerService::TimerId> timer;  // cancelled on completion: timers stay bounded
+    std::unique_ptr<ReplySlot> reply;
+    const Transport::Peer* peer;  // peers live as long as the transport
+    std::chrono::milliseconds timeout;
+    Operation operation;
   };
+  // Request deadlines, earliest on top. Entries of requests completed since are skipped when
+  // they surface and swept out when they outnumber the live ones, so the heap stays bounded.
+  using Deadline = std::pair<Clock::time_point, std::uint64_t>;  // deadline, correlation
   struct Reading {  // a stream this node reads from a peer
     InboundStream inbound;
     std::string peer;
   };
   using ProducerKey = std::pair<std::string, std::uint64_t>;  // reader's endpoint, correlation
 
+  bool pump() override;  // WaitPump
   bool on_call(Envelope&& envelope);  // true: the target is over capacity
   void on_stream(Envelope&& envelope);
   void end_reading(std::uint64_t correlation, std::optional<Failure> failure);
@@ -102,12 +138,18 @@ class RemoteLink final : public TransportHandler {
   void send_reply(Transport::Peer& peer, std::uint64_t correlation, Result<Value> result);
   // Completes and forgets an outstanding request; false if it was no longer outstanding.
   bool complete(std::uint64_t correlation, Result<Value> result);
+  // Fails the requests whose deadline has passed, then waits for the next deadline.
+  void expire_requests();
+  // REQUIRES: mutex_ held. Arms the one deadline timer for `when` unless it fires earlier.
+  void arm_deadline_timer(Clock::time_point when);
   // The local actor an envelope is for; else null, with why, and whether it has stopped.
   std::shared_ptr<ActorCell> find_target(const Envelope& envelope, std::string& why, bool& stopped);
 
   NodeCore& node_;
   std::mutex mutex_;
   std::unordered_map<std::uint64_t, Outstanding> outstanding_;  // guarded by mutex_
+  std::vector<Deadline> deadlines_;                             // guarded by mutex_: a min-heap
+  std::optional<TimerService::TimerId> deadline_timer_;         // guarded by mutex_
   std::unordered_map<std::uint64_t, Reading> reading_;          // guarded by mutex_
   std::map<ProducerKey, std::weak_ptr<RemoteSink>> producing_;  // guarded by mutex_
   bool stopped_ = false;                                        // guarded by mutex_
@@ -116,12 +158,14 @@ class RemoteLink final : public TransportHandler {
   std::unique_ptr<Transport> transport_;               // last: its thread uses the above
 };
 
-class RemoteActor {
+class RemoteActor : public std::enable_shared_from_this<RemoteActor> {
  public:
   RemoteActor(std::shared_ptr<NodeCore> node, std::shared_ptr<Transport::Peer> peer, ActorAddress address,
               std::string name, std::string class_name);
 
-  Future<Value> ask(std::string_view method, std::vector<Value> args, std::chrono::milliseconds timeout) const;
+  // Sends the ask; `reply` receives its outcome.
+  void ask(std::string_view method, std::vector<Value> args, std::chrono::milliseconds timeout,
+           std::unique_ptr<ReplySlot> reply) const;
   void tell(std::string_view method, std::vector<Value> args) const;
   // Fails `inbound` at once when the node has no network any more.
   void open_stream(std::string_view method, std::vector<Value> args, std::uint32_t window, InboundStream inbound,

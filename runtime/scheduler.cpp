@@ -1,6 +1,7 @@
 #include "runtime/scheduler.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 namespace pulsing::detail {
@@ -9,7 +10,16 @@ namespace {
 // The worker running on this thread and the scheduler it belongs to.
 thread_local Worker* tls_worker = nullptr;
 thread_local const Scheduler* tls_scheduler = nullptr;
+// When the guest turn running on this thread began; unset outside guest turns.
+thread_local std::optional<std::chrono::steady_clock::time_point> tls_guest_turn_start;
 }  // namespace
+
+void Runnable::end_turn() {
+  if (tls_guest_turn_start &&
+      std::chrono::steady_clock::now() - *tls_guest_turn_start > Scheduler::kGuestTurnLimit) {
+    slow_.store(true, std::memory_order_relaxed);
+  }
+}
 
 void RunQueue::push(Runnable* r) {
   r->next_runnable_ = nullptr;
@@ -68,7 +78,7 @@ void Scheduler::schedule(Runnable* r) {
     return;
   }
   if (Worker* w = current_worker()) {
-    w->schedule_local(r);
+    w->schedule_here(r, false);
   } else {
     push_shared(r);
   }
@@ -80,10 +90,46 @@ void Scheduler::reschedule(Runnable* r) {
     return;
   }
   if (Worker* w = current_worker()) {
-    w->reschedule_local(r);
+    w->schedule_here(r, true);
   } else {
     push_shared(r);
   }
+}
+
+void Scheduler::enter_guest() {
+  auto guest = std::make_unique<Worker>(*this);
+  guest->guest_ = true;
+  tls_worker = guest.get();
+  tls_scheduler = this;
+  std::lock_guard lock(mutex_);
+  guests_.push_back(std::move(guest));
+}
+
+void Scheduler::run_guest(std::chrono::microseconds budget) {
+  Worker* guest = current_worker();
+  auto start = std::chrono::steady_clock::now();
+  while (Runnable* r = guest->next_local()) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - start > budget) {
+      push_shared(r);
+      break;
+    }
+    guest->in_guest_turn_ = true;
+    tls_guest_turn_start = now;
+    r->run_turn();
+    tls_guest_turn_start.reset();
+    guest->in_guest_turn_ = false;
+  }
+  while (Runnable* r = guest->next_local()) push_shared(r);
+}
+
+void Scheduler::leave_guest() {
+  Worker* guest = current_worker();
+  while (Runnable* r = guest->next_local()) push_shared(r);
+  tls_worker = nullptr;
+  tls_scheduler = nullptr;
+  std::lock_guard lock(mutex_);
+  std::erase_if(guests_, [&](const std::unique_ptr<Worker>& w) { return w.get() == guest; });
 }
 
 namespace {
@@ -149,6 +195,16 @@ Runnable* Scheduler::wait_for_work() {
 }
 
 Worker::Worker(Scheduler& scheduler) : scheduler_(scheduler) {}
+
+void Worker::schedule_here(Runnable* r, bool rescheduled) {
+  if (!guest_) {
+    rescheduled ? reschedule_local(r) : schedule_local(r);
+  } else if (in_guest_turn_ || rescheduled || r->slow_.load(std::memory_order_relaxed)) {
+    scheduler_.push_shared(r);  // work that could hold the guest's own duties up
+  } else {
+    local_.push(r);  // FIFO: inbound messages are delivered in order anyway
+  }
+}
 
 void Worker::schedule_local(Runnable* r) {
   if (slot_) reschedule_local(slot_);

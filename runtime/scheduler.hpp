@@ -5,7 +5,9 @@
 //  - scheduled from a worker: into that worker's "next" slot, so a reply chain (A -> B -> A)
 //    stays on one core and one warm cache with no thread wake-up; the slot's previous occupant
 //    moves to the worker's own queue, or to the shared queue when another worker is idle;
-//  - scheduled from any other thread: the shared queue, waking an idle worker.
+//  - scheduled from any other thread: the shared queue, waking an idle worker;
+//  - scheduled from a guest thread (a node's I/O thread, see enter_guest) outside a turn: that
+//    guest's own queue, which it runs between its other duties.
 // A worker takes its slot (at most kMaxSlotStreak times in a row, so that its queue is not
 // starved), then its own queue, then the shared queue. When all are empty it spins a few
 // microseconds watching the shared queue before it sleeps, and producers wake a sleeper only
@@ -16,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
@@ -33,10 +36,15 @@ class Runnable {
 
  protected:
   virtual ~Runnable() = default;
+  // Call at the end of every turn, while still alive. On a guest, a turn that took longer than
+  // Scheduler::kGuestTurnLimit keeps this runnable off guests from then on.
+  void end_turn();
 
  private:
   friend class RunQueue;
+  friend class Worker;
   Runnable* next_runnable_ = nullptr;
+  std::atomic<bool> slow_{false};  // ran long on a guest once
 };
 
 // FIFO of runnables linked through Runnable::next_runnable_. Not synchronised.
@@ -69,8 +77,23 @@ class Scheduler {
   // late work (rejecting messages to stopped actors) is done, never stranded in a queue.
   void stop();
 
-  // The worker of this scheduler running on the calling thread, or nullptr.
+  // The worker of this scheduler running on the calling thread (a guest's too), or nullptr.
   Worker* current_worker() const;
+
+  // Guests. A node's I/O thread delivers inbound messages; handing each woken actor to a pool
+  // worker costs a wake-up and two thread hops per request (a large share of a loopback round
+  // trip). So the I/O thread joins as a guest: actors it wakes outside a turn queue with it,
+  // and it runs them itself between I/O passes. The pool takes over whatever would hold the
+  // I/O thread up: turns that would exceed a pass's budget, actors scheduled from inside a
+  // guest's turn (a local call made there, a rescheduled busy actor), and actors whose turn on
+  // a guest once took longer than kGuestTurnLimit.
+  // REQUIRES: enter_guest() and leave_guest() on the same thread, run_guest() between them.
+  static constexpr auto kGuestTurnLimit = std::chrono::microseconds(500);
+  void enter_guest();
+  // Runs the calling guest's queued turns for at most `budget`, then hands the rest to the pool.
+  void run_guest(std::chrono::microseconds budget);
+  // Hands what the calling guest still has queued to the pool.
+  void leave_guest();
 
  private:
   friend class Worker;
@@ -81,6 +104,7 @@ class Scheduler {
 
   std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex mutex_;
+  std::vector<std::unique_ptr<Worker>> guests_;  // guarded by mutex_
   std::condition_variable wake_;
   RunQueue shared_;                  // guarded by mutex_
   std::atomic<std::size_t> shared_size_{0};  // shared_'s length, readable without the lock
@@ -98,6 +122,8 @@ class Worker {
   static constexpr int kMaxSlotStreak = 16;
 
   void main_loop();
+  // Where `r` goes when scheduled on this worker's thread (`rescheduled`: it used its budget).
+  void schedule_here(Runnable* r, bool rescheduled);
   void schedule_local(Runnable* r);
   void reschedule_local(Runnable* r);
   Runnable* next_local();
@@ -105,6 +131,8 @@ class Worker {
   Scheduler& scheduler_;
   Runnable* slot_ = nullptr;
   int slot_streak_ = 0;
+  bool guest_ = false;          // a guest: no thread of its own
+  bool in_guest_turn_ = false;  // a guest running a turn now
   RunQueue local_;
   std::thread thread_;
 };

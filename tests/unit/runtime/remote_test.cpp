@@ -1,7 +1,9 @@
 // Calls between two nodes over real sockets on 127.0.0.1 (both nodes in this process; the
 // multi-process tests are in tests/integration).
+#include <future>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <doctest/doctest.h>
 
@@ -65,6 +67,25 @@ class Producer : public Actor {
  private:
   std::shared_ptr<std::atomic<bool>> destroyed_;
   int produced_ = 0;
+};
+
+// Blocks the thread it runs on: what handlers should not do (co_await instead), but may.
+class Blocker : public Actor {
+ public:
+  explicit Blocker(std::shared_future<void> release) : release_(std::move(release)) {}
+  int nap(int ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return ms;
+  }
+  int hold() {
+    release_.wait();
+    return 1;
+  }
+  int relay(ActorRef<Calculator> calc, int n) { return calc.ask(&Calculator::add, n).get(); }
+  PULSING_METHODS(Blocker, nap, hold, relay)
+
+ private:
+  std::shared_future<void> release_;
 };
 
 NodeConfig networked(std::string name) {
@@ -139,6 +160,53 @@ TEST_CASE("errors keep their category and fields across the wire") {
   // The crash stopped it (policy never): the next call says so, as it would locally.
   auto stopped = testing::expect_error<RuntimeError>([&] { calc.ask(&Calculator::value).get(); });
   CHECK(stopped.kind() == RuntimeErrorKind::kActorStopped);
+}
+
+TEST_CASE("a remote ask times out at its own deadline, whatever asks came and went before it") {
+  Node a(networked("a"));
+  Node b(networked("b"));
+  b.spawn<Calculator>({.name = "calc"}).get();
+  auto calc = a.resolve_at<Calculator>(b.endpoint(), "calc").get();
+  // Answered asks leave their (far) deadlines behind on the asking side.
+  for (int i = 1; i <= 1'000; ++i) REQUIRE(calc.with_timeout(20s).ask(&Calculator::add, 1).get() == i);
+  // A long call occupies the actor; an ask sent after it with a shorter timeout expires first.
+  auto slow = calc.with_timeout(20s).ask(&Calculator::slow, 10'000);
+  auto late = testing::expect_error<TimeoutError>([&] { calc.with_timeout(100ms).ask(&Calculator::value).get(); });
+  CHECK(late.duration_ms() == 100);
+  CHECK(std::string(late.what()).find("calc") != std::string::npos);
+  CHECK(!slow.ready());
+}
+
+// Inbound calls may run on the receiving node's I/O thread (Scheduler::enter_guest); these
+// check that blocking handlers neither deadlock there nor hold the node's network up.
+TEST_CASE("a handler that blocks on a call to another node still gets its answer") {
+  Node a(networked("a"));
+  Node b(networked("b"));
+  auto calc = a.spawn<Calculator>({}, 10).get();
+  std::promise<void> never;
+  b.spawn<Blocker>({.name = "blocker"}, never.get_future().share()).get();
+  auto blocker = a.resolve_at<Blocker>(b.endpoint(), "blocker").get();
+  CHECK(blocker.ask(&Blocker::relay, calc, 5).get() == 15);
+  CHECK(blocker.ask(&Blocker::relay, calc, 1).get() == 16);
+}
+
+TEST_CASE("an actor whose turns take long does not hold up its node's traffic") {
+  Node a(networked("a"));
+  Node b(networked("b"));
+  std::promise<void> release;
+  b.spawn<Blocker>({.name = "blocker"}, release.get_future().share()).get();
+  b.spawn<Calculator>({.name = "calc"}, 10).get();
+  auto blocker = a.resolve_at<Blocker>(b.endpoint(), "blocker").get();
+  auto calc = a.resolve_at<Calculator>(b.endpoint(), "calc").get();
+  CHECK(blocker.ask(&Blocker::nap, 20).get() == 20);  // a long turn: from now on, a worker's
+  auto held = blocker.ask(&Blocker::hold);
+  // Answered while the blocker still holds its thread (if that were the I/O thread, this would
+  // wait for the release below, which comes only after it).
+  auto answered = calc.ask(&Calculator::add, 1).result();
+  release.set_value();
+  REQUIRE(answered.ok());
+  CHECK(answered.value() == 11);
+  CHECK(held.get() == 1);
 }
 
 TEST_CASE("resolving an unknown name on another node fails with ActorNotFound naming both") {
