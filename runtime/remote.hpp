@@ -9,6 +9,8 @@
 // Inbound back-pressure: a call posted to a mailbox over its capacity pauses the link's reading
 // until that mailbox drains to half; TCP then slows the sender, whose transport makes its
 // callers wait. Memory stays bounded on both sides.
+// The transport's I/O thread runs the turns of the actors its input wakes (see
+// Scheduler::enter_guest): a remote request and its reply cost no thread hop beyond ZeroMQ's.
 // Thread-safety: every public member may be called from any thread.
 #pragma once
 
@@ -16,17 +18,17 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "messaging/transport.hpp"
 #include "runtime/future.hpp"
-#include "runtime/timer_service.hpp"
 #include "runtime/stream.hpp"
+#include "runtime/timer_service.hpp"
 
 namespace pulsing {
 class AnyRef;
