@@ -5,7 +5,8 @@
 //
 // The process is the client node; it starts its server node as a child process
 // (remote_util.hpp), reaches the server's "sink" actor with resolve_at, warms up with 1,000
-// asks, and times only its own work. Then it asks the server to stop.
+// asks, and times only its own work. Then it asks the server to stop. W5's tells come from the
+// main thread; W6's and W7's asks from a client actor that awaits them (as in caf_remote.cpp).
 #include <cstdio>
 #include <deque>
 #include <memory>
@@ -75,39 +76,63 @@ void w5(pulsing::ActorRef<Sink>& sink, double scale) {
   bench::print_result(kSystem, "W5", static_cast<double>(n) / s, "msgs/s", n, s);
 }
 
-void w6(pulsing::ActorRef<Sink>& sink, double scale) {
-  std::int64_t n = bench::scaled(remote::kW6Asks, scale);
-  std::vector<std::int64_t> latencies_ns(static_cast<std::size_t>(n));
-  auto t0 = bench::Clock::now();
-  for (std::int64_t i = 0; i < n; ++i) {
-    auto a = bench::Clock::now();
-    expect(sink.ask(&Sink::inc, i).get() == i + 1, "wrong reply");
-    latencies_ns[static_cast<std::size_t>(i)] =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(bench::Clock::now() - a).count();
+// The client of W6 and W7: an actor, as in caf_remote.cpp (an event-based actor there), whose
+// asks are awaited, so that nothing blocks a thread while a reply is on its way.
+class Client : public pulsing::Actor {
+ public:
+  explicit Client(pulsing::ActorRef<Sink> sink) : sink_(std::move(sink)) {}
+
+  // n sequential asks; returns each one's latency in ns.
+  pulsing::Task<std::vector<std::int64_t>> sequential(std::int64_t n) {
+    std::vector<std::int64_t> latencies_ns(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) {
+      auto a = bench::Clock::now();
+      std::int64_t reply = co_await sink_.ask(&Sink::inc, i);
+      expect(reply == i + 1, "wrong reply");
+      latencies_ns[static_cast<std::size_t>(i)] =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(bench::Clock::now() - a).count();
+    }
+    co_return latencies_ns;
   }
+
+  // n asks, `window` outstanding at all times; returns n. Replies come back in order (one
+  // sender, one actor): awaiting the oldest keeps the window full.
+  pulsing::Task<std::int64_t> windowed(std::int64_t n, std::int64_t window) {
+    std::deque<std::pair<std::int64_t, pulsing::Future<std::int64_t>>> outstanding;
+    std::int64_t sent = 0;
+    while (sent < std::min(n, window)) {
+      outstanding.emplace_back(sent, sink_.ask(&Sink::inc, sent));
+      ++sent;
+    }
+    while (!outstanding.empty()) {
+      auto [x, reply] = std::move(outstanding.front());
+      outstanding.pop_front();
+      expect(co_await std::move(reply) == x + 1, "wrong reply");
+      if (sent < n) {
+        outstanding.emplace_back(sent, sink_.ask(&Sink::inc, sent));
+        ++sent;
+      }
+    }
+    co_return n;
+  }
+  PULSING_METHODS(Client, sequential, windowed)
+
+ private:
+  pulsing::ActorRef<Sink> sink_;
+};
+
+void w6(pulsing::ActorRef<Client>& client, double scale) {
+  std::int64_t n = bench::scaled(remote::kW6Asks, scale);
+  auto t0 = bench::Clock::now();
+  auto latencies_ns = client.ask(&Client::sequential, n).get();
   double s = bench::seconds_since(t0);
   remote::print_latency_result(kSystem, latencies_ns, s);
 }
 
-void w7(pulsing::ActorRef<Sink>& sink, double scale) {
+void w7(pulsing::ActorRef<Client>& client, double scale) {
   std::int64_t n = bench::scaled(remote::kW7Asks, scale);
-  // Replies come back in order (one sender, one actor): waiting on the oldest keeps 64 in flight.
-  std::deque<std::pair<std::int64_t, pulsing::Future<std::int64_t>>> window;
-  std::int64_t sent = 0;
   auto t0 = bench::Clock::now();
-  while (sent < std::min(n, remote::kW7Window)) {
-    window.emplace_back(sent, sink.ask(&Sink::inc, sent));
-    ++sent;
-  }
-  while (!window.empty()) {
-    auto [x, reply] = std::move(window.front());
-    window.pop_front();
-    expect(reply.get() == x + 1, "wrong reply");
-    if (sent < n) {
-      window.emplace_back(sent, sink.ask(&Sink::inc, sent));
-      ++sent;
-    }
-  }
+  expect(client.ask(&Client::windowed, n, remote::kW7Window).get() == n, "wrong count");
   double s = bench::seconds_since(t0);
   bench::print_result(kSystem, "W7", static_cast<double>(n) / s, "roundtrips/s", n, s);
 }
@@ -117,8 +142,11 @@ void run_client(remote::ServerChild& server, const std::string& workload, double
   auto sink = node.resolve_at<Sink>("tcp://127.0.0.1:" + std::to_string(server.port()), "sink").get();
   for (std::int64_t i = 0; i < remote::kWarmupAsks; ++i) expect(sink.ask(&Sink::inc, i).get() == i + 1, "warm-up");
   if (workload == "W5") w5(sink, scale);
-  if (workload == "W6") w6(sink, scale);
-  if (workload == "W7") w7(sink, scale);
+  if (workload == "W6" || workload == "W7") {
+    auto client = node.spawn<Client>({}, sink).get();
+    if (workload == "W6") w6(client, scale);
+    if (workload == "W7") w7(client, scale);
+  }
   sink.ask(&Sink::stop_server).get();
 }
 
