@@ -84,6 +84,17 @@ T from_value(const Value& v) {
   return ValueConverter<T>::from(v);
 }
 
+// from_value for a Value that is not needed afterwards: a converter with a `take` (text)
+// moves the contents out instead of copying them.
+template <typename T>
+T take_value(Value&& v) {
+  if constexpr (requires { ValueConverter<T>::take(std::move(v)); }) {
+    return ValueConverter<T>::take(std::move(v));
+  } else {
+    return from_value<T>(v);
+  }
+}
+
 // "int", "int32", "text", "list<int32>", "map<text,float>", "optional<Point>", ...
 template <typename T>
 std::string value_type_name() {
@@ -273,6 +284,7 @@ template <>
 struct ValueConverter<std::string> {
   static Value to(const std::string& s) { return s; }
   static std::string from(const Value& v) { return v.as_text(); }
+  static std::string take(Value&& v) { return std::move(v.as_text()); }
   static std::string type_name() { return "text"; }
 };
 

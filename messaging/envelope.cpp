@@ -70,7 +70,8 @@ void append_envelope(std::vector<std::byte>& frame, const Envelope& e, std::stri
 
 namespace {
 
-Envelope read_envelope(wire::Envelope::Reader r, const DecodeLimits& limits) {
+// Overwrites every field of `e` (reused across a frame's envelopes: strings keep their capacity).
+void read_envelope(wire::Envelope::Reader r, const DecodeLimits& limits, Envelope& e) {
   if (r.getVersion() != kProtocolVersion) {
     throw DecodeError(fmt::format("envelope of protocol version {} (this node speaks {})", r.getVersion(),
                                   kProtocolVersion));
@@ -79,27 +80,28 @@ Envelope read_envelope(wire::Envelope::Reader r, const DecodeLimits& limits) {
   if (kind > static_cast<std::uint16_t>(EnvelopeKind::kResolve)) {
     throw DecodeError(fmt::format("unknown envelope kind {}", kind));
   }
-  Envelope e;
+  auto assign = [](std::string& to, capnp::Text::Reader text) { to.assign(text.begin(), text.size()); };
   e.kind = static_cast<EnvelopeKind>(kind);
   e.correlation = r.getCorrelation();
   e.sender_node = r.getSenderNode();
-  e.sender_endpoint = r.getSenderEndpoint();
+  assign(e.sender_endpoint, r.getSenderEndpoint());
+  e.target_id = 0;
+  e.target_name.clear();
   auto target = r.getTarget();
   switch (target.which()) {
     case wire::Envelope::Target::NONE: break;
     case wire::Envelope::Target::ACTOR_ID: e.target_id = target.getActorId(); break;
-    case wire::Envelope::Target::NAME: e.target_name = target.getName(); break;
+    case wire::Envelope::Target::NAME: assign(e.target_name, target.getName()); break;
     default: throw DecodeError("unknown target kind (sent by a newer peer?)");
   }
   e.target_node = r.getTargetNode();
-  e.method = r.getMethod();
-  if (r.hasPayload()) e.payload = read_value(r.getPayload(), limits.nesting_limit);
-  if (r.hasError()) e.error = read_value(r.getError(), limits.nesting_limit);
+  assign(e.method, r.getMethod());
+  e.payload = r.hasPayload() ? read_value(r.getPayload(), limits.nesting_limit) : Value();
+  e.error = r.hasError() ? read_value(r.getError(), limits.nesting_limit) : Value();
   e.deadline_ms = r.getDeadlineMs();
   e.trace_id = r.getTraceId();
   e.span_id = r.getSpanId();
   e.credit = r.getCredit();
-  return e;
 }
 
 }  // namespace
@@ -121,6 +123,7 @@ void decode_frame(std::span<const std::byte> frame, const std::function<void(Env
     std::copy(frame.begin(), frame.end(), bytes);
     data = {bytes, frame.size()};
   }
+  Envelope envelope;
   std::size_t at = 0;
   while (at < data.size()) {
     std::uint64_t length = 0;
@@ -133,9 +136,8 @@ void decode_frame(std::span<const std::byte> frame, const std::function<void(Env
       throw DecodeError(fmt::format("envelope of {} bytes runs past the end of the frame ({} bytes left)", length,
                                     data.size() - at));
     }
-    Envelope envelope;
     read_flat_message(data.subspan(at, length), limits, [&](capnp::MessageReader& reader) {
-      envelope = read_envelope(reader.getRoot<wire::Envelope>(), limits);
+      read_envelope(reader.getRoot<wire::Envelope>(), limits, envelope);
     });
     at += length;
     on_envelope(std::move(envelope));

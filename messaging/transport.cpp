@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -21,20 +22,12 @@ using Clock = std::chrono::steady_clock;
 // duties (sending, monitors): fairness between directions under load.
 constexpr int kReadBurst = 256;
 
-// Where a batch of pending envelopes may be cut: the largest prefix of whole envelopes that
-// fits in `limit` bytes (at least one envelope).
-std::size_t cut_point(const std::vector<std::byte>& pending, std::size_t limit, std::size_t& envelopes) {
-  std::size_t at = 0;
-  envelopes = 0;
-  while (at < pending.size()) {
-    std::uint64_t length = 0;
-    std::memcpy(&length, pending.data() + at, sizeof(length));
-    std::size_t next = at + sizeof(length) + length;
-    if (envelopes > 0 && next > limit) break;
-    at = next;
-    ++envelopes;
-  }
-  return at;
+// A frame that owns `bytes` (ZeroMQ frees them when it has sent them): no copy.
+zmq::message_t frame_of(std::vector<std::byte>&& bytes) {
+  auto* owned = new std::vector<std::byte>(std::move(bytes));
+  return zmq::message_t(
+      owned->data(), owned->size(), [](void*, void* hint) { delete static_cast<std::vector<std::byte>*>(hint); },
+      owned);
 }
 }  // namespace
 
@@ -46,7 +39,7 @@ class Transport::Io {
     zmq::socket_t dealer;
     zmq::socket_t monitor;
     Clock::time_point created;
-    std::vector<std::byte> unsent;  // a frame ZeroMQ could not take yet
+    std::optional<zmq::message_t> unsent;  // a frame ZeroMQ could not take yet
     std::size_t unsent_count = 0;
   };
 
@@ -156,7 +149,7 @@ bool Transport::Io::pass(std::chrono::milliseconds max_wait) {
   items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
   for (auto& link : links_) {
     items.push_back({link->monitor.handle(), 0, ZMQ_POLLIN, 0});
-    items.push_back({link->dealer.handle(), 0, static_cast<short>(link->unsent.empty() ? 0 : ZMQ_POLLOUT), 0});
+    items.push_back({link->dealer.handle(), 0, static_cast<short>(link->unsent ? ZMQ_POLLOUT : 0), 0});
   }
   // Sleep only when nothing is ready to send; a sender that queues meanwhile writes the
   // eventfd because it sees `sleeping_`.
@@ -262,34 +255,31 @@ void Transport::Io::flush_ready() {
 void Transport::Io::flush(Link& link) {
   Peer& peer = *link.peer;
   while (true) {
-    if (!link.unsent.empty() && !try_send(link)) return;  // ZeroMQ is full: POLLOUT resumes us
-    std::lock_guard lock(peer.mutex_);
-    if (peer.pending_.empty()) {
-      peer.flagged_ = false;
-      return;
+    if (link.unsent && !try_send(link)) return;  // ZeroMQ is full: POLLOUT resumes us
+    Peer::Chunk chunk;
+    {
+      std::lock_guard lock(peer.mutex_);
+      if (peer.pending_.empty()) {
+        peer.flagged_ = false;
+        return;
+      }
+      chunk = std::move(peer.pending_.front());
+      peer.pending_.pop_front();
+      peer.pending_bytes_ -= chunk.bytes.size();
+      peer.pending_count_ -= chunk.envelopes;
     }
-    std::size_t count = 0;
-    std::size_t cut = cut_point(peer.pending_, config_.max_frame_bytes, count);
-    if (cut == peer.pending_.size()) {
-      link.unsent.swap(peer.pending_);
-      peer.pending_.clear();
-    } else {
-      link.unsent.assign(peer.pending_.begin(), peer.pending_.begin() + static_cast<std::ptrdiff_t>(cut));
-      peer.pending_.erase(peer.pending_.begin(), peer.pending_.begin() + static_cast<std::ptrdiff_t>(cut));
-    }
-    link.unsent_count = count;
-    peer.pending_count_ -= count;
+    link.unsent.emplace(frame_of(std::move(chunk.bytes)));
+    link.unsent_count = chunk.envelopes;
   }
 }
 
 bool Transport::Io::try_send(Link& link) {
   if (link.peer->state() == PeerState::kDown) return false;
-  zmq::message_t frame(link.unsent.data(), link.unsent.size());
-  auto sent = link.dealer.send(frame, zmq::send_flags::dontwait);
+  auto sent = link.dealer.send(*link.unsent, zmq::send_flags::dontwait);
   if (!sent) return false;  // not connected yet, or at the high-water mark
   frames_sent_.fetch_add(1, std::memory_order_relaxed);
   envelopes_sent_.fetch_add(link.unsent_count, std::memory_order_relaxed);
-  link.unsent.clear();
+  link.unsent.reset();
   link.unsent_count = 0;
   return true;
 }
@@ -360,12 +350,13 @@ void Transport::Io::peer_down(Link& link, const std::string& why) {
   Peer& peer = *link.peer;
   peer.state_.store(PeerState::kDown, std::memory_order_release);
   std::size_t dropped = link.unsent_count;
-  link.unsent.clear();
+  link.unsent.reset();
   link.unsent_count = 0;
   {
     std::lock_guard lock(peer.mutex_);
     dropped += peer.pending_count_;
     peer.pending_.clear();
+    peer.pending_bytes_ = 0;
     peer.pending_count_ = 0;
     peer.flagged_ = false;
   }
@@ -421,7 +412,7 @@ bool Transport::send(Peer& peer, const Envelope& envelope) {
   thread_local std::vector<std::byte> encoded;
   encoded.clear();
   append_envelope(encoded, envelope, endpoint_);
-  auto deadline = Clock::now() + config_.send_wait;
+  std::optional<Clock::time_point> deadline;  // set when it first has to wait
   auto pause = std::chrono::microseconds(20);
   // The I/O thread is the one that makes room: it waits by running I/O passes, and not at all
   // inside a pass (it is delivering input: what it sends there answers what it reads).
@@ -434,8 +425,14 @@ bool Transport::send(Peer& peer, const Envelope& envelope) {
     {
       std::lock_guard lock(peer.mutex_);
       if (!may_wait || peer.pending_.empty() ||
-          peer.pending_.size() + encoded.size() <= config_.max_pending_bytes) {
-        peer.pending_.insert(peer.pending_.end(), encoded.begin(), encoded.end());
+          peer.pending_bytes_ + encoded.size() <= config_.max_pending_bytes) {
+        if (peer.pending_.empty() || peer.pending_.back().bytes.size() + encoded.size() > config_.max_frame_bytes) {
+          peer.pending_.emplace_back();
+        }
+        auto& chunk = peer.pending_.back();
+        chunk.bytes.insert(chunk.bytes.end(), encoded.begin(), encoded.end());
+        ++chunk.envelopes;
+        peer.pending_bytes_ += encoded.size();
         ++peer.pending_count_;
         queued = true;
         first = !std::exchange(peer.flagged_, true);
@@ -448,7 +445,11 @@ bool Transport::send(Peer& peer, const Envelope& envelope) {
       }
       return true;
     }
-    if (Clock::now() > deadline) return false;
+    if (!deadline) {
+      deadline = Clock::now() + config_.send_wait;
+    } else if (Clock::now() > *deadline) {
+      return false;
+    }
     if (on_io_thread) {
       io_->pass(std::chrono::milliseconds(1));
       continue;

@@ -29,6 +29,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -152,8 +153,16 @@ class Transport::Peer : public std::enable_shared_from_this<Peer> {
   const std::string endpoint_;
   std::atomic<PeerState> state_{PeerState::kConnecting};
   std::mutex mutex_;
-  std::vector<std::byte> pending_;  // guarded by mutex_: whole envelopes, length-prefixed
-  std::size_t pending_count_ = 0;   // guarded by mutex_
+  // What waits for the I/O thread: whole envelopes, length-prefixed, in chunks of at most
+  // max_frame_bytes (one envelope larger than that has a chunk of its own). A chunk becomes one
+  // frame as it is, with no copy.
+  struct Chunk {
+    std::vector<std::byte> bytes;
+    std::size_t envelopes = 0;
+  };
+  std::deque<Chunk> pending_;       // guarded by mutex_
+  std::size_t pending_bytes_ = 0;   // guarded by mutex_
+  std::size_t pending_count_ = 0;   // guarded by mutex_: envelopes
   bool flagged_ = false;            // guarded by mutex_: on the I/O thread's ready list
 };
 

@@ -102,6 +102,7 @@ class Value {
   std::uint64_t as_uint() const;
   double as_float() const;
   const std::string& as_text() const;
+  std::string& as_text();
   const Bytes& as_bytes() const;
   const List& as_list() const;
   List& as_list();
@@ -146,6 +147,7 @@ inline std::int64_t Value::as_int() const { return get<Kind::kInt>(); }
 inline std::uint64_t Value::as_uint() const { return get<Kind::kUint>(); }
 inline double Value::as_float() const { return get<Kind::kFloat>(); }
 inline const std::string& Value::as_text() const { return get<Kind::kText>(); }
+inline std::string& Value::as_text() { return get<Kind::kText>(); }
 inline const Value::Bytes& Value::as_bytes() const { return get<Kind::kBytes>(); }
 inline const Value::List& Value::as_list() const { return get<Kind::kList>(); }
 inline Value::List& Value::as_list() { return get<Kind::kList>(); }

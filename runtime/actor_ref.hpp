@@ -173,11 +173,25 @@ class ActorRef : public AnyRef {
     const MethodEntry* entry = T::pulsing_method_table().find(method);
     return entry ? std::string_view(entry->name) : std::string_view("a method");
   }
-  // The arguments as the method's parameter types, then as Values: what crosses the wire.
+  // The arguments as the method's parameter types, then as Values: what crosses the wire. An
+  // argument that already has its parameter's type is converted as it is, with no copy.
   template <typename M, typename... A>
   static std::vector<Value> encode_args(M, A&&... args) {
-    typename detail::method_traits<M>::args_tuple typed(std::forward<A>(args)...);
-    return std::apply([](const auto&... a) { return std::vector<Value>{to_value(a)...}; }, typed);
+    using Params = typename detail::method_traits<M>::args_tuple;
+    std::vector<Value> values;
+    values.reserve(sizeof...(A));
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (values.push_back(arg_to_value<std::tuple_element_t<I, Params>>(std::forward<A>(args))), ...);
+    }(std::index_sequence_for<A...>{});
+    return values;
+  }
+  template <typename P, typename Arg>
+  static Value arg_to_value(Arg&& arg) {
+    if constexpr (std::is_same_v<std::remove_cvref_t<Arg>, P>) {
+      return to_value(arg);
+    } else {
+      return to_value(P(std::forward<Arg>(arg)));
+    }
   }
   template <typename X, typename M, typename... A>
   Future<X> typed_remote_ask(M method, A&&... args) const {

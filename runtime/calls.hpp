@@ -306,7 +306,7 @@ Args convert_args([[maybe_unused]] std::vector<Value>& args, [[maybe_unused]] st
                   std::index_sequence<I...>) {
   [[maybe_unused]] auto one = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
     at = J;
-    return from_value<std::tuple_element_t<J, Args>>(args[J]);
+    return take_value<std::tuple_element_t<J, Args>>(std::move(args[J]));  // the call consumes them
   };
   // Braced init: elements are converted left to right, so `at` names the failing argument.
   return Args{one(std::integral_constant<std::size_t, I>{})...};

@@ -108,6 +108,17 @@ TEST_CASE("scalars round trip") {
   CHECK(to_value("literal") == Value("literal"));
 }
 
+TEST_CASE("take_value converts like from_value, moving text out of a Value no longer needed") {
+  Value text(std::string(100, 'x'));
+  const char* before = text.as_text().data();
+  std::string taken = take_value<std::string>(std::move(text));
+  CHECK(taken == std::string(100, 'x'));
+  CHECK(taken.data() == before);  // moved, not copied
+  CHECK(take_value<int>(Value(7)) == 7);
+  CHECK_THROWS_AS(take_value<std::string>(Value(7)), ConversionError);
+  CHECK_THROWS_AS(take_value<int>(Value("7")), ConversionError);
+}
+
 TEST_CASE("integers convert between int and uint values when the number fits") {
   CHECK(from_value<std::uint64_t>(Value(5)) == 5u);
   CHECK(from_value<int>(Value(5u)) == 5);

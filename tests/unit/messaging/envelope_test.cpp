@@ -82,6 +82,25 @@ TEST_CASE("a frame batches envelopes and delivers them in order") {
   check_same(back[2], reply);
 }
 
+TEST_CASE("envelopes of one frame never inherit each other's fields, whatever the handler moves") {
+  std::vector<std::byte> frame;
+  Envelope named = sample(2);
+  named.target_id = 0;
+  named.target_name = "calc";
+  named.error = Value::Map{{"category", "business"}};
+  Envelope bare;
+  bare.kind = EnvelopeKind::kStreamCancel;
+  append_envelope(frame, named);
+  append_envelope(frame, bare);
+  append_envelope(frame, sample(3));
+  std::vector<Envelope> copies;  // copies: the decoder's envelope keeps its contents
+  decode_frame(frame, [&](Envelope&& e) { copies.push_back(e); });
+  REQUIRE(copies.size() == 3);
+  check_same(copies[0], named);
+  check_same(copies[1], bare);
+  check_same(copies[2], sample(3));
+}
+
 TEST_CASE("a misaligned frame decodes (it is copied once)") {
   std::vector<std::byte> frame;
   append_envelope(frame, sample(5));

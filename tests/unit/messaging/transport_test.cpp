@@ -124,6 +124,34 @@ TEST_CASE("envelopes arrive in the order sent, many per frame under load") {
   CHECK(to_b->state() == Transport::PeerState::kUp);
 }
 
+TEST_CASE("with small frames and a small pending cap, every envelope still arrives, in order") {
+  Inbox b_inbox;
+  Inbox a_inbox;
+  TransportConfig small = quick_config();
+  small.max_frame_bytes = 1024;     // about a dozen of these envelopes
+  small.max_pending_bytes = 16384;  // senders wait for the I/O thread often
+  Transport a(small, a_inbox);
+  a.start();
+  Transport b(quick_config(), b_inbox);
+  b.start();
+  auto to_b = a.peer(b.endpoint());
+  constexpr std::uint64_t kCount = 5'000;
+  std::uint64_t refused = 0;
+  for (std::uint64_t i = 0; i < kCount; ++i) {
+    Envelope e = tell(i);
+    if (i % 1'000 == 500) e.payload = Value::List{std::string(4'000, 'x')};  // larger than a frame
+    refused += a.send(*to_b, e) ? 0 : 1;
+  }
+  REQUIRE(refused == 0);
+  REQUIRE(b_inbox.wait_envelopes(kCount));
+  auto got = b_inbox.envelopes();
+  bool in_order = true;
+  for (std::uint64_t i = 0; i < kCount; ++i) in_order = in_order && got[i].correlation == i;
+  CHECK(in_order);
+  CHECK(got[1'500].payload == Value::List{std::string(4'000, 'x')});
+  CHECK(a.stats().frames_sent >= kCount / 16);  // cut by size
+}
+
 TEST_CASE("garbage frames are dropped and counted; the transport keeps serving") {
   Inbox inbox;
   Transport t(quick_config(), inbox);
