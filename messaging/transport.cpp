@@ -1,5 +1,6 @@
 #include "messaging/transport.hpp"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -22,6 +23,9 @@ using Clock = std::chrono::steady_clock;
 // duties (sending, monitors): fairness between directions under load.
 constexpr int kReadBurst = 256;
 
+// How often a thread too busy to sleep reads its monitor sockets (connection events).
+constexpr auto kMonitorInterval = std::chrono::milliseconds(10);
+
 // A frame that owns `bytes` (ZeroMQ frees them when it has sent them): no copy.
 zmq::message_t frame_of(std::vector<std::byte>&& bytes) {
   auto* owned = new std::vector<std::byte>(std::move(bytes));
@@ -38,6 +42,8 @@ class Transport::Io {
     std::shared_ptr<Peer> peer;
     zmq::socket_t dealer;
     zmq::socket_t monitor;
+    int dealer_fd = -1;   // ZMQ_FD: readable when the socket has news
+    int monitor_fd = -1;
     Clock::time_point created;
     std::optional<zmq::message_t> unsent;  // a frame ZeroMQ could not take yet
     std::size_t unsent_count = 0;
@@ -56,6 +62,7 @@ class Transport::Io {
       throw std::runtime_error(fmt::format("cannot listen on {}: {}", config_.listen, e.what()));
     }
     bound_ = router_.get(zmq::sockopt::last_endpoint);
+    router_fd_ = router_.get(zmq::sockopt::fd);
   }
   ~Io() { ::close(wake_fd_); }
 
@@ -81,6 +88,9 @@ class Transport::Io {
   // refused: inside a pass already.
   bool pass(std::chrono::milliseconds max_wait);
   bool in_pass() const { return in_pass_; }
+  // Sleeps until a socket has news, something is queued to send, or `max_wait` passed.
+  void wait(std::chrono::milliseconds max_wait);
+  static bool has_input(zmq::socket_t& socket);
   TransportStats stats() const {
     TransportStats s;
     s.frames_sent = frames_sent_.load();
@@ -113,7 +123,9 @@ class Transport::Io {
   std::atomic<bool> sleeping_{false};
   bool paused_ = false;  // reading stopped: the receiver is congested
   bool in_pass_ = false;
-  std::vector<zmq::pollitem_t> items_;
+  int router_fd_ = -1;
+  std::vector<pollfd> pollfds_;
+  Clock::time_point monitors_read_;
   int next_monitor_ = 0;
 
   std::mutex mutex_;
@@ -143,40 +155,63 @@ bool Transport::Io::pass(std::chrono::milliseconds max_wait) {
   check_connect_timeouts();
   if (paused_ && !handler_.still_congested()) paused_ = false;
 
-  auto& items = items_;
-  items.clear();
-  items.push_back({router_.handle(), 0, static_cast<short>(paused_ ? 0 : ZMQ_POLLIN), 0});
-  items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+  // ZeroMQ's own account (ZMQ_EVENTS) says whether input is waiting; the kernel is asked only
+  // when there is nothing to do, so a busy pass costs no poll() at all.
   for (auto& link : links_) {
-    items.push_back({link->monitor.handle(), 0, ZMQ_POLLIN, 0});
-    items.push_back({link->dealer.handle(), 0, static_cast<short>(link->unsent ? ZMQ_POLLOUT : 0), 0});
+    if (link->unsent) flush(*link);  // ZeroMQ was full: it may have room now
   }
-  // Sleep only when nothing is ready to send; a sender that queues meanwhile writes the
-  // eventfd because it sees `sleeping_`.
+  bool input = !paused_ && has_input(router_);
+  if (!input) wait(max_wait);
+  if (!paused_ && (input || has_input(router_))) read_router();
+  // Monitor events (connected, disconnected) are also read by the wait when it sleeps; a thread
+  // that never sleeps reads them here, every few milliseconds.
+  auto now = Clock::now();
+  if (now - monitors_read_ > kMonitorInterval) {
+    monitors_read_ = now;
+    for (std::size_t i = 0; i < links_.size(); ++i) read_monitor(*links_[i]);
+  }
+  in_pass_ = false;
+  return true;
+}
+
+bool Transport::Io::has_input(zmq::socket_t& socket) {
+  return (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
+}
+
+void Transport::Io::wait(std::chrono::milliseconds max_wait) {
+  // A sender that queues after this store writes the eventfd because it sees `sleeping_`.
   sleeping_.store(true, std::memory_order_seq_cst);
   bool ready_now;
   {
     std::lock_guard lock(mutex_);
     ready_now = !ready_.empty() || !new_peers_.empty();
   }
-  auto timeout = ready_now ? std::chrono::milliseconds(0) : paused_ ? std::min(max_wait, std::chrono::milliseconds(1)) : max_wait;
-  zmq::poll(items.data(), items.size(), timeout);
+  if (ready_now) {
+    sleeping_.store(false, std::memory_order_seq_cst);
+    return;
+  }
+  // A ZeroMQ socket's descriptor is readable when the socket has news, not necessarily input:
+  // what it means is learnt from ZMQ_EVENTS afterwards (has_input, flush, read_monitor).
+  auto& fds = pollfds_;
+  fds.clear();
+  fds.push_back({wake_fd_, POLLIN, 0});
+  fds.push_back({paused_ ? -1 : router_fd_, POLLIN, 0});
+  for (auto& link : links_) {
+    fds.push_back({link->monitor_fd, POLLIN, 0});
+    fds.push_back({link->unsent ? link->dealer_fd : -1, POLLIN, 0});
+  }
+  auto timeout = paused_ ? std::min(max_wait, std::chrono::milliseconds(1)) : max_wait;
+  ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
   sleeping_.store(false, std::memory_order_seq_cst);
 
-  if (items[1].revents & ZMQ_POLLIN) {
+  if (fds[0].revents & POLLIN) {
     std::uint64_t count;
     [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof(count));
   }
-  if (items[0].revents & ZMQ_POLLIN) read_router();
-  // Links added during this pass (connect_new_peers ran before the items were built) have no
-  // items yet: only the first ones do.
-  std::size_t polled = (items.size() - 2) / 2;
-  for (std::size_t i = 0; i < polled; ++i) {
-    if (items[2 + 2 * i].revents & ZMQ_POLLIN) read_monitor(*links_[i]);
-    if (items[3 + 2 * i].revents & ZMQ_POLLOUT) flush(*links_[i]);
+  for (std::size_t i = 0; 2 + 2 * i + 1 < fds.size(); ++i) {
+    if (fds[2 + 2 * i].revents & POLLIN) read_monitor(*links_[i]);
+    if (fds[3 + 2 * i].revents & POLLIN) flush(*links_[i]);
   }
-  in_pass_ = false;
-  return true;
 }
 
 void Transport::Io::close_all() {
@@ -223,6 +258,8 @@ void Transport::Io::connect_new_peers() {
     link->monitor = zmq::socket_t(context_, zmq::socket_type::pair);
     link->monitor.set(zmq::sockopt::linger, 0);
     link->monitor.connect(monitor_address);
+    link->dealer_fd = link->dealer.get(zmq::sockopt::fd);
+    link->monitor_fd = link->monitor.get(zmq::sockopt::fd);
     try {
       link->dealer.connect(peer->endpoint());
     } catch (const zmq::error_t& e) {

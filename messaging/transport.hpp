@@ -3,10 +3,10 @@
 // safe; no other thread touches them). Replies travel like any other envelope: on the replying
 // node's DEALER to the asker's ROUTER, so each direction of a node pair is one FIFO connection.
 //
-// Sending: any thread encodes its envelope and appends it to the peer's pending frame under a
-// short lock; the I/O thread sends whatever is pending as one frame (batching under load, one
-// envelope per frame when idle). The I/O thread sleeps in zmq_poll and is woken (eventfd) only
-// when it sleeps.
+// Sending: any thread encodes its envelope and appends it to the peer's pending chunks under a
+// short lock; the I/O thread sends each chunk as one frame (batching under load, one envelope
+// per frame when idle). The I/O thread asks the kernel (poll) only when ZeroMQ reports no input
+// and nothing is queued, and a sender writes its eventfd only while it sleeps there.
 //
 // Peers: a peer is `kConnecting` until its connection is up, `kUp` while it is, and `kDown`
 // when it was lost or could not be made within `connect_timeout` (ZeroMQ keeps reconnecting; a
