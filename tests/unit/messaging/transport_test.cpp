@@ -101,55 +101,62 @@ TEST_CASE("binding an address that is taken fails, naming it") {
   }
 }
 
-TEST_CASE("envelopes arrive in the order sent, many per frame under load") {
+// Two started transports, a (configured as given) sending to b.
+struct SendingPair {
+  explicit SendingPair(TransportConfig a_config) : a(std::move(a_config), a_inbox), b(quick_config(), b_inbox) {
+    a.start();
+    b.start();
+    to_b = a.peer(b.endpoint());
+  }
+  // Sends tell(0) .. tell(count - 1), each passed through `shape` first; how many were refused.
+  template <typename Shape>
+  std::uint64_t send_all(std::uint64_t count, Shape shape) {
+    std::uint64_t refused = 0;
+    for (std::uint64_t i = 0; i < count; ++i) refused += a.send(*to_b, shape(tell(i), i)) ? 0 : 1;
+    return refused;
+  }
+  // Whether b received exactly tell(0) .. tell(count - 1)'s correlations, in order.
+  bool received_in_order(std::uint64_t count) {
+    if (!b_inbox.wait_envelopes(count)) return false;
+    auto got = b_inbox.envelopes();
+    for (std::uint64_t i = 0; i < count; ++i) {
+      if (got[i].correlation != i) return false;
+    }
+    return got.size() == count;
+  }
+
   Inbox a_inbox, b_inbox;
-  Transport a(quick_config(), a_inbox);
-  a.start();
-  Transport b(quick_config(), b_inbox);
-  b.start();
-  auto to_b = a.peer(b.endpoint());
+  Transport a;
+  Transport b;
+  std::shared_ptr<Transport::Peer> to_b;
+};
+
+TEST_CASE("envelopes arrive in the order sent, many per frame under load") {
+  SendingPair pair(quick_config());
   constexpr std::uint64_t kCount = 20'000;
-  std::uint64_t refused = 0;
-  for (std::uint64_t i = 0; i < kCount; ++i) refused += a.send(*to_b, tell(i)) ? 0 : 1;
-  REQUIRE(refused == 0);
-  REQUIRE(b_inbox.wait_envelopes(kCount));
-  auto got = b_inbox.envelopes();
-  bool in_order = true;
-  for (std::uint64_t i = 0; i < kCount; ++i) in_order = in_order && got[i].correlation == i;
-  CHECK(in_order);
-  CHECK(got.back().payload == Value::List{static_cast<std::int64_t>(kCount - 1)});
-  auto stats = a.stats();
+  REQUIRE(pair.send_all(kCount, [](Envelope e, std::uint64_t) { return e; }) == 0);
+  CHECK(pair.received_in_order(kCount));
+  CHECK(pair.b_inbox.envelopes().back().payload == Value::List{static_cast<std::int64_t>(kCount - 1)});
+  auto stats = pair.a.stats();
   CHECK(stats.envelopes_sent == kCount);
   CHECK(stats.frames_sent < kCount);  // batched
-  CHECK(to_b->state() == Transport::PeerState::kUp);
+  CHECK(pair.to_b->state() == Transport::PeerState::kUp);
 }
 
 TEST_CASE("with small frames and a small pending cap, every envelope still arrives, in order") {
-  Inbox b_inbox;
-  Inbox a_inbox;
   TransportConfig small = quick_config();
   small.max_frame_bytes = 1024;     // about a dozen of these envelopes
   small.max_pending_bytes = 16384;  // senders wait for the I/O thread often
-  Transport a(small, a_inbox);
-  a.start();
-  Transport b(quick_config(), b_inbox);
-  b.start();
-  auto to_b = a.peer(b.endpoint());
+  SendingPair pair(small);
   constexpr std::uint64_t kCount = 5'000;
-  std::uint64_t refused = 0;
-  for (std::uint64_t i = 0; i < kCount; ++i) {
-    Envelope e = tell(i);
+  auto some_large = [](Envelope e, std::uint64_t i) {
     if (i % 1'000 == 500) e.payload = Value::List{std::string(4'000, 'x')};  // larger than a frame
-    refused += a.send(*to_b, e) ? 0 : 1;
-  }
-  REQUIRE(refused == 0);
-  REQUIRE(b_inbox.wait_envelopes(kCount));
-  auto got = b_inbox.envelopes();
-  bool in_order = true;
-  for (std::uint64_t i = 0; i < kCount; ++i) in_order = in_order && got[i].correlation == i;
-  CHECK(in_order);
-  CHECK(got[1'500].payload == Value::List{std::string(4'000, 'x')});
-  CHECK(a.stats().frames_sent >= kCount / 16);  // cut by size
+    return e;
+  };
+  REQUIRE(pair.send_all(kCount, some_large) == 0);
+  CHECK(pair.received_in_order(kCount));
+  CHECK(pair.b_inbox.envelopes()[1'500].payload == Value::List{std::string(4'000, 'x')});
+  CHECK(pair.a.stats().frames_sent >= kCount / 16);  // cut by size
 }
 
 TEST_CASE("garbage frames are dropped and counted; the transport keeps serving") {
