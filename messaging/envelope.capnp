@@ -23,6 +23,8 @@ enum Kind {
   streamCredit @6;  # the reader grants `credit` more items
   streamCancel @7;  # the reader gave up
   resolve @8;       # look up `name` on the receiving node; the reply's payload is the address
+  watch @9;         # the reply comes when the target stops for good: its stop notice
+  stop @10;         # ask the target to stop for good (no reply)
 }
 
 struct Envelope {

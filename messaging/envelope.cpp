@@ -15,6 +15,7 @@ namespace pulsing {
 static_assert(std::endian::native == std::endian::little,
               "frames store lengths little-endian; a big-endian port must swap them");
 static_assert(static_cast<int>(wire::Kind::RESOLVE) == static_cast<int>(EnvelopeKind::kResolve));
+static_assert(static_cast<int>(wire::Kind::STOP) == static_cast<int>(EnvelopeKind::kStop));
 
 std::string_view to_string(EnvelopeKind kind) {
   switch (kind) {
@@ -27,6 +28,8 @@ std::string_view to_string(EnvelopeKind kind) {
     case EnvelopeKind::kStreamCredit: return "stream_credit";
     case EnvelopeKind::kStreamCancel: return "stream_cancel";
     case EnvelopeKind::kResolve: return "resolve";
+    case EnvelopeKind::kWatch: return "watch";
+    case EnvelopeKind::kStop: return "stop";
   }
   return "unknown";
 }
@@ -77,7 +80,7 @@ void read_envelope(wire::Envelope::Reader r, const DecodeLimits& limits, Envelop
                                   kProtocolVersion));
   }
   auto kind = static_cast<std::uint16_t>(r.getKind());
-  if (kind > static_cast<std::uint16_t>(EnvelopeKind::kResolve)) {
+  if (kind > static_cast<std::uint16_t>(EnvelopeKind::kStop)) {
     throw DecodeError(fmt::format("unknown envelope kind {}", kind));
   }
   auto assign = [](std::string& to, capnp::Text::Reader text) { to.assign(text.begin(), text.size()); };

@@ -33,6 +33,8 @@ enum class EnvelopeKind : std::uint8_t {
   kStreamCredit,
   kStreamCancel,
   kResolve,
+  kWatch,
+  kStop,
 };
 std::string_view to_string(EnvelopeKind kind);
 

@@ -58,7 +58,8 @@ class AnyRef {
   StreamReader<Value> stream(std::string_view method, std::vector<Value> args = {},
                              std::size_t window = kDefaultWindow) const;
 
-  // Completes when the actor stops for good (at once if it already has).
+  // Completes when the actor stops for good (at once if it already has). For an actor on another
+  // node: fails with NodeUnreachable if that node goes away first.
   Future<StopNotice> watch() const;
   // Asks the actor to stop for good (whatever its restart policy); watch() to learn when.
   void stop() const;

@@ -254,16 +254,17 @@ StreamReader<Value> AnyRef::stream(std::string_view method, std::vector<Value> a
 }
 
 Future<StopNotice> AnyRef::watch() const {
-  if (remote_) {
-    return Future<StopNotice>::ready(make_failure<RuntimeError>(
-        RuntimeErrorKind::kProtocol, "watching an actor on another node is not implemented yet (" + describe() + ")"));
-  }
+  if (remote_) return remote_->watch();
   if (!cell_) return Future<StopNotice>::ready(unreachable_failure());
   return cell_->watch();
 }
 
 void AnyRef::stop() const {
-  if (cell_) cell_->request_stop();
+  if (remote_) {
+    remote_->stop();
+  } else if (cell_) {
+    cell_->request_stop();
+  }
 }
 
 AnyRef AnyRef::with_timeout(std::chrono::milliseconds t) const {

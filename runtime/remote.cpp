@@ -23,6 +23,59 @@ Failure shutting_down() {
   return make_failure<RuntimeError>(RuntimeErrorKind::kShutdown, "the node is shutting down");
 }
 
+// A watch waits for as long as the actor lives; its deadline is only a bound on memory.
+constexpr auto kWatchTimeout = std::chrono::hours(24 * 365);
+
+// A stop notice on the wire: {address, name, reason, error (a failure, or null)}.
+Value notice_to_value(const StopNotice& notice) {
+  return Value::Map{{"address", Value(notice.address)},
+                    {"name", notice.name},
+                    {"reason", std::string(to_string(notice.reason))},
+                    {"error", notice.error ? failure_to_value(*notice.error) : Value()}};
+}
+
+// Throws (ConversionError, std::invalid_argument) on a value of another shape.
+StopNotice notice_from_value(const Value& v) {
+  auto field = [&](std::string_view key) -> const Value& {
+    const Value* found = v.find(key);
+    if (found == nullptr) throw std::invalid_argument(fmt::format("no '{}'", key));
+    return *found;
+  };
+  StopNotice notice{field("address").as_actor(), field("name").as_text()};
+  const std::string& reason = field("reason").as_text();
+  if (reason == to_string(StopReason::kStopped)) {
+    notice.reason = StopReason::kStopped;
+  } else if (reason == to_string(StopReason::kCrashed)) {
+    notice.reason = StopReason::kCrashed;
+  } else if (reason == to_string(StopReason::kShutdown)) {
+    notice.reason = StopReason::kShutdown;
+  } else {
+    throw std::invalid_argument(fmt::format("unknown stop reason '{}'", reason));
+  }
+  if (!field("error").is_null()) notice.error = failure_from_value(field("error"));
+  return notice;
+}
+
+class NoticeReply final : public ReplySlot {
+ public:
+  Future<StopNotice> future() { return promise_.future(); }
+  void complete(Result<Value> reply) override {
+    if (!reply.ok()) {
+      promise_.fail(reply.failure());
+      return;
+    }
+    try {
+      promise_.set_value(notice_from_value(reply.value()));
+    } catch (const std::exception& bad) {
+      promise_.fail(make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
+                                               fmt::format("an unreadable stop notice: {}", bad.what())));
+    }
+  }
+
+ private:
+  Promise<StopNotice> promise_;
+};
+
 }  // namespace
 
 // The producer's end of a stream read by another node: sends items while the reader has granted
@@ -255,6 +308,8 @@ bool RemoteLink::on_envelope(Envelope&& envelope) {
     case EnvelopeKind::kTell: return on_call(std::move(envelope));
     case EnvelopeKind::kReply: on_reply(std::move(envelope)); return false;
     case EnvelopeKind::kResolve: on_resolve(std::move(envelope)); return false;
+    case EnvelopeKind::kWatch: on_watch(std::move(envelope)); return false;
+    case EnvelopeKind::kStop: on_stop(std::move(envelope)); return false;
     case EnvelopeKind::kStreamOpen: return on_call(std::move(envelope));
     case EnvelopeKind::kStreamItem:
     case EnvelopeKind::kStreamEnd:
@@ -370,6 +425,41 @@ void RemoteLink::on_resolve(Envelope&& e) {
   }
   reply(e, Result<Value>(Value::Map{{"address", Value(cell->address())},
                                     {"class", std::string(cell->methods().class_name())}}));
+}
+
+void RemoteLink::on_watch(Envelope&& e) {
+  std::string why;
+  bool stopped;
+  auto cell = find_target(e, why, stopped);
+  if (!cell) {
+    if (!stopped) {
+      reply(e, make_failure<RuntimeError>(RuntimeErrorKind::kActorNotFound, why));
+      return;
+    }
+    // Gone already: as a local watch of a stopped actor, it completes at once.
+    ActorAddress address{node_.node_id(), transport_->endpoint(), ActorId{e.target_id}};
+    reply(e, Result<Value>(notice_to_value(StopNotice{std::move(address), "", StopReason::kStopped})));
+    return;
+  }
+  if (e.sender_endpoint.empty()) return;  // nowhere to answer
+  // The actor may outlive this link (a node that could not stop it in time): go through the node.
+  cell->watch().then([node = node_.weak_from_this(), peer = transport_->peer(e.sender_endpoint),
+                      correlation = e.correlation](Result<StopNotice> r) {
+    auto core = node.lock();
+    RemoteLink* link = core ? core->remote() : nullptr;
+    if (link == nullptr) return;
+    link->send_reply(*peer, correlation, r.ok() ? Result<Value>(notice_to_value(r.value())) : Result<Value>(r.failure()));
+  });
+}
+
+void RemoteLink::on_stop(Envelope&& e) {
+  std::string why;
+  bool stopped;
+  if (auto cell = find_target(e, why, stopped)) {
+    cell->request_stop();
+  } else if (!stopped) {
+    node_.dead_letter(e.target_name.empty() ? fmt::format("actor #{}", e.target_id) : e.target_name, why);
+  }
 }
 
 void RemoteLink::reply(const Envelope& request, Result<Value> result) {
@@ -578,7 +668,7 @@ std::string RemoteActor::describe() const {
 
 std::chrono::milliseconds RemoteActor::default_timeout() const { return node_->default_ask_timeout(); }
 
-Envelope RemoteActor::call(EnvelopeKind kind, std::string_view method, std::vector<Value> args) const {
+Envelope RemoteActor::to_target(EnvelopeKind kind) const {
   Envelope e = node_->remote()->envelope(kind);
   if (address_.actor.value != 0) {
     e.target_id = address_.actor.value;
@@ -586,6 +676,11 @@ Envelope RemoteActor::call(EnvelopeKind kind, std::string_view method, std::vect
   } else {
     e.target_name = name_;
   }
+  return e;
+}
+
+Envelope RemoteActor::call(EnvelopeKind kind, std::string_view method, std::vector<Value> args) const {
+  Envelope e = to_target(kind);
   e.method = std::string(method);
   e.payload = Value(std::move(args));
   return e;
@@ -600,6 +695,26 @@ void RemoteActor::ask(std::string_view method, std::vector<Value> args, std::chr
   }
   link->request(*peer_, call(EnvelopeKind::kAsk, method, std::move(args)), timeout, std::move(reply),
                 {shared_from_this(), std::string(method)});
+}
+
+Future<StopNotice> RemoteActor::watch() const {
+  auto slot = std::make_unique<NoticeReply>();
+  auto future = slot->future();
+  RemoteLink* link = node_->remote();
+  if (link == nullptr) {
+    slot->complete(shutting_down());
+    return future;
+  }
+  link->request(*peer_, to_target(EnvelopeKind::kWatch), kWatchTimeout, std::move(slot),
+                {shared_from_this(), "watch"});
+  return future;
+}
+
+void RemoteActor::stop() const {
+  RemoteLink* link = node_->remote();
+  if (link == nullptr || !link->tell(*peer_, to_target(EnvelopeKind::kStop))) {
+    node_->dead_letter(describe(), fmt::format("cannot send a stop request to node {}", peer_->endpoint()));
+  }
 }
 
 void RemoteActor::open_stream(std::string_view method, std::vector<Value> args, std::uint32_t window,

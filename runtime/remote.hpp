@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "messaging/transport.hpp"
+#include "runtime/actor_cell.hpp"
 #include "runtime/future.hpp"
 #include "runtime/stream.hpp"
 #include "runtime/timer_service.hpp"
@@ -136,6 +137,8 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   void forget_producer(const ProducerKey& key);
   void on_reply(Envelope&& envelope);
   void on_resolve(Envelope&& envelope);
+  void on_watch(Envelope&& envelope);
+  void on_stop(Envelope&& envelope);
   void reply(const Envelope& request, Result<Value> result);
   void send_reply(Transport::Peer& peer, std::uint64_t correlation, Result<Value> result);
   // Completes and forgets an outstanding request; false if it was no longer outstanding.
@@ -169,6 +172,11 @@ class RemoteActor : public std::enable_shared_from_this<RemoteActor> {
   void ask(std::string_view method, std::vector<Value> args, std::chrono::milliseconds timeout,
            std::unique_ptr<ReplySlot> reply) const;
   void tell(std::string_view method, std::vector<Value> args) const;
+  // Completes with the actor's stop notice when it stops for good; fails with NodeUnreachable
+  // when its node goes away first.
+  Future<StopNotice> watch() const;
+  // Asks the actor to stop for good; a request that cannot be sent is counted as a dead letter.
+  void stop() const;
   // Fails `inbound` at once when the node has no network any more.
   void open_stream(std::string_view method, std::vector<Value> args, std::uint32_t window, InboundStream inbound,
                    StreamReaderEvents& events) const;
@@ -180,6 +188,7 @@ class RemoteActor : public std::enable_shared_from_this<RemoteActor> {
   std::chrono::milliseconds default_timeout() const;
 
  private:
+  Envelope to_target(EnvelopeKind kind) const;
   Envelope call(EnvelopeKind kind, std::string_view method, std::vector<Value> args) const;
 
   std::shared_ptr<NodeCore> node_;

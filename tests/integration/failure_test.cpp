@@ -34,7 +34,7 @@ bool fails_as_unreachable(F&& f) {
 
 }  // namespace
 
-TEST_CASE("a peer killed with SIGKILL mid-ask: the ask fails as unreachable, later calls too") {
+TEST_CASE("a peer killed with SIGKILL mid-ask: the ask and a watch fail as unreachable, later calls too") {
   Node node(test_process_config());
   auto child = NodeProcess::start();
   auto calc = resolve<Calculator>(node, child, "calc");
@@ -42,6 +42,7 @@ TEST_CASE("a peer killed with SIGKILL mid-ask: the ask fails as unreachable, lat
   CHECK(calc.ask(&Calculator::add, 1).get() == 1);
 
   auto pending = calc.with_timeout(20s).ask(&Calculator::slow, 10'000);
+  auto watched = calc.watch();
   // The child is handling it (not just about to receive it) when it dies.
   REQUIRE(eventually([&] { return launcher.ask(&Launcher::slow_calls).get() == 1; }));
   child.kill();
@@ -49,6 +50,8 @@ TEST_CASE("a peer killed with SIGKILL mid-ask: the ask fails as unreachable, lat
   auto lost = expect_error<RuntimeError>([&] { pending.get(); });
   CHECK(lost.kind() == RuntimeErrorKind::kNodeUnreachable);
   CHECK(std::string(lost.what()).find(child.endpoint()) != std::string::npos);
+  // A watch of an actor whose node died says so (it cannot say how the actor ended).
+  CHECK(expect_error<RuntimeError>([&] { watched.get(); }).kind() == RuntimeErrorKind::kNodeUnreachable);
 
   // Later calls fail the same way, and a tell becomes a dead letter.
   CHECK(fails_as_unreachable([&] { calc.with_timeout(5s).ask(&Calculator::add, 1).get(); }));

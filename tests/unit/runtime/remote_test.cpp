@@ -209,6 +209,58 @@ TEST_CASE("an actor whose turns take long does not hold up its node's traffic") 
   CHECK(held.get() == 1);
 }
 
+TEST_CASE("an actor on another node can be watched, and stopped through its reference") {
+  Node a(networked("a"));
+  Node b(networked("b"));
+  b.spawn<Calculator>({.name = "calc"}, 10).get();
+  auto calc = a.resolve_at<Calculator>(b.endpoint(), "calc").get();
+  auto watched = calc.watch();
+  CHECK(calc.ask(&Calculator::add, 1).get() == 11);
+  CHECK(!watched.ready());  // it lives
+  calc.stop();
+  StopNotice notice = watched.get();
+  CHECK(notice.reason == StopReason::kStopped);
+  CHECK(notice.name == "calc");
+  CHECK(notice.address == calc.address());
+  CHECK(testing::runtime_error_kind([&] { calc.ask(&Calculator::value).get(); }) == RuntimeErrorKind::kActorStopped);
+  CHECK(calc.watch().get().reason == StopReason::kStopped);  // at once, as locally
+}
+
+TEST_CASE("a remote watch reports a crash with its error, and its node's end") {
+  Node a(networked("a"));
+  auto b = std::make_unique<Node>(networked("b"));
+  b->spawn<Calculator>({.name = "crashy"}).get();
+  b->spawn<Calculator>({.name = "calm"}).get();
+  auto crashy = a.resolve_at<Calculator>(b->endpoint(), "crashy").get();
+  auto calm = a.resolve_at<Calculator>(b->endpoint(), "calm").get();
+  auto crashed = crashy.watch();
+  auto ended = calm.watch();
+  testing::expect_error<SystemError>([&] { crashy.ask(&Calculator::explode).get(); });
+  StopNotice notice = crashed.get();
+  CHECK(notice.reason == StopReason::kCrashed);
+  REQUIRE(notice.error.has_value());
+  CHECK(notice.error->category == ErrorCategory::kSystem);
+  b.reset();
+  // The notice (kShutdown) and the lost connection race on two connections: either is right.
+  auto end = ended.result();
+  if (end.ok()) {
+    CHECK(end.value().reason == StopReason::kShutdown);
+  } else {
+    CHECK(testing::runtime_error_kind([&] { end.failure().raise(); }) == RuntimeErrorKind::kNodeUnreachable);
+  }
+}
+
+TEST_CASE("stopping or watching a remote actor that never existed is refused clearly") {
+  Node a(networked("a"));
+  Node b(networked("b"));
+  auto ghost = detail::ref_from_address(ActorAddress{NodeId{0}, b.endpoint(), ActorId{9'999}});
+  auto e = testing::expect_error<RuntimeError>([&] { ghost.watch().get(); });
+  CHECK(e.kind() == RuntimeErrorKind::kActorNotFound);
+  CHECK(std::string(e.what()).find("9999") != std::string::npos);
+  ghost.stop();  // a dead letter on b
+  CHECK(eventually([&] { return b.dead_letters() > 0; }));
+}
+
 TEST_CASE("resolving an unknown name on another node fails with ActorNotFound naming both") {
   Node a(networked("a"));
   Node b(networked("b"));
