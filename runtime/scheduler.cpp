@@ -10,7 +10,9 @@ namespace {
 // The worker running on this thread and the scheduler it belongs to.
 thread_local Worker* tls_worker = nullptr;
 thread_local const Scheduler* tls_scheduler = nullptr;
-// When the guest turn running on this thread began; unset outside guest turns.
+// The guest worker this thread is (Scheduler::enter_guest), and when the guest turn it is
+// running began (unset outside guest turns).
+thread_local std::unique_ptr<Worker> tls_guest;
 thread_local std::optional<std::chrono::steady_clock::time_point> tls_guest_turn_start;
 }  // namespace
 
@@ -97,39 +99,29 @@ void Scheduler::reschedule(Runnable* r) {
 }
 
 void Scheduler::enter_guest() {
-  auto guest = std::make_unique<Worker>(*this);
-  guest->guest_ = true;
-  tls_worker = guest.get();
+  tls_guest = std::make_unique<Worker>(*this);
+  tls_guest->guest_ = true;
+  tls_worker = tls_guest.get();
   tls_scheduler = this;
-  std::lock_guard lock(mutex_);
-  guests_.push_back(std::move(guest));
 }
 
 void Scheduler::run_guest(std::chrono::microseconds budget) {
-  Worker* guest = current_worker();
   auto start = std::chrono::steady_clock::now();
-  while (Runnable* r = guest->next_local()) {
-    auto now = std::chrono::steady_clock::now();
-    if (now - start > budget) {
-      push_shared(r);
-      break;
-    }
-    guest->in_guest_turn_ = true;
+  for (auto now = start; now - start <= budget; now = std::chrono::steady_clock::now()) {
+    Runnable* r = tls_guest->next_local();
+    if (r == nullptr) return;
     tls_guest_turn_start = now;
     r->run_turn();
     tls_guest_turn_start.reset();
-    guest->in_guest_turn_ = false;
   }
-  while (Runnable* r = guest->next_local()) push_shared(r);
+  while (Runnable* r = tls_guest->next_local()) push_shared(r);  // over budget: the pool's
 }
 
 void Scheduler::leave_guest() {
-  Worker* guest = current_worker();
-  while (Runnable* r = guest->next_local()) push_shared(r);
+  while (Runnable* r = tls_guest->next_local()) push_shared(r);
   tls_worker = nullptr;
   tls_scheduler = nullptr;
-  std::lock_guard lock(mutex_);
-  std::erase_if(guests_, [&](const std::unique_ptr<Worker>& w) { return w.get() == guest; });
+  tls_guest.reset();
 }
 
 namespace {
@@ -199,7 +191,7 @@ Worker::Worker(Scheduler& scheduler) : scheduler_(scheduler) {}
 void Worker::schedule_here(Runnable* r, bool rescheduled) {
   if (!guest_) {
     rescheduled ? reschedule_local(r) : schedule_local(r);
-  } else if (in_guest_turn_ || rescheduled || r->slow_.load(std::memory_order_relaxed)) {
+  } else if (tls_guest_turn_start || rescheduled || r->slow_.load(std::memory_order_relaxed)) {
     scheduler_.push_shared(r);  // work that could hold the guest's own duties up
   } else {
     local_.push(r);  // FIFO: inbound messages are delivered in order anyway

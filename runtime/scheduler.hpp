@@ -87,7 +87,8 @@ class Scheduler {
   // I/O thread up: turns that would exceed a pass's budget, actors scheduled from inside a
   // guest's turn (a local call made there, a rescheduled busy actor), and actors whose turn on
   // a guest once took longer than kGuestTurnLimit.
-  // REQUIRES: enter_guest() and leave_guest() on the same thread, run_guest() between them.
+  // REQUIRES: enter_guest() and leave_guest() on the same thread, run_guest() between them; a
+  // thread is a guest of one scheduler at a time.
   static constexpr auto kGuestTurnLimit = std::chrono::microseconds(500);
   void enter_guest();
   // Runs the calling guest's queued turns for at most `budget`, then hands the rest to the pool.
@@ -104,7 +105,6 @@ class Scheduler {
 
   std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex mutex_;
-  std::vector<std::unique_ptr<Worker>> guests_;  // guarded by mutex_
   std::condition_variable wake_;
   RunQueue shared_;                  // guarded by mutex_
   std::atomic<std::size_t> shared_size_{0};  // shared_'s length, readable without the lock
@@ -131,8 +131,7 @@ class Worker {
   Scheduler& scheduler_;
   Runnable* slot_ = nullptr;
   int slot_streak_ = 0;
-  bool guest_ = false;          // a guest: no thread of its own
-  bool in_guest_turn_ = false;  // a guest running a turn now
+  bool guest_ = false;  // a guest: no thread of its own
   RunQueue local_;
   std::thread thread_;
 };
