@@ -19,6 +19,11 @@ Failure unreachable(const std::string& endpoint, std::string_view why) {
                                     fmt::format("node {} is unreachable: {}", endpoint, why));
 }
 
+// What an envelope is for, as a dead letter names it: its name, or "actor #<id>".
+std::string target_of(const Envelope& e) {
+  return e.target_name.empty() ? fmt::format("actor #{}", e.target_id) : e.target_name;
+}
+
 Failure shutting_down() {
   return make_failure<RuntimeError>(RuntimeErrorKind::kShutdown, "the node is shutting down");
 }
@@ -358,7 +363,7 @@ bool RemoteLink::on_call(Envelope&& e) {
       refuse(make_failure<RuntimeError>(stopped ? RuntimeErrorKind::kActorStopped : RuntimeErrorKind::kActorNotFound,
                                         why));
     } else {
-      node_.dead_letter(e.target_name.empty() ? fmt::format("actor #{}", e.target_id) : e.target_name, why);
+      node_.dead_letter(target_of(e), why);
     }
     return false;
   }
@@ -458,7 +463,7 @@ void RemoteLink::on_stop(Envelope&& e) {
   if (auto cell = find_target(e, why, stopped)) {
     cell->request_stop();
   } else if (!stopped) {
-    node_.dead_letter(e.target_name.empty() ? fmt::format("actor #{}", e.target_id) : e.target_name, why);
+    node_.dead_letter(target_of(e), why);
   }
 }
 
