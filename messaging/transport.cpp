@@ -26,6 +26,9 @@ constexpr int kReadBurst = 256;
 // How often a thread too busy to sleep reads its monitor sockets (connection events).
 constexpr auto kMonitorInterval = std::chrono::milliseconds(10);
 
+// Whether ZeroMQ holds input for `socket` (ZMQ_EVENTS, which also takes in its pending news).
+bool has_input(zmq::socket_t& socket) { return (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0; }
+
 // A frame that owns `bytes` (ZeroMQ frees them when it has sent them): no copy.
 zmq::message_t frame_of(std::vector<std::byte>&& bytes) {
   auto* owned = new std::vector<std::byte>(std::move(bytes));
@@ -90,7 +93,6 @@ class Transport::Io {
   bool in_pass() const { return in_pass_; }
   // Sleeps until a socket has news, something is queued to send, or `max_wait` passed.
   void wait(std::chrono::milliseconds max_wait);
-  static bool has_input(zmq::socket_t& socket);
   TransportStats stats() const {
     TransportStats s;
     s.frames_sent = frames_sent_.load();
@@ -172,10 +174,6 @@ bool Transport::Io::pass(std::chrono::milliseconds max_wait) {
   }
   in_pass_ = false;
   return true;
-}
-
-bool Transport::Io::has_input(zmq::socket_t& socket) {
-  return (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
 }
 
 void Transport::Io::wait(std::chrono::milliseconds max_wait) {
@@ -292,7 +290,7 @@ void Transport::Io::flush_ready() {
 void Transport::Io::flush(Link& link) {
   Peer& peer = *link.peer;
   while (true) {
-    if (link.unsent && !try_send(link)) return;  // ZeroMQ is full: POLLOUT resumes us
+    if (link.unsent && !try_send(link)) return;  // ZeroMQ is full: the next pass retries
     Peer::Chunk chunk;
     {
       std::lock_guard lock(peer.mutex_);
