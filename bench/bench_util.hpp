@@ -13,7 +13,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 namespace bench {
 
@@ -72,6 +74,17 @@ inline bool parse_args(int argc, char** argv, const char* usage, std::string& wo
     return false;
   }
   return true;
+}
+
+// The workload function `workload` names in `table`; nullptr (with the usage printed) if none.
+template <typename Run>
+Run pick_workload(const std::string& workload, const char* usage,
+                  std::initializer_list<std::pair<const char*, Run>> table) {
+  for (const auto& [name, run] : table) {
+    if (workload == name) return run;
+  }
+  std::fprintf(stderr, "%s\n", usage);
+  return nullptr;
 }
 
 }  // namespace bench

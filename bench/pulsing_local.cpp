@@ -213,16 +213,9 @@ int main(int argc, char** argv) {
   double scale = 1.0;
   if (!bench::parse_args(argc, argv, kUsage, workload, scale)) return 2;
   using Run = void (*)(pulsing::Node&, double);
-  Run run = workload == "W1"        ? w1
-            : workload == "W2"      ? w2
-            : workload == "W3"      ? w3
-            : workload == "W4"      ? w4
-            : workload == "W4-idle" ? w4_idle
-                                    : nullptr;
-  if (run == nullptr) {
-    std::fprintf(stderr, "%s\n", kUsage);
-    return 2;
-  }
+  Run run = bench::pick_workload<Run>(workload, kUsage,
+                                      {{"W1", w1}, {"W2", w2}, {"W3", w3}, {"W4", w4}, {"W4-idle", w4_idle}});
+  if (run == nullptr) return 2;
 
   pulsing::Node node;  // defaults: one worker per hardware thread, default mailbox capacity
   run(node, scale);
