@@ -28,6 +28,14 @@ Envelope sample(std::uint64_t correlation) {
   return e;
 }
 
+// sample(), addressed by name instead of by actor id.
+Envelope named_sample(std::uint64_t correlation) {
+  Envelope e = sample(correlation);
+  e.target_id = 0;
+  e.target_name = "calc";
+  return e;
+}
+
 std::vector<Envelope> decode_all(std::span<const std::byte> frame) {
   std::vector<Envelope> out;
   decode_frame(frame, [&](Envelope&& e) { out.push_back(std::move(e)); });
@@ -64,9 +72,7 @@ TEST_CASE("an envelope survives a frame round trip with every field") {
 
 TEST_CASE("a frame batches envelopes and delivers them in order") {
   std::vector<std::byte> frame;
-  Envelope named = sample(2);
-  named.target_id = 0;
-  named.target_name = "calc";
+  Envelope named = named_sample(2);
   named.kind = EnvelopeKind::kTell;
   Envelope reply;
   reply.kind = EnvelopeKind::kReply;
@@ -84,9 +90,7 @@ TEST_CASE("a frame batches envelopes and delivers them in order") {
 
 TEST_CASE("envelopes of one frame never inherit each other's fields, whatever the handler moves") {
   std::vector<std::byte> frame;
-  Envelope named = sample(2);
-  named.target_id = 0;
-  named.target_name = "calc";
+  Envelope named = named_sample(2);
   named.error = Value::Map{{"category", "business"}};
   Envelope bare;
   bare.kind = EnvelopeKind::kStreamCancel;
