@@ -10,13 +10,18 @@
 
 namespace pulsing::integration {
 
-TEST_CASE("a reference to an actor on node B, passed to an actor on node C, is called from C") {
-  Node node(test_process_config());
-  auto b = NodeProcess::start();
-  auto c = NodeProcess::start();
-  auto calc_b = resolve<Calculator>(node, b, "calc");
-  auto calc_c = resolve<Calculator>(node, c, "calc");
+namespace {
+// This process's node, and a calculator on each of two node processes, b and c.
+struct TwoCalculators {
+  Node node{test_process_config()};
+  NodeProcess b = NodeProcess::start();
+  NodeProcess c = NodeProcess::start();
+  ActorRef<Calculator> calc_b = resolve<Calculator>(node, b, "calc");
+  ActorRef<Calculator> calc_c = resolve<Calculator>(node, c, "calc");
+};
+}  // namespace
 
+TEST_CASE_FIXTURE(TwoCalculators, "a reference to an actor on node B, passed to an actor on node C, is called from C") {
   // C calls B directly: B's state changes, C's does not.
   CHECK(calc_c.ask(&Calculator::add_via_any, AnyRef(calc_b), 5).get() == 5);
   CHECK(calc_b.ask(&Calculator::value).get() == 5);
@@ -41,12 +46,7 @@ TEST_CASE("a reference to an actor on node B, passed to an actor on node C, is c
 
 // Typed references cross nodes as typed parameters and typed results (the address carries no
 // class; the typed receiver supplies it).
-TEST_CASE("a typed reference to an actor on a third node is a valid typed argument") {
-  Node node(test_process_config());
-  auto b = NodeProcess::start();
-  auto c = NodeProcess::start();
-  auto calc_b = resolve<Calculator>(node, b, "calc");
-  auto calc_c = resolve<Calculator>(node, c, "calc");
+TEST_CASE_FIXTURE(TwoCalculators, "a typed reference to an actor on a third node is a valid typed argument") {
   CHECK(calc_c.ask(&Calculator::add_via, calc_b, 5).get() == 5);
   CHECK(calc_b.ask(&Calculator::value).get() == 5);
   // A typed result naming an actor on the replying node.
