@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "runtime/log.hpp"
+#include "common/log.hpp"
 #include "runtime/method_table.hpp"
 
 namespace pulsing {

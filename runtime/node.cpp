@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "runtime/local_registry.hpp"
-#include "runtime/log.hpp"
+#include "common/log.hpp"
 #include "runtime/node_core.hpp"
 #include "runtime/remote.hpp"
 

@@ -2,7 +2,7 @@
 
 #include <random>
 
-#include "runtime/log.hpp"
+#include "common/log.hpp"
 #include "runtime/remote.hpp"
 
 namespace pulsing::detail {

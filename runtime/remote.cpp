@@ -7,7 +7,7 @@
 
 #include "runtime/actor_ref.hpp"
 #include "runtime/calls.hpp"
-#include "runtime/log.hpp"
+#include "common/log.hpp"
 #include "runtime/node_core.hpp"
 
 namespace pulsing::detail {
