@@ -1,0 +1,243 @@
+#include "membership/codec.hpp"
+
+#include <cstring>
+#include <string>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <fmt/format.h>
+#include <kj/exception.h>
+
+#include "membership/gossip.capnp.h"
+
+namespace pulsing::membership {
+
+static_assert(wire::PROTOCOL_VERSION == kGossipProtocolVersion);
+static_assert(static_cast<int>(wire::MemberState::ALIVE) == static_cast<int>(MemberState::kAlive));
+static_assert(static_cast<int>(wire::MemberState::SUSPECT) == static_cast<int>(MemberState::kSuspect));
+static_assert(static_cast<int>(wire::MemberState::DEAD) == static_cast<int>(MemberState::kDead));
+static_assert(static_cast<int>(wire::MemberState::LEFT) == static_cast<int>(MemberState::kLeft));
+
+namespace {
+
+capnp::Text::Reader to_text(const std::string& s) { return {s.data(), s.size()}; }
+
+std::string to_string(capnp::Text::Reader text) { return {text.begin(), text.size()}; }
+
+// `builder`: an Alive or a Member.
+template <typename Builder>
+void write_meta(Builder builder, const Metadata& meta) {
+  if (meta.empty()) return;  // an empty list would still cost its tag word
+  auto entries = builder.initMeta(static_cast<unsigned>(meta.size()));
+  unsigned i = 0;
+  for (const auto& [key, value] : meta) {
+    auto entry = entries[i++];
+    entry.setKey(to_text(key));
+    entry.setValue(to_text(value));
+  }
+}
+
+void write_member(wire::Member::Builder b, const Member& member) {
+  b.setName(to_text(member.name));
+  b.setAddress(to_text(member.address));
+  write_meta(b, member.meta);
+  b.setIncarnation(member.incarnation);
+  b.setState(static_cast<wire::MemberState>(member.state));
+}
+
+struct MessageWriter {
+  wire::Message::Builder b;
+
+  void operator()(const Ping& m) {
+    auto out = b.initPing();
+    out.setSeq(m.seq);
+    out.setTarget(to_text(m.target));
+  }
+  void operator()(const IndirectPing& m) {
+    auto out = b.initIndirectPing();
+    out.setSeq(m.seq);
+    out.setTarget(to_text(m.target));
+    out.setTargetAddress(to_text(m.target_address));
+    out.setWantNack(m.want_nack);
+  }
+  void operator()(const Ack& m) { b.initAck().setSeq(m.seq); }
+  void operator()(const Nack& m) { b.initNack().setSeq(m.seq); }
+  void operator()(const Alive& m) {
+    auto out = b.initAlive();
+    out.setName(to_text(m.name));
+    out.setAddress(to_text(m.address));
+    write_meta(out, m.meta);
+    out.setIncarnation(m.incarnation);
+  }
+  void operator()(const Suspect& m) {
+    auto out = b.initSuspect();
+    out.setName(to_text(m.name));
+    out.setIncarnation(m.incarnation);
+    out.setFrom(to_text(m.from));
+  }
+  void operator()(const Dead& m) {
+    auto out = b.initDead();
+    out.setName(to_text(m.name));
+    out.setIncarnation(m.incarnation);
+    out.setFrom(to_text(m.from));
+  }
+  void operator()(const StateSync& m) {
+    auto out = b.initStateSync();
+    out.setReplyWanted(m.reply_wanted);
+    out.setJoin(m.join);
+    auto members = out.initMembers(static_cast<unsigned>(m.members.size()));
+    for (unsigned i = 0; i < m.members.size(); ++i) write_member(members[i], m.members[i]);
+  }
+};
+
+Metadata read_meta(capnp::List<wire::MetaEntry>::Reader entries) {
+  Metadata meta;
+  for (auto entry : entries) {
+    auto [it, inserted] = meta.emplace(to_string(entry.getKey()), to_string(entry.getValue()));
+    if (!inserted) throw PacketError(fmt::format("duplicate metadata key '{}'", it->first));
+  }
+  return meta;
+}
+
+Member read_member(wire::Member::Reader r) {
+  auto state = static_cast<unsigned>(r.getState());
+  if (state > static_cast<unsigned>(wire::MemberState::LEFT)) {
+    throw PacketError(fmt::format("unknown member state {} (sent by a newer peer?)", state));
+  }
+  Member member;
+  member.name = to_string(r.getName());
+  member.address = to_string(r.getAddress());
+  member.meta = read_meta(r.getMeta());
+  member.incarnation = r.getIncarnation();
+  member.state = static_cast<MemberState>(state);
+  return member;
+}
+
+// `members`: how many state sync members the packet's earlier messages held (the limit is on
+// the packet as a whole).
+Message read_message(wire::Message::Reader r, const PacketLimits& limits, std::size_t& members) {
+  switch (r.which()) {
+    case wire::Message::PING: {
+      auto m = r.getPing();
+      return Ping{.seq = m.getSeq(), .target = to_string(m.getTarget())};
+    }
+    case wire::Message::INDIRECT_PING: {
+      auto m = r.getIndirectPing();
+      return IndirectPing{.seq = m.getSeq(),
+                          .target = to_string(m.getTarget()),
+                          .target_address = to_string(m.getTargetAddress()),
+                          .want_nack = m.getWantNack()};
+    }
+    case wire::Message::ACK: return Ack{.seq = r.getAck().getSeq()};
+    case wire::Message::NACK: return Nack{.seq = r.getNack().getSeq()};
+    case wire::Message::ALIVE: {
+      auto m = r.getAlive();
+      return Alive{.name = to_string(m.getName()),
+                   .address = to_string(m.getAddress()),
+                   .meta = read_meta(m.getMeta()),
+                   .incarnation = m.getIncarnation()};
+    }
+    case wire::Message::SUSPECT: {
+      auto m = r.getSuspect();
+      return Suspect{.name = to_string(m.getName()), .incarnation = m.getIncarnation(), .from = to_string(m.getFrom())};
+    }
+    case wire::Message::DEAD: {
+      auto m = r.getDead();
+      return Dead{.name = to_string(m.getName()), .incarnation = m.getIncarnation(), .from = to_string(m.getFrom())};
+    }
+    case wire::Message::STATE_SYNC: {
+      auto m = r.getStateSync();
+      auto list = m.getMembers();
+      members += list.size();
+      if (members > limits.max_members) {
+        throw PacketError(fmt::format("packet of more than {} state sync members", limits.max_members));
+      }
+      StateSync sync{.reply_wanted = m.getReplyWanted(), .join = m.getJoin(), .members = {}};
+      sync.members.reserve(list.size());
+      for (auto member : list) sync.members.push_back(read_member(member));
+      return sync;
+    }
+  }
+  throw PacketError(
+      fmt::format("unknown message kind {} (sent by a newer peer?)", static_cast<unsigned>(r.which())));
+}
+
+Packet read_packet(wire::Packet::Reader r, const PacketLimits& limits) {
+  if (r.getVersion() != kGossipProtocolVersion) {
+    throw PacketError(fmt::format("packet of protocol version {} (this node speaks {})", r.getVersion(),
+                                  kGossipProtocolVersion));
+  }
+  auto messages = r.getMessages();
+  if (messages.size() > limits.max_messages) {
+    throw PacketError(
+        fmt::format("packet of {} messages exceeds the limit of {}", messages.size(), limits.max_messages));
+  }
+  Packet packet;
+  packet.cluster = to_string(r.getCluster());
+  packet.sender = to_string(r.getSender());
+  packet.sender_address = to_string(r.getSenderAddress());
+  packet.messages.reserve(messages.size());
+  std::size_t members = 0;
+  for (auto message : messages) packet.messages.push_back(read_message(message, limits, members));
+  return packet;
+}
+
+}  // namespace
+
+std::vector<std::byte> encode(const Packet& packet) {
+  // A first segment as large as the size bounds (messages.hpp) keeps the packet one segment:
+  // a one-word segment table and no far pointers, which is what the bounds assume.
+  std::size_t bound = packet_overhead_bound(packet);
+  for (const auto& message : packet.messages) bound += size_bound(message);
+  capnp::MallocMessageBuilder builder(static_cast<unsigned>((bound + sizeof(capnp::word) - 1) / sizeof(capnp::word)));
+
+  auto b = builder.initRoot<wire::Packet>();
+  b.setVersion(kGossipProtocolVersion);
+  b.setCluster(to_text(packet.cluster));
+  b.setSender(to_text(packet.sender));
+  b.setSenderAddress(to_text(packet.sender_address));
+  auto messages = b.initMessages(static_cast<unsigned>(packet.messages.size()));
+  for (unsigned i = 0; i < packet.messages.size(); ++i) std::visit(MessageWriter{messages[i]}, packet.messages[i]);
+
+  std::vector<std::byte> bytes(capnp::computeSerializedSizeInWords(builder) * sizeof(capnp::word));
+  kj::ArrayOutputStream out(kj::arrayPtr(reinterpret_cast<kj::byte*>(bytes.data()), bytes.size()));
+  capnp::writeMessage(out, builder);
+  return bytes;
+}
+
+Packet decode(std::span<const std::byte> bytes, const PacketLimits& limits) {
+  constexpr std::size_t kWord = sizeof(capnp::word);
+  if (bytes.empty()) throw PacketError("empty packet");
+  if (bytes.size() > limits.max_bytes) {
+    throw PacketError(
+        fmt::format("packet of {} bytes exceeds the limit of {} bytes", bytes.size(), limits.max_bytes));
+  }
+  if (bytes.size() % kWord != 0) {
+    throw PacketError(
+        fmt::format("packet of {} bytes is not a whole number of 8-byte words (truncated?)", bytes.size()));
+  }
+  std::size_t size = bytes.size() / kWord;
+  // Cap'n Proto reads aligned words, and a receive buffer need not be aligned: copy once, here.
+  kj::Array<capnp::word> copy;
+  const capnp::word* words = nullptr;
+  if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(capnp::word) == 0) {
+    words = reinterpret_cast<const capnp::word*>(bytes.data());
+  } else {
+    copy = kj::heapArray<capnp::word>(size);
+    std::memcpy(copy.begin(), bytes.data(), bytes.size());
+    words = copy.begin();
+  }
+  try {
+    capnp::ReaderOptions options{limits.traversal_limit_words, limits.nesting_limit};
+    capnp::FlatArrayMessageReader message({words, size}, options);
+    if (message.getEnd() != words + size) {
+      auto trailing = static_cast<std::size_t>(words + size - message.getEnd());
+      throw PacketError(fmt::format("{} bytes after the end of the packet", trailing * kWord));
+    }
+    return read_packet(message.getRoot<wire::Packet>(), limits);
+  } catch (const kj::Exception& e) {
+    throw PacketError(fmt::format("invalid packet: {}", e.getDescription().cStr()));
+  }
+}
+
+}  // namespace pulsing::membership

@@ -1,0 +1,80 @@
+// Every knob of the membership protocol, with its default and why. The defaults are
+// hashicorp/memberlist's "local" profile (DESIGN §7), so that measurements compare like for
+// like; a deployment across data centres would stretch the timeouts.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "membership/member.hpp"
+
+namespace pulsing::membership {
+
+using std::chrono::milliseconds;
+
+struct Config {
+  // This node: its name (unique in the cluster), the address its gossip is received on, and the
+  // metadata it announces.
+  std::string name;
+  std::string address;
+  Metadata meta;
+  // Packets from another cluster are ignored (and counted): two clusters that share a network
+  // must not merge by accident.
+  std::string cluster = "pulsing";
+  // The incarnation this run starts with. The driver passes the wall clock in milliseconds, so
+  // that a node restarted after a crash outranks everything said about its earlier run and is
+  // alive again everywhere (memberlist left such nodes "dead" after mass restarts).
+  std::uint64_t initial_incarnation = 0;
+  // Seeds the protocol's randomness (probe order, gossip targets): a fixed seed makes a
+  // simulated run reproducible.
+  std::uint64_t random_seed = 1;
+
+  // Failure detection. Every `probe_interval` the node probes one member (randomised
+  // round-robin: each member once per round, in a fresh random order each round). No ack within
+  // `probe_timeout` → `indirect_checks` other members probe it on our behalf; no ack by the end
+  // of the interval → suspect. 1 s / 200 ms / 1: the local profile (a LAN answers in < 1 ms).
+  milliseconds probe_interval{1'000};
+  milliseconds probe_timeout{200};
+  int indirect_checks = 1;
+
+  // Lifeguard local health (awareness): a node that misses its own deadlines (acks it expected,
+  // nacks it did not get, refutations it had to make) scales probe interval and timeout by up to
+  // `awareness_max_multiplier` (8), so a slow node does not accuse healthy ones.
+  int awareness_max_multiplier = 8;
+
+  // Suspicion: a suspect is declared dead after a timeout that starts at
+  // `suspicion_max_multiplier` × the base timeout and shrinks towards the base (`suspicion_mult`
+  // × max(1, log10 N) × probe_interval) as independent suspicions confirm it (Lifeguard's
+  // dynamic suspicion). 3 and 6: memberlist's local profile.
+  int suspicion_mult = 3;
+  int suspicion_max_multiplier = 6;
+
+  // Gossip: every `gossip_interval`, up to `gossip_nodes` random members get the pending
+  // updates; each update is sent `retransmit_mult` × ceil(log10(N + 1)) times in all.
+  milliseconds gossip_interval{100};
+  int gossip_nodes = 3;
+  int retransmit_mult = 2;
+  // Members dead or left are still gossiped to this long (they may be alive behind a
+  // partition), and forgotten after `reap_after` (state stays bounded).
+  milliseconds gossip_to_the_dead{15'000};
+  milliseconds reap_after{30'000};
+
+  // Full-state exchange with one random member: heals partitions, repairs what gossip missed,
+  // and makes a join complete at once. Every `push_pull_interval`, scaled up above 32 members as
+  // memberlist does (the cost grows with N).
+  milliseconds push_pull_interval{15'000};
+
+  // Joining: seeds are tried until one answers; the wait between attempts doubles from
+  // `join_retry_min` up to `join_retry_max`. A node whose seeds all stay silent runs alone and
+  // keeps trying.
+  milliseconds join_retry_min{500};
+  milliseconds join_retry_max{30'000};
+
+  // The largest packet sent (UDP without fragmentation on common networks): updates beyond it
+  // wait for the next packet; a full state is split across several packets.
+  std::size_t max_packet_bytes = 1'400;
+};
+
+}  // namespace pulsing::membership

@@ -1,0 +1,199 @@
+// Membership: the SWIM protocol with the Lifeguard refinements, as a pure state machine. It owns
+// no socket, thread or clock: the driver (UDP and real time, or the simulator and virtual time)
+// hands it packets and the time, and carries out what it returns in an Output — packets to send
+// and events to report — then calls tick() again at next_timer().
+//
+//   failure detection  randomised round-robin probes; indirect probes through
+//                      Config::indirect_checks members; suspicion before death; incarnations
+//                      let a wrongly suspected member refute
+//   dissemination      updates piggybacked on every packet, each sent a limited number of times
+//                      (BroadcastQueue); periodic full-state exchange (push-pull)
+//   Lifeguard          local health (Awareness) stretches this node's own timeouts; suspicion
+//                      timeouts shrink with independent confirmations (Suspicion); indirect
+//                      probers nack; a suspected member hears of it through the piggybacked
+//                      suspect message and refutes at once
+//   joining            through seed addresses, retried with backoff until one answers; alone
+//                      meanwhile (and again whenever every other member is gone)
+//
+// Thread-compatible: one thread drives it (the driver serialises calls).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "membership/awareness.hpp"
+#include "membership/broadcast_queue.hpp"
+#include "membership/config.hpp"
+#include "membership/messages.hpp"
+#include "membership/suspicion.hpp"
+
+namespace pulsing::membership {
+
+struct Outgoing {
+  std::string to;  // an address ("host:port")
+  Packet packet;
+};
+
+// A probe the driver should also make over a reliable channel (memberlist pings over TCP; our
+// driver over the node's ZeroMQ connection): packet loss alone then causes no suspicion. When
+// `target` answers there, the driver hands the state machine an Ack{seq} as if it came from it.
+struct FallbackProbe {
+  std::string address;
+  std::string target;
+  std::uint32_t seq = 0;
+};
+
+// What one call produced. The driver sends the packets and reports the events, in order.
+struct Output {
+  std::vector<Outgoing> packets;
+  std::vector<MemberEvent> events;
+  std::vector<FallbackProbe> fallback_probes;
+};
+
+// Counters for operators and tests.
+struct Stats {
+  std::uint64_t packets_received = 0;
+  std::uint64_t foreign_packets = 0;    // another cluster's: ignored
+  std::uint64_t stale_messages = 0;     // older than what is known: ignored
+  std::uint64_t misdirected_pings = 0;  // for another member (an address changed hands)
+  std::uint64_t probes = 0;
+  std::uint64_t failed_probes = 0;      // ended in a suspicion
+  std::uint64_t indirect_probes = 0;    // asked of others
+  std::uint64_t nacks_received = 0;
+  std::uint64_t refutations = 0;        // suspicions (or deaths) about this node it denied
+  std::uint64_t push_pulls = 0;         // full-state exchanges started
+  std::uint64_t join_attempts = 0;
+};
+
+class Membership {
+ public:
+  // REQUIRES: config.name and config.address are not empty.
+  explicit Membership(Config config);
+
+  // Starts at `now`, alive and alone, joining through `seeds` (addresses; this node's own is
+  // skipped). With no seeds this node founds a cluster that others join.
+  void start(Clock::time_point now, std::vector<std::string> seeds, Output& out);
+  // One packet arrived from `from` (the address it came from).
+  void receive(const Packet& packet, const std::string& from, Clock::time_point now, Output& out);
+  // Runs whatever is due at `now`. Call it at next_timer() (earlier is harmless).
+  void tick(Clock::time_point now, Output& out);
+  Clock::time_point next_timer() const;
+
+  // Leaves gracefully: tells a few members now and gossips it; keep driving the state machine
+  // for a few gossip intervals before stopping, so that the word spreads. Then it only answers.
+  void leave(Clock::time_point now, Output& out);
+  // Announces new metadata (a new incarnation carries it).
+  void update_meta(Metadata meta, Clock::time_point now, Output& out);
+
+  // Every member known, this node included, dead and left ones until they are reaped.
+  std::vector<Member> members() const;
+  const Member* find(std::string_view name) const;
+  // Alive or suspect members, this node included.
+  std::size_t live_count() const { return live_ + 1; }
+  // True once a seed answered (or when there were no seeds), until every other member is gone.
+  bool joined() const { return joined_; }
+  const Member& self() const { return self_; }
+  const Stats& stats() const { return stats_; }
+  int health_score() const { return awareness_.score(); }
+
+ private:
+  struct Record {
+    Member member;
+    std::optional<Suspicion> suspicion;
+  };
+  // The probe in progress, if any.
+  struct Probe {
+    std::uint32_t seq = 0;
+    std::string target;
+    std::uint64_t incarnation = 0;  // the target's when probed: what a failure accuses
+    Clock::time_point indirect_at;  // no ack by then: ask others
+    Clock::time_point fail_at;      // no ack by then: suspect the target
+    bool indirect_sent = false;
+    int expected_nacks = 0;
+    int nacks = 0;
+  };
+  // A probe run on another member's behalf.
+  struct Relay {
+    std::string requester_address;
+    std::uint32_t requester_seq = 0;
+    bool want_nack = false;
+    Clock::time_point nack_at;
+  };
+
+  // Incoming messages.
+  void on_ping(const Packet& p, const Ping& m, const std::string& from, Clock::time_point now, Output& out);
+  void on_indirect_ping(const IndirectPing& m, const std::string& from, Clock::time_point now, Output& out);
+  void on_ack(const Ack& m, Clock::time_point now, Output& out);
+  void on_nack(const Nack& m);
+  void on_alive(const Alive& m, Clock::time_point now, Output& out);
+  void on_suspect(const Suspect& m, Clock::time_point now, Output& out);
+  void on_dead(const Dead& m, Clock::time_point now, Output& out);
+  void on_state(const Packet& p, const StateSync& m, const std::string& from, Clock::time_point now, Output& out);
+
+  // Timers.
+  void try_join(Clock::time_point now, Output& out);
+  void start_probe(Clock::time_point now, Output& out);
+  void advance_probe(Clock::time_point now, Output& out);
+  void expire_relays(Clock::time_point now, Output& out);
+  void expire_suspicions(Clock::time_point now, Output& out);
+  void gossip(Clock::time_point now, Output& out);
+  void push_pull(Clock::time_point now, Output& out);
+  void reap(Clock::time_point now);
+
+  // Helpers.
+  void refute(std::uint64_t claimed_incarnation, Output& out);
+  void set_state(Record& record, MemberState state, Clock::time_point now, EventKind event, Output& out);
+  void suspect(Record& record, std::uint64_t incarnation, const std::string& from, Clock::time_point now, Output& out);
+  Alive alive_of(const Member& m) const { return Alive{m.name, m.address, m.meta, m.incarnation}; }
+  // Sends `messages` to `to`, filling the rest of the packet with pending gossip.
+  void send(Output& out, const std::string& to, std::vector<Message> messages);
+  void send_state(Output& out, const std::string& to, bool reply_wanted, bool join);
+  int retransmit_limit() const;
+  std::chrono::milliseconds probe_interval() const { return awareness_.scale(config_.probe_interval); }
+  std::chrono::milliseconds probe_timeout() const { return awareness_.scale(config_.probe_timeout); }
+  // Up to `count` distinct other members chosen at random that satisfy `eligible`.
+  template <typename Eligible>
+  std::vector<const Record*> pick(std::size_t count, Eligible eligible);
+  bool gossip_target(const Record& r, Clock::time_point now) const;
+  void forget(const std::string& name);
+
+  const Config config_;
+  Member self_;
+  bool leaving_ = false;
+  std::mt19937_64 random_;
+  Awareness awareness_;
+  BroadcastQueue broadcasts_;
+  Stats stats_;
+
+  std::unordered_map<std::string, Record> members_;  // every other member known
+  std::vector<std::string> names_;                   // their names, for random picks
+  std::unordered_map<std::string, std::size_t> name_index_;
+  std::size_t live_ = 0;  // alive or suspect among members_
+
+  std::vector<std::string> probe_order_;  // this round's order
+  std::size_t probe_next_ = 0;
+  std::optional<Probe> probe_;
+  std::uint32_t next_seq_ = 1;
+  std::map<std::uint32_t, Relay> relays_;  // by the seq of our own ping
+  std::set<std::pair<Clock::time_point, std::string>> suspicion_deadlines_;
+  std::deque<std::pair<Clock::time_point, std::string>> departed_;  // when they died or left
+
+  std::vector<std::string> seeds_;
+  bool joined_ = false;
+  std::chrono::milliseconds join_backoff_{0};
+  Clock::time_point next_join_;
+  Clock::time_point next_probe_;
+  Clock::time_point next_gossip_;
+  Clock::time_point next_push_pull_;
+};
+
+}  // namespace pulsing::membership

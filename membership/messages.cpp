@@ -1,0 +1,53 @@
+#include "membership/messages.hpp"
+
+namespace pulsing::membership {
+
+namespace {
+
+// Cap'n Proto lays a text out as its bytes plus a NUL, padded to whole words, behind an 8-byte
+// pointer. The struct constants below are generous: the codec test checks that every bound
+// holds for real encodings.
+std::size_t text_bound(const std::string& text) { return 8 + (text.size() + 1 + 7) / 8 * 8; }
+
+std::size_t meta_bound(const Metadata& meta) {
+  std::size_t bytes = 16;  // the list pointer and its tag
+  for (const auto& [key, value] : meta) bytes += 16 + text_bound(key) + text_bound(value);
+  return bytes;
+}
+
+constexpr std::size_t kMessageBase = 64;  // list element, union tag, the variant's struct
+
+}  // namespace
+
+std::size_t size_bound(const Member& member) {
+  return 48 + text_bound(member.name) + text_bound(member.address) + meta_bound(member.meta);
+}
+
+std::size_t size_bound(const Message& message) {
+  struct Bound {
+    std::size_t operator()(const Ping& m) const { return kMessageBase + text_bound(m.target); }
+    std::size_t operator()(const IndirectPing& m) const {
+      return kMessageBase + text_bound(m.target) + text_bound(m.target_address);
+    }
+    std::size_t operator()(const Ack&) const { return kMessageBase; }
+    std::size_t operator()(const Nack&) const { return kMessageBase; }
+    std::size_t operator()(const Alive& m) const {
+      return kMessageBase + text_bound(m.name) + text_bound(m.address) + meta_bound(m.meta);
+    }
+    std::size_t operator()(const Suspect& m) const { return kMessageBase + text_bound(m.name) + text_bound(m.from); }
+    std::size_t operator()(const Dead& m) const { return kMessageBase + text_bound(m.name) + text_bound(m.from); }
+    std::size_t operator()(const StateSync& m) const {
+      std::size_t bytes = kMessageBase + 16;
+      for (const auto& member : m.members) bytes += size_bound(member);
+      return bytes;
+    }
+  };
+  return std::visit(Bound{}, message);
+}
+
+std::size_t packet_overhead_bound(const Packet& packet) {
+  // Segment table, root pointer, the packet struct (version word + 4 pointers), list tag.
+  return 64 + text_bound(packet.cluster) + text_bound(packet.sender) + text_bound(packet.sender_address);
+}
+
+}  // namespace pulsing::membership

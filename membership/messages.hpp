@@ -1,0 +1,80 @@
+// The messages of the membership protocol, as plain structs. A Packet carries one or more of
+// them from one node to another (a probe with gossip piggybacked on it, say); codec.hpp turns
+// packets into bytes and back. The protocol (membership.hpp) speaks in these structs, so the
+// simulator can run it without encoding anything.
+//
+// Value types; thread-compatible.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "membership/member.hpp"
+
+namespace pulsing::membership {
+
+// Are you alive? The receiver acks if it is `target` (an address may have changed hands).
+struct Ping {
+  std::uint32_t seq = 0;
+  std::string target;
+};
+// Probe `target` at `target_address` for me; answer with my `seq`: an Ack when it answered, a
+// Nack (when `want_nack`) when it did not within your probe timeout.
+struct IndirectPing {
+  std::uint32_t seq = 0;
+  std::string target;
+  std::string target_address;
+  bool want_nack = true;
+};
+struct Ack {
+  std::uint32_t seq = 0;
+};
+// "I could not reach your target": tells the requester that its own network works (Lifeguard).
+struct Nack {
+  std::uint32_t seq = 0;
+};
+// Gossip about one member. `from` is who says so (suspicions from distinct nodes confirm each
+// other; a Dead whose `from` is the member itself is a graceful leave).
+struct Alive {
+  std::string name;
+  std::string address;
+  Metadata meta;
+  std::uint64_t incarnation = 0;
+};
+struct Suspect {
+  std::string name;
+  std::uint64_t incarnation = 0;
+  std::string from;
+};
+struct Dead {
+  std::string name;
+  std::uint64_t incarnation = 0;
+  std::string from;
+};
+// Push-pull: (part of) the sender's whole member list. `reply_wanted`: send yours back. `join`:
+// the sender is joining (the receiver answers even before it knows the sender).
+struct StateSync {
+  bool reply_wanted = false;
+  bool join = false;
+  std::vector<Member> members;  // state_since is not sent
+};
+
+using Message = std::variant<Ping, IndirectPing, Ack, Nack, Alive, Suspect, Dead, StateSync>;
+
+struct Packet {
+  std::string cluster;  // packets of another cluster are ignored
+  std::string sender;   // the sending member's name
+  std::string sender_address;
+  std::vector<Message> messages;
+};
+
+// An upper bound of the bytes `message` adds to an encoded packet, and of a packet's own
+// overhead: what the protocol uses to fill packets up to Config::max_packet_bytes.
+std::size_t size_bound(const Message& message);
+std::size_t size_bound(const Member& member);  // one entry of a StateSync
+std::size_t packet_overhead_bound(const Packet& packet);  // everything but the messages
+
+}  // namespace pulsing::membership

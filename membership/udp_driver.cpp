@@ -1,0 +1,316 @@
+#include "membership/udp_driver.hpp"
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "common/log.hpp"
+
+namespace pulsing::membership {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+
+namespace {
+
+// "host:port" or "[v6 host]:port" → host and port. Throws std::invalid_argument naming it.
+std::pair<std::string, std::string> split_address(const std::string& address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
+    throw std::invalid_argument(fmt::format("address '{}' is not host:port", address));
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return {host, address.substr(colon + 1)};
+}
+
+std::string to_address(const udp::endpoint& e) {
+  return e.address().is_v6() ? fmt::format("[{}]:{}", e.address().to_string(), e.port())
+                             : fmt::format("{}:{}", e.address().to_string(), e.port());
+}
+
+}  // namespace
+
+class UdpDriver::Loop {
+ public:
+  Loop(Config config, const std::string& bind, std::vector<std::string> seeds, PacketLimits limits)
+      : socket_(io_), timer_(io_), resolver_(io_), seeds_(std::move(seeds)), limits_(limits) {
+    auto [host, port] = split_address(bind);
+    try {
+      boost::system::error_code ec;
+      auto ip = asio::ip::make_address(host, ec);
+      udp::endpoint local;
+      if (ec) {
+        local = *udp::resolver(io_).resolve(udp::v4(), host, port).begin();
+      } else {
+        local = udp::endpoint(ip, static_cast<std::uint16_t>(std::stoi(port)));
+      }
+      socket_.open(local.protocol());
+      socket_.bind(local);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("cannot bind UDP on {}: {}", bind, e.what()));
+    }
+    port_ = socket_.local_endpoint().port();
+    if (config.address.empty()) config.address = fmt::format("{}:{}", host, port_);
+    address_ = config.address;
+    cluster_ = config.cluster;
+    name_ = config.name;
+    machine_ = std::make_unique<Membership>(std::move(config));
+  }
+
+  ~Loop() { stop(); }
+
+  void on_event(EventHandler handler) { handlers_.push_back(std::move(handler)); }
+  void set_fallback_prober(FallbackProber prober) { prober_ = std::move(prober); }
+
+  void start() {
+    Output out;
+    {
+      std::lock_guard lock(mutex_);
+      machine_->start(Clock::now(), seeds_, out);
+    }
+    receive();
+    carry_out(out);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+
+  void leave(std::chrono::milliseconds linger) {
+    asio::post(io_, [this] { run([&](Output& out) { machine_->leave(Clock::now(), out); }); });
+    std::this_thread::sleep_for(linger);  // the gossip goes on meanwhile, on the loop's thread
+    stop();
+  }
+
+  void stop() {
+    if (stopped_.exchange(true)) return;
+    io_.stop();
+    if (thread_.joinable()) thread_.join();
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
+
+  void fallback_ack(std::uint32_t seq, const std::string& target) {
+    asio::post(io_, [this, seq, target] {
+      run([&](Output& out) {
+        Packet ack{cluster_, target, {}, {Ack{seq}}};
+        machine_->receive(ack, {}, Clock::now(), out);
+      });
+    });
+  }
+
+  std::uint16_t port() const { return port_; }
+  const std::string& address() const { return address_; }
+  std::vector<Member> members() const {
+    std::lock_guard lock(mutex_);
+    return machine_->members();
+  }
+  std::size_t live_count() const {
+    std::lock_guard lock(mutex_);
+    return machine_->live_count();
+  }
+  bool joined() const {
+    std::lock_guard lock(mutex_);
+    return machine_->joined();
+  }
+  DriverStats stats() const {
+    std::lock_guard lock(mutex_);
+    DriverStats s = stats_;
+    s.protocol = machine_->stats();
+    return s;
+  }
+
+ private:
+  // Runs `step` on the state machine, then carries out what it produced. Loop thread only.
+  template <typename Step>
+  void run(Step step) {
+    Output out;
+    {
+      std::lock_guard lock(mutex_);
+      step(out);
+    }
+    carry_out(out);
+  }
+
+  void receive() {
+    socket_.async_receive_from(asio::buffer(buffer_), sender_, [this](boost::system::error_code ec, std::size_t n) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) on_datagram(n);
+      receive();
+    });
+  }
+
+  void on_datagram(std::size_t n) {
+    Packet packet;
+    try {
+      packet = decode({buffer_.data(), n}, limits_);
+    } catch (const PacketError& e) {
+      std::lock_guard lock(mutex_);
+      if (stats_.bad_packets++ % 1000 == 0) {
+        log().warn("membership: dropped a bad packet from {} ({} so far): {}", to_address(sender_),
+                   stats_.bad_packets, e.what());
+      }
+      return;
+    }
+    std::string from = to_address(sender_);
+    run([&](Output& out) { machine_->receive(packet, from, Clock::now(), out); });
+  }
+
+  void carry_out(Output& out) {
+    for (auto& o : out.packets) send(o.to, encode(o.packet));
+    for (const auto& e : out.events) {
+      for (const auto& handler : handlers_) handler(e);
+    }
+    if (prober_) {
+      for (const auto& probe : out.fallback_probes) prober_(probe);
+    }
+    report_join_state();
+    arm_timer();
+  }
+
+  void arm_timer() {
+    Clock::time_point next;
+    {
+      std::lock_guard lock(mutex_);
+      next = machine_->next_timer();
+    }
+    if (timer_armed_ && next >= timer_at_) return;  // the armed timer comes first anyway
+    timer_armed_ = true;
+    timer_at_ = next;
+    timer_.expires_at(next);
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec == asio::error::operation_aborted) return;
+      timer_armed_ = false;
+      run([&](Output& out) { machine_->tick(Clock::now(), out); });
+    });
+  }
+
+  void report_join_state() {
+    bool joined;
+    std::uint64_t attempts;
+    std::size_t live;
+    {
+      std::lock_guard lock(mutex_);
+      joined = machine_->joined();
+      attempts = machine_->stats().join_attempts;
+      live = machine_->live_count();
+    }
+    if (joined && !was_joined_ && !seeds_.empty()) {
+      log().info("membership: {} joined the cluster ({} members alive)", name_, live);
+    }
+    if (!joined && attempts != reported_attempts_ && attempts > 1) {
+      log().warn("membership: {} runs alone: no seed has answered after {} attempts ({}); still trying", name_,
+                 attempts - 1, fmt::join(seeds_, ", "));
+    }
+    was_joined_ = joined;
+    reported_attempts_ = attempts;
+  }
+
+  void send(const std::string& to, std::vector<std::byte> bytes) {
+    if (auto it = resolved_.find(to); it != resolved_.end()) {
+      send_to(it->second, bytes);
+      return;
+    }
+    std::pair<std::string, std::string> host_port;
+    try {
+      host_port = split_address(to);
+    } catch (const std::invalid_argument& e) {
+      count_unresolved(to, e.what());
+      return;
+    }
+    boost::system::error_code ec;
+    auto ip = asio::ip::make_address(host_port.first, ec);
+    if (!ec) {
+      auto endpoint = udp::endpoint(ip, static_cast<std::uint16_t>(std::stoi(host_port.second)));
+      resolved_.emplace(to, endpoint);
+      send_to(endpoint, bytes);
+      return;
+    }
+    // A host name: resolve it in the background; this datagram is dropped (the protocol retries).
+    if (!resolving_.insert(to).second) return;
+    count_unresolved(to, {});
+    resolver_.async_resolve(host_port.first, host_port.second,
+                            [this, to](boost::system::error_code failed, udp::resolver::results_type results) {
+                              resolving_.erase(to);
+                              if (failed || results.empty()) {
+                                count_unresolved(to, failed ? failed.message() : "no address");
+                                return;
+                              }
+                              resolved_.emplace(to, *results.begin());
+                            });
+  }
+
+  void send_to(const udp::endpoint& to, const std::vector<std::byte>& bytes) {
+    boost::system::error_code ec;
+    socket_.send_to(asio::buffer(bytes), to, 0, ec);
+    if (ec) {
+      std::lock_guard lock(mutex_);
+      ++stats_.send_failures;
+    }
+  }
+
+  void count_unresolved(const std::string& address, const std::string& why) {
+    {
+      std::lock_guard lock(mutex_);
+      ++stats_.unresolved;
+    }
+    if (!why.empty() && warned_unresolved_.insert(address).second) {
+      log().warn("membership: cannot resolve {}: {} (retrying)", address, why);
+    }
+  }
+
+  asio::io_context io_;
+  udp::socket socket_;
+  asio::steady_timer timer_;
+  udp::resolver resolver_;
+  std::thread thread_;
+  std::atomic<bool> stopped_{false};
+  std::vector<std::string> seeds_;
+  PacketLimits limits_;
+  std::uint16_t port_ = 0;
+  std::string address_;
+  std::string cluster_;
+  std::string name_;
+
+  mutable std::mutex mutex_;
+  std::unique_ptr<Membership> machine_;  // guarded by mutex_
+  DriverStats stats_;                    // guarded by mutex_
+
+  // Loop thread only (or before start()).
+  std::vector<EventHandler> handlers_;
+  FallbackProber prober_;
+  std::array<std::byte, 65'536> buffer_{};
+  udp::endpoint sender_;
+  std::map<std::string, udp::endpoint> resolved_;
+  std::set<std::string> resolving_;
+  std::set<std::string> warned_unresolved_;
+  bool timer_armed_ = false;
+  Clock::time_point timer_at_{};
+  bool was_joined_ = false;
+  std::uint64_t reported_attempts_ = 0;
+};
+
+UdpDriver::UdpDriver(Config config, const std::string& bind, std::vector<std::string> seeds, PacketLimits limits)
+    : loop_(std::make_unique<Loop>(std::move(config), bind, std::move(seeds), limits)) {}
+UdpDriver::~UdpDriver() = default;
+void UdpDriver::on_event(EventHandler handler) { loop_->on_event(std::move(handler)); }
+void UdpDriver::set_fallback_prober(FallbackProber prober) { loop_->set_fallback_prober(std::move(prober)); }
+void UdpDriver::start() { loop_->start(); }
+void UdpDriver::leave(std::chrono::milliseconds linger) { loop_->leave(linger); }
+void UdpDriver::stop() { loop_->stop(); }
+void UdpDriver::fallback_ack(std::uint32_t seq, const std::string& target) { loop_->fallback_ack(seq, target); }
+std::uint16_t UdpDriver::port() const { return loop_->port(); }
+const std::string& UdpDriver::address() const { return loop_->address(); }
+std::vector<Member> UdpDriver::members() const { return loop_->members(); }
+std::size_t UdpDriver::live_count() const { return loop_->live_count(); }
+bool UdpDriver::joined() const { return loop_->joined(); }
+DriverStats UdpDriver::stats() const { return loop_->stats(); }
+
+}  // namespace pulsing::membership

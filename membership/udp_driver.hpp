@@ -1,0 +1,72 @@
+// UdpDriver: runs the membership state machine (membership.hpp) over UDP and real time. A thread
+// of its own runs a Boost.Asio loop: it receives and decodes packets, sends what the state
+// machine returns, and wakes it at next_timer(). Addresses are "host:port"; host names are
+// resolved asynchronously, and one that does not resolve yet (a container not started) is
+// retried like a seed that does not answer.
+//
+// Bad packets (garbage, another protocol version, too large) are dropped and counted; the node
+// goes on. A node whose seeds stay silent logs that it runs alone, and keeps trying.
+//
+// Thread-safety: every public member may be called from any thread. Event handlers and the
+// fallback prober run on the driver's thread and must not block it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "membership/codec.hpp"
+#include "membership/membership.hpp"
+
+namespace pulsing::membership {
+
+struct DriverStats {
+  Stats protocol;
+  std::uint64_t bad_packets = 0;     // undecodable, dropped
+  std::uint64_t send_failures = 0;   // the kernel refused a datagram
+  std::uint64_t unresolved = 0;      // datagrams dropped: the host name did not resolve (yet)
+};
+
+class UdpDriver {
+ public:
+  using EventHandler = std::function<void(const MemberEvent&)>;
+  // Asked to probe a member over a reliable channel; on an answer, call fallback_ack().
+  using FallbackProber = std::function<void(const FallbackProbe&)>;
+
+  // Binds UDP on `bind` ("host:port"; port 0 picks a free one). An empty config.address becomes
+  // the bound "host:port". Throws std::runtime_error naming the address when it cannot bind.
+  UdpDriver(Config config, const std::string& bind, std::vector<std::string> seeds,
+            PacketLimits limits = {});
+  ~UdpDriver();  // stop()
+  UdpDriver(const UdpDriver&) = delete;
+  UdpDriver& operator=(const UdpDriver&) = delete;
+
+  // REQUIRES: before start().
+  void on_event(EventHandler handler);
+  void set_fallback_prober(FallbackProber prober);
+
+  // Joins (through the seeds) and runs. REQUIRES: called once.
+  void start();
+  // Leaves gracefully, keeps gossiping for `linger` so that the word spreads, then stops.
+  void leave(std::chrono::milliseconds linger);
+  // Stops at once (a crash, as far as the others can tell). Idempotent.
+  void stop();
+  // The reliable channel reached `target` for probe `seq`.
+  void fallback_ack(std::uint32_t seq, const std::string& target);
+
+  std::uint16_t port() const;
+  const std::string& address() const;  // this node's advertised "host:port"
+  std::vector<Member> members() const;
+  std::size_t live_count() const;
+  bool joined() const;
+  DriverStats stats() const;
+
+ private:
+  class Loop;
+  std::unique_ptr<Loop> loop_;
+};
+
+}  // namespace pulsing::membership
