@@ -25,6 +25,8 @@ enum Kind {
   resolve @8;       # look up `name` on the receiving node; the reply's payload is the address
   watch @9;         # the reply comes when the target stops for good: its stop notice
   stop @10;         # ask the target to stop for good (no reply)
+  ping @11;         # is this node alive? (membership's fallback probe) the reply's payload is
+                    # the receiving node's member name
 }
 
 struct Envelope {

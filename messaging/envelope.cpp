@@ -15,7 +15,7 @@ namespace pulsing {
 static_assert(std::endian::native == std::endian::little,
               "frames store lengths little-endian; a big-endian port must swap them");
 static_assert(static_cast<int>(wire::Kind::RESOLVE) == static_cast<int>(EnvelopeKind::kResolve));
-static_assert(static_cast<int>(wire::Kind::STOP) == static_cast<int>(EnvelopeKind::kStop));
+static_assert(static_cast<int>(wire::Kind::PING) == static_cast<int>(EnvelopeKind::kPing));
 
 std::string_view to_string(EnvelopeKind kind) {
   switch (kind) {
@@ -30,8 +30,20 @@ std::string_view to_string(EnvelopeKind kind) {
     case EnvelopeKind::kResolve: return "resolve";
     case EnvelopeKind::kWatch: return "watch";
     case EnvelopeKind::kStop: return "stop";
+    case EnvelopeKind::kPing: return "ping";
   }
   return "unknown";
+}
+
+bool expects_reply(EnvelopeKind kind) {
+  switch (kind) {
+    case EnvelopeKind::kAsk:
+    case EnvelopeKind::kStreamOpen:
+    case EnvelopeKind::kResolve:
+    case EnvelopeKind::kWatch:
+    case EnvelopeKind::kPing: return true;
+    default: return false;
+  }
 }
 
 void append_envelope(std::vector<std::byte>& frame, const Envelope& e, std::string_view sender_endpoint) {
@@ -80,7 +92,7 @@ void read_envelope(wire::Envelope::Reader r, const DecodeLimits& limits, Envelop
                                   kProtocolVersion));
   }
   auto kind = static_cast<std::uint16_t>(r.getKind());
-  if (kind > static_cast<std::uint16_t>(EnvelopeKind::kStop)) {
+  if (kind > static_cast<std::uint16_t>(EnvelopeKind::kPing)) {
     throw DecodeError(fmt::format("unknown envelope kind {}", kind));
   }
   auto assign = [](std::string& to, capnp::Text::Reader text) { to.assign(text.begin(), text.size()); };

@@ -35,8 +35,11 @@ enum class EnvelopeKind : std::uint8_t {
   kResolve,
   kWatch,
   kStop,
+  kPing,
 };
 std::string_view to_string(EnvelopeKind kind);
+// Whether the sender waits for a reply (and so learns by itself when the envelope is lost).
+bool expects_reply(EnvelopeKind kind);
 
 inline constexpr std::uint16_t kProtocolVersion = 1;
 

@@ -50,6 +50,7 @@ class Transport::Io {
     Clock::time_point created;
     std::optional<zmq::message_t> unsent;  // a frame ZeroMQ could not take yet
     std::size_t unsent_count = 0;
+    std::size_t unsent_unanswered = 0;
   };
 
   Io(const TransportConfig& config, TransportHandler& handler)
@@ -302,9 +303,11 @@ void Transport::Io::flush(Link& link) {
       peer.pending_.pop_front();
       peer.pending_bytes_ -= chunk.bytes.size();
       peer.pending_count_ -= chunk.envelopes;
+      peer.pending_unanswered_ -= chunk.unanswered;
     }
     link.unsent.emplace(frame_of(std::move(chunk.bytes)));
     link.unsent_count = chunk.envelopes;
+    link.unsent_unanswered = chunk.unanswered;
   }
 }
 
@@ -316,6 +319,7 @@ bool Transport::Io::try_send(Link& link) {
   envelopes_sent_.fetch_add(link.unsent_count, std::memory_order_relaxed);
   link.unsent.reset();
   link.unsent_count = 0;
+  link.unsent_unanswered = 0;
   return true;
 }
 
@@ -385,18 +389,22 @@ void Transport::Io::peer_down(Link& link, const std::string& why) {
   Peer& peer = *link.peer;
   peer.state_.store(PeerState::kDown, std::memory_order_release);
   std::size_t dropped = link.unsent_count;
+  std::size_t unanswered = link.unsent_unanswered;
   link.unsent.reset();
   link.unsent_count = 0;
+  link.unsent_unanswered = 0;
   {
     std::lock_guard lock(peer.mutex_);
     dropped += peer.pending_count_;
+    unanswered += peer.pending_unanswered_;
     peer.pending_.clear();
     peer.pending_bytes_ = 0;
     peer.pending_count_ = 0;
+    peer.pending_unanswered_ = 0;
     peer.flagged_ = false;
   }
   envelopes_dropped_.fetch_add(dropped, std::memory_order_relaxed);
-  handler_.on_peer_down(peer.endpoint(), why, dropped);
+  handler_.on_peer_down(peer.endpoint(), why, unanswered);
 }
 
 // ---------------------------------------------------------------- Transport
@@ -467,6 +475,9 @@ bool Transport::send(Peer& peer, const Envelope& envelope) {
         auto& chunk = peer.pending_.back();
         chunk.bytes.insert(chunk.bytes.end(), encoded.begin(), encoded.end());
         ++chunk.envelopes;
+        const bool unanswered = !expects_reply(envelope.kind);
+        chunk.unanswered += unanswered;
+        peer.pending_unanswered_ += unanswered;
         peer.pending_bytes_ += encoded.size();
         ++peer.pending_count_;
         queued = true;
@@ -495,5 +506,7 @@ bool Transport::send(Peer& peer, const Envelope& envelope) {
 }
 
 TransportStats Transport::stats() const { return io_->stats(); }
+
+const std::string& Transport::bound_endpoint() const { return io_->bound(); }
 
 }  // namespace pulsing

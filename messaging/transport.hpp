@@ -48,7 +48,8 @@ class TransportHandler {
   virtual bool on_envelope(Envelope&& envelope) = 0;
   // Polled while reading is paused: whether the receiver is still congested.
   virtual bool still_congested() = 0;
-  // `endpoint` went down; `dropped` envelopes that were pending for it are lost.
+  // `endpoint` went down. `dropped` envelopes that were pending for it are lost, not counting
+  // requests (expects_reply()): their senders fail them on their own.
   virtual void on_peer_down(const std::string& endpoint, const std::string& why, std::size_t dropped) = 0;
   // The I/O thread starts, and ends (called on it).
   virtual void on_io_thread_start() {}
@@ -111,6 +112,8 @@ class Transport {
 
   // The advertised endpoint ("tcp://127.0.0.1:40213"): what peers send to.
   const std::string& endpoint() const { return endpoint_; }
+  // The endpoint the ROUTER is bound to ("tcp://0.0.0.0:40213"): the port port 0 picked.
+  const std::string& bound_endpoint() const;
 
   // The peer at `endpoint`, created (and connected) on first use. Stable for the transport's
   // life: callers may keep it.
@@ -146,6 +149,8 @@ class Transport::Peer : public std::enable_shared_from_this<Peer> {
  public:
   explicit Peer(std::string endpoint) : endpoint_(std::move(endpoint)) {}
   const std::string& endpoint() const { return endpoint_; }
+  // The endpoint the ROUTER is bound to ("tcp://0.0.0.0:40213"): the port port 0 picked.
+  const std::string& bound_endpoint() const;
   PeerState state() const { return state_.load(std::memory_order_acquire); }
 
  private:
@@ -159,10 +164,12 @@ class Transport::Peer : public std::enable_shared_from_this<Peer> {
   struct Chunk {
     std::vector<std::byte> bytes;
     std::size_t envelopes = 0;
+    std::size_t unanswered = 0;  // of them, not requests
   };
   std::deque<Chunk> pending_;       // guarded by mutex_
   std::size_t pending_bytes_ = 0;   // guarded by mutex_
   std::size_t pending_count_ = 0;   // guarded by mutex_: envelopes
+  std::size_t pending_unanswered_ = 0;  // guarded by mutex_: of them, not requests
   bool flagged_ = false;            // guarded by mutex_: on the I/O thread's ready list
 };
 

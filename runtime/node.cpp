@@ -134,6 +134,12 @@ Future<StopNotice> Node::stop(std::string_view name) {
 
 const std::string& Node::endpoint() const { return core_->endpoint(); }
 
+std::vector<membership::Member> Node::members() const { return core_->members(); }
+
+void Node::on_member_event(std::function<void(const membership::MemberEvent&)> handler) {
+  core_->on_member_event(std::move(handler));
+}
+
 Future<AnyRef> Node::resolve_at(std::string_view endpoint, std::string_view name, std::chrono::milliseconds timeout) {
   if (!detail::valid_actor_name(name)) {
     return Future<AnyRef>::ready(make_failure<RuntimeError>(

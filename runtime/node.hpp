@@ -17,11 +17,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "membership/config.hpp"
 #include "messaging/transport.hpp"
 #include "runtime/actor.hpp"
 #include "runtime/actor_ref.hpp"
@@ -53,6 +55,15 @@ struct NodeConfig {
   std::string advertise;
   // Network tuning: timeouts, heartbeats, buffer limits (its listen/advertise are the above).
   TransportConfig transport;
+
+  // Cluster membership: a node that listens also gossips (SWIM over UDP, on the same port
+  // number as `listen`), unless `gossip` is false. It joins the cluster through `seeds`
+  // ("host:port" of other members, host names or IPs; none: it founds a cluster).
+  bool gossip = true;
+  std::vector<std::string> seeds;
+  // Timing, metadata and cluster name. membership.name, unique in the cluster, defaults to the
+  // advertised "host:port"; address and incarnation are set by the node.
+  membership::Config membership;
 };
 
 // One row of Node::actors().
@@ -104,6 +115,12 @@ class Node {
 
   // Where other nodes reach this one ("tcp://127.0.0.1:40213"); empty without a network.
   const std::string& endpoint() const;
+  // The cluster as this node sees it: every member (itself included) with its state. Only
+  // itself when the node does not gossip.
+  std::vector<membership::Member> members() const;
+  // Calls `handler` on each membership event (joined, suspect, alive, dead, left, updated), on
+  // the membership thread: it must return quickly (hand longer work to an actor).
+  void on_member_event(std::function<void(const membership::MemberEvent&)> handler);
   std::vector<ActorInfo> actors() const;
   std::uint64_t dead_letters() const;
   NodeId id() const;

@@ -1,6 +1,8 @@
 #include "runtime/node_core.hpp"
 
+#include <chrono>
 #include <random>
+#include <string_view>
 
 #include "common/log.hpp"
 #include "runtime/remote.hpp"
@@ -14,13 +16,90 @@ NodeCore::NodeCore(NodeConfig config)
 
 NodeCore::~NodeCore() { shutdown(); }
 
+namespace {
+
+// "tcp://host:port" → "host:port".
+std::string host_port(const std::string& endpoint) {
+  constexpr std::string_view kScheme = "tcp://";
+  return endpoint.starts_with(kScheme) ? endpoint.substr(kScheme.size()) : endpoint;
+}
+
+bool picks_free_port(const std::string& listen) { return listen.ends_with(":0"); }
+
+}  // namespace
+
 void NodeCore::start_network() {
   if (config_.listen.empty()) return;
-  TransportConfig transport = config_.transport;
-  transport.listen = config_.listen;
-  transport.advertise = config_.advertise;
-  remote_ = std::make_unique<RemoteLink>(*this, std::move(transport));
-  endpoint_ = remote_->endpoint();
+  // Gossip uses the listen port's number for UDP. When the port was left to the system (":0"),
+  // the TCP port it picked may be taken for UDP by someone else: then pick again.
+  constexpr int kAttempts = 8;
+  for (int attempt = 1;; ++attempt) {
+    TransportConfig transport = config_.transport;
+    transport.listen = config_.listen;
+    transport.advertise = config_.advertise;
+    remote_ = std::make_unique<RemoteLink>(*this, std::move(transport));
+    endpoint_ = remote_->endpoint();
+    if (!config_.gossip) return;
+    try {
+      start_gossip();
+      return;
+    } catch (const std::runtime_error& e) {
+      remote_->stop();
+      remote_.reset();
+      if (!picks_free_port(config_.listen) || attempt == kAttempts) throw;
+      log().debug("[{}] {}; picking another port", config_.name, e.what());
+    }
+  }
+}
+
+void NodeCore::start_gossip() {
+  membership::Config config = config_.membership;
+  config.address = host_port(endpoint_);
+  if (config.name.empty()) config.name = config.address;
+  config.meta["endpoint"] = endpoint_;
+  // Wall-clock milliseconds: a restarted node outranks what is still said about its last run.
+  config.initial_incarnation = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  member_name_ = config.name;
+  const auto probe_timeout = config.probe_interval;
+  auto driver = std::make_unique<membership::UdpDriver>(std::move(config), host_port(remote_->bound_endpoint()),
+                                                        config_.seeds);
+  driver->on_event([this](const membership::MemberEvent& event) {
+    std::vector<std::function<void(const membership::MemberEvent&)>> handlers;
+    {
+      std::lock_guard lock(member_handlers_mutex_);
+      handlers = member_handlers_;
+    }
+    for (const auto& handler : handlers) handler(event);
+  });
+  // The fallback probe: a ping over the node's ZeroMQ connection (TCP), answered with the
+  // member name, so that UDP loss alone never makes a member suspect.
+  driver->set_fallback_prober([this, probe_timeout](const membership::FallbackProbe& probe) {
+    remote_->ping("tcp://" + probe.address, probe_timeout)
+        .then([node = weak_from_this(), probe](Result<Value> answer) {
+          auto core = node.lock();
+          if (!core || !core->gossip_ || !answer.ok()) return;
+          if (answer.value().is_text() && answer.value().as_text() == probe.target) {
+            core->gossip_->fallback_ack(probe.seq, probe.target);
+          }
+        });
+  });
+  driver->start();
+  gossip_ = std::move(driver);
+}
+
+std::vector<membership::Member> NodeCore::members() const {
+  if (gossip_) return gossip_->members();
+  membership::Member self;
+  self.name = member_name_.empty() ? config_.name : member_name_;
+  self.address = host_port(endpoint_);
+  return {self};
+}
+
+void NodeCore::on_member_event(std::function<void(const membership::MemberEvent&)> handler) {
+  std::lock_guard lock(member_handlers_mutex_);
+  member_handlers_.push_back(std::move(handler));
 }
 
 void NodeCore::dead_letter(std::string_view target, std::string_view why) {
@@ -47,6 +126,15 @@ void NodeCore::shutdown() {
   if (!registry_.wait_empty(config_.shutdown_grace)) {
     log().warn("[{}] shutdown: {} actors still busy after {} ms; stopping anyway", config_.name,
                registry_.size(), config_.shutdown_grace.count());
+  }
+  if (gossip_) {
+    // A graceful leave when others are there to hear it: they report "left", not "dead". A few
+    // gossip rounds spread it.
+    if (gossip_->live_count() > 1) {
+      gossip_->leave(3 * config_.membership.gossip_interval);
+    } else {
+      gossip_->stop();
+    }
   }
   if (remote_) remote_->stop();
   timers_.stop();

@@ -7,8 +7,13 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
+
+#include "membership/udp_driver.hpp"
 
 #include "runtime/local_registry.hpp"
 #include "runtime/node.hpp"
@@ -23,8 +28,9 @@ class NodeCore final : public NodeContext, public std::enable_shared_from_this<N
   explicit NodeCore(NodeConfig config);
   ~NodeCore() override;
 
-  // Starts listening (config.listen); the endpoint is known from then on. Throws when the
-  // address cannot be bound. REQUIRES: called once, right after construction.
+  // Starts listening (config.listen) and gossiping (unless config.gossip is false); the endpoint
+  // is known from then on. Throws when an address cannot be bound. REQUIRES: called once, right
+  // after construction.
   void start_network();
 
   Scheduler& scheduler() override { return scheduler_; }
@@ -43,10 +49,16 @@ class NodeCore final : public NodeContext, public std::enable_shared_from_this<N
   std::uint64_t dead_letters() const { return dead_letters_.load(); }
   // The network side; null when the node does not listen.
   RemoteLink* remote() { return remote_.get(); }
+  // Membership: this node's name in the cluster, the members it sees, and their events.
+  const std::string& member_name() const { return member_name_; }
+  std::vector<membership::Member> members() const;
+  void on_member_event(std::function<void(const membership::MemberEvent&)> handler);
 
   void shutdown();
 
  private:
+  void start_gossip();
+
   const NodeConfig config_;
   const NodeId id_;
   std::string endpoint_;  // set once by start_network()
@@ -54,6 +66,10 @@ class NodeCore final : public NodeContext, public std::enable_shared_from_this<N
   Scheduler scheduler_;
   LocalRegistry registry_;
   std::unique_ptr<RemoteLink> remote_;
+  std::string member_name_;                       // set once by start_network()
+  std::unique_ptr<membership::UdpDriver> gossip_;  // null when the node does not gossip
+  std::mutex member_handlers_mutex_;
+  std::vector<std::function<void(const membership::MemberEvent&)>> member_handlers_;  // guarded
   std::atomic<bool> shut_down_{false};
   std::atomic<std::uint64_t> next_id_{0};
   std::atomic<std::uint64_t> dead_letters_{0};

@@ -315,6 +315,7 @@ bool RemoteLink::on_envelope(Envelope&& envelope) {
     case EnvelopeKind::kResolve: on_resolve(std::move(envelope)); return false;
     case EnvelopeKind::kWatch: on_watch(std::move(envelope)); return false;
     case EnvelopeKind::kStop: on_stop(std::move(envelope)); return false;
+    case EnvelopeKind::kPing: on_ping(std::move(envelope)); return false;
     case EnvelopeKind::kStreamOpen: return on_call(std::move(envelope));
     case EnvelopeKind::kStreamItem:
     case EnvelopeKind::kStreamEnd:
@@ -419,6 +420,16 @@ void RemoteLink::on_reply(Envelope&& e) {
     complete(e.correlation, failure_from_value(e.error));
   }
 }
+
+Future<Value> RemoteLink::ping(const std::string& endpoint, std::chrono::milliseconds timeout) {
+  auto slot = std::make_unique<ValueReply>();
+  auto reply = slot->future();
+  request(*transport_->peer(endpoint), envelope(EnvelopeKind::kPing), timeout, std::move(slot),
+          {nullptr, "ping " + endpoint});
+  return reply;
+}
+
+void RemoteLink::on_ping(Envelope&& e) { reply(e, Result<Value>(Value(node_.member_name()))); }
 
 void RemoteLink::on_resolve(Envelope&& e) {
   std::string why;

@@ -71,6 +71,7 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   ~RemoteLink() override;
 
   const std::string& endpoint() const { return transport_->endpoint(); }
+  const std::string& bound_endpoint() const { return transport_->bound_endpoint(); }
   std::shared_ptr<Transport::Peer> peer(const std::string& endpoint) { return transport_->peer(endpoint); }
 
   // What a TimeoutError names: "ask <actor>.<what>" when `actor` is set, else `what` itself.
@@ -86,6 +87,9 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   // Sends a tell. False when it cannot be sent (the caller counts the dead letter).
   bool tell(Transport::Peer& peer, const Envelope& envelope);
   Future<AnyRef> resolve(const std::string& endpoint, const std::string& name, std::chrono::milliseconds timeout);
+  // Asks the node at `endpoint` for its member name: membership's probe over TCP, which packet
+  // loss alone cannot fail.
+  Future<Value> ping(const std::string& endpoint, std::chrono::milliseconds timeout);
 
   // Opens a stream (`open` names target, method and arguments) whose items go to `inbound`;
   // `events` (the reader's channel) reports consumption, granting the producer credit in
@@ -139,6 +143,7 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   void on_resolve(Envelope&& envelope);
   void on_watch(Envelope&& envelope);
   void on_stop(Envelope&& envelope);
+  void on_ping(Envelope&& envelope);
   void reply(const Envelope& request, Result<Value> result);
   void send_reply(Transport::Peer& peer, std::uint64_t correlation, Result<Value> result);
   // Completes and forgets an outstanding request; false if it was no longer outstanding.

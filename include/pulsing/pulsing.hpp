@@ -3,6 +3,7 @@
 // Value (with PULSING_FIELDS for user structs) and the error taxonomy.
 #pragma once
 
+#include "membership/member.hpp"
 #include "messaging/convert.hpp"
 #include "messaging/error.hpp"
 #include "messaging/json.hpp"

@@ -214,8 +214,14 @@ class Launcher : public Actor {
     return node_->spawn<Calculator>({.name = std::move(name)}, initial).get();
   }
   int slow_calls() const { return g_slow_calls_started.load(); }
+  // The cluster as this node sees it: "name=state" per member.
+  std::vector<std::string> members() const {
+    std::vector<std::string> out;
+    for (const auto& m : node_->members()) out.push_back(m.name + "=" + std::string(membership::to_string(m.state)));
+    return out;
+  }
 
-  PULSING_METHODS(Launcher, spawn_pool, spawn_stage, spawn_calculator, spawn_typed_calculator, slow_calls)
+  PULSING_METHODS(Launcher, spawn_pool, spawn_stage, spawn_calculator, spawn_typed_calculator, slow_calls, members)
 
  private:
   Node* node_;

@@ -1,7 +1,9 @@
 // pulsing_test_node: one pulsing node in its own process, for the integration tests.
 //
 //   pulsing_test_node [--listen tcp://127.0.0.1:0] [--name NAME] [--id N]
+//                     [--member NAME] [--seed HOST:PORT]...
 //
+// --member names the node in the cluster (membership); --seed joins a cluster through a member.
 // Listens, spawns the named actors of test_actors.hpp, prints exactly one line
 // "ready <endpoint>" on stdout once it is reachable, and runs until SIGTERM or SIGINT; then
 // shuts the node down and exits 0. Bad flags: a message on stderr, exit 2. A node that cannot
@@ -24,7 +26,8 @@ namespace {
 
 int usage(const std::string& problem) {
   std::cerr << "pulsing_test_node: " << problem << "\n"
-            << "usage: pulsing_test_node [--listen tcp://HOST:PORT] [--name NAME] [--id N]\n";
+            << "usage: pulsing_test_node [--listen tcp://HOST:PORT] [--name NAME] [--id N] [--member NAME] "
+               "[--seed HOST:PORT]...\n";
   return 2;
 }
 
@@ -45,7 +48,9 @@ int main(int argc, char** argv) {
       usage("runs one node for the integration tests");
       return 0;
     }
-    if (flag != "--listen" && flag != "--name" && flag != "--id") return usage("unknown flag '" + std::string(flag) + "'");
+    if (flag != "--listen" && flag != "--name" && flag != "--id" && flag != "--member" && flag != "--seed") {
+      return usage("unknown flag '" + std::string(flag) + "'");
+    }
     if (i + 1 >= argc) return usage(std::string(flag) + " needs a value");
     std::string value = argv[++i];
     if (flag == "--listen") {
@@ -53,6 +58,10 @@ int main(int argc, char** argv) {
       config.listen = value;
     } else if (flag == "--name") {
       config.name = value;
+    } else if (flag == "--member") {
+      config.membership.name = value;
+    } else if (flag == "--seed") {
+      config.seeds.push_back(value);
     } else {
       char* end = nullptr;
       long parsed = std::strtol(value.c_str(), &end, 10);
