@@ -29,11 +29,21 @@ constexpr auto kMonitorInterval = std::chrono::milliseconds(10);
 // Whether ZeroMQ holds input for `socket` (ZMQ_EVENTS, which also takes in its pending news).
 bool has_input(zmq::socket_t& socket) { return (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0; }
 
-// A frame that owns `bytes` (ZeroMQ frees them when it has sent them): no copy.
-zmq::message_t frame_of(std::vector<std::byte>&& bytes) {
-  auto* owned = new std::vector<std::byte>(std::move(bytes));
+// A frame that owns `bytes` without a copy; once ZeroMQ has sent it, the buffer goes back to
+// `buffers`.
+zmq::message_t frame_of(std::vector<std::byte>&& bytes, FrameBuffers& buffers) {
+  struct Owned {
+    std::vector<std::byte> bytes;
+    FrameBuffers& buffers;
+  };
+  auto* owned = new Owned{std::move(bytes), buffers};
   return zmq::message_t(
-      owned->data(), owned->size(), [](void*, void* hint) { delete static_cast<std::vector<std::byte>*>(hint); },
+      owned->bytes.data(), owned->bytes.size(),
+      [](void*, void* hint) {
+        auto* frame = static_cast<Owned*>(hint);
+        frame->buffers.give(std::move(frame->bytes));
+        delete frame;
+      },
       owned);
 }
 }  // namespace
@@ -53,8 +63,8 @@ class Transport::Io {
     std::size_t unsent_unanswered = 0;
   };
 
-  Io(const TransportConfig& config, TransportHandler& handler)
-      : config_(config), handler_(handler), router_(context_, zmq::socket_type::router) {
+  Io(const TransportConfig& config, TransportHandler& handler, FrameBuffers& buffers)
+      : config_(config), handler_(handler), buffers_(buffers), router_(context_, zmq::socket_type::router) {
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) throw std::runtime_error(fmt::format("eventfd: {}", std::strerror(errno)));
     router_.set(zmq::sockopt::linger, 0);
@@ -119,6 +129,7 @@ class Transport::Io {
 
   const TransportConfig& config_;
   TransportHandler& handler_;
+  FrameBuffers& buffers_;  // outlives the context: frames go back to it until the context closes
   zmq::context_t context_{1};
   zmq::socket_t router_;
   std::string bound_;
@@ -305,7 +316,7 @@ void Transport::Io::flush(Link& link) {
       peer.pending_count_ -= chunk.envelopes;
       peer.pending_unanswered_ -= chunk.unanswered;
     }
-    link.unsent.emplace(frame_of(std::move(chunk.bytes)));
+    link.unsent.emplace(frame_of(std::move(chunk.bytes), buffers_));
     link.unsent_count = chunk.envelopes;
     link.unsent_unanswered = chunk.unanswered;
   }
@@ -345,9 +356,9 @@ void Transport::Io::read_router() {
     try {
       decode_frame(
           {static_cast<const std::byte*>(frame.data()), frame.size()},
-          [&](Envelope&& envelope) {
+          [&](const EnvelopeView& envelope) {
             envelopes_received_.fetch_add(1, std::memory_order_relaxed);
-            if (handler_.on_envelope(std::move(envelope))) paused_ = true;
+            if (handler_.on_envelope(envelope)) paused_ = true;
           },
           config_.limits);
     } catch (const DecodeError&) {
@@ -410,7 +421,9 @@ void Transport::Io::peer_down(Link& link, const std::string& why) {
 // ---------------------------------------------------------------- Transport
 
 Transport::Transport(TransportConfig config, TransportHandler& handler)
-    : config_(std::move(config)), io_(std::make_unique<Io>(config_, handler)) {
+    : config_(std::move(config)),
+      buffers_(config_.max_frame_bytes, static_cast<std::size_t>(config_.queued_frames)),
+      io_(std::make_unique<Io>(config_, handler, buffers_)) {
   endpoint_ = config_.advertise.empty() ? io_->bound() : config_.advertise;
 }
 
@@ -470,7 +483,7 @@ bool Transport::send(Peer& peer, const Envelope& envelope) {
       if (!may_wait || peer.pending_.empty() ||
           peer.pending_bytes_ + encoded.size() <= config_.max_pending_bytes) {
         if (peer.pending_.empty() || peer.pending_.back().bytes.size() + encoded.size() > config_.max_frame_bytes) {
-          peer.pending_.emplace_back();
+          peer.pending_.push_back({buffers_.take()});
         }
         auto& chunk = peer.pending_.back();
         chunk.bytes.insert(chunk.bytes.end(), encoded.begin(), encoded.end());

@@ -21,7 +21,8 @@
 // declare itself congested: the I/O thread then stops reading until it is not, and TCP pushes
 // back on senders.
 //
-// Untrusted input: every frame that does not decode is dropped and counted; the node goes on.
+// Untrusted input: every frame whose envelope headers do not decode is dropped and counted; the
+// node goes on. Payloads are decoded, and checked, by the handler.
 // Thread-safety: peer(), send(), endpoint(), stats() from any thread. Handler callbacks run on
 // the I/O thread.
 #pragma once
@@ -38,14 +39,16 @@
 #include <vector>
 
 #include "messaging/envelope.hpp"
+#include "messaging/frame_buffers.hpp"
 
 namespace pulsing {
 
 class TransportHandler {
  public:
   virtual ~TransportHandler() = default;
-  // One decoded envelope. Returns true when the receiver is over capacity (reading pauses).
-  virtual bool on_envelope(Envelope&& envelope) = 0;
+  // One envelope, its header decoded (the view is valid during the call only: copy what must
+  // outlive it). Returns true when the receiver is over capacity (reading pauses).
+  virtual bool on_envelope(const EnvelopeView& envelope) = 0;
   // Polled while reading is paused: whether the receiver is still congested.
   virtual bool still_congested() = 0;
   // `endpoint` went down. `dropped` envelopes that were pending for it are lost, not counting
@@ -76,12 +79,15 @@ struct TransportConfig {
   std::chrono::milliseconds send_wait{30'000};
   // On stop, how long what is still queued for connected peers may take to go out.
   std::chrono::milliseconds close_linger{1'000};
-  // The largest frame sent at once (more pending data goes in the next frame): 256 KiB holds
-  // thousands of small envelopes, so batching is not limited by it.
-  std::size_t max_frame_bytes = std::size_t{256} << 10;
+  // The largest frame sent at once (more pending data goes in the next frame): 64 KiB holds
+  // hundreds of small envelopes, so batching is not limited by it, and stays below the size at
+  // which the allocator maps fresh pages for every block (ZeroMQ allocates each large frame it
+  // receives).
+  std::size_t max_frame_bytes = std::size_t{64} << 10;
   // Frames ZeroMQ may queue per connection, in each direction (its high-water marks count
   // frames, not bytes). With max_frame_bytes this bounds ZeroMQ's own buffers per peer to
-  // 16 MiB each way; beyond that, frames wait in `pending` (bounded above) or in TCP.
+  // 4 MiB each way; beyond that, frames wait in `pending` (bounded above) or in TCP. Also the
+  // number of idle frame buffers kept for reuse.
   int queued_frames = 64;
   DecodeLimits limits = {};
 };
@@ -112,6 +118,7 @@ class Transport {
 
   // The advertised endpoint ("tcp://127.0.0.1:40213"): what peers send to.
   const std::string& endpoint() const { return endpoint_; }
+  const TransportConfig& config() const { return config_; }
   // The endpoint the ROUTER is bound to ("tcp://0.0.0.0:40213"): the port port 0 picked.
   const std::string& bound_endpoint() const;
 
@@ -138,6 +145,7 @@ class Transport {
 
   const TransportConfig config_;
   std::string endpoint_;
+  FrameBuffers buffers_;  // before io_: frames the I/O thread sends return here
   std::unique_ptr<Io> io_;
   std::mutex peers_mutex_;
   std::unordered_map<std::string, std::shared_ptr<Peer>> peers_;  // guarded by peers_mutex_
@@ -149,8 +157,6 @@ class Transport::Peer : public std::enable_shared_from_this<Peer> {
  public:
   explicit Peer(std::string endpoint) : endpoint_(std::move(endpoint)) {}
   const std::string& endpoint() const { return endpoint_; }
-  // The endpoint the ROUTER is bound to ("tcp://0.0.0.0:40213"): the port port 0 picked.
-  const std::string& bound_endpoint() const;
   PeerState state() const { return state_.load(std::memory_order_acquire); }
 
  private:
