@@ -14,12 +14,23 @@ thread_local const Scheduler* tls_scheduler = nullptr;
 // running began (unset outside guest turns).
 thread_local std::unique_ptr<Worker> tls_guest;
 thread_local std::optional<std::chrono::steady_clock::time_point> tls_guest_turn_start;
+// When the pool turn of a runnable kept off guests began (unset otherwise): its turns are timed
+// to learn when it may go back.
+thread_local std::optional<std::chrono::steady_clock::time_point> tls_probation_turn_start;
+
+// Fast pool turns a runnable needs after its first long guest turn; doubled per offence.
+constexpr std::uint32_t kFastTurnsToReturn = 256;
+constexpr std::uint8_t kMaxOffences = 12;
 }  // namespace
 
 void Runnable::end_turn() {
-  if (tls_guest_turn_start &&
-      std::chrono::steady_clock::now() - *tls_guest_turn_start > Scheduler::kGuestTurnLimit) {
-    slow_.store(true, std::memory_order_relaxed);
+  if (!tls_guest_turn_start && !tls_probation_turn_start) return;
+  auto took = std::chrono::steady_clock::now() - (tls_guest_turn_start ? *tls_guest_turn_start : *tls_probation_turn_start);
+  if (took > Scheduler::kGuestTurnLimit) {
+    if (tls_guest_turn_start && offences_ < kMaxOffences) ++offences_;
+    off_guest_turns_.store(kFastTurnsToReturn << (offences_ - 1), std::memory_order_relaxed);
+  } else if (tls_probation_turn_start) {
+    off_guest_turns_.store(off_guest_turns_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }
 }
 
@@ -127,7 +138,12 @@ void Scheduler::leave_guest() {
 namespace {
 // How long an idle worker watches the shared queue before it sleeps: long enough to bridge the
 // gaps of a steady stream of submissions, short enough not to matter to a machine at rest.
-constexpr auto kSpinTime = std::chrono::microseconds(20);
+// Each worker adapts its own spin within these bounds: a spin that found work doubles the next
+// one, a spin in vain halves it. Spinning that never pays (the work goes elsewhere, as when a
+// node's I/O thread runs the turns itself) then costs next to nothing, which matters when the
+// cores are shared with the threads doing the work.
+constexpr auto kMaxSpin = std::chrono::nanoseconds(20'000);
+constexpr auto kMinSpin = std::chrono::nanoseconds(500);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -158,16 +174,17 @@ Runnable* Scheduler::pop_shared() {
   return r;
 }
 
-Runnable* Scheduler::spin_for_work() {
+Runnable* Scheduler::spin_for_work(Worker& worker) {
   spinning_workers_.fetch_add(1, std::memory_order_seq_cst);
   Runnable* r = nullptr;
-  auto until = std::chrono::steady_clock::now() + kSpinTime;
+  auto until = std::chrono::steady_clock::now() + worker.spin_;
   for (int i = 0; r == nullptr && !stopping_.load(std::memory_order_relaxed); ++i) {
     if (shared_size_.load(std::memory_order_relaxed) > 0) r = pop_shared();
-    if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) break;
+    if ((i & 15) == 15 && std::chrono::steady_clock::now() > until) break;
     cpu_relax();
   }
   spinning_workers_.fetch_sub(1, std::memory_order_seq_cst);
+  worker.spin_ = r ? std::min(2 * worker.spin_, kMaxSpin) : std::max(worker.spin_ / 2, kMinSpin);
   // Found work while a producer relied on us: pass the baton if more is waiting.
   if (r && shared_size_.load(std::memory_order_relaxed) > 0 &&
       idle_workers_.load(std::memory_order_seq_cst) > 0) {
@@ -186,12 +203,12 @@ Runnable* Scheduler::wait_for_work() {
   return r;
 }
 
-Worker::Worker(Scheduler& scheduler) : scheduler_(scheduler) {}
+Worker::Worker(Scheduler& scheduler) : scheduler_(scheduler), spin_(kMaxSpin) {}
 
 void Worker::schedule_here(Runnable* r, bool rescheduled) {
   if (!guest_) {
     rescheduled ? reschedule_local(r) : schedule_local(r);
-  } else if (tls_guest_turn_start || rescheduled || r->slow_.load(std::memory_order_relaxed)) {
+  } else if (tls_guest_turn_start || rescheduled || r->off_guest_turns_.load(std::memory_order_relaxed) > 0) {
     scheduler_.push_shared(r);  // work that could hold the guest's own duties up
   } else {
     local_.push(r);  // FIFO: inbound messages are delivered in order anyway
@@ -229,9 +246,12 @@ void Worker::main_loop() {
   while (!scheduler_.stopping_.load(std::memory_order_relaxed)) {
     Runnable* r = next_local();
     if (!r) r = scheduler_.pop_shared();
-    if (!r) r = scheduler_.spin_for_work();
+    if (!r) r = scheduler_.spin_for_work(*this);
     if (!r) r = scheduler_.wait_for_work();
-    if (r) r->run_turn();
+    if (!r) continue;
+    if (r->off_guest_turns_.load(std::memory_order_relaxed) > 0) tls_probation_turn_start = std::chrono::steady_clock::now();
+    r->run_turn();
+    tls_probation_turn_start.reset();
   }
   tls_worker = nullptr;
   tls_scheduler = nullptr;

@@ -10,9 +10,10 @@
 //    guest's own queue, which it runs between its other duties.
 // A worker takes its slot (at most kMaxSlotStreak times in a row, so that its queue is not
 // starved), then its own queue, then the shared queue. When all are empty it spins a few
-// microseconds watching the shared queue before it sleeps, and producers wake a sleeper only
-// when no worker is spinning: a stream of submissions (spawns from the main thread, messages
-// from I/O threads) then costs no futex wake-up per item.
+// microseconds watching the shared queue before it sleeps (longer after spins that found work,
+// shorter after spins in vain), and producers wake a sleeper only when no worker is spinning: a
+// stream of submissions (spawns from the main thread, messages from I/O threads) then costs no
+// futex wake-up per item.
 //
 // Thread-safety: schedule() from any thread. Ownership: the scheduler never owns a Runnable.
 #pragma once
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -36,15 +38,21 @@ class Runnable {
 
  protected:
   virtual ~Runnable() = default;
-  // Call at the end of every turn, while still alive. On a guest, a turn that took longer than
-  // Scheduler::kGuestTurnLimit keeps this runnable off guests from then on.
+  // Call at the end of every turn, while still alive. A turn on a guest that took longer than
+  // Scheduler::kGuestTurnLimit keeps this runnable off guests until it has had a number of
+  // turns within the limit on the pool (a single long turn may be the thread being preempted,
+  // not a slow actor); each new offence doubles that number.
   void end_turn();
 
  private:
   friend class RunQueue;
   friend class Worker;
+  friend class Scheduler;
   Runnable* next_runnable_ = nullptr;
-  std::atomic<bool> slow_{false};  // ran long on a guest once
+  // Turns within the limit still needed before guests may run it again (0: they may). Written
+  // only at the end of its turns, which never overlap; read by whoever schedules it.
+  std::atomic<std::uint32_t> off_guest_turns_{0};
+  std::uint8_t offences_ = 0;  // long guest turns so far (capped)
 };
 
 // FIFO of runnables linked through Runnable::next_runnable_. Not synchronised.
@@ -86,7 +94,7 @@ class Scheduler {
   // and it runs them itself between I/O passes. The pool takes over whatever would hold the
   // I/O thread up: turns that would exceed a pass's budget, actors scheduled from inside a
   // guest's turn (a local call made there, a rescheduled busy actor), and actors whose turn on
-  // a guest once took longer than kGuestTurnLimit.
+  // a guest took longer than kGuestTurnLimit (until they prove fast again, see end_turn()).
   // REQUIRES: enter_guest() and leave_guest() on the same thread, run_guest() between them; a
   // thread is a guest of one scheduler at a time.
   static constexpr auto kGuestTurnLimit = std::chrono::microseconds(500);
@@ -100,7 +108,7 @@ class Scheduler {
   friend class Worker;
   void push_shared(Runnable* r);
   Runnable* pop_shared();
-  Runnable* spin_for_work();
+  Runnable* spin_for_work(Worker& worker);  // adapts worker.spin_
   Runnable* wait_for_work();
 
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -132,6 +140,7 @@ class Worker {
   Runnable* slot_ = nullptr;
   int slot_streak_ = 0;
   bool guest_ = false;  // a guest: no thread of its own
+  std::chrono::nanoseconds spin_;  // how long the next spin_for_work() may watch
   RunQueue local_;
   std::thread thread_;
 };
