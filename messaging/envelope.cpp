@@ -85,8 +85,10 @@ void append_envelope(std::vector<std::byte>& frame, const Envelope& e, std::stri
 
 namespace {
 
-// Overwrites every field of `e` (reused across a frame's envelopes: strings keep their capacity).
-void read_envelope(wire::Envelope::Reader r, const DecodeLimits& limits, Envelope& e) {
+std::string_view view_of(capnp::Text::Reader text) { return {text.begin(), text.size()}; }
+
+// The header of the envelope `r`, whose flat message is `bytes`.
+EnvelopeView read_header(wire::Envelope::Reader r, std::span<const std::byte> bytes) {
   if (r.getVersion() != kProtocolVersion) {
     throw DecodeError(fmt::format("envelope of protocol version {} (this node speaks {})", r.getVersion(),
                                   kProtocolVersion));
@@ -95,33 +97,81 @@ void read_envelope(wire::Envelope::Reader r, const DecodeLimits& limits, Envelop
   if (kind > static_cast<std::uint16_t>(EnvelopeKind::kPing)) {
     throw DecodeError(fmt::format("unknown envelope kind {}", kind));
   }
-  auto assign = [](std::string& to, capnp::Text::Reader text) { to.assign(text.begin(), text.size()); };
-  e.kind = static_cast<EnvelopeKind>(kind);
-  e.correlation = r.getCorrelation();
-  e.sender_node = r.getSenderNode();
-  assign(e.sender_endpoint, r.getSenderEndpoint());
-  e.target_id = 0;
-  e.target_name.clear();
+  EnvelopeView v;
+  v.kind = static_cast<EnvelopeKind>(kind);
+  v.correlation = r.getCorrelation();
+  v.sender_node = r.getSenderNode();
+  v.sender_endpoint = view_of(r.getSenderEndpoint());
   auto target = r.getTarget();
   switch (target.which()) {
     case wire::Envelope::Target::NONE: break;
-    case wire::Envelope::Target::ACTOR_ID: e.target_id = target.getActorId(); break;
-    case wire::Envelope::Target::NAME: assign(e.target_name, target.getName()); break;
+    case wire::Envelope::Target::ACTOR_ID: v.target_id = target.getActorId(); break;
+    case wire::Envelope::Target::NAME: v.target_name = view_of(target.getName()); break;
     default: throw DecodeError("unknown target kind (sent by a newer peer?)");
   }
-  e.target_node = r.getTargetNode();
-  assign(e.method, r.getMethod());
-  e.payload = r.hasPayload() ? read_value(r.getPayload(), limits.nesting_limit) : Value();
-  e.error = r.hasError() ? read_value(r.getError(), limits.nesting_limit) : Value();
-  e.deadline_ms = r.getDeadlineMs();
-  e.trace_id = r.getTraceId();
-  e.span_id = r.getSpanId();
-  e.credit = r.getCredit();
+  v.target_node = r.getTargetNode();
+  v.method = view_of(r.getMethod());
+  v.deadline_ms = r.getDeadlineMs();
+  v.trace_id = r.getTraceId();
+  v.span_id = r.getSpanId();
+  v.credit = r.getCredit();
+  v.bytes = bytes;
+  return v;
+}
+
+// Calls `read` with the envelope of the flat message `bytes`.
+void with_envelope(std::span<const std::byte> bytes, const DecodeLimits& limits,
+                   kj::FunctionParam<void(wire::Envelope::Reader)> read) {
+  read_flat_message(bytes, limits, [&](capnp::MessageReader& reader) { read(reader.getRoot<wire::Envelope>()); });
 }
 
 }  // namespace
 
-void decode_frame(std::span<const std::byte> frame, const std::function<void(Envelope&&)>& on_envelope,
+Value EnvelopeView::payload(const DecodeLimits& limits) const {
+  Value value;
+  with_envelope(bytes, limits, [&](wire::Envelope::Reader r) {
+    if (r.hasPayload()) value = read_value(r.getPayload(), limits.nesting_limit);
+  });
+  return value;
+}
+
+Value EnvelopeView::error(const DecodeLimits& limits) const {
+  Value value;
+  with_envelope(bytes, limits, [&](wire::Envelope::Reader r) {
+    if (r.hasError()) value = read_value(r.getError(), limits.nesting_limit);
+  });
+  return value;
+}
+
+Envelope EnvelopeView::decode(const DecodeLimits& limits) const {
+  Envelope e;
+  e.kind = kind;
+  e.correlation = correlation;
+  e.sender_node = sender_node;
+  e.sender_endpoint = sender_endpoint;
+  e.target_id = target_id;
+  e.target_name = target_name;
+  e.target_node = target_node;
+  e.method = method;
+  e.deadline_ms = deadline_ms;
+  e.trace_id = trace_id;
+  e.span_id = span_id;
+  e.credit = credit;
+  with_envelope(bytes, limits, [&](wire::Envelope::Reader r) {
+    if (r.hasPayload()) e.payload = read_value(r.getPayload(), limits.nesting_limit);
+    if (r.hasError()) e.error = read_value(r.getError(), limits.nesting_limit);
+  });
+  return e;
+}
+
+void read_envelope(std::span<const std::byte> bytes, const DecodeLimits& limits,
+                   kj::FunctionParam<void(const EnvelopeView&)> read) {
+  EnvelopeView view;
+  with_envelope(bytes, limits, [&](wire::Envelope::Reader r) { view = read_header(r, bytes); });
+  read(view);  // outside the reader: its views point into `bytes`, not into the reader
+}
+
+void decode_frame(std::span<const std::byte> frame, const std::function<void(const EnvelopeView&)>& on_envelope,
                   const DecodeLimits& limits) {
   if (frame.empty()) throw DecodeError("empty frame");
   // A frame may batch many envelopes, but never more than a few full-size ones.
@@ -138,7 +188,6 @@ void decode_frame(std::span<const std::byte> frame, const std::function<void(Env
     std::copy(frame.begin(), frame.end(), bytes);
     data = {bytes, frame.size()};
   }
-  Envelope envelope;
   std::size_t at = 0;
   while (at < data.size()) {
     std::uint64_t length = 0;
@@ -151,11 +200,8 @@ void decode_frame(std::span<const std::byte> frame, const std::function<void(Env
       throw DecodeError(fmt::format("envelope of {} bytes runs past the end of the frame ({} bytes left)", length,
                                     data.size() - at));
     }
-    read_flat_message(data.subspan(at, length), limits, [&](capnp::MessageReader& reader) {
-      read_envelope(reader.getRoot<wire::Envelope>(), limits, envelope);
-    });
+    read_envelope(data.subspan(at, length), limits, [&](const EnvelopeView& view) { on_envelope(view); });
     at += length;
-    on_envelope(std::move(envelope));
   }
 }
 

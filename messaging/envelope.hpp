@@ -5,6 +5,10 @@
 // byte length (UInt64, little-endian). A sender batches whatever is queued for a peer into one
 // frame; an idle sender's frame holds one envelope, so batching adds no latency.
 //
+// Receiving: decode_frame() reads each envelope's header in place and hands it out as an
+// EnvelopeView; payload and error are decoded only when asked for, by whoever needs them, on
+// whatever thread (a call's arguments in the target actor's turn, not on the I/O thread).
+//
 // Untrusted input: decode_frame() copies a misaligned frame once, applies DecodeLimits to each
 // envelope, and reports every problem as DecodeError naming it; it never crashes on bad bytes.
 // Stateless functions; safe from any thread.
@@ -61,14 +65,45 @@ struct Envelope {
   std::uint32_t credit = 0;
 };
 
+// An envelope as received: its header read, its payload and error left encoded in `bytes` (the
+// envelope's own flat Cap'n Proto message, 8-byte aligned). A view: it points into the frame,
+// and is valid only as long as those bytes are (during the decode_frame callback that hands it
+// out). Keep a copy of `bytes` to read it again later (read_envelope).
+struct EnvelopeView {
+  EnvelopeKind kind = EnvelopeKind::kTell;
+  std::uint64_t correlation = 0;
+  std::uint64_t sender_node = 0;
+  std::string_view sender_endpoint;
+  std::uint64_t target_id = 0;
+  std::string_view target_name;
+  std::uint64_t target_node = 0;
+  std::string_view method;
+  std::uint32_t deadline_ms = 0;
+  std::uint64_t trace_id = 0;
+  std::uint64_t span_id = 0;
+  std::uint32_t credit = 0;
+  std::span<const std::byte> bytes;
+
+  // Decoded on demand (null when absent). Throw DecodeError, naming the problem.
+  Value payload(const DecodeLimits& limits) const;
+  Value error(const DecodeLimits& limits) const;
+  // Everything, decoded into an Envelope of its own. Throws DecodeError.
+  Envelope decode(const DecodeLimits& limits) const;
+};
+
 // Appends `envelope`, length-prefixed, to `frame`. A non-empty `sender_endpoint` is written in
 // place of the envelope's own (the transport stamps its endpoint on what it sends).
 void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope, std::string_view sender_endpoint = {});
 
 // Calls `on_envelope` for each envelope of `frame`, in order. Throws DecodeError at the first
-// envelope that is malformed, exceeds `limits`, or speaks another protocol version (the ones
-// before it have been delivered).
-void decode_frame(std::span<const std::byte> frame, const std::function<void(Envelope&&)>& on_envelope,
+// envelope whose header is malformed, exceeds `limits`, or speaks another protocol version (the
+// ones before it have been delivered). Payloads are checked when they are decoded.
+void decode_frame(std::span<const std::byte> frame, const std::function<void(const EnvelopeView&)>& on_envelope,
                   const DecodeLimits& limits = {});
+
+// Reads the one envelope in `bytes` (a copy of an EnvelopeView's bytes, 8-byte aligned) again
+// and calls `read` with its view. Throws DecodeError.
+void read_envelope(std::span<const std::byte> bytes, const DecodeLimits& limits,
+                   kj::FunctionParam<void(const EnvelopeView&)> read);
 
 }  // namespace pulsing

@@ -20,6 +20,7 @@
 
 #include "messaging/convert.hpp"
 #include "messaging/error.hpp"
+#include "messaging/transport.hpp"
 #include "runtime/actor_cell.hpp"
 #include "runtime/future.hpp"
 #include "runtime/method_table.hpp"
@@ -59,17 +60,41 @@ struct TellReply {
   void reject(ActorCell& cell) { cell.node().dead_letter(cell.describe(), "the actor has stopped"); }
 };
 
-// The reply of a call by name: a Value for an ask (a local promise, or a responder that sends
-// it back to another node), nothing for a tell, a sink of Values for a stream (a local reader's
-// channel, or a sink that sends the items to a reader on another node).
+class RemoteLink;
+
+// The answer to an ask from another node, sent back over the network once: with the outcome,
+// or, if it is dropped unanswered (its handler discarded by a crash, a stop or a shutdown), with
+// ActorStopped, as a local caller's dropped promise fails. Move-only; costs no allocation.
+class RemoteAnswer {
+ public:
+  // `target` is the actor asked (named in the ActorStopped error).
+  RemoteAnswer(RemoteLink& link, std::shared_ptr<Transport::Peer> asker, std::uint64_t correlation,
+               std::shared_ptr<ActorCell> target);
+  RemoteAnswer(RemoteAnswer&& other) noexcept;
+  RemoteAnswer& operator=(RemoteAnswer&& other) noexcept;
+  ~RemoteAnswer();
+
+  // Sends the outcome. REQUIRES: not sent yet.
+  void send(Result<Value> result);
+
+ private:
+  void drop();  // unanswered: ActorStopped
+
+  RemoteLink* link_;
+  std::shared_ptr<Transport::Peer> asker_;  // null once sent or moved from
+  std::uint64_t correlation_;
+  std::shared_ptr<ActorCell> target_;
+};
+
+// The reply of a call by name: a Value for an ask (a local promise, or an answer that goes back
+// to another node), nothing for a tell, a sink of Values for a stream (a local reader's channel,
+// or a sink that sends the items to a reader on another node).
 class DynamicReply {
  public:
-  using Responder = std::function<void(Result<Value>)>;
-
   DynamicReply() = default;  // a tell
   explicit DynamicReply(Promise<Value> promise) : target_(std::move(promise)) {}
   explicit DynamicReply(std::shared_ptr<StreamSink<Value>> sink) : target_(std::move(sink)) {}
-  explicit DynamicReply(Responder responder) : target_(std::move(responder)) {}
+  explicit DynamicReply(RemoteAnswer answer) : target_(std::move(answer)) {}
 
   bool is_tell() const { return target_.index() == 0; }
   bool is_stream() const { return target_.index() == 2; }
@@ -81,12 +106,12 @@ class DynamicReply {
     Value value;
     if constexpr (!std::is_void_v<X>) value = to_value(result.value());
     if (auto* promise = std::get_if<1>(&target_)) promise->set_value(std::move(value));
-    if (auto* responder = std::get_if<3>(&target_)) (*responder)(Result<Value>(std::move(value)));
+    if (auto* answer = std::get_if<3>(&target_)) answer->send(Result<Value>(std::move(value)));
   }
   void fail(const Failure& failure) {
     if (auto* promise = std::get_if<1>(&target_)) promise->fail(failure);
     if (is_stream()) sink()->finish(failure);
-    if (auto* responder = std::get_if<3>(&target_)) (*responder)(Result<Value>(failure));
+    if (auto* answer = std::get_if<3>(&target_)) answer->send(Result<Value>(failure));
   }
   void reject(ActorCell& cell) {
     if (is_tell()) {
@@ -97,8 +122,12 @@ class DynamicReply {
   }
 
  private:
-  std::variant<std::monostate, Promise<Value>, std::shared_ptr<StreamSink<Value>>, Responder> target_;
+  std::variant<std::monostate, Promise<Value>, std::shared_ptr<StreamSink<Value>>, RemoteAnswer> target_;
 };
+
+// Fails a call by name that cannot run (an unknown method, bad arguments): an ask or a stream
+// learns why; a tell, which nobody waits for, becomes a dead letter that says why.
+void refuse(ActorCell& cell, DynamicReply& reply, const Failure& failure);
 
 // ---------------------------------------------------------------- running a handler
 
@@ -276,23 +305,17 @@ class StreamMessage final : public Message {
   std::shared_ptr<StreamChannel<T>> channel_;
 };
 
+// Calls the method named `method` of the cell's actor with `args`, or fails `reply` with
+// UnknownMethod. REQUIRES: in turn.
+void invoke_by_name(ActorCell& cell, std::string_view method, std::vector<Value>&& args, DynamicReply&& reply);
+
 // A call by name with Value arguments.
 class DynamicCallMessage final : public Message {
  public:
   DynamicCallMessage(std::string method, std::vector<Value> args, DynamicReply reply)
       : method_(std::move(method)), args_(std::move(args)), reply_(std::move(reply)) {}
 
-  void run(ActorCell& cell) override {
-    const MethodEntry* entry = cell.methods().find(method_);
-    if (entry == nullptr) {
-      reply_.fail(make_failure<RuntimeError>(
-          RuntimeErrorKind::kUnknownMethod,
-          fmt::format("{} has no method '{}' (its methods: {})", cell.methods().class_name(),
-                      method_, cell.methods().names())));
-      return;
-    }
-    entry->invoke(*entry, cell, std::move(args_), std::move(reply_));
-  }
+  void run(ActorCell& cell) override { invoke_by_name(cell, method_, std::move(args_), std::move(reply_)); }
   void reject(ActorCell& cell) override { reply_.reject(cell); }
 
  private:
@@ -320,9 +343,9 @@ void invoke_dynamic(const MethodEntry& entry, ActorCell& cell, std::vector<Value
   using Args = typename Traits::args_tuple;
   const M method = entry.pointer<M>();
   auto bad_arguments = [&](const std::string& why) {
-    reply.fail(make_failure<RuntimeError>(
-        RuntimeErrorKind::kBadArguments,
-        fmt::format("{}.{}: {}", cell.methods().class_name(), entry.signature, why)));
+    refuse(cell, reply,
+           make_failure<RuntimeError>(RuntimeErrorKind::kBadArguments,
+                                      fmt::format("{}.{}: {}", cell.methods().class_name(), entry.signature, why)));
   };
   if (args.size() != Traits::arity) {
     return bad_arguments(fmt::format("expected {} argument{}, got {}", Traits::arity,

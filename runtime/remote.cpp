@@ -20,8 +20,8 @@ Failure unreachable(const std::string& endpoint, std::string_view why) {
 }
 
 // What an envelope is for, as a dead letter names it: its name, or "actor #<id>".
-std::string target_of(const Envelope& e) {
-  return e.target_name.empty() ? fmt::format("actor #{}", e.target_id) : e.target_name;
+std::string target_of(const EnvelopeView& e) {
+  return e.target_name.empty() ? fmt::format("actor #{}", e.target_id) : std::string(e.target_name);
 }
 
 Failure shutting_down() {
@@ -158,6 +158,41 @@ class RemoteSink final : public StreamSink<Value> {
   bool finished_ = false;           // guarded by mutex_
   std::function<void()> wake_;      // guarded by mutex_: the parked producer
 };
+
+// ---------------------------------------------------------------- RemoteAnswer
+
+RemoteAnswer::RemoteAnswer(RemoteLink& link, std::shared_ptr<Transport::Peer> asker, std::uint64_t correlation,
+                           std::shared_ptr<ActorCell> target)
+    : link_(&link), asker_(std::move(asker)), correlation_(correlation), target_(std::move(target)) {}
+
+RemoteAnswer::RemoteAnswer(RemoteAnswer&& other) noexcept
+    : link_(other.link_),
+      asker_(std::move(other.asker_)),
+      correlation_(other.correlation_),
+      target_(std::move(other.target_)) {}
+
+RemoteAnswer& RemoteAnswer::operator=(RemoteAnswer&& other) noexcept {
+  if (this != &other) {
+    drop();
+    link_ = other.link_;
+    asker_ = std::move(other.asker_);
+    correlation_ = other.correlation_;
+    target_ = std::move(other.target_);
+  }
+  return *this;
+}
+
+RemoteAnswer::~RemoteAnswer() { drop(); }
+
+void RemoteAnswer::drop() {
+  if (!asker_) return;
+  send(make_failure<RuntimeError>(RuntimeErrorKind::kActorStopped, target_->describe() + " stopped before answering"));
+}
+
+void RemoteAnswer::send(Result<Value> result) {
+  auto asker = std::move(asker_);
+  link_->send_reply(*asker, correlation_, std::move(result));
+}
 
 // ---------------------------------------------------------------- RemoteLink
 
@@ -307,25 +342,33 @@ Future<AnyRef> RemoteLink::resolve(const std::string& endpoint, const std::strin
 
 // ---- inbound (I/O thread)
 
-bool RemoteLink::on_envelope(Envelope&& envelope) {
+bool RemoteLink::on_envelope(const EnvelopeView& envelope) {
   switch (envelope.kind) {
     case EnvelopeKind::kAsk:
-    case EnvelopeKind::kTell: return on_call(std::move(envelope));
-    case EnvelopeKind::kReply: on_reply(std::move(envelope)); return false;
-    case EnvelopeKind::kResolve: on_resolve(std::move(envelope)); return false;
-    case EnvelopeKind::kWatch: on_watch(std::move(envelope)); return false;
-    case EnvelopeKind::kStop: on_stop(std::move(envelope)); return false;
-    case EnvelopeKind::kPing: on_ping(std::move(envelope)); return false;
-    case EnvelopeKind::kStreamOpen: return on_call(std::move(envelope));
+    case EnvelopeKind::kTell:
+    case EnvelopeKind::kStreamOpen: return on_call(envelope);
+    case EnvelopeKind::kReply: on_reply(envelope); return false;
+    case EnvelopeKind::kResolve: on_resolve(envelope); return false;
+    case EnvelopeKind::kWatch: on_watch(envelope); return false;
+    case EnvelopeKind::kStop: on_stop(envelope); return false;
+    case EnvelopeKind::kPing: on_ping(envelope); return false;
     case EnvelopeKind::kStreamItem:
     case EnvelopeKind::kStreamEnd:
     case EnvelopeKind::kStreamCredit:
-    case EnvelopeKind::kStreamCancel: on_stream(std::move(envelope)); return false;
+    case EnvelopeKind::kStreamCancel: on_stream(envelope); return false;
   }
   return false;
 }
 
-std::shared_ptr<ActorCell> RemoteLink::find_target(const Envelope& e, std::string& why, bool& stopped) {
+std::shared_ptr<Transport::Peer> RemoteLink::sender_of(const EnvelopeView& e) {
+  // Consecutive envelopes mostly come from one sender (a frame is one sender's batch).
+  if (!last_sender_ || last_sender_->endpoint() != e.sender_endpoint) {
+    last_sender_ = transport_->peer(std::string(e.sender_endpoint));
+  }
+  return last_sender_;
+}
+
+std::shared_ptr<ActorCell> RemoteLink::find_target(const EnvelopeView& e, std::string& why, bool& stopped) {
   std::shared_ptr<ActorCell> cell;
   stopped = false;
   if (e.target_id != 0) {
@@ -349,63 +392,96 @@ std::shared_ptr<ActorCell> RemoteLink::find_target(const Envelope& e, std::strin
   return cell;
 }
 
-bool RemoteLink::on_call(Envelope&& e) {
+namespace {
+
+// A call from another node (ask, tell, stream start) on its way to an actor. It carries the
+// envelope's own bytes, copied out of the frame into the message's allocation, and decodes them
+// in the actor's turn: the I/O thread reads only the header, and what decoding allocates is
+// freed by the thread that allocated it.
+class WireCallMessage final : public Message {
+ public:
+  static WireCallMessage* create(const EnvelopeView& call, DynamicReply reply, const DecodeLimits& limits) {
+    static_assert(sizeof(WireCallMessage) % alignof(std::uint64_t) == 0, "the bytes that follow stay aligned");
+    void* memory = ::operator new(sizeof(WireCallMessage) + call.bytes.size());
+    auto* message = new (memory) WireCallMessage(call.bytes.size(), std::move(reply), limits);
+    std::memcpy(message->bytes(), call.bytes.data(), call.bytes.size());
+    return message;
+  }
+  static void operator delete(void* memory) { ::operator delete(memory); }
+
+  void run(ActorCell& cell) override {
+    std::string_view method;  // points into bytes()
+    std::vector<Value> args;
+    std::string problem;
+    try {
+      read_envelope({bytes(), size_}, limits_, [&](const EnvelopeView& call) {
+        method = call.method;
+        Value payload = call.payload(limits_);
+        if (payload.is_list()) {
+          args = std::move(payload.as_list());
+        } else if (!payload.is_null()) {
+          problem = fmt::format("arguments must be a list, got {}", payload.debug_string());
+        }
+      });
+    } catch (const DecodeError& bad) {
+      problem = fmt::format("unreadable arguments: {}", bad.what());
+    }
+    if (!problem.empty()) {
+      return refuse(cell, reply_, make_failure<RuntimeError>(RuntimeErrorKind::kBadArguments, std::move(problem)));
+    }
+    invoke_by_name(cell, method, std::move(args), std::move(reply_));
+  }
+  void reject(ActorCell& cell) override { reply_.reject(cell); }
+
+ private:
+  WireCallMessage(std::size_t size, DynamicReply reply, const DecodeLimits& limits)
+      : size_(size), reply_(std::move(reply)), limits_(limits) {}
+  std::byte* bytes() { return reinterpret_cast<std::byte*>(this + 1); }
+
+  const std::size_t size_;
+  DynamicReply reply_;
+  const DecodeLimits limits_;
+};
+
+}  // namespace
+
+bool RemoteLink::on_call(const EnvelopeView& e) {
   std::string why;
   bool stopped;
   auto cell = find_target(e, why, stopped);
-  bool ask = e.kind == EnvelopeKind::kAsk;
-  bool stream = e.kind == EnvelopeKind::kStreamOpen;
-  auto refuse = [&](Failure failure) {
-    if (ask) reply(e, std::move(failure));
-    if (stream) end_remote_stream(e, std::move(failure));
-  };
+  const bool answered = e.kind == EnvelopeKind::kAsk || e.kind == EnvelopeKind::kStreamOpen;
+  if (answered && e.sender_endpoint.empty()) {
+    node_.dead_letter(target_of(e), fmt::format("a {} that names no sender: nowhere to answer", to_string(e.kind)));
+    return false;
+  }
   if (!cell) {
-    if (ask || stream) {
-      refuse(make_failure<RuntimeError>(stopped ? RuntimeErrorKind::kActorStopped : RuntimeErrorKind::kActorNotFound,
-                                        why));
+    auto failure = [&] {
+      return make_failure<RuntimeError>(stopped ? RuntimeErrorKind::kActorStopped : RuntimeErrorKind::kActorNotFound, why);
+    };
+    if (e.kind == EnvelopeKind::kAsk) {
+      reply(e, failure());
+    } else if (e.kind == EnvelopeKind::kStreamOpen) {
+      end_remote_stream(e, failure());
     } else {
       node_.dead_letter(target_of(e), why);
     }
     return false;
   }
-  if (!e.payload.is_null() && !e.payload.is_list()) {
-    refuse(make_failure<RuntimeError>(RuntimeErrorKind::kBadArguments,
-                                      fmt::format("arguments must be a list, got {}", e.payload.debug_string())));
-    return false;
-  }
-  std::vector<Value> args = e.payload.is_null() ? std::vector<Value>{} : std::move(e.payload.as_list());
-  DynamicReply answer;
-  if (ask) {
-    // Answers once: with the outcome, or (dropped unanswered, like a local promise: the handler
-    // was discarded by a crash or a stop) with ActorStopped.
-    struct Answer {
-      RemoteLink* link;
-      std::shared_ptr<Transport::Peer> peer;
-      std::uint64_t correlation;
-      std::shared_ptr<ActorCell> target;
-      bool sent = false;
-      ~Answer() {
-        if (!sent) {
-          link->send_reply(*peer, correlation, make_failure<RuntimeError>(RuntimeErrorKind::kActorStopped,
-                                                                          target->describe() + " stopped before answering"));
+  auto answer = [&]() -> DynamicReply {
+    switch (e.kind) {
+      case EnvelopeKind::kAsk: return DynamicReply(RemoteAnswer(*this, sender_of(e), e.correlation, cell));
+      case EnvelopeKind::kStreamOpen: {
+        auto sink = std::make_shared<RemoteSink>(*this, sender_of(e), e.correlation, e.credit);
+        {
+          std::lock_guard lock(mutex_);
+          producing_[{std::string(e.sender_endpoint), e.correlation}] = sink;
         }
+        return DynamicReply(std::shared_ptr<StreamSink<Value>>(std::move(sink)));
       }
-    };
-    // Built in place: a temporary Answer would answer (ActorStopped) as it dies.
-    auto once = std::make_shared<Answer>(this, transport_->peer(e.sender_endpoint), e.correlation, cell);
-    answer = DynamicReply(DynamicReply::Responder([once](Result<Value> r) {
-      once->sent = true;
-      once->link->send_reply(*once->peer, once->correlation, std::move(r));
-    }));
-  } else if (stream) {
-    auto sink = std::make_shared<RemoteSink>(*this, transport_->peer(e.sender_endpoint), e.correlation, e.credit);
-    {
-      std::lock_guard lock(mutex_);
-      producing_[{e.sender_endpoint, e.correlation}] = sink;
+      default: return DynamicReply();
     }
-    answer = DynamicReply(std::shared_ptr<StreamSink<Value>>(std::move(sink)));
-  }
-  cell->post(new DynamicCallMessage(std::move(e.method), std::move(args), std::move(answer)), false);
+  };
+  cell->post(WireCallMessage::create(e, answer(), transport_->config().limits), false);
   if (cell->over_capacity()) {
     congested_.push_back(std::move(cell));
     return true;
@@ -413,11 +489,19 @@ bool RemoteLink::on_call(Envelope&& e) {
   return false;
 }
 
-void RemoteLink::on_reply(Envelope&& e) {
-  if (e.error.is_null()) {
-    complete(e.correlation, Result<Value>(std::move(e.payload)));
-  } else {
-    complete(e.correlation, failure_from_value(e.error));
+void RemoteLink::on_reply(const EnvelopeView& e) {
+  const DecodeLimits& limits = transport_->config().limits;
+  try {
+    Value error = e.error(limits);
+    if (error.is_null()) {
+      complete(e.correlation, Result<Value>(e.payload(limits)));
+    } else {
+      complete(e.correlation, failure_from_value(error));
+    }
+  } catch (const DecodeError& bad) {
+    complete(e.correlation, make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
+                                                       fmt::format("an unreadable reply from {}: {}",
+                                                                   e.sender_endpoint, bad.what())));
   }
 }
 
@@ -429,9 +513,9 @@ Future<Value> RemoteLink::ping(const std::string& endpoint, std::chrono::millise
   return reply;
 }
 
-void RemoteLink::on_ping(Envelope&& e) { reply(e, Result<Value>(Value(node_.member_name()))); }
+void RemoteLink::on_ping(const EnvelopeView& e) { reply(e, Result<Value>(Value(node_.member_name()))); }
 
-void RemoteLink::on_resolve(Envelope&& e) {
+void RemoteLink::on_resolve(const EnvelopeView& e) {
   std::string why;
   bool stopped;
   auto cell = find_target(e, why, stopped);
@@ -443,7 +527,7 @@ void RemoteLink::on_resolve(Envelope&& e) {
                                     {"class", std::string(cell->methods().class_name())}}));
 }
 
-void RemoteLink::on_watch(Envelope&& e) {
+void RemoteLink::on_watch(const EnvelopeView& e) {
   std::string why;
   bool stopped;
   auto cell = find_target(e, why, stopped);
@@ -459,8 +543,7 @@ void RemoteLink::on_watch(Envelope&& e) {
   }
   if (e.sender_endpoint.empty()) return;  // nowhere to answer
   // The actor may outlive this link (a node that could not stop it in time): go through the node.
-  cell->watch().then([node = node_.weak_from_this(), peer = transport_->peer(e.sender_endpoint),
-                      correlation = e.correlation](Result<StopNotice> r) {
+  cell->watch().then([node = node_.weak_from_this(), peer = sender_of(e), correlation = e.correlation](Result<StopNotice> r) {
     auto core = node.lock();
     RemoteLink* link = core ? core->remote() : nullptr;
     if (link == nullptr) return;
@@ -468,7 +551,7 @@ void RemoteLink::on_watch(Envelope&& e) {
   });
 }
 
-void RemoteLink::on_stop(Envelope&& e) {
+void RemoteLink::on_stop(const EnvelopeView& e) {
   std::string why;
   bool stopped;
   if (auto cell = find_target(e, why, stopped)) {
@@ -478,9 +561,9 @@ void RemoteLink::on_stop(Envelope&& e) {
   }
 }
 
-void RemoteLink::reply(const Envelope& request, Result<Value> result) {
+void RemoteLink::reply(const EnvelopeView& request, Result<Value> result) {
   if (request.sender_endpoint.empty()) return;  // nowhere to answer
-  send_reply(*transport_->peer(request.sender_endpoint), request.correlation, std::move(result));
+  send_reply(*sender_of(request), request.correlation, std::move(result));
 }
 
 void RemoteLink::send_reply(Transport::Peer& peer, std::uint64_t correlation, Result<Value> result) {
@@ -494,7 +577,8 @@ void RemoteLink::send_reply(Transport::Peer& peer, std::uint64_t correlation, Re
   transport_->send(peer, e);  // a reply to a node that went away is lost with it
 }
 
-void RemoteLink::on_stream(Envelope&& e) {
+void RemoteLink::on_stream(const EnvelopeView& e) {
+  const DecodeLimits& limits = transport_->config().limits;
   switch (e.kind) {
     case EnvelopeKind::kStreamItem: {
       std::function<bool(Value&&)> push;
@@ -504,24 +588,39 @@ void RemoteLink::on_stream(Envelope&& e) {
         if (it == reading_.end()) return;  // a stream the reader already left
         push = it->second.inbound.push;
       }
-      if (!push(std::move(e.payload))) {
-        end_reading(e.correlation, make_failure<RuntimeError>(
-                                       RuntimeErrorKind::kProtocol,
-                                       fmt::format("a stream item from {} does not convert to the reader's type",
-                                                   e.sender_endpoint)));
-        cancel_reading(e.sender_endpoint, e.correlation);
+      std::string problem;
+      try {
+        if (!push(e.payload(limits))) problem = "does not convert to the reader's type";
+      } catch (const DecodeError& bad) {
+        problem = fmt::format("is unreadable: {}", bad.what());
+      }
+      if (!problem.empty()) {
+        end_reading(e.correlation, make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
+                                                              fmt::format("a stream item from {} {}",
+                                                                          e.sender_endpoint, problem)));
+        cancel_reading(std::string(e.sender_endpoint), e.correlation);
       }
       return;
     }
-    case EnvelopeKind::kStreamEnd:
-      end_reading(e.correlation, e.error.is_null() ? std::nullopt : std::optional(failure_from_value(e.error)));
+    case EnvelopeKind::kStreamEnd: {
+      std::optional<Failure> failure;
+      try {
+        Value error = e.error(limits);
+        if (!error.is_null()) failure = failure_from_value(error);
+      } catch (const DecodeError& bad) {
+        failure = make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
+                                             fmt::format("an unreadable stream end from {}: {}", e.sender_endpoint,
+                                                         bad.what()));
+      }
+      end_reading(e.correlation, std::move(failure));
       return;
+    }
     case EnvelopeKind::kStreamCredit:
     case EnvelopeKind::kStreamCancel: {
       std::shared_ptr<RemoteSink> sink;
       {
         std::lock_guard lock(mutex_);
-        auto it = producing_.find({e.sender_endpoint, e.correlation});
+        auto it = producing_.find({std::string(e.sender_endpoint), e.correlation});
         if (it != producing_.end()) sink = it->second.lock();
       }
       if (!sink) return;
@@ -536,11 +635,11 @@ void RemoteLink::on_stream(Envelope&& e) {
   }
 }
 
-void RemoteLink::end_remote_stream(const Envelope& open, Failure failure) {
+void RemoteLink::end_remote_stream(const EnvelopeView& open, Failure failure) {
   Envelope e = envelope(EnvelopeKind::kStreamEnd);
   e.correlation = open.correlation;
   e.error = failure_to_value(failure);
-  transport_->send(*transport_->peer(open.sender_endpoint), e);
+  transport_->send(*sender_of(open), e);
 }
 
 void RemoteLink::open_stream(Transport::Peer& peer, Envelope open, std::uint32_t window, InboundStream inbound,

@@ -104,7 +104,7 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   void stop();
 
   // TransportHandler (on the I/O thread).
-  bool on_envelope(Envelope&& envelope) override;
+  bool on_envelope(const EnvelopeView& envelope) override;
   bool still_congested() override;
   // The I/O thread is a guest of the node's scheduler (Scheduler::enter_guest): it runs the
   // actors its input wakes, between passes. A turn there that blocks on a future keeps the
@@ -116,6 +116,7 @@ class RemoteLink final : public TransportHandler, private WaitPump {
 
  private:
   friend class RemoteSink;
+  friend class RemoteAnswer;
   struct Outstanding {
     std::unique_ptr<ReplySlot> reply;
     const Transport::Peer* peer;  // peers live as long as the transport
@@ -132,19 +133,19 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   using ProducerKey = std::pair<std::string, std::uint64_t>;  // reader's endpoint, correlation
 
   bool pump() override;  // WaitPump
-  bool on_call(Envelope&& envelope);  // true: the target is over capacity
-  void on_stream(Envelope&& envelope);
+  bool on_call(const EnvelopeView& envelope);  // true: the target is over capacity
+  void on_stream(const EnvelopeView& envelope);
   void end_reading(std::uint64_t correlation, std::optional<Failure> failure);
-  void end_remote_stream(const Envelope& open, Failure failure);
+  void end_remote_stream(const EnvelopeView& open, Failure failure);
   void send_credit(const std::string& peer, std::uint64_t correlation, std::uint32_t credit);
   void cancel_reading(const std::string& peer, std::uint64_t correlation);
   void forget_producer(const ProducerKey& key);
-  void on_reply(Envelope&& envelope);
-  void on_resolve(Envelope&& envelope);
-  void on_watch(Envelope&& envelope);
-  void on_stop(Envelope&& envelope);
-  void on_ping(Envelope&& envelope);
-  void reply(const Envelope& request, Result<Value> result);
+  void on_reply(const EnvelopeView& envelope);
+  void on_resolve(const EnvelopeView& envelope);
+  void on_watch(const EnvelopeView& envelope);
+  void on_stop(const EnvelopeView& envelope);
+  void on_ping(const EnvelopeView& envelope);
+  void reply(const EnvelopeView& request, Result<Value> result);
   void send_reply(Transport::Peer& peer, std::uint64_t correlation, Result<Value> result);
   // Completes and forgets an outstanding request; false if it was no longer outstanding.
   bool complete(std::uint64_t correlation, Result<Value> result);
@@ -153,7 +154,9 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   // REQUIRES: mutex_ held. Arms the one deadline timer for `when` unless it fires earlier.
   void arm_deadline_timer(Clock::time_point when);
   // The local actor an envelope is for; else null, with why, and whether it has stopped.
-  std::shared_ptr<ActorCell> find_target(const Envelope& envelope, std::string& why, bool& stopped);
+  std::shared_ptr<ActorCell> find_target(const EnvelopeView& envelope, std::string& why, bool& stopped);
+  // The peer an envelope came from (where its answers go). I/O thread only.
+  std::shared_ptr<Transport::Peer> sender_of(const EnvelopeView& envelope);
 
   NodeCore& node_;
   std::mutex mutex_;
@@ -165,6 +168,7 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   bool stopped_ = false;                                        // guarded by mutex_
   std::atomic<std::uint64_t> next_correlation_{1};
   std::vector<std::shared_ptr<ActorCell>> congested_;  // I/O thread only
+  std::shared_ptr<Transport::Peer> last_sender_;        // I/O thread only: sender_of()'s cache
   std::unique_ptr<Transport> transport_;               // last: its thread uses the above
 };
 

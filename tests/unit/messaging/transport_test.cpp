@@ -16,9 +16,9 @@ using namespace std::chrono_literals;
 // Collects what a transport delivers; waits on conditions with deadlines.
 class Inbox : public TransportHandler {
  public:
-  bool on_envelope(Envelope&& envelope) override {
+  bool on_envelope(const EnvelopeView& envelope) override {
     std::lock_guard lock(mutex_);
-    envelopes_.push_back(std::move(envelope));
+    envelopes_.push_back(envelope.decode({}));
     changed_.notify_all();
     return false;
   }
