@@ -46,7 +46,7 @@ bool expects_reply(EnvelopeKind kind) {
   }
 }
 
-void append_envelope(std::vector<std::byte>& frame, const Envelope& e, std::string_view sender_endpoint) {
+void append_envelope(std::vector<std::byte>& frame, const Envelope& e) {
   // The first segment is reused across messages (the builder zeroes what it used as it goes),
   // so that a small envelope costs no allocation. Larger ones spill into allocated segments.
   thread_local std::array<capnp::word, 512> first_segment{};
@@ -56,8 +56,7 @@ void append_envelope(std::vector<std::byte>& frame, const Envelope& e, std::stri
   b.setKind(static_cast<wire::Kind>(e.kind));
   b.setCorrelation(e.correlation);
   b.setSenderNode(e.sender_node);
-  if (sender_endpoint.empty()) sender_endpoint = e.sender_endpoint;
-  if (!sender_endpoint.empty()) b.setSenderEndpoint(capnp::Text::Reader(sender_endpoint.data(), sender_endpoint.size()));
+  if (!e.sender_endpoint.empty()) b.setSenderEndpoint(e.sender_endpoint);
   if (e.target_id != 0) {
     b.getTarget().setActorId(e.target_id);
   } else if (!e.target_name.empty()) {
@@ -119,9 +118,17 @@ EnvelopeView read_header(wire::Envelope::Reader r, std::span<const std::byte> by
   return v;
 }
 
-// Calls `read` with the envelope of the flat message `bytes`.
-void with_envelope(std::span<const std::byte> bytes, const DecodeLimits& limits,
+// Calls `read` with the envelope of the flat message `bytes` (or of the reader a view holds open).
+void with_envelope(std::span<const std::byte> bytes, const void* open, const DecodeLimits& limits,
                    kj::FunctionParam<void(wire::Envelope::Reader)> read) {
+  if (open != nullptr) {
+    try {
+      read(*static_cast<const wire::Envelope::Reader*>(open));
+    } catch (const kj::Exception& e) {
+      throw DecodeError(fmt::format("invalid message: {}", e.getDescription().cStr()));
+    }
+    return;
+  }
   read_flat_message(bytes, limits, [&](capnp::MessageReader& reader) { read(reader.getRoot<wire::Envelope>()); });
 }
 
@@ -129,7 +136,7 @@ void with_envelope(std::span<const std::byte> bytes, const DecodeLimits& limits,
 
 Value EnvelopeView::payload(const DecodeLimits& limits) const {
   Value value;
-  with_envelope(bytes, limits, [&](wire::Envelope::Reader r) {
+  with_envelope(bytes, reader, limits, [&](wire::Envelope::Reader r) {
     if (r.hasPayload()) value = read_value(r.getPayload(), limits.nesting_limit);
   });
   return value;
@@ -137,7 +144,7 @@ Value EnvelopeView::payload(const DecodeLimits& limits) const {
 
 Value EnvelopeView::error(const DecodeLimits& limits) const {
   Value value;
-  with_envelope(bytes, limits, [&](wire::Envelope::Reader r) {
+  with_envelope(bytes, reader, limits, [&](wire::Envelope::Reader r) {
     if (r.hasError()) value = read_value(r.getError(), limits.nesting_limit);
   });
   return value;
@@ -157,7 +164,7 @@ Envelope EnvelopeView::decode(const DecodeLimits& limits) const {
   e.trace_id = trace_id;
   e.span_id = span_id;
   e.credit = credit;
-  with_envelope(bytes, limits, [&](wire::Envelope::Reader r) {
+  with_envelope(bytes, reader, limits, [&](wire::Envelope::Reader r) {
     if (r.hasPayload()) e.payload = read_value(r.getPayload(), limits.nesting_limit);
     if (r.hasError()) e.error = read_value(r.getError(), limits.nesting_limit);
   });
@@ -166,13 +173,15 @@ Envelope EnvelopeView::decode(const DecodeLimits& limits) const {
 
 void read_envelope(std::span<const std::byte> bytes, const DecodeLimits& limits,
                    kj::FunctionParam<void(const EnvelopeView&)> read) {
-  EnvelopeView view;
-  with_envelope(bytes, limits, [&](wire::Envelope::Reader r) { view = read_header(r, bytes); });
-  read(view);  // outside the reader: its views point into `bytes`, not into the reader
+  with_envelope(bytes, nullptr, limits, [&](wire::Envelope::Reader r) {
+    EnvelopeView view = read_header(r, bytes);
+    view.reader = &r;
+    read(view);
+  });
 }
 
 void decode_frame(std::span<const std::byte> frame, const std::function<void(const EnvelopeView&)>& on_envelope,
-                  const DecodeLimits& limits) {
+                  const DecodeLimits& limits, std::string_view sender) {
   if (frame.empty()) throw DecodeError("empty frame");
   // A frame may batch many envelopes, but never more than a few full-size ones.
   const std::size_t max_frame = 4 * limits.traversal_limit_words * sizeof(capnp::word);
@@ -200,7 +209,13 @@ void decode_frame(std::span<const std::byte> frame, const std::function<void(con
       throw DecodeError(fmt::format("envelope of {} bytes runs past the end of the frame ({} bytes left)", length,
                                     data.size() - at));
     }
-    read_envelope(data.subspan(at, length), limits, [&](const EnvelopeView& view) { on_envelope(view); });
+    auto bytes = data.subspan(at, length);
+    EnvelopeView view;
+    with_envelope(bytes, nullptr, limits, [&](wire::Envelope::Reader r) { view = read_header(r, bytes); });
+    if (view.sender_endpoint.empty()) view.sender_endpoint = sender;
+    // Outside the reader: a handler's own failures are not the frame's. Its views point into
+    // `bytes`, which live on.
+    on_envelope(view);
     at += length;
   }
 }

@@ -51,6 +51,8 @@ struct Envelope {
   EnvelopeKind kind = EnvelopeKind::kTell;
   std::uint64_t correlation = 0;
   std::uint64_t sender_node = 0;
+  // Where answers go. Usually left empty when sending: the transport's connection names its
+  // node (decode_frame's `sender`).
   std::string sender_endpoint;
   // The target: an actor id (non-zero), or a name, or neither (replies, stream traffic).
   std::uint64_t target_id = 0;
@@ -83,6 +85,7 @@ struct EnvelopeView {
   std::uint64_t span_id = 0;
   std::uint32_t credit = 0;
   std::span<const std::byte> bytes;
+  const void* reader = nullptr;  // the open wire reader, inside read_envelope's callback
 
   // Decoded on demand (null when absent). Throw DecodeError, naming the problem.
   Value payload(const DecodeLimits& limits) const;
@@ -91,18 +94,21 @@ struct EnvelopeView {
   Envelope decode(const DecodeLimits& limits) const;
 };
 
-// Appends `envelope`, length-prefixed, to `frame`. A non-empty `sender_endpoint` is written in
-// place of the envelope's own (the transport stamps its endpoint on what it sends).
-void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope, std::string_view sender_endpoint = {});
+// Appends `envelope`, length-prefixed, to `frame`.
+void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope);
 
-// Calls `on_envelope` for each envelope of `frame`, in order. Throws DecodeError at the first
-// envelope whose header is malformed, exceeds `limits`, or speaks another protocol version (the
-// ones before it have been delivered). Payloads are checked when they are decoded.
+// Calls `on_envelope` for each envelope of `frame`, in order. `sender` is the endpoint of the
+// node the frame came from (as its connection says): the sender_endpoint of envelopes that do
+// not name one. Throws DecodeError at the first envelope whose header is malformed, exceeds
+// `limits`, or speaks another protocol version (the ones before it have been delivered).
+// Payloads are checked when they are decoded.
 void decode_frame(std::span<const std::byte> frame, const std::function<void(const EnvelopeView&)>& on_envelope,
-                  const DecodeLimits& limits = {});
+                  const DecodeLimits& limits = {}, std::string_view sender = {});
 
 // Reads the one envelope in `bytes` (a copy of an EnvelopeView's bytes, 8-byte aligned) again
-// and calls `read` with its view. Throws DecodeError.
+// and calls `read` with its view, while the reader is open: the view's payload() and error()
+// then decode without parsing the message again. Throws DecodeError; a kj::Exception that
+// `read` throws is reported as one too.
 void read_envelope(std::span<const std::byte> bytes, const DecodeLimits& limits,
                    kj::FunctionParam<void(const EnvelopeView&)> read);
 

@@ -69,6 +69,9 @@ class Transport::Io {
     if (wake_fd_ < 0) throw std::runtime_error(fmt::format("eventfd: {}", std::strerror(errno)));
     router_.set(zmq::sockopt::linger, 0);
     router_.set(zmq::sockopt::rcvhwm, config_.queued_frames);
+    // A peer's connection is named by its endpoint (its DEALER's routing id); a restarted peer
+    // takes its name over from the connection of its earlier run.
+    router_.set(zmq::sockopt::router_handover, 1);
     try {
       router_.bind(config_.listen);
     } catch (const zmq::error_t& e) {
@@ -97,6 +100,8 @@ class Transport::Io {
     }
   }
 
+  // The routing id this node's DEALERs present: its advertised endpoint.
+  void set_identity(std::string identity) { identity_ = std::move(identity); }
   void run(const std::atomic<bool>& stopping);
   // One pass: send what is ready, wait (at most `max_wait`) for input, read it. False when
   // refused: inside a pass already.
@@ -133,6 +138,7 @@ class Transport::Io {
   zmq::context_t context_{1};
   zmq::socket_t router_;
   std::string bound_;
+  std::string identity_;
   int wake_fd_ = -1;
   std::atomic<bool> sleeping_{false};
   bool paused_ = false;  // reading stopped: the receiver is congested
@@ -256,6 +262,7 @@ void Transport::Io::connect_new_peers() {
     link->created = Clock::now();
     link->dealer = zmq::socket_t(context_, zmq::socket_type::dealer);
     link->dealer.set(zmq::sockopt::linger, 0);
+    link->dealer.set(zmq::sockopt::routing_id, identity_);
     link->dealer.set(zmq::sockopt::sndhwm, config_.queued_frames);
     link->dealer.set(zmq::sockopt::immediate, 1);  // queue nothing on a connection not yet up
     link->dealer.set(zmq::sockopt::reconnect_ivl, 100);
@@ -353,6 +360,10 @@ void Transport::Io::read_router() {
       frames_rejected_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
+    // A pulsing peer's routing id is its endpoint; ZeroMQ's own ids (of other clients) start with
+    // a zero byte and name no endpoint.
+    std::string_view sender(static_cast<const char*>(identity.data()), identity.size());
+    if (!sender.empty() && sender.front() == '\0') sender = {};
     try {
       decode_frame(
           {static_cast<const std::byte*>(frame.data()), frame.size()},
@@ -360,7 +371,7 @@ void Transport::Io::read_router() {
             envelopes_received_.fetch_add(1, std::memory_order_relaxed);
             if (handler_.on_envelope(envelope)) paused_ = true;
           },
-          config_.limits);
+          config_.limits, sender);
     } catch (const DecodeError&) {
       // Counted; the envelopes before the bad one were delivered. The node stays up.
       frames_rejected_.fetch_add(1, std::memory_order_relaxed);
@@ -425,6 +436,10 @@ Transport::Transport(TransportConfig config, TransportHandler& handler)
       buffers_(config_.max_frame_bytes, static_cast<std::size_t>(config_.queued_frames)),
       io_(std::make_unique<Io>(config_, handler, buffers_)) {
   endpoint_ = config_.advertise.empty() ? io_->bound() : config_.advertise;
+  if (endpoint_.empty() || endpoint_.size() > 255) {
+    throw std::runtime_error(fmt::format("the advertised endpoint '{}' must have 1 to 255 characters", endpoint_));
+  }
+  io_->set_identity(endpoint_);
 }
 
 namespace {
@@ -467,7 +482,7 @@ std::shared_ptr<Transport::Peer> Transport::peer(const std::string& endpoint) {
 bool Transport::send(Peer& peer, const Envelope& envelope) {
   thread_local std::vector<std::byte> encoded;
   encoded.clear();
-  append_envelope(encoded, envelope, endpoint_);
+  append_envelope(encoded, envelope);
   std::optional<Clock::time_point> deadline;  // set when it first has to wait
   auto pause = std::chrono::microseconds(20);
   // The I/O thread is the one that makes room: it waits by running I/O passes, and not at all

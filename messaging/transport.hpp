@@ -2,6 +2,8 @@
 // DEALER per peer it sends to — owned by a single I/O thread (ZeroMQ sockets are not thread
 // safe; no other thread touches them). Replies travel like any other envelope: on the replying
 // node's DEALER to the asker's ROUTER, so each direction of a node pair is one FIFO connection.
+// A DEALER's routing id is its node's advertised endpoint: the receiver learns where answers go
+// from the connection, and envelopes need not carry it.
 //
 // Sending: any thread encodes its envelope and appends it to the peer's pending chunks under a
 // short lock; the I/O thread sends each chunk as one frame (batching under load, one envelope
