@@ -46,12 +46,22 @@ bool expects_reply(EnvelopeKind kind) {
   }
 }
 
-void append_envelope(std::vector<std::byte>& frame, const Envelope& e) {
-  // The first segment is reused across messages (the builder zeroes what it used as it goes),
-  // so that a small envelope costs no allocation. Larger ones spill into allocated segments.
-  thread_local std::array<capnp::word, 512> first_segment{};
-  capnp::MallocMessageBuilder message(kj::arrayPtr(first_segment.data(), first_segment.size()));
-  auto b = message.initRoot<wire::Envelope>();
+namespace {
+// The first segment of the envelopes a thread encodes, reused (the builder zeroes what it used
+// when it is destroyed), so that a small envelope costs no allocation. Larger ones spill into
+// allocated segments.
+thread_local std::array<capnp::word, 512> tls_first_segment{};
+thread_local bool tls_first_segment_in_use = false;
+}  // namespace
+
+EncodedEnvelope::EncodedEnvelope(const Envelope& e) : owns_thread_segment_(!tls_first_segment_in_use) {
+  if (owns_thread_segment_) {
+    tls_first_segment_in_use = true;
+    message_.emplace(kj::arrayPtr(tls_first_segment.data(), tls_first_segment.size()));
+  } else {
+    message_.emplace();
+  }
+  auto b = message_->initRoot<wire::Envelope>();
   b.setVersion(kProtocolVersion);
   b.setKind(static_cast<wire::Kind>(e.kind));
   b.setCorrelation(e.correlation);
@@ -66,23 +76,62 @@ void append_envelope(std::vector<std::byte>& frame, const Envelope& e) {
   }
   b.setTargetNode(e.target_node);
   if (!e.method.empty()) b.setMethod(e.method);
-  if (!e.payload.is_null()) write_value(b.initPayload(), e.payload);
+  if (e.payload_writer != nullptr) {
+    e.payload_writer->write(b.initPayload());
+  } else if (!e.payload.is_null()) {
+    write_value(b.initPayload(), e.payload);
+  }
   if (!e.error.is_null()) write_value(b.initError(), e.error);
   b.setDeadlineMs(e.deadline_ms);
   b.setTraceId(e.trace_id);
   b.setSpanId(e.span_id);
   b.setCredit(e.credit);
 
-  std::size_t words = capnp::computeSerializedSizeInWords(message);
-  std::uint64_t length = words * sizeof(capnp::word);
+  segments_ = message_->getSegmentsForOutput();
+  // The flat form (as capnp::writeMessage writes it): a table (the segment count less one, then
+  // each segment's size in words, as UInt32s, padded to a word), then the segments.
+  std::size_t words = (segments_.size() + 2) / 2;
+  for (auto segment : segments_) words += segment.size();
+  message_bytes_ = words * sizeof(capnp::word);
+}
+
+EncodedEnvelope::~EncodedEnvelope() {
+  message_.reset();  // zeroes the thread's segment again
+  if (owns_thread_segment_) tls_first_segment_in_use = false;
+}
+
+void EncodedEnvelope::write_to(std::byte* out) {
+  std::uint64_t length = message_bytes_;
+  std::memcpy(out, &length, sizeof(length));
+  out += sizeof(length);
+  // Written directly rather than through capnp::writeMessage and an output stream: a third of
+  // the cost of a small envelope went there.
+  const std::size_t table_words = (segments_.size() + 2) / 2;
+  std::memset(out, 0, table_words * sizeof(capnp::word));
+  auto put_u32 = [&](std::size_t index, std::size_t value) {
+    auto v = static_cast<std::uint32_t>(value);
+    std::memcpy(out + index * sizeof(v), &v, sizeof(v));
+  };
+  put_u32(0, segments_.size() - 1);
+  for (std::size_t i = 0; i < segments_.size(); ++i) put_u32(i + 1, segments_[i].size());
+  out += table_words * sizeof(capnp::word);
+  for (auto segment : segments_) {
+    std::memcpy(out, segment.begin(), segment.size() * sizeof(capnp::word));
+    out += segment.size() * sizeof(capnp::word);
+  }
+}
+
+void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope) {
+  EncodedEnvelope encoded(envelope);
   std::size_t at = frame.size();
-  frame.resize(at + sizeof(length) + length);
-  std::memcpy(frame.data() + at, &length, sizeof(length));
-  kj::ArrayOutputStream out(kj::arrayPtr(reinterpret_cast<kj::byte*>(frame.data() + at + sizeof(length)), length));
-  capnp::writeMessage(out, message);
+  frame.resize(at + encoded.size());
+  encoded.write_to(frame.data() + at);
 }
 
 namespace {
+
+// The aligned copy of misaligned frames that a thread keeps between frames, at most.
+constexpr std::size_t kKeptAlignedBytes = std::size_t{1} << 20;
 
 std::string_view view_of(capnp::Text::Reader text) { return {text.begin(), text.size()}; }
 
@@ -100,7 +149,7 @@ EnvelopeView read_header(wire::Envelope::Reader r, std::span<const std::byte> by
   v.kind = static_cast<EnvelopeKind>(kind);
   v.correlation = r.getCorrelation();
   v.sender_node = r.getSenderNode();
-  v.sender_endpoint = view_of(r.getSenderEndpoint());
+  if (r.hasSenderEndpoint()) v.sender_endpoint = view_of(r.getSenderEndpoint());  // mostly absent
   auto target = r.getTarget();
   switch (target.which()) {
     case wire::Envelope::Target::NONE: break;
@@ -114,37 +163,40 @@ EnvelopeView read_header(wire::Envelope::Reader r, std::span<const std::byte> by
   v.trace_id = r.getTraceId();
   v.span_id = r.getSpanId();
   v.credit = r.getCredit();
+  v.has_payload = r.hasPayload();
+  v.has_error = r.hasError();
   v.bytes = bytes;
   return v;
 }
 
-// Calls `read` with the envelope of the flat message `bytes` (or of the reader a view holds open).
-void with_envelope(std::span<const std::byte> bytes, const void* open, const DecodeLimits& limits,
+// Calls `read` with the envelope of the flat message `bytes`.
+void with_envelope(std::span<const std::byte> bytes, const DecodeLimits& limits,
                    kj::FunctionParam<void(wire::Envelope::Reader)> read) {
-  if (open != nullptr) {
-    try {
-      read(*static_cast<const wire::Envelope::Reader*>(open));
-    } catch (const kj::Exception& e) {
-      throw DecodeError(fmt::format("invalid message: {}", e.getDescription().cStr()));
-    }
-    return;
-  }
   read_flat_message(bytes, limits, [&](capnp::MessageReader& reader) { read(reader.getRoot<wire::Envelope>()); });
 }
 
 }  // namespace
 
-Value EnvelopeView::payload(const DecodeLimits& limits) const {
+Value read_payload(std::span<const std::byte> envelope, const DecodeLimits& limits) {
   Value value;
-  with_envelope(bytes, reader, limits, [&](wire::Envelope::Reader r) {
+  with_envelope(envelope, limits, [&](wire::Envelope::Reader r) {
     if (r.hasPayload()) value = read_value(r.getPayload(), limits.nesting_limit);
   });
   return value;
 }
 
+void read_payload(std::span<const std::byte> envelope, const DecodeLimits& limits,
+                  kj::FunctionParam<void(std::optional<wire::Value::Reader>)> read) {
+  with_envelope(envelope, limits, [&](wire::Envelope::Reader r) {
+    read(r.hasPayload() ? std::optional(r.getPayload()) : std::nullopt);
+  });
+}
+
+Value EnvelopeView::payload(const DecodeLimits& limits) const { return read_payload(bytes, limits); }
+
 Value EnvelopeView::error(const DecodeLimits& limits) const {
   Value value;
-  with_envelope(bytes, reader, limits, [&](wire::Envelope::Reader r) {
+  with_envelope(bytes, limits, [&](wire::Envelope::Reader r) {
     if (r.hasError()) value = read_value(r.getError(), limits.nesting_limit);
   });
   return value;
@@ -164,20 +216,11 @@ Envelope EnvelopeView::decode(const DecodeLimits& limits) const {
   e.trace_id = trace_id;
   e.span_id = span_id;
   e.credit = credit;
-  with_envelope(bytes, reader, limits, [&](wire::Envelope::Reader r) {
+  with_envelope(bytes, limits, [&](wire::Envelope::Reader r) {
     if (r.hasPayload()) e.payload = read_value(r.getPayload(), limits.nesting_limit);
     if (r.hasError()) e.error = read_value(r.getError(), limits.nesting_limit);
   });
   return e;
-}
-
-void read_envelope(std::span<const std::byte> bytes, const DecodeLimits& limits,
-                   kj::FunctionParam<void(const EnvelopeView&)> read) {
-  with_envelope(bytes, nullptr, limits, [&](wire::Envelope::Reader r) {
-    EnvelopeView view = read_header(r, bytes);
-    view.reader = &r;
-    read(view);
-  });
 }
 
 void decode_frame(std::span<const std::byte> frame, const std::function<void(const EnvelopeView&)>& on_envelope,
@@ -188,15 +231,21 @@ void decode_frame(std::span<const std::byte> frame, const std::function<void(con
   if (frame.size() > max_frame) {
     throw DecodeError(fmt::format("frame of {} bytes exceeds the limit of {} bytes", frame.size(), max_frame));
   }
-  // Frames from TCP are often misaligned; Cap'n Proto needs aligned words. Copy once, here.
-  kj::Array<capnp::word> aligned;
+  // Frames from TCP are often misaligned; Cap'n Proto needs aligned words. Copy once, here, into
+  // a buffer the thread keeps (a fresh one per frame would cost an allocation, and page faults).
+  thread_local std::vector<std::uint64_t> aligned;
   std::span<const std::byte> data = frame;
   if (reinterpret_cast<std::uintptr_t>(frame.data()) % alignof(capnp::word) != 0) {
-    aligned = kj::heapArray<capnp::word>((frame.size() + sizeof(capnp::word) - 1) / sizeof(capnp::word));
-    auto* bytes = reinterpret_cast<std::byte*>(aligned.begin());
-    std::copy(frame.begin(), frame.end(), bytes);
-    data = {bytes, frame.size()};
+    aligned.resize((frame.size() + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t));
+    std::memcpy(aligned.data(), frame.data(), frame.size());
+    data = {reinterpret_cast<const std::byte*>(aligned.data()), frame.size()};
   }
+  // What a rare huge frame took is given back once it is read.
+  struct Shrink {
+    ~Shrink() {
+      if (aligned.capacity() * sizeof(std::uint64_t) > kKeptAlignedBytes) std::vector<std::uint64_t>().swap(aligned);
+    }
+  } shrink;
   std::size_t at = 0;
   while (at < data.size()) {
     std::uint64_t length = 0;
@@ -211,7 +260,7 @@ void decode_frame(std::span<const std::byte> frame, const std::function<void(con
     }
     auto bytes = data.subspan(at, length);
     EnvelopeView view;
-    with_envelope(bytes, nullptr, limits, [&](wire::Envelope::Reader r) { view = read_header(r, bytes); });
+    with_envelope(bytes, limits, [&](wire::Envelope::Reader r) { view = read_header(r, bytes); });
     if (view.sender_endpoint.empty()) view.sender_endpoint = sender;
     // Outside the reader: a handler's own failures are not the frame's. Its views point into
     // `bytes`, which live on.

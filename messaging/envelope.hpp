@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -47,6 +48,16 @@ bool expects_reply(EnvelopeKind kind);
 
 inline constexpr std::uint16_t kProtocolVersion = 1;
 
+// Writes a payload straight into an envelope (a typed call's C++ arguments, as a list), with no
+// Value in between. See Envelope::payload_writer.
+class PayloadWriter {
+ public:
+  virtual void write(wire::Value::Builder payload) const = 0;
+
+ protected:
+  ~PayloadWriter() = default;
+};
+
 struct Envelope {
   EnvelopeKind kind = EnvelopeKind::kTell;
   std::uint64_t correlation = 0;
@@ -60,6 +71,9 @@ struct Envelope {
   std::uint64_t target_node = 0;
   std::string method;
   Value payload;
+  // When set, writes the payload in place of `payload`. The caller keeps it alive until the
+  // envelope is encoded (send() encodes before it returns).
+  const PayloadWriter* payload_writer = nullptr;
   Value error;  // null unless the envelope reports a failure
   std::uint32_t deadline_ms = 0;
   std::uint64_t trace_id = 0;
@@ -70,7 +84,7 @@ struct Envelope {
 // An envelope as received: its header read, its payload and error left encoded in `bytes` (the
 // envelope's own flat Cap'n Proto message, 8-byte aligned). A view: it points into the frame,
 // and is valid only as long as those bytes are (during the decode_frame callback that hands it
-// out). Keep a copy of `bytes` to read it again later (read_envelope).
+// out). Keep a copy of `bytes` to read the payload later (read_payload).
 struct EnvelopeView {
   EnvelopeKind kind = EnvelopeKind::kTell;
   std::uint64_t correlation = 0;
@@ -84,14 +98,37 @@ struct EnvelopeView {
   std::uint64_t trace_id = 0;
   std::uint64_t span_id = 0;
   std::uint32_t credit = 0;
+  bool has_payload = false;
+  bool has_error = false;
   std::span<const std::byte> bytes;
-  const void* reader = nullptr;  // the open wire reader, inside read_envelope's callback
 
   // Decoded on demand (null when absent). Throw DecodeError, naming the problem.
   Value payload(const DecodeLimits& limits) const;
   Value error(const DecodeLimits& limits) const;
   // Everything, decoded into an Envelope of its own. Throws DecodeError.
   Envelope decode(const DecodeLimits& limits) const;
+};
+
+// An envelope encoded, waiting to be copied into a frame: for a sender that appends it to memory
+// it shares under a lock, and encodes it before taking the lock. The first one alive on a thread
+// builds in memory the thread keeps (no allocation for a small envelope); one made while another
+// is alive (a send nested in a send) allocates its own.
+class EncodedEnvelope {
+ public:
+  explicit EncodedEnvelope(const Envelope& envelope);
+  ~EncodedEnvelope();
+  EncodedEnvelope(const EncodedEnvelope&) = delete;
+  EncodedEnvelope& operator=(const EncodedEnvelope&) = delete;
+
+  // Bytes write_to() writes: the length prefix and the message.
+  std::size_t size() const { return sizeof(std::uint64_t) + message_bytes_; }
+  void write_to(std::byte* out);
+
+ private:
+  bool owns_thread_segment_;
+  std::optional<capnp::MallocMessageBuilder> message_;
+  kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments_;
+  std::size_t message_bytes_;
 };
 
 // Appends `envelope`, length-prefixed, to `frame`.
@@ -101,15 +138,17 @@ void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope);
 // node the frame came from (as its connection says): the sender_endpoint of envelopes that do
 // not name one. Throws DecodeError at the first envelope whose header is malformed, exceeds
 // `limits`, or speaks another protocol version (the ones before it have been delivered).
-// Payloads are checked when they are decoded.
+// Payloads are checked when they are decoded. REQUIRES: not called from its own callback.
 void decode_frame(std::span<const std::byte> frame, const std::function<void(const EnvelopeView&)>& on_envelope,
                   const DecodeLimits& limits = {}, std::string_view sender = {});
 
-// Reads the one envelope in `bytes` (a copy of an EnvelopeView's bytes, 8-byte aligned) again
-// and calls `read` with its view, while the reader is open: the view's payload() and error()
-// then decode without parsing the message again. Throws DecodeError; a kj::Exception that
-// `read` throws is reported as one too.
-void read_envelope(std::span<const std::byte> bytes, const DecodeLimits& limits,
-                   kj::FunctionParam<void(const EnvelopeView&)> read);
+// The payload of the envelope whose bytes (an EnvelopeView's, or a copy of them, 8-byte aligned)
+// are `envelope`; null when it has none. Throws DecodeError.
+Value read_payload(std::span<const std::byte> envelope, const DecodeLimits& limits);
+// The same, in place: calls `read` with the payload's wire form (nullopt when there is none)
+// while the message is open, for decoding it straight into C++ types (read_wire). Cap'n Proto's
+// failures inside `read` become DecodeError.
+void read_payload(std::span<const std::byte> envelope, const DecodeLimits& limits,
+                  kj::FunctionParam<void(std::optional<wire::Value::Reader>)> read);
 
 }  // namespace pulsing

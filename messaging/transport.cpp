@@ -376,6 +376,7 @@ void Transport::Io::read_router() {
       // Counted; the envelopes before the bad one were delivered. The node stays up.
       frames_rejected_.fetch_add(1, std::memory_order_relaxed);
     }
+    if (handler_.after_frame()) paused_ = true;
   }
 }
 
@@ -480,9 +481,7 @@ std::shared_ptr<Transport::Peer> Transport::peer(const std::string& endpoint) {
 }
 
 bool Transport::send(Peer& peer, const Envelope& envelope) {
-  thread_local std::vector<std::byte> encoded;
-  encoded.clear();
-  append_envelope(encoded, envelope);
+  EncodedEnvelope encoded(envelope);
   std::optional<Clock::time_point> deadline;  // set when it first has to wait
   auto pause = std::chrono::microseconds(20);
   // The I/O thread is the one that makes room: it waits by running I/O passes, and not at all
@@ -501,7 +500,9 @@ bool Transport::send(Peer& peer, const Envelope& envelope) {
           peer.pending_.push_back({buffers_.take()});
         }
         auto& chunk = peer.pending_.back();
-        chunk.bytes.insert(chunk.bytes.end(), encoded.begin(), encoded.end());
+        std::size_t at = chunk.bytes.size();
+        chunk.bytes.resize(at + encoded.size());
+        encoded.write_to(chunk.bytes.data() + at);
         ++chunk.envelopes;
         const bool unanswered = !expects_reply(envelope.kind);
         chunk.unanswered += unanswered;

@@ -51,6 +51,9 @@ class TransportHandler {
   // One envelope, its header decoded (the view is valid during the call only: copy what must
   // outlive it). Returns true when the receiver is over capacity (reading pauses).
   virtual bool on_envelope(const EnvelopeView& envelope) = 0;
+  // Every envelope of a frame has been handed to on_envelope (a handler may hold some back to
+  // deliver them together). Returns as on_envelope does.
+  virtual bool after_frame() { return false; }
   // Polled while reading is paused: whether the receiver is still congested.
   virtual bool still_congested() = 0;
   // `endpoint` went down. `dropped` envelopes that were pending for it are lost, not counting

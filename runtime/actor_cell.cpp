@@ -85,6 +85,11 @@ void ActorCell::post(Message* message, bool wait_for_room) {
   if (wait_for_room && capacity_ != 0 && user_.depth_after(pushed) > capacity_) back_pressure();
 }
 
+void ActorCell::post(MessageChain& chain) {
+  user_.push(chain);
+  schedule_if_idle();
+}
+
 void ActorCell::post_system(Message* message) {
   system_.push(message);
   schedule_if_idle();

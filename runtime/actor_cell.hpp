@@ -72,6 +72,9 @@ class ActorCell final : public Runnable,
   // Queues a user message; applies back-pressure (see above) unless `wait_for_room` is false
   // (the network's I/O thread, which pushes back on its peers instead). Takes ownership.
   void post(Message* message, bool wait_for_room = true);
+  // Queues every message of `chain` at once (leaving it empty), without waiting for room: for
+  // the network's I/O thread, which pushes back on its peers instead.
+  void post(MessageChain& chain);
   // The user mailbox holds more than its capacity / at least half of it (approximate).
   bool over_capacity() const { return capacity_ != 0 && user_.depth() > capacity_; }
   bool over_half_capacity() const { return capacity_ != 0 && user_.depth() > capacity_ / 2; }

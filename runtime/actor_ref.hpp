@@ -20,6 +20,7 @@
 #include "common/address.hpp"
 #include "messaging/convert.hpp"
 #include "messaging/value.hpp"
+#include "messaging/wire_convert.hpp"
 #include "runtime/actor_cell.hpp"
 #include "runtime/calls.hpp"
 #include "runtime/future.hpp"
@@ -76,10 +77,11 @@ class AnyRef {
  protected:
   // Queues `message` for the local actor. REQUIRES: cell_.
   void post(detail::Message* message) const;
-  // A call by name to the remote actor; `reply` receives the outcome. REQUIRES: remote_.
-  Future<Value> remote_ask(std::string_view method, std::vector<Value> args) const;
-  void remote_ask(std::string_view method, std::vector<Value> args, std::unique_ptr<detail::ReplySlot> reply) const;
-  void remote_tell(std::string_view method, std::vector<Value> args) const;
+  // A call by name to the remote actor, its arguments written by `args`; `reply` receives the
+  // outcome. REQUIRES: remote_.
+  Future<Value> remote_ask(std::string_view method, const PayloadWriter& args) const;
+  void remote_ask(std::string_view method, const PayloadWriter& args, std::unique_ptr<detail::ReplySlot> reply) const;
+  void remote_tell(std::string_view method, const PayloadWriter& args) const;
   // Fails `promise` with a TimeoutError if it is not complete within the timeout.
   template <typename R>
   void arm_timeout(Promise<R>& promise, std::string_view method) const;
@@ -124,7 +126,7 @@ class ActorRef : public AnyRef {
     requires std::is_member_function_pointer_v<M>
   void tell(M method, A&&... args) const {
     check_call<M, A...>();
-    if (remote_) return remote_tell(method_name(method), encode_args(method, std::forward<A>(args)...));
+    if (remote_) return remote_tell(method_name(method), TypedArgs<M, A...>(args...));
     if (!valid()) return;  // nowhere to deliver, and no node here to count it
     post(new detail::CallMessage<M, detail::TellReply>(method, detail::TellReply{}, std::forward<A>(args)...));
   }
@@ -148,8 +150,8 @@ class ActorRef : public AnyRef {
             }
           },
           [channel](std::optional<Failure> failure) { channel->finish(std::move(failure)); }};
-      remote_->open_stream(method_name(method), encode_args(method, std::forward<A>(args)...),
-                           static_cast<std::uint32_t>(kDefaultWindow), std::move(inbound), *channel);
+      remote_->open_stream(method_name(method), TypedArgs<M, A...>(args...), static_cast<std::uint32_t>(kDefaultWindow),
+                           std::move(inbound), *channel);
     } else if (!valid()) {
       channel->finish(unreachable_failure());
     } else {
@@ -174,35 +176,43 @@ class ActorRef : public AnyRef {
     const MethodEntry* entry = T::pulsing_method_table().find(method);
     return entry ? std::string_view(entry->name) : std::string_view("a method");
   }
-  // The arguments as the method's parameter types, then as Values: what crosses the wire. An
-  // argument that already has its parameter's type is converted as it is, with no copy.
+  // A typed call's arguments as the method's parameter types, written straight into the
+  // envelope: what crosses the wire (see write_wire). An argument that already has its
+  // parameter's type is written as it is, with no copy. Refers to the arguments: lives on the
+  // caller's stack while the envelope is encoded.
   template <typename M, typename... A>
-  static std::vector<Value> encode_args(M, A&&... args) {
+  class TypedArgs final : public PayloadWriter {
     using Params = typename detail::method_traits<M>::args_tuple;
-    std::vector<Value> values;
-    values.reserve(sizeof...(A));
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (values.push_back(arg_to_value<std::tuple_element_t<I, Params>>(std::forward<A>(args))), ...);
-    }(std::index_sequence_for<A...>{});
-    return values;
-  }
-  template <typename P, typename Arg>
-  static Value arg_to_value(Arg&& arg) {
-    if constexpr (std::is_same_v<std::remove_cvref_t<Arg>, P>) {
-      return to_value(arg);
-    } else {
-      return to_value(P(std::forward<Arg>(arg)));
+
+   public:
+    explicit TypedArgs(A&... args) : args_(args...) {}
+    void write(wire::Value::Builder payload) const override {
+      auto list = payload.initList(static_cast<unsigned>(sizeof...(A)));
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (write_arg<std::tuple_element_t<I, Params>>(list[I], std::get<I>(args_)), ...);
+      }(std::index_sequence_for<A...>{});
     }
-  }
+
+   private:
+    template <typename P, typename Arg>
+    static void write_arg(wire::Value::Builder out, const Arg& arg) {
+      if constexpr (std::is_same_v<std::remove_cvref_t<Arg>, P>) {
+        write_wire(out, arg);
+      } else {
+        write_wire(out, P(arg));
+      }
+    }
+    std::tuple<A&...> args_;
+  };
   template <typename X, typename M, typename... A>
   Future<X> typed_remote_ask(M method, A&&... args) const {
     auto name = method_name(method);
     if constexpr (std::is_same_v<X, Value>) {
-      return remote_ask(name, encode_args(method, std::forward<A>(args)...));
+      return remote_ask(name, TypedArgs<M, A...>(args...));
     } else {
       auto slot = std::make_unique<TypedReply<X>>(name);
       auto future = slot->future();
-      remote_ask(name, encode_args(method, std::forward<A>(args)...), std::move(slot));
+      remote_ask(name, TypedArgs<M, A...>(args...), std::move(slot));
       return future;
     }
   }

@@ -21,6 +21,7 @@
 #include "messaging/convert.hpp"
 #include "messaging/error.hpp"
 #include "messaging/transport.hpp"
+#include "messaging/wire_convert.hpp"
 #include "runtime/actor_cell.hpp"
 #include "runtime/future.hpp"
 #include "runtime/method_table.hpp"
@@ -305,9 +306,9 @@ class StreamMessage final : public Message {
   std::shared_ptr<StreamChannel<T>> channel_;
 };
 
-// Calls the method named `method` of the cell's actor with `args`, or fails `reply` with
-// UnknownMethod. REQUIRES: in turn.
-void invoke_by_name(ActorCell& cell, std::string_view method, std::vector<Value>&& args, DynamicReply&& reply);
+// The entry of the method named `method` of the cell's actor; null, with `reply` refused
+// (UnknownMethod), when there is none. REQUIRES: in turn.
+const MethodEntry* find_method(ActorCell& cell, std::string_view method, DynamicReply& reply);
 
 // A call by name with Value arguments.
 class DynamicCallMessage final : public Message {
@@ -315,7 +316,11 @@ class DynamicCallMessage final : public Message {
   DynamicCallMessage(std::string method, std::vector<Value> args, DynamicReply reply)
       : method_(std::move(method)), args_(std::move(args)), reply_(std::move(reply)) {}
 
-  void run(ActorCell& cell) override { invoke_by_name(cell, method_, std::move(args_), std::move(reply_)); }
+  void run(ActorCell& cell) override {
+    if (const MethodEntry* entry = find_method(cell, method_, reply_)) {
+      entry->invoke(*entry, cell, std::move(args_), std::move(reply_));
+    }
+  }
   void reject(ActorCell& cell) override { reply_.reject(cell); }
 
  private:
@@ -335,33 +340,22 @@ Args convert_args([[maybe_unused]] std::vector<Value>& args, [[maybe_unused]] st
   return Args{one(std::integral_constant<std::size_t, I>{})...};
 }
 
+// Argument errors say where: "Calculator.add(int) -> int: argument 1: expected int, got text".
+void refuse_arguments(const MethodEntry& entry, ActorCell& cell, DynamicReply& reply, std::string_view why);
+std::string wrong_arity(std::size_t expected, std::size_t got);
+
+// Runs the method of `entry` with its arguments, converted, and delivers the outcome to `reply`.
 template <typename M>
-void invoke_dynamic(const MethodEntry& entry, ActorCell& cell, std::vector<Value>&& args, DynamicReply&& reply) {
+void invoke_converted(const MethodEntry& entry, ActorCell& cell, typename method_traits<M>::args_tuple& args,
+                      DynamicReply&& reply) {
   using Traits = method_traits<M>;
   using Class = typename Traits::class_type;
   using R = typename Traits::result_type;
-  using Args = typename Traits::args_tuple;
   const M method = entry.pointer<M>();
-  auto bad_arguments = [&](const std::string& why) {
-    refuse(cell, reply,
-           make_failure<RuntimeError>(RuntimeErrorKind::kBadArguments,
-                                      fmt::format("{}.{}: {}", cell.methods().class_name(), entry.signature, why)));
-  };
-  if (args.size() != Traits::arity) {
-    return bad_arguments(fmt::format("expected {} argument{}, got {}", Traits::arity,
-                                     Traits::arity == 1 ? "" : "s", args.size()));
-  }
-  std::optional<Args> converted;
-  std::size_t at = 0;
-  try {
-    converted.emplace(convert_args<Args>(args, at, std::make_index_sequence<Traits::arity>{}));
-  } catch (const ConversionError& e) {
-    return bad_arguments(fmt::format("argument {}: {}", at + 1, e.what()));
-  }
   auto& self = static_cast<Class&>(cell.instance());
-  auto call = [&]() -> decltype(auto) { return apply_method(self, method, *converted); };
+  auto call = [&]() -> decltype(auto) { return apply_method(self, method, args); };
   if constexpr (is_stream_v<R>) {
-    if (!reply.is_stream()) return bad_arguments("a stream method: call it with stream()");
+    if (!reply.is_stream()) return refuse_arguments(entry, cell, reply, "a stream method: call it with stream()");
     using T = typename R::value_type;
     auto sink = reply.sink();
     try {
@@ -372,9 +366,75 @@ void invoke_dynamic(const MethodEntry& entry, ActorCell& cell, std::vector<Value
       sink->finish(failure);
     }
   } else {
-    if (reply.is_stream()) return bad_arguments("not a stream method: call it with ask() or tell()");
+    if (reply.is_stream()) return refuse_arguments(entry, cell, reply, "not a stream method: call it with ask() or tell()");
     invoke_handler<R>(cell, call, std::move(reply));
   }
+}
+
+template <typename M>
+void invoke_dynamic(const MethodEntry& entry, ActorCell& cell, std::vector<Value>&& args, DynamicReply&& reply) {
+  using Traits = method_traits<M>;
+  using Args = typename Traits::args_tuple;
+  if (args.size() != Traits::arity) return refuse_arguments(entry, cell, reply, wrong_arity(Traits::arity, args.size()));
+  std::optional<Args> converted;
+  std::size_t at = 0;
+  try {
+    converted.emplace(convert_args<Args>(args, at, std::make_index_sequence<Traits::arity>{}));
+  } catch (const ConversionError& e) {
+    return refuse_arguments(entry, cell, reply, fmt::format("argument {}: {}", at + 1, e.what()));
+  }
+  invoke_converted<M>(entry, cell, *converted, std::move(reply));
+}
+
+template <typename Args, std::size_t... I>
+Args convert_wire_args([[maybe_unused]] capnp::List<wire::Value>::Reader list, [[maybe_unused]] std::size_t& at,
+                       [[maybe_unused]] int nesting_limit, std::index_sequence<I...>) {
+  [[maybe_unused]] auto one = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
+    at = J;
+    return read_wire<std::tuple_element_t<J, Args>>(list[J], nesting_limit);
+  };
+  // Braced init: elements are converted left to right, so `at` names the failing argument.
+  return Args{one(std::integral_constant<std::size_t, I>{})...};
+}
+
+template <typename M>
+void invoke_wire(const MethodEntry& entry, ActorCell& cell, std::span<const std::byte> envelope,
+                 const DecodeLimits& limits, DynamicReply&& reply) {
+  using Traits = method_traits<M>;
+  using Args = typename Traits::args_tuple;
+  std::optional<Args> converted;
+  std::string problem;
+  try {
+    read_payload(envelope, limits, [&](std::optional<wire::Value::Reader> payload) {
+      if (!payload) {
+        if constexpr (Traits::arity == 0) {
+          converted.emplace();
+        } else {
+          problem = wrong_arity(Traits::arity, 0);
+        }
+        return;
+      }
+      if (!payload->isList()) {
+        problem = fmt::format("arguments must be a list, got {}", read_value(*payload, limits.nesting_limit).debug_string());
+        return;
+      }
+      auto list = payload->getList();
+      if (list.size() != Traits::arity) {
+        problem = wrong_arity(Traits::arity, list.size());
+        return;
+      }
+      std::size_t at = 0;
+      try {
+        converted.emplace(convert_wire_args<Args>(list, at, limits.nesting_limit, std::make_index_sequence<Traits::arity>{}));
+      } catch (const ConversionError& e) {
+        problem = fmt::format("argument {}: {}", at + 1, e.what());
+      }
+    });
+  } catch (const DecodeError& bad) {
+    problem = fmt::format("unreadable arguments: {}", bad.what());
+  }
+  if (!converted) return refuse_arguments(entry, cell, reply, problem);
+  invoke_converted<M>(entry, cell, *converted, std::move(reply));
 }
 
 }  // namespace pulsing::detail

@@ -1,6 +1,7 @@
 // Message and Mailbox: the intrusive, lock-free multi-producer / single-consumer queue every
-// actor reads from (D. Vyukov's algorithm). A push is one atomic exchange; nothing is allocated
-// by the queue itself (the link lives in the message).
+// actor reads from (D. Vyukov's algorithm). A push is one atomic exchange, for one message or
+// for a MessageChain of many; nothing is allocated by the queue itself (the link lives in the
+// message).
 //
 // Ownership: push() hands the message to the mailbox; pop() hands it to the consumer, which
 // deletes it after use. The mailbox deletes what is left when destroyed.
@@ -10,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <utility>
 
 namespace pulsing::detail {
 
@@ -26,7 +28,40 @@ class Message {
 
  private:
   friend class Mailbox;
+  friend class MessageChain;
   std::atomic<Message*> next_{nullptr};
+};
+
+// Messages linked in order, pushed into a mailbox at once: a producer with many messages for one
+// actor (a frame's worth from the network) pays one atomic exchange, and the consumer does not
+// chase it message by message. Owns its messages until pushed. Not synchronised.
+class MessageChain {
+ public:
+  MessageChain() = default;
+  MessageChain(const MessageChain&) = delete;
+  MessageChain& operator=(const MessageChain&) = delete;
+  ~MessageChain() {
+    while (first_ != nullptr) delete std::exchange(first_, first_->next_.load(std::memory_order_relaxed));
+  }
+
+  void append(Message* message) {
+    message->next_.store(nullptr, std::memory_order_relaxed);
+    if (last_ != nullptr) {
+      last_->next_.store(message, std::memory_order_relaxed);
+    } else {
+      first_ = message;
+    }
+    last_ = message;
+    ++size_;
+  }
+  bool empty() const { return first_ == nullptr; }
+  std::uint64_t size() const { return size_; }
+
+ private:
+  friend class Mailbox;
+  Message* first_ = nullptr;
+  Message* last_ = nullptr;
+  std::uint64_t size_ = 0;
 };
 
 class Mailbox {
@@ -39,10 +74,14 @@ class Mailbox {
   // Returns the number of messages pushed so far, this one included.
   std::uint64_t push(Message* message) {
     message->next_.store(nullptr, std::memory_order_relaxed);
-    Message* prev = tail_.exchange(message, std::memory_order_seq_cst);
-    // Counted on the tail's cache line, which this thread owns right after the exchange.
-    std::uint64_t pushed = pushed_.fetch_add(1, std::memory_order_seq_cst) + 1;
-    prev->next_.store(message, std::memory_order_release);
+    return link(message, message, 1);
+  }
+  // Pushes every message of `chain`, in order, leaving it empty. Returns as push() does.
+  // REQUIRES: !chain.empty().
+  std::uint64_t push(MessageChain& chain) {
+    std::uint64_t pushed = link(chain.first_, chain.last_, chain.size_);
+    chain.first_ = chain.last_ = nullptr;
+    chain.size_ = 0;
     return pushed;
   }
 
@@ -68,6 +107,14 @@ class Mailbox {
   }
 
  private:
+  // Appends the linked messages first..last (`count` of them).
+  std::uint64_t link(Message* first, Message* last, std::uint64_t count) {
+    Message* prev = tail_.exchange(last, std::memory_order_seq_cst);
+    // Counted on the tail's cache line, which this thread owns right after the exchange.
+    std::uint64_t pushed = pushed_.fetch_add(count, std::memory_order_seq_cst) + count;
+    prev->next_.store(first, std::memory_order_release);
+    return pushed;
+  }
   Message* taken(Message* m) {
     if ((++popped_ & 31) == 0) publish_popped();
     return m;

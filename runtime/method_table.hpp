@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstring>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -21,6 +22,7 @@
 #include "common/preprocessor.hpp"
 #include "messaging/convert.hpp"
 #include "messaging/value.hpp"
+#include "messaging/value_codec.hpp"
 #include "runtime/task.hpp"
 
 namespace pulsing {
@@ -67,11 +69,16 @@ constexpr MethodKind kind_of() {
 struct MethodEntry {
   using DynamicInvoker = void (*)(const MethodEntry& entry, detail::ActorCell& cell, std::vector<Value>&& args,
                                   detail::DynamicReply&& reply);
+  // Reads the arguments straight from an envelope's payload (`envelope`: its bytes, see
+  // read_payload), with no Value list in between.
+  using WireInvoker = void (*)(const MethodEntry& entry, detail::ActorCell& cell, std::span<const std::byte> envelope,
+                               const DecodeLimits& limits, detail::DynamicReply&& reply);
 
   std::string name;
   std::string signature;  // "add(int) -> int", for error messages and listings
   detail::MethodKind kind;
   DynamicInvoker invoke;
+  WireInvoker invoke_wire;
   // The member pointer's type and bytes: to find an entry from a typed call, and for `invoke`
   // to call it.
   std::type_index pointer_type;
@@ -133,6 +140,9 @@ std::string args_signature(std::index_sequence<I...>) {
 // pointer's *type* are linked correctly.
 template <typename M>
 void invoke_dynamic(const MethodEntry& entry, ActorCell& cell, std::vector<Value>&& args, DynamicReply&& reply);
+template <typename M>
+void invoke_wire(const MethodEntry& entry, ActorCell& cell, std::span<const std::byte> envelope,
+                 const DecodeLimits& limits, DynamicReply&& reply);
 
 template <typename M>
 MethodEntry make_method(std::string_view name, M pointer) {
@@ -143,7 +153,7 @@ MethodEntry make_method(std::string_view name, M pointer) {
                     std::string(name) + "(" +
                         args_signature<Args>(std::make_index_sequence<Traits::arity>{}) + ") -> " +
                         type_name_of<typename Traits::result_type>(),
-                    kind_of<typename Traits::result_type>(), &invoke_dynamic<M>, typeid(M)};
+                    kind_of<typename Traits::result_type>(), &invoke_dynamic<M>, &invoke_wire<M>, typeid(M)};
   std::memcpy(entry.pointer_bytes.data(), &pointer, sizeof(pointer));
   return entry;
 }

@@ -208,25 +208,25 @@ Failure AnyRef::unreachable_failure() const {
 
 void AnyRef::post(detail::Message* message) const { cell_->post(message); }
 
-Future<Value> AnyRef::remote_ask(std::string_view method, std::vector<Value> args) const {
+Future<Value> AnyRef::remote_ask(std::string_view method, const PayloadWriter& args) const {
   auto slot = std::make_unique<detail::ValueReply>();
   auto future = slot->future();
-  remote_ask(method, std::move(args), std::move(slot));
+  remote_ask(method, args, std::move(slot));
   return future;
 }
 
-void AnyRef::remote_ask(std::string_view method, std::vector<Value> args,
+void AnyRef::remote_ask(std::string_view method, const PayloadWriter& args,
                         std::unique_ptr<detail::ReplySlot> reply) const {
-  remote_->ask(method, std::move(args), timeout(), std::move(reply));
+  remote_->ask(method, args, timeout(), std::move(reply));
 }
 
-void AnyRef::remote_tell(std::string_view method, std::vector<Value> args) const {
-  remote_->tell(method, std::move(args));
+void AnyRef::remote_tell(std::string_view method, const PayloadWriter& args) const {
+  remote_->tell(method, args);
 }
 
 
 Future<Value> AnyRef::ask(std::string_view method, std::vector<Value> args) const {
-  if (remote_) return remote_ask(method, std::move(args));
+  if (remote_) return remote_ask(method, detail::ValueArgs(args));
   if (!cell_) return Future<Value>::ready(unreachable_failure());
   Promise<Value> promise;
   auto future = promise.future();
@@ -236,7 +236,7 @@ Future<Value> AnyRef::ask(std::string_view method, std::vector<Value> args) cons
 }
 
 void AnyRef::tell(std::string_view method, std::vector<Value> args) const {
-  if (remote_) return remote_tell(method, std::move(args));
+  if (remote_) return remote_tell(method, detail::ValueArgs(args));
   if (!cell_) return;
   post(new detail::DynamicCallMessage(std::string(method), std::move(args), detail::DynamicReply()));
 }
@@ -249,7 +249,8 @@ StreamReader<Value> AnyRef::stream(std::string_view method, std::vector<Value> a
                                     return true;
                                   },
                                   [channel](std::optional<Failure> failure) { channel->finish(std::move(failure)); }};
-    remote_->open_stream(method, std::move(args), static_cast<std::uint32_t>(window), std::move(inbound), *channel);
+    remote_->open_stream(method, detail::ValueArgs(args), static_cast<std::uint32_t>(window), std::move(inbound),
+                         *channel);
   } else if (!cell_) {
     channel->finish(unreachable_failure());
   } else {

@@ -347,17 +347,37 @@ bool RemoteLink::on_envelope(const EnvelopeView& envelope) {
     case EnvelopeKind::kAsk:
     case EnvelopeKind::kTell:
     case EnvelopeKind::kStreamOpen: return on_call(envelope);
-    case EnvelopeKind::kReply: on_reply(envelope); return false;
-    case EnvelopeKind::kResolve: on_resolve(envelope); return false;
-    case EnvelopeKind::kWatch: on_watch(envelope); return false;
-    case EnvelopeKind::kStop: on_stop(envelope); return false;
-    case EnvelopeKind::kPing: on_ping(envelope); return false;
+    default: break;
+  }
+  // Only consecutive calls to one actor are delivered together: nothing else overtakes them.
+  bool congested = post_held();
+  switch (envelope.kind) {
+    case EnvelopeKind::kAsk:
+    case EnvelopeKind::kTell:
+    case EnvelopeKind::kStreamOpen: break;
+    case EnvelopeKind::kReply: on_reply(envelope); break;
+    case EnvelopeKind::kResolve: on_resolve(envelope); break;
+    case EnvelopeKind::kWatch: on_watch(envelope); break;
+    case EnvelopeKind::kStop: on_stop(envelope); break;
+    case EnvelopeKind::kPing: on_ping(envelope); break;
     case EnvelopeKind::kStreamItem:
     case EnvelopeKind::kStreamEnd:
     case EnvelopeKind::kStreamCredit:
-    case EnvelopeKind::kStreamCancel: on_stream(envelope); return false;
+    case EnvelopeKind::kStreamCancel: on_stream(envelope); break;
   }
-  return false;
+  return congested;
+}
+
+bool RemoteLink::after_frame() { return post_held(); }
+
+bool RemoteLink::post_held() {
+  held_.arena.close();
+  if (held_.chain.empty()) return false;
+  auto cell = std::move(held_.cell);
+  cell->post(held_.chain);
+  if (!cell->over_capacity()) return false;
+  congested_.push_back(std::move(cell));
+  return true;
 }
 
 std::shared_ptr<Transport::Peer> RemoteLink::sender_of(const EnvelopeView& e) {
@@ -395,50 +415,41 @@ std::shared_ptr<ActorCell> RemoteLink::find_target(const EnvelopeView& e, std::s
 namespace {
 
 // A call from another node (ask, tell, stream start) on its way to an actor. It carries the
-// envelope's own bytes, copied out of the frame into the message's allocation, and decodes them
-// in the actor's turn: the I/O thread reads only the header, and what decoding allocates is
-// freed by the thread that allocated it.
+// envelope's own bytes, copied out of the frame next to it (in the memory of the run of calls it
+// is posted with), and decodes them in the actor's turn: the I/O thread reads only the header,
+// and what decoding allocates is freed by the thread that allocated it.
 class WireCallMessage final : public Message {
  public:
-  static WireCallMessage* create(const EnvelopeView& call, DynamicReply reply, const DecodeLimits& limits) {
+  static WireCallMessage* create(const EnvelopeView& call, DynamicReply reply, const DecodeLimits& limits,
+                                 RunArena& arena) {
     static_assert(sizeof(WireCallMessage) % alignof(std::uint64_t) == 0, "the bytes that follow stay aligned");
-    void* memory = ::operator new(sizeof(WireCallMessage) + call.bytes.size());
-    auto* message = new (memory) WireCallMessage(call.bytes.size(), std::move(reply), limits);
+    void* memory = arena.allocate(sizeof(WireCallMessage) + call.bytes.size());
+    // The method name is text inside the envelope's bytes: found again there at the same offset.
+    auto method_at = static_cast<std::uint32_t>(reinterpret_cast<const std::byte*>(call.method.data()) - call.bytes.data());
+    auto* message = new (memory) WireCallMessage(call.bytes.size(), method_at, static_cast<std::uint32_t>(call.method.size()),
+                                                 std::move(reply), limits);
     std::memcpy(message->bytes(), call.bytes.data(), call.bytes.size());
     return message;
   }
-  static void operator delete(void* memory) { ::operator delete(memory); }
+  static void operator delete(void* memory) { RunArena::free(memory); }
 
   void run(ActorCell& cell) override {
-    std::string_view method;  // points into bytes()
-    std::vector<Value> args;
-    std::string problem;
-    try {
-      read_envelope({bytes(), size_}, limits_, [&](const EnvelopeView& call) {
-        method = call.method;
-        Value payload = call.payload(limits_);
-        if (payload.is_list()) {
-          args = std::move(payload.as_list());
-        } else if (!payload.is_null()) {
-          problem = fmt::format("arguments must be a list, got {}", payload.debug_string());
-        }
-      });
-    } catch (const DecodeError& bad) {
-      problem = fmt::format("unreadable arguments: {}", bad.what());
+    std::string_view method(reinterpret_cast<const char*>(bytes() + method_at_), method_size_);
+    if (const MethodEntry* entry = find_method(cell, method, reply_)) {
+      entry->invoke_wire(*entry, cell, {bytes(), size_}, limits_, std::move(reply_));
     }
-    if (!problem.empty()) {
-      return refuse(cell, reply_, make_failure<RuntimeError>(RuntimeErrorKind::kBadArguments, std::move(problem)));
-    }
-    invoke_by_name(cell, method, std::move(args), std::move(reply_));
   }
   void reject(ActorCell& cell) override { reply_.reject(cell); }
 
  private:
-  WireCallMessage(std::size_t size, DynamicReply reply, const DecodeLimits& limits)
-      : size_(size), reply_(std::move(reply)), limits_(limits) {}
+  WireCallMessage(std::size_t size, std::uint32_t method_at, std::uint32_t method_size, DynamicReply reply,
+                  const DecodeLimits& limits)
+      : size_(size), method_at_(method_at), method_size_(method_size), reply_(std::move(reply)), limits_(limits) {}
   std::byte* bytes() { return reinterpret_cast<std::byte*>(this + 1); }
 
   const std::size_t size_;
+  const std::uint32_t method_at_;  // the method's name: bytes [method_at_, method_at_ + method_size_)
+  const std::uint32_t method_size_;
   DynamicReply reply_;
   const DecodeLimits limits_;
 };
@@ -446,30 +457,40 @@ class WireCallMessage final : public Message {
 }  // namespace
 
 bool RemoteLink::on_call(const EnvelopeView& e) {
-  std::string why;
-  bool stopped;
-  auto cell = find_target(e, why, stopped);
   const bool answered = e.kind == EnvelopeKind::kAsk || e.kind == EnvelopeKind::kStreamOpen;
   if (answered && e.sender_endpoint.empty()) {
     node_.dead_letter(target_of(e), fmt::format("a {} that names no sender: nowhere to answer", to_string(e.kind)));
     return false;
   }
-  if (!cell) {
-    auto failure = [&] {
-      return make_failure<RuntimeError>(stopped ? RuntimeErrorKind::kActorStopped : RuntimeErrorKind::kActorNotFound, why);
-    };
-    if (e.kind == EnvelopeKind::kAsk) {
-      reply(e, failure());
-    } else if (e.kind == EnvelopeKind::kStreamOpen) {
-      end_remote_stream(e, failure());
-    } else {
-      node_.dead_letter(target_of(e), why);
+  // Consecutive calls to one actor are held back and go into its mailbox together (post_held),
+  // and a run of them looks the actor up once.
+  const bool same_target = held_.cell && e.target_id == held_.cell->id().value &&
+                           (e.target_node == 0 || e.target_node == node_.node_id().value);
+  bool congested = false;
+  if (!same_target) {
+    std::string why;
+    bool stopped = false;
+    auto cell = find_target(e, why, stopped);
+    if (!cell) {
+      auto failure = [&] {
+        return make_failure<RuntimeError>(stopped ? RuntimeErrorKind::kActorStopped : RuntimeErrorKind::kActorNotFound,
+                                          why);
+      };
+      if (e.kind == EnvelopeKind::kAsk) {
+        reply(e, failure());
+      } else if (e.kind == EnvelopeKind::kStreamOpen) {
+        end_remote_stream(e, failure());
+      } else {
+        node_.dead_letter(target_of(e), why);
+      }
+      return false;
     }
-    return false;
+    congested = post_held();
+    held_.cell = std::move(cell);
   }
   auto answer = [&]() -> DynamicReply {
     switch (e.kind) {
-      case EnvelopeKind::kAsk: return DynamicReply(RemoteAnswer(*this, sender_of(e), e.correlation, cell));
+      case EnvelopeKind::kAsk: return DynamicReply(RemoteAnswer(*this, sender_of(e), e.correlation, held_.cell));
       case EnvelopeKind::kStreamOpen: {
         auto sink = std::make_shared<RemoteSink>(*this, sender_of(e), e.correlation, e.credit);
         {
@@ -481,22 +502,17 @@ bool RemoteLink::on_call(const EnvelopeView& e) {
       default: return DynamicReply();
     }
   };
-  cell->post(WireCallMessage::create(e, answer(), transport_->config().limits), false);
-  if (cell->over_capacity()) {
-    congested_.push_back(std::move(cell));
-    return true;
-  }
-  return false;
+  held_.chain.append(WireCallMessage::create(e, answer(), transport_->config().limits, held_.arena));
+  return congested;
 }
 
 void RemoteLink::on_reply(const EnvelopeView& e) {
   const DecodeLimits& limits = transport_->config().limits;
   try {
-    Value error = e.error(limits);
-    if (error.is_null()) {
-      complete(e.correlation, Result<Value>(e.payload(limits)));
+    if (e.has_error) {
+      complete(e.correlation, failure_from_value(e.error(limits)));
     } else {
-      complete(e.correlation, failure_from_value(error));
+      complete(e.correlation, Result<Value>(e.payload(limits)));
     }
   } catch (const DecodeError& bad) {
     complete(e.correlation, make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
@@ -605,8 +621,7 @@ void RemoteLink::on_stream(const EnvelopeView& e) {
     case EnvelopeKind::kStreamEnd: {
       std::optional<Failure> failure;
       try {
-        Value error = e.error(limits);
-        if (!error.is_null()) failure = failure_from_value(error);
+        if (e.has_error) failure = failure_from_value(e.error(limits));
       } catch (const DecodeError& bad) {
         failure = make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
                                              fmt::format("an unreadable stream end from {}: {}", e.sender_endpoint,
@@ -794,21 +809,26 @@ Envelope RemoteActor::to_target(EnvelopeKind kind) const {
   return e;
 }
 
-Envelope RemoteActor::call(EnvelopeKind kind, std::string_view method, std::vector<Value> args) const {
+void ValueArgs::write(wire::Value::Builder payload) const {
+  auto list = payload.initList(static_cast<unsigned>(args_.size()));
+  for (unsigned i = 0; i < args_.size(); ++i) write_value(list[i], args_[i]);
+}
+
+Envelope RemoteActor::call(EnvelopeKind kind, std::string_view method, const PayloadWriter& args) const {
   Envelope e = to_target(kind);
   e.method = std::string(method);
-  e.payload = Value(std::move(args));
+  e.payload_writer = &args;
   return e;
 }
 
-void RemoteActor::ask(std::string_view method, std::vector<Value> args, std::chrono::milliseconds timeout,
+void RemoteActor::ask(std::string_view method, const PayloadWriter& args, std::chrono::milliseconds timeout,
                       std::unique_ptr<ReplySlot> reply) const {
   RemoteLink* link = node_->remote();
   if (link == nullptr) {
     reply->complete(shutting_down());
     return;
   }
-  link->request(*peer_, call(EnvelopeKind::kAsk, method, std::move(args)), timeout, std::move(reply),
+  link->request(*peer_, call(EnvelopeKind::kAsk, method, args), timeout, std::move(reply),
                 {shared_from_this(), std::string(method)});
 }
 
@@ -832,21 +852,21 @@ void RemoteActor::stop() const {
   }
 }
 
-void RemoteActor::open_stream(std::string_view method, std::vector<Value> args, std::uint32_t window,
+void RemoteActor::open_stream(std::string_view method, const PayloadWriter& args, std::uint32_t window,
                               InboundStream inbound, StreamReaderEvents& events) const {
   RemoteLink* link = node_->remote();
   if (link == nullptr) {
     inbound.finish(shutting_down());
     return;
   }
-  link->open_stream(*peer_, call(EnvelopeKind::kStreamOpen, method, std::move(args)), window, std::move(inbound),
+  link->open_stream(*peer_, call(EnvelopeKind::kStreamOpen, method, args), window, std::move(inbound),
                     events);
 }
 
-void RemoteActor::tell(std::string_view method, std::vector<Value> args) const {
+void RemoteActor::tell(std::string_view method, const PayloadWriter& args) const {
   RemoteLink* link = node_->remote();
   if (link == nullptr) return;
-  if (!link->tell(*peer_, call(EnvelopeKind::kTell, method, std::move(args)))) {
+  if (!link->tell(*peer_, call(EnvelopeKind::kTell, method, args))) {
     node_->dead_letter(describe(), fmt::format("node {} is unreachable", peer_->endpoint()));
   }
 }

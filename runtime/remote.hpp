@@ -6,7 +6,8 @@
 // Calls cross the wire by name with Value arguments; errors keep their category and fields
 // (Error::to_value). Internal to the runtime.
 //
-// Inbound back-pressure: a call posted to a mailbox over its capacity pauses the link's reading
+// Inbound: consecutive calls of a frame to one actor are posted together (one push into its
+// mailbox). Back-pressure: calls posted to a mailbox over its capacity pause the link's reading
 // until that mailbox drains to half; TCP then slows the sender, whose transport makes its
 // callers wait. Memory stays bounded on both sides.
 // The transport's I/O thread runs the turns of the actors its input wakes (see
@@ -28,6 +29,7 @@
 #include "messaging/transport.hpp"
 #include "runtime/actor_cell.hpp"
 #include "runtime/future.hpp"
+#include "runtime/run_arena.hpp"
 #include "runtime/stream.hpp"
 #include "runtime/timer_service.hpp"
 
@@ -105,6 +107,7 @@ class RemoteLink final : public TransportHandler, private WaitPump {
 
   // TransportHandler (on the I/O thread).
   bool on_envelope(const EnvelopeView& envelope) override;
+  bool after_frame() override;  // posts the held calls
   bool still_congested() override;
   // The I/O thread is a guest of the node's scheduler (Scheduler::enter_guest): it runs the
   // actors its input wakes, between passes. A turn there that blocks on a future keeps the
@@ -134,6 +137,7 @@ class RemoteLink final : public TransportHandler, private WaitPump {
 
   bool pump() override;  // WaitPump
   bool on_call(const EnvelopeView& envelope);  // true: the target is over capacity
+  bool post_held();  // posts held_; true: its target is over capacity
   void on_stream(const EnvelopeView& envelope);
   void end_reading(std::uint64_t correlation, std::optional<Failure> failure);
   void end_remote_stream(const EnvelopeView& open, Failure failure);
@@ -168,26 +172,44 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   bool stopped_ = false;                                        // guarded by mutex_
   std::atomic<std::uint64_t> next_correlation_{1};
   std::vector<std::shared_ptr<ActorCell>> congested_;  // I/O thread only
+  struct HeldCalls {  // consecutive calls to one actor, posted together (I/O thread only)
+    std::shared_ptr<ActorCell> cell;
+    MessageChain chain;
+    RunArena arena;  // their memory
+  };
+  HeldCalls held_;
   std::shared_ptr<Transport::Peer> last_sender_;        // I/O thread only: sender_of()'s cache
   std::unique_ptr<Transport> transport_;               // last: its thread uses the above
 };
 
+// Arguments given as Values (calls by name), written into an envelope.
+class ValueArgs final : public PayloadWriter {
+ public:
+  explicit ValueArgs(const std::vector<Value>& args) : args_(args) {}
+  void write(wire::Value::Builder payload) const override;
+
+ private:
+  const std::vector<Value>& args_;
+};
+
+// The arguments of every call are written by a PayloadWriter, which lives on the caller's stack:
+// each call sends its envelope before it returns.
 class RemoteActor : public std::enable_shared_from_this<RemoteActor> {
  public:
   RemoteActor(std::shared_ptr<NodeCore> node, std::shared_ptr<Transport::Peer> peer, ActorAddress address,
               std::string name, std::string class_name);
 
   // Sends the ask; `reply` receives its outcome.
-  void ask(std::string_view method, std::vector<Value> args, std::chrono::milliseconds timeout,
+  void ask(std::string_view method, const PayloadWriter& args, std::chrono::milliseconds timeout,
            std::unique_ptr<ReplySlot> reply) const;
-  void tell(std::string_view method, std::vector<Value> args) const;
+  void tell(std::string_view method, const PayloadWriter& args) const;
   // Completes with the actor's stop notice when it stops for good; fails with NodeUnreachable
   // when its node goes away first.
   Future<StopNotice> watch() const;
   // Asks the actor to stop for good; a request that cannot be sent is counted as a dead letter.
   void stop() const;
   // Fails `inbound` at once when the node has no network any more.
-  void open_stream(std::string_view method, std::vector<Value> args, std::uint32_t window, InboundStream inbound,
+  void open_stream(std::string_view method, const PayloadWriter& args, std::uint32_t window, InboundStream inbound,
                    StreamReaderEvents& events) const;
 
   const ActorAddress& address() const { return address_; }
@@ -198,7 +220,7 @@ class RemoteActor : public std::enable_shared_from_this<RemoteActor> {
 
  private:
   Envelope to_target(EnvelopeKind kind) const;
-  Envelope call(EnvelopeKind kind, std::string_view method, std::vector<Value> args) const;
+  Envelope call(EnvelopeKind kind, std::string_view method, const PayloadWriter& args) const;
 
   std::shared_ptr<NodeCore> node_;
   std::shared_ptr<Transport::Peer> peer_;

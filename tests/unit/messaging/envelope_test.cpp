@@ -88,7 +88,7 @@ TEST_CASE("a frame batches envelopes and delivers them in order") {
   check_same(back[2], reply);
 }
 
-TEST_CASE("a copy of a view's bytes reads again after the frame is gone") {
+TEST_CASE("a copy of a view's bytes gives the payload after the frame is gone") {
   std::vector<std::uint64_t> kept;  // 8-byte aligned, as the runtime keeps a call's bytes
   std::size_t size = 0;
   {
@@ -103,9 +103,7 @@ TEST_CASE("a copy of a view's bytes reads again after the frame is gone") {
       std::memcpy(kept.data(), e.bytes.data(), size);
     });
   }
-  Envelope back;
-  read_envelope(std::as_bytes(std::span(kept)).first(size), {}, [&](const EnvelopeView& e) { back = e.decode({}); });
-  check_same(back, named_sample(2));
+  CHECK(read_payload(std::as_bytes(std::span(kept)).first(size), {}) == named_sample(2).payload);
 }
 
 TEST_CASE("a payload is checked when it is decoded, not with the header") {
