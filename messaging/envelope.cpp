@@ -169,17 +169,25 @@ EnvelopeView read_header(wire::Envelope::Reader r, std::span<const std::byte> by
   return v;
 }
 
-// Calls `read` with the envelope of the flat message `bytes`.
-void with_envelope(std::span<const std::byte> bytes, const DecodeLimits& limits,
+// Calls `read` with the envelope of the flat message `bytes`, or with the one `open` reads.
+void with_envelope(std::span<const std::byte> bytes, const void* open, const DecodeLimits& limits,
                    kj::FunctionParam<void(wire::Envelope::Reader)> read) {
-  read_flat_message(bytes, limits, [&](capnp::MessageReader& reader) { read(reader.getRoot<wire::Envelope>()); });
+  if (open == nullptr) {
+    read_flat_message(bytes, limits, [&](capnp::MessageReader& reader) { read(reader.getRoot<wire::Envelope>()); });
+    return;
+  }
+  try {
+    read(*static_cast<const wire::Envelope::Reader*>(open));
+  } catch (const kj::Exception& e) {
+    throw DecodeError(fmt::format("invalid message: {}", e.getDescription().cStr()));
+  }
 }
 
 }  // namespace
 
 Value read_payload(std::span<const std::byte> envelope, const DecodeLimits& limits) {
   Value value;
-  with_envelope(envelope, limits, [&](wire::Envelope::Reader r) {
+  with_envelope(envelope, nullptr, limits, [&](wire::Envelope::Reader r) {
     if (r.hasPayload()) value = read_value(r.getPayload(), limits.nesting_limit);
   });
   return value;
@@ -187,16 +195,22 @@ Value read_payload(std::span<const std::byte> envelope, const DecodeLimits& limi
 
 void read_payload(std::span<const std::byte> envelope, const DecodeLimits& limits,
                   kj::FunctionParam<void(std::optional<wire::Value::Reader>)> read) {
-  with_envelope(envelope, limits, [&](wire::Envelope::Reader r) {
+  with_envelope(envelope, nullptr, limits, [&](wire::Envelope::Reader r) {
     read(r.hasPayload() ? std::optional(r.getPayload()) : std::nullopt);
   });
 }
 
-Value EnvelopeView::payload(const DecodeLimits& limits) const { return read_payload(bytes, limits); }
+Value EnvelopeView::payload(const DecodeLimits& limits) const {
+  Value value;
+  with_envelope(bytes, reader, limits, [&](wire::Envelope::Reader r) {
+    if (r.hasPayload()) value = read_value(r.getPayload(), limits.nesting_limit);
+  });
+  return value;
+}
 
 Value EnvelopeView::error(const DecodeLimits& limits) const {
   Value value;
-  with_envelope(bytes, limits, [&](wire::Envelope::Reader r) {
+  with_envelope(bytes, reader, limits, [&](wire::Envelope::Reader r) {
     if (r.hasError()) value = read_value(r.getError(), limits.nesting_limit);
   });
   return value;
@@ -216,7 +230,7 @@ Envelope EnvelopeView::decode(const DecodeLimits& limits) const {
   e.trace_id = trace_id;
   e.span_id = span_id;
   e.credit = credit;
-  with_envelope(bytes, limits, [&](wire::Envelope::Reader r) {
+  with_envelope(bytes, reader, limits, [&](wire::Envelope::Reader r) {
     if (r.hasPayload()) e.payload = read_value(r.getPayload(), limits.nesting_limit);
     if (r.hasError()) e.error = read_value(r.getError(), limits.nesting_limit);
   });
@@ -259,12 +273,12 @@ void decode_frame(std::span<const std::byte> frame, const std::function<void(con
                                     data.size() - at));
     }
     auto bytes = data.subspan(at, length);
-    EnvelopeView view;
-    with_envelope(bytes, limits, [&](wire::Envelope::Reader r) { view = read_header(r, bytes); });
-    if (view.sender_endpoint.empty()) view.sender_endpoint = sender;
-    // Outside the reader: a handler's own failures are not the frame's. Its views point into
-    // `bytes`, which live on.
-    on_envelope(view);
+    with_envelope(bytes, nullptr, limits, [&](wire::Envelope::Reader r) {
+      EnvelopeView view = read_header(r, bytes);
+      if (view.sender_endpoint.empty()) view.sender_endpoint = sender;
+      view.reader = &r;
+      on_envelope(view);
+    });
     at += length;
   }
 }

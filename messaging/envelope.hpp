@@ -101,6 +101,9 @@ struct EnvelopeView {
   bool has_payload = false;
   bool has_error = false;
   std::span<const std::byte> bytes;
+  // The envelope's open reader while decode_frame's callback runs: payload() and error() then
+  // read through it instead of parsing the message again.
+  const void* reader = nullptr;
 
   // Decoded on demand (null when absent). Throw DecodeError, naming the problem.
   Value payload(const DecodeLimits& limits) const;
@@ -138,7 +141,9 @@ void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope);
 // node the frame came from (as its connection says): the sender_endpoint of envelopes that do
 // not name one. Throws DecodeError at the first envelope whose header is malformed, exceeds
 // `limits`, or speaks another protocol version (the ones before it have been delivered).
-// Payloads are checked when they are decoded. REQUIRES: not called from its own callback.
+// Payloads are checked when they are decoded (and throw DecodeError then, to the caller of
+// payload()). The callback runs while the envelope's reader is open: a Cap'n Proto exception
+// escaping it counts as the frame's. REQUIRES: not called from its own callback.
 void decode_frame(std::span<const std::byte> frame, const std::function<void(const EnvelopeView&)>& on_envelope,
                   const DecodeLimits& limits = {}, std::string_view sender = {});
 
