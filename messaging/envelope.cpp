@@ -158,7 +158,7 @@ EnvelopeView read_header(wire::Envelope::Reader r, std::span<const std::byte> by
     default: throw DecodeError("unknown target kind (sent by a newer peer?)");
   }
   v.target_node = r.getTargetNode();
-  v.method = view_of(r.getMethod());
+  if (r.hasMethod()) v.method = view_of(r.getMethod());  // calls only
   v.deadline_ms = r.getDeadlineMs();
   v.trace_id = r.getTraceId();
   v.span_id = r.getSpanId();

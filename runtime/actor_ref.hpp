@@ -80,7 +80,7 @@ class AnyRef {
   // A call by name to the remote actor, its arguments written by `args`; `reply` receives the
   // outcome. REQUIRES: remote_.
   Future<Value> remote_ask(std::string_view method, const PayloadWriter& args) const;
-  void remote_ask(std::string_view method, const PayloadWriter& args, std::unique_ptr<detail::ReplySlot> reply) const;
+  void remote_ask(std::string_view method, const PayloadWriter& args, std::shared_ptr<detail::ReplySlot> reply) const;
   void remote_tell(std::string_view method, const PayloadWriter& args) const;
   // Fails `promise` with a TimeoutError if it is not complete within the timeout.
   template <typename R>
@@ -210,38 +210,19 @@ class ActorRef : public AnyRef {
     if constexpr (std::is_same_v<X, Value>) {
       return remote_ask(name, TypedArgs<M, A...>(args...));
     } else {
-      auto slot = std::make_unique<TypedReply<X>>(name);
-      auto future = slot->future();
+      auto [slot, future] = detail::make_reply<X>(
+          [](Value&& v) -> typename Result<X>::Stored {
+            if constexpr (std::is_void_v<X>) {
+              return {};
+            } else {
+              return take_value<X>(std::move(v));
+            }
+          },
+          name);
       remote_ask(name, TypedArgs<M, A...>(args...), std::move(slot));
       return future;
     }
   }
-
-  // Converts the reply to X on arrival. `method` names a method of T's table (static storage).
-  template <typename X>
-  class TypedReply final : public detail::ReplySlot {
-   public:
-    explicit TypedReply(std::string_view method) : method_(method) {}
-    Future<X> future() { return promise_.future(); }
-    void complete(Result<Value> r) override {
-      if (!r.ok()) {
-        promise_.fail(r.failure());
-      } else if constexpr (std::is_void_v<X>) {
-        promise_.set_value();
-      } else {
-        try {
-          promise_.set_value(from_value<X>(r.value()));
-        } catch (const ConversionError& e) {
-          promise_.fail(make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
-                                                   fmt::format("the reply to {}: {}", method_, e.what())));
-        }
-      }
-    }
-
-   private:
-    Promise<X> promise_;
-    std::string_view method_;
-  };
 };
 
 template <typename R>

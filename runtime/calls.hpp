@@ -63,6 +63,17 @@ struct TellReply {
 
 class RemoteLink;
 
+// A typed result written straight into a reply (write_wire).
+template <typename T>
+class WireResult final : public PayloadWriter {
+ public:
+  explicit WireResult(const T& value) : value_(value) {}
+  void write(wire::Value::Builder payload) const override { write_wire(payload, value_); }
+
+ private:
+  const T& value_;
+};
+
 // The answer to an ask from another node, sent back over the network once: with the outcome,
 // or, if it is dropped unanswered (its handler discarded by a crash, a stop or a shutdown), with
 // ActorStopped, as a local caller's dropped promise fails. Move-only; costs no allocation.
@@ -77,6 +88,8 @@ class RemoteAnswer {
 
   // Sends the outcome. REQUIRES: not sent yet.
   void send(Result<Value> result);
+  // Sends a successful outcome that `result` writes (a typed result, with no Value in between).
+  void send(const PayloadWriter& result);
 
  private:
   void drop();  // unanswered: ActorStopped
@@ -104,6 +117,9 @@ class DynamicReply {
   template <typename X>
   void set(Result<X>&& result) {
     if (!result.ok()) return fail(result.failure());
+    if constexpr (!std::is_void_v<X>) {
+      if (auto* answer = std::get_if<3>(&target_)) return answer->send(WireResult<X>(result.value()));
+    }
     Value value;
     if constexpr (!std::is_void_v<X>) value = to_value(result.value());
     if (auto* promise = std::get_if<1>(&target_)) promise->set_value(std::move(value));

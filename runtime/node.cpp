@@ -209,14 +209,13 @@ Failure AnyRef::unreachable_failure() const {
 void AnyRef::post(detail::Message* message) const { cell_->post(message); }
 
 Future<Value> AnyRef::remote_ask(std::string_view method, const PayloadWriter& args) const {
-  auto slot = std::make_unique<detail::ValueReply>();
-  auto future = slot->future();
+  auto [slot, future] = detail::make_value_reply();
   remote_ask(method, args, std::move(slot));
   return future;
 }
 
 void AnyRef::remote_ask(std::string_view method, const PayloadWriter& args,
-                        std::unique_ptr<detail::ReplySlot> reply) const {
+                        std::shared_ptr<detail::ReplySlot> reply) const {
   remote_->ask(method, args, timeout(), std::move(reply));
 }
 

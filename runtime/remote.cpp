@@ -61,25 +61,6 @@ StopNotice notice_from_value(const Value& v) {
   return notice;
 }
 
-class NoticeReply final : public ReplySlot {
- public:
-  Future<StopNotice> future() { return promise_.future(); }
-  void complete(Result<Value> reply) override {
-    if (!reply.ok()) {
-      promise_.fail(reply.failure());
-      return;
-    }
-    try {
-      promise_.set_value(notice_from_value(reply.value()));
-    } catch (const std::exception& bad) {
-      promise_.fail(make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
-                                               fmt::format("an unreadable stop notice: {}", bad.what())));
-    }
-  }
-
- private:
-  Promise<StopNotice> promise_;
-};
 
 }  // namespace
 
@@ -194,6 +175,14 @@ void RemoteAnswer::send(Result<Value> result) {
   link_->send_reply(*asker, correlation_, std::move(result));
 }
 
+void RemoteAnswer::send(const PayloadWriter& result) {
+  auto asker = std::move(asker_);
+  Envelope e = link_->envelope(EnvelopeKind::kReply);
+  e.correlation = correlation_;
+  e.payload_writer = &result;
+  link_->transport_->send(*asker, e);  // a reply to a node that went away is lost with it
+}
+
 // ---------------------------------------------------------------- RemoteLink
 
 RemoteLink::RemoteLink(NodeCore& node, TransportConfig config)
@@ -218,7 +207,7 @@ void RemoteLink::stop() {
     if (deadline_timer_) node_.timers().cancel(*deadline_timer_);
     deadline_timer_.reset();
   }
-  for (auto& [correlation, outstanding] : failed) outstanding.reply->complete(shutting_down());
+  for (auto& [correlation, outstanding] : failed) outstanding.reply->deliver(shutting_down());
   for (auto& [correlation, r] : reading) r.inbound.finish(shutting_down());
   for (auto& [key, weak] : producing) {
     if (auto sink = weak.lock()) sink->cancel();
@@ -235,9 +224,9 @@ Envelope RemoteLink::envelope(EnvelopeKind kind) const {
 }
 
 void RemoteLink::request(Transport::Peer& peer, Envelope envelope, std::chrono::milliseconds timeout,
-                         std::unique_ptr<ReplySlot> reply, Operation operation) {
+                         std::shared_ptr<ReplySlot> reply, Operation operation) {
   if (peer.state() == Transport::PeerState::kDown) {
-    reply->complete(unreachable(peer.endpoint(), "its connection is down"));
+    reply->deliver(unreachable(peer.endpoint(), "its connection is down"));
     return;
   }
   std::uint64_t correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
@@ -245,7 +234,7 @@ void RemoteLink::request(Transport::Peer& peer, Envelope envelope, std::chrono::
   {
     std::lock_guard lock(mutex_);
     if (stopped_) {
-      reply->complete(shutting_down());
+      reply->deliver(shutting_down());
       return;
     }
     outstanding_.emplace(correlation, Outstanding{std::move(reply), &peer, timeout, std::move(operation)});
@@ -293,14 +282,14 @@ void RemoteLink::expire_requests() {
   for (auto& request : expired) {
     const Operation& op = request.operation;
     std::string what = op.actor ? fmt::format("ask {}.{}", op.actor->describe(), op.what) : op.what;
-    request.reply->complete(make_failure<TimeoutError>(what, request.timeout.count()));
+    request.reply->deliver(make_failure<TimeoutError>(what, request.timeout.count()));
   }
 }
 
 bool RemoteLink::tell(Transport::Peer& peer, const Envelope& envelope) { return transport_->send(peer, envelope); }
 
 bool RemoteLink::complete(std::uint64_t correlation, Result<Value> result) {
-  std::unique_ptr<ReplySlot> reply;
+  std::shared_ptr<ReplySlot> reply;
   {
     std::lock_guard lock(mutex_);
     auto it = outstanding_.find(correlation);
@@ -308,7 +297,7 @@ bool RemoteLink::complete(std::uint64_t correlation, Result<Value> result) {
     reply = std::move(it->second.reply);
     outstanding_.erase(it);
   }
-  reply->complete(std::move(result));
+  reply->deliver(std::move(result));
   return true;
 }
 
@@ -317,8 +306,7 @@ Future<AnyRef> RemoteLink::resolve(const std::string& endpoint, const std::strin
   auto peer = transport_->peer(endpoint);
   Envelope e = envelope(EnvelopeKind::kResolve);
   e.target_name = name;
-  auto slot = std::make_unique<ValueReply>();
-  auto reply = slot->future();
+  auto [slot, reply] = make_value_reply();
   request(*peer, std::move(e), timeout, std::move(slot), {nullptr, fmt::format("resolve '{}' at {}", name, endpoint)});
   auto typed = std::make_shared<Promise<AnyRef>>();
   auto future = typed->future();
@@ -522,8 +510,7 @@ void RemoteLink::on_reply(const EnvelopeView& e) {
 }
 
 Future<Value> RemoteLink::ping(const std::string& endpoint, std::chrono::milliseconds timeout) {
-  auto slot = std::make_unique<ValueReply>();
-  auto reply = slot->future();
+  auto [slot, reply] = make_value_reply();
   request(*transport_->peer(endpoint), envelope(EnvelopeKind::kPing), timeout, std::move(slot),
           {nullptr, "ping " + endpoint});
   return reply;
@@ -773,7 +760,7 @@ void RemoteLink::on_peer_down(const std::string& endpoint, const std::string& wh
       if (auto sink = weak.lock()) producers.push_back(std::move(sink));
     }
   }
-  for (auto& request : failed) request.reply->complete(unreachable(endpoint, why));
+  for (auto& request : failed) request.reply->deliver(unreachable(endpoint, why));
   for (auto correlation : readings) end_reading(correlation, unreachable(endpoint, why));
   for (auto& sink : producers) sink->cancel();  // its reader is gone: stop at the next yield
   for (std::size_t i = 0; i < dropped; ++i) node_.dead_letter(endpoint, why);
@@ -822,10 +809,10 @@ Envelope RemoteActor::call(EnvelopeKind kind, std::string_view method, const Pay
 }
 
 void RemoteActor::ask(std::string_view method, const PayloadWriter& args, std::chrono::milliseconds timeout,
-                      std::unique_ptr<ReplySlot> reply) const {
+                      std::shared_ptr<ReplySlot> reply) const {
   RemoteLink* link = node_->remote();
   if (link == nullptr) {
-    reply->complete(shutting_down());
+    reply->deliver(shutting_down());
     return;
   }
   link->request(*peer_, call(EnvelopeKind::kAsk, method, args), timeout, std::move(reply),
@@ -833,11 +820,10 @@ void RemoteActor::ask(std::string_view method, const PayloadWriter& args, std::c
 }
 
 Future<StopNotice> RemoteActor::watch() const {
-  auto slot = std::make_unique<NoticeReply>();
-  auto future = slot->future();
+  auto [slot, future] = make_reply<StopNotice>([](Value&& v) { return notice_from_value(v); }, "watch");
   RemoteLink* link = node_->remote();
   if (link == nullptr) {
-    slot->complete(shutting_down());
+    slot->deliver(shutting_down());
     return future;
   }
   link->request(*peer_, to_target(EnvelopeKind::kWatch), kWatchTimeout, std::move(slot),

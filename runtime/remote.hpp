@@ -26,6 +26,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "messaging/transport.hpp"
 #include "runtime/actor_cell.hpp"
 #include "runtime/future.hpp"
@@ -42,23 +44,54 @@ class NodeCore;
 class RemoteActor;
 class RemoteSink;
 
-// Where the reply to an ask sent to another node goes: the caller's promise, of Value or of the
-// method's result type (converted on arrival, so that a typed ask needs no second promise).
-// Destroyed without complete(): the promise is dropped, which fails the caller's future.
+// Where the reply to an ask sent to another node goes. The link delivers every slot it was given
+// exactly once: the reply, its error, a timeout, or why the request could not be answered.
 class ReplySlot {
  public:
   virtual ~ReplySlot() = default;
-  virtual void complete(Result<Value> reply) = 0;
+  virtual void deliver(Result<Value> reply) = 0;
 };
 
-class ValueReply final : public ReplySlot {
+// A reply slot that is the state of the caller's Future<T> itself (one allocation per ask): a
+// successful reply is converted to T on arrival by `convert`, whose exceptions fail the future
+// as a protocol error naming the operation `what` ("the reply to add: expected int, got text").
+template <typename T>
+class ReplyState final : public FutureState<T>, public ReplySlot {
  public:
-  Future<Value> future() { return promise_.future(); }
-  void complete(Result<Value> reply) override { promise_.complete(std::move(reply)); }
+  using Convert = typename Result<T>::Stored (*)(Value&&);
+  ReplyState(Convert convert, std::string_view what) : convert_(convert), what_(what) {}
+
+  void deliver(Result<Value> reply) override {
+    if (!reply.ok()) {
+      this->complete(Result<T>(reply.failure()));
+      return;
+    }
+    std::optional<Result<T>> converted;
+    try {
+      converted.emplace(convert_(std::move(reply.value())));
+    } catch (const std::exception& bad) {
+      converted.emplace(make_failure<RuntimeError>(RuntimeErrorKind::kProtocol, fmt::format("the reply to {}: {}", what_, bad.what())));
+    }
+    this->complete(std::move(*converted));
+  }
 
  private:
-  Promise<Value> promise_;
+  const Convert convert_;
+  const std::string_view what_;  // REQUIRES: outlives the slot (static storage)
 };
+
+// A slot for a reply of type T, and its caller's future. `convert` as for ReplyState.
+template <typename T>
+std::pair<std::shared_ptr<ReplySlot>, Future<T>> make_reply(typename ReplyState<T>::Convert convert,
+                                                            std::string_view what) {
+  auto state = std::make_shared<ReplyState<T>>(convert, what);
+  return {state, Future<T>(state)};
+}
+
+// A reply taken as it is.
+inline std::pair<std::shared_ptr<ReplySlot>, Future<Value>> make_value_reply() {
+  return make_reply<Value>([](Value&& v) { return std::move(v); }, "a request");
+}
 
 // Where the items of a stream read from another node go (the reader's channel, typed or not).
 struct InboundStream {
@@ -85,7 +118,7 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   // Sends an ask (or a resolve) and completes `reply` with the reply's payload, its error, a
   // TimeoutError after `timeout`, or NodeUnreachable when the peer is or goes down.
   void request(Transport::Peer& peer, Envelope envelope, std::chrono::milliseconds timeout,
-               std::unique_ptr<ReplySlot> reply, Operation operation);
+               std::shared_ptr<ReplySlot> reply, Operation operation);
   // Sends a tell. False when it cannot be sent (the caller counts the dead letter).
   bool tell(Transport::Peer& peer, const Envelope& envelope);
   Future<AnyRef> resolve(const std::string& endpoint, const std::string& name, std::chrono::milliseconds timeout);
@@ -121,7 +154,7 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   friend class RemoteSink;
   friend class RemoteAnswer;
   struct Outstanding {
-    std::unique_ptr<ReplySlot> reply;
+    std::shared_ptr<ReplySlot> reply;
     const Transport::Peer* peer;  // peers live as long as the transport
     std::chrono::milliseconds timeout;
     Operation operation;
@@ -201,7 +234,7 @@ class RemoteActor : public std::enable_shared_from_this<RemoteActor> {
 
   // Sends the ask; `reply` receives its outcome.
   void ask(std::string_view method, const PayloadWriter& args, std::chrono::milliseconds timeout,
-           std::unique_ptr<ReplySlot> reply) const;
+           std::shared_ptr<ReplySlot> reply) const;
   void tell(std::string_view method, const PayloadWriter& args) const;
   // Completes with the actor's stop notice when it stops for good; fails with NodeUnreachable
   // when its node goes away first.
