@@ -121,6 +121,10 @@ void EncodedEnvelope::write_to(std::byte* out) {
   }
 }
 
+bool travels_back(EnvelopeKind kind) {
+  return kind == EnvelopeKind::kReply || kind == EnvelopeKind::kStreamItem || kind == EnvelopeKind::kStreamEnd;
+}
+
 void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope) {
   EncodedEnvelope encoded(envelope);
   std::size_t at = frame.size();
@@ -158,13 +162,16 @@ EnvelopeView read_header(wire::Envelope::Reader r, std::span<const std::byte> by
     default: throw DecodeError("unknown target kind (sent by a newer peer?)");
   }
   v.target_node = r.getTargetNode();
-  if (r.hasMethod()) v.method = view_of(r.getMethod());  // calls only
+  const bool call = v.kind == EnvelopeKind::kAsk || v.kind == EnvelopeKind::kTell || v.kind == EnvelopeKind::kStreamOpen;
+  if (call) v.method = view_of(r.getMethod());
   v.deadline_ms = r.getDeadlineMs();
   v.trace_id = r.getTraceId();
   v.span_id = r.getSpanId();
   v.credit = r.getCredit();
-  v.has_payload = r.hasPayload();
-  v.has_error = r.hasError();
+  if (travels_back(v.kind)) {
+    v.has_payload = r.hasPayload();
+    v.has_error = r.hasError();
+  }
   v.bytes = bytes;
   return v;
 }

@@ -45,6 +45,9 @@ enum class EnvelopeKind : std::uint8_t {
 std::string_view to_string(EnvelopeKind kind);
 // Whether the sender waits for a reply (and so learns by itself when the envelope is lost).
 bool expects_reply(EnvelopeKind kind);
+// Whether it answers a request (a reply, a stream's items and end), and so travels back on the
+// connection that request came on.
+bool travels_back(EnvelopeKind kind);
 
 inline constexpr std::uint16_t kProtocolVersion = 1;
 
@@ -93,11 +96,12 @@ struct EnvelopeView {
   std::uint64_t target_id = 0;
   std::string_view target_name;
   std::uint64_t target_node = 0;
-  std::string_view method;
+  std::string_view method;  // of calls (ask, tell, stream open); empty for other kinds
   std::uint32_t deadline_ms = 0;
   std::uint64_t trace_id = 0;
   std::uint64_t span_id = 0;
   std::uint32_t credit = 0;
+  // Of answers (travels_back()); false for other kinds, whose payload() is read when needed.
   bool has_payload = false;
   bool has_error = false;
   std::span<const std::byte> bytes;

@@ -19,12 +19,18 @@ namespace pulsing {
 namespace {
 using Clock = std::chrono::steady_clock;
 
-// Reads pass over at most this many inbound frames before the I/O thread looks at its other
-// duties (sending, monitors): fairness between directions under load.
-constexpr int kReadBurst = 256;
+// Frames read from one socket per pass. Few: between passes the I/O thread runs the turns its
+// input woke and sends their answers, so that a burst of requests in several frames is answered
+// frame by frame while the rest is still arriving (pipelined, rather than read whole and then
+// answered whole). Frames of one-way traffic are large, so that this costs them little.
+constexpr int kReadBurst = 2;
 
 // How often a thread too busy to sleep reads its monitor sockets (connection events).
 constexpr auto kMonitorInterval = std::chrono::milliseconds(10);
+
+// How long the I/O thread sleeps at most while something it has to send waits for room in
+// ZeroMQ that no descriptor announces (a ROUTER's pipe to one caller).
+constexpr auto kRetryInterval = std::chrono::milliseconds(1);
 
 // Whether ZeroMQ holds input for `socket` (ZMQ_EVENTS, which also takes in its pending news).
 bool has_input(zmq::socket_t& socket) { return (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0; }
@@ -46,11 +52,51 @@ zmq::message_t frame_of(std::vector<std::byte>&& bytes, FrameBuffers& buffers) {
       },
       owned);
 }
+
+// A PAIR socket that receives `socket`'s monitor events (`events`), over inproc `address`.
+zmq::socket_t open_monitor(zmq::context_t& context, zmq::socket_t& socket, int events, const std::string& address) {
+  zmq_socket_monitor(socket.handle(), address.c_str(), events);
+  zmq::socket_t monitor(context, zmq::socket_type::pair);
+  monitor.set(zmq::sockopt::linger, 0);
+  monitor.connect(address);
+  return monitor;
+}
+
+// One monitor event: its id and value (for connection events, the connection's descriptor).
+struct MonitorEvent {
+  std::uint16_t id = 0;
+  std::uint32_t value = 0;
+};
+// The next event of `monitor`, if one is waiting.
+std::optional<MonitorEvent> next_event(zmq::socket_t& monitor) {
+  while (true) {
+    zmq::message_t event;
+    if (!monitor.recv(event, zmq::recv_flags::dontwait)) return std::nullopt;
+    zmq::message_t address;
+    if (event.more()) (void)monitor.recv(address, zmq::recv_flags::dontwait);
+    if (event.size() < sizeof(std::uint16_t) + sizeof(std::uint32_t)) continue;
+    MonitorEvent e;
+    std::memcpy(&e.id, event.data(), sizeof(e.id));
+    std::memcpy(&e.value, static_cast<const char*>(event.data()) + sizeof(e.id), sizeof(e.value));
+    return e;
+  }
+}
+
+
 }  // namespace
+
+std::pair<std::size_t, std::size_t> Transport::Peer::Outbox::clear() {
+  std::pair<std::size_t, std::size_t> dropped{count, unanswered};
+  pending.clear();
+  bytes = count = unanswered = 0;
+  flagged = false;
+  return dropped;
+}
 
 // Everything the I/O thread owns.
 class Transport::Io {
  public:
+  // Our connection to a peer: our requests go out on it, their answers come back.
   struct Link {
     std::shared_ptr<Peer> peer;
     zmq::socket_t dealer;
@@ -58,20 +104,38 @@ class Transport::Io {
     int dealer_fd = -1;   // ZMQ_FD: readable when the socket has news
     int monitor_fd = -1;
     Clock::time_point created;
+    bool news = false;    // the descriptor said so: input (or room) may be waiting
     std::optional<zmq::message_t> unsent;  // a frame ZeroMQ could not take yet
     std::size_t unsent_count = 0;
     std::size_t unsent_unanswered = 0;
   };
+  // A peer's connection to us: its requests come in on it, our answers go back.
+  struct Caller {
+    std::shared_ptr<Peer> peer;
+    int fd = -1;  // the connection's descriptor (ZMQ_SRCFD), to match its disconnection
+    std::optional<zmq::message_t> unsent;
+    std::size_t unsent_count = 0;
+  };
 
-  Io(const TransportConfig& config, TransportHandler& handler, FrameBuffers& buffers)
-      : config_(config), handler_(handler), buffers_(buffers), router_(context_, zmq::socket_type::router) {
+  Io(const TransportConfig& config, TransportHandler& handler, FrameBuffers& buffers, Transport& owner)
+      : config_(config),
+        handler_(handler),
+        buffers_(buffers),
+        owner_(owner),
+        router_(context_, zmq::socket_type::router) {
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) throw std::runtime_error(fmt::format("eventfd: {}", std::strerror(errno)));
     router_.set(zmq::sockopt::linger, 0);
     router_.set(zmq::sockopt::rcvhwm, config_.queued_frames);
+    router_.set(zmq::sockopt::sndhwm, config_.queued_frames);
+    // Answers to a caller that is gone fail (EHOSTUNREACH) instead of vanishing, and a full pipe
+    // says so (EAGAIN) instead of dropping.
+    router_.set(zmq::sockopt::router_mandatory, 1);
     // A peer's connection is named by its endpoint (its DEALER's routing id); a restarted peer
     // takes its name over from the connection of its earlier run.
     router_.set(zmq::sockopt::router_handover, 1);
+    router_.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(config_.heartbeat_interval.count()));
+    router_.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(config_.heartbeat_timeout.count()));
     try {
       router_.bind(config_.listen);
     } catch (const zmq::error_t& e) {
@@ -80,18 +144,24 @@ class Transport::Io {
     }
     bound_ = router_.get(zmq::sockopt::last_endpoint);
     router_fd_ = router_.get(zmq::sockopt::fd);
+    router_monitor_ = open_monitor(context_, router_, ZMQ_EVENT_DISCONNECTED, "inproc://pulsing-monitor-router");
+    router_monitor_fd_ = router_monitor_.get(zmq::sockopt::fd);
   }
   ~Io() { ::close(wake_fd_); }
 
   const std::string& bound() const { return bound_; }
 
+  // The routing id this node's DEALERs present: its advertised endpoint.
+  void set_identity(std::string identity) { identity_ = std::move(identity); }
+
   void adopt(std::shared_ptr<Peer> peer) {
     std::lock_guard lock(mutex_);
     new_peers_.push_back(std::move(peer));
   }
-  void mark_ready(std::shared_ptr<Peer> peer) {
+  // `peer` has requests (or answers) pending.
+  void mark_ready(std::shared_ptr<Peer> peer, bool answers) {
     std::lock_guard lock(mutex_);
-    ready_.push_back(std::move(peer));
+    (answers ? ready_answers_ : ready_).push_back(std::move(peer));
   }
   void wake() {
     if (sleeping_.load(std::memory_order_seq_cst)) {
@@ -100,15 +170,11 @@ class Transport::Io {
     }
   }
 
-  // The routing id this node's DEALERs present: its advertised endpoint.
-  void set_identity(std::string identity) { identity_ = std::move(identity); }
   void run(const std::atomic<bool>& stopping);
   // One pass: send what is ready, wait (at most `max_wait`) for input, read it. False when
   // refused: inside a pass already.
   bool pass(std::chrono::milliseconds max_wait);
   bool in_pass() const { return in_pass_; }
-  // Sleeps until a socket has news, something is queued to send, or `max_wait` passed.
-  void wait(std::chrono::milliseconds max_wait);
   TransportStats stats() const {
     TransportStats s;
     s.frames_sent = frames_sent_.load();
@@ -117,26 +183,42 @@ class Transport::Io {
     s.envelopes_received = envelopes_received_.load();
     s.frames_rejected = frames_rejected_.load();
     s.envelopes_dropped = envelopes_dropped_.load();
+    s.connections = connections_.load();
     return s;
   }
 
  private:
+  // Sleeps until a socket has news, something is queued to send, or `max_wait` passed (0: only
+  // looks).
+  void wait(std::chrono::milliseconds max_wait);
   void connect_new_peers();
   void close_all();
   void flush_ready();
   void flush(Link& link);
   bool try_send(Link& link);
+  void flush_answers(Peer& peer);
+  bool try_send(Caller& caller);
   void read_router();
+  void read_dealer(Link& link);
+  // Hands the envelopes of `frame`, from the node at `sender` ("" when unknown), to the handler.
+  void deliver(const zmq::message_t& frame, std::string_view sender);
   void read_monitor(Link& link);
+  void read_router_monitor();
+  void read_monitors();
   void check_connect_timeouts();
   void peer_down(Link& link, const std::string& why);
+  void caller_gone(const std::string& endpoint);
+  Caller& caller(std::string_view identity);
   Link* find(const Peer* peer);
+  bool waiting_to_send() const;
 
   const TransportConfig& config_;
   TransportHandler& handler_;
   FrameBuffers& buffers_;  // outlives the context: frames go back to it until the context closes
+  Transport& owner_;
   zmq::context_t context_{1};
   zmq::socket_t router_;
+  zmq::socket_t router_monitor_;
   std::string bound_;
   std::string identity_;
   int wake_fd_ = -1;
@@ -144,17 +226,22 @@ class Transport::Io {
   bool paused_ = false;  // reading stopped: the receiver is congested
   bool in_pass_ = false;
   int router_fd_ = -1;
+  int router_monitor_fd_ = -1;
   std::vector<pollfd> pollfds_;
   Clock::time_point monitors_read_;
   int next_monitor_ = 0;
 
   std::mutex mutex_;
-  std::vector<std::shared_ptr<Peer>> new_peers_;  // guarded by mutex_
-  std::vector<std::shared_ptr<Peer>> ready_;      // guarded by mutex_
-  std::vector<std::unique_ptr<Link>> links_;      // I/O thread only
+  std::vector<std::shared_ptr<Peer>> new_peers_;      // guarded by mutex_
+  std::vector<std::shared_ptr<Peer>> ready_;          // guarded by mutex_
+  std::vector<std::shared_ptr<Peer>> ready_answers_;  // guarded by mutex_
+  std::vector<std::unique_ptr<Link>> links_;          // I/O thread only
+  std::unordered_map<std::string, Caller> callers_;   // I/O thread only: by endpoint
+  std::unordered_map<int, std::string> caller_fds_;   // I/O thread only: descriptor -> endpoint
+  Caller* last_caller_ = nullptr;                     // I/O thread only: caller()'s cache
 
   std::atomic<std::uint64_t> frames_sent_{0}, envelopes_sent_{0}, frames_received_{0},
-      envelopes_received_{0}, frames_rejected_{0}, envelopes_dropped_{0};
+      envelopes_received_{0}, frames_rejected_{0}, envelopes_dropped_{0}, connections_{0};
 };
 
 void Transport::Io::run(const std::atomic<bool>& stopping) {
@@ -175,36 +262,58 @@ bool Transport::Io::pass(std::chrono::milliseconds max_wait) {
   check_connect_timeouts();
   if (paused_ && !handler_.still_congested()) paused_ = false;
 
-  // ZeroMQ's own account (ZMQ_EVENTS) says whether input is waiting; the kernel is asked only
-  // when there is nothing to do, so a busy pass costs no poll() at all.
+  // ZeroMQ's own account (ZMQ_EVENTS) says whether input is waiting on the ROUTER; the kernel is
+  // asked only when there is nothing to do, or (once, without waiting) about the DEALERs when
+  // the ROUTER keeps the thread busy.
   for (auto& link : links_) {
     if (link->unsent) flush(*link);  // ZeroMQ was full: it may have room now
   }
+  if (waiting_to_send()) {
+    std::vector<std::shared_ptr<Peer>> retry;  // flush_answers may end a caller
+    for (auto& [endpoint, caller] : callers_) {
+      if (caller.unsent) retry.push_back(caller.peer);
+    }
+    for (auto& peer : retry) flush_answers(*peer);
+  }
   bool input = !paused_ && has_input(router_);
-  if (!input) wait(max_wait);
+  bool news = std::any_of(links_.begin(), links_.end(), [](const auto& link) { return link->news; });
+  if (!input && !news) {
+    wait(max_wait);
+  } else if (!links_.empty()) {
+    wait(std::chrono::milliseconds(0));
+  }
   if (!paused_ && (input || has_input(router_))) read_router();
+  for (std::size_t i = 0; i < links_.size(); ++i) {
+    if (links_[i]->news) read_dealer(*links_[i]);
+  }
   // Monitor events (connected, disconnected) are also read by the wait when it sleeps; a thread
   // that never sleeps reads them here, every few milliseconds.
   auto now = Clock::now();
   if (now - monitors_read_ > kMonitorInterval) {
     monitors_read_ = now;
-    for (std::size_t i = 0; i < links_.size(); ++i) read_monitor(*links_[i]);
+    read_monitors();
   }
   in_pass_ = false;
   return true;
 }
 
+bool Transport::Io::waiting_to_send() const {
+  return std::any_of(callers_.begin(), callers_.end(), [](const auto& c) { return c.second.unsent.has_value(); });
+}
+
 void Transport::Io::wait(std::chrono::milliseconds max_wait) {
-  // A sender that queues after this store writes the eventfd because it sees `sleeping_`.
-  sleeping_.store(true, std::memory_order_seq_cst);
-  bool ready_now;
-  {
-    std::lock_guard lock(mutex_);
-    ready_now = !ready_.empty() || !new_peers_.empty();
-  }
-  if (ready_now) {
-    sleeping_.store(false, std::memory_order_seq_cst);
-    return;
+  if (max_wait.count() > 0) {
+    // A sender that queues after this store writes the eventfd because it sees `sleeping_`.
+    sleeping_.store(true, std::memory_order_seq_cst);
+    bool ready_now;
+    {
+      std::lock_guard lock(mutex_);
+      ready_now = !ready_.empty() || !ready_answers_.empty() || !new_peers_.empty();
+    }
+    if (ready_now) {
+      sleeping_.store(false, std::memory_order_seq_cst);
+      return;
+    }
   }
   // A ZeroMQ socket's descriptor is readable when the socket has news, not necessarily input:
   // what it means is learnt from ZMQ_EVENTS afterwards (has_input, flush, read_monitor).
@@ -212,11 +321,14 @@ void Transport::Io::wait(std::chrono::milliseconds max_wait) {
   fds.clear();
   fds.push_back({wake_fd_, POLLIN, 0});
   fds.push_back({paused_ ? -1 : router_fd_, POLLIN, 0});
+  fds.push_back({router_monitor_fd_, POLLIN, 0});
+  constexpr std::size_t kFixed = 3;
   for (auto& link : links_) {
     fds.push_back({link->monitor_fd, POLLIN, 0});
-    fds.push_back({link->unsent ? link->dealer_fd : -1, POLLIN, 0});
+    fds.push_back({link->dealer_fd, POLLIN, 0});
   }
-  auto timeout = paused_ ? std::min(max_wait, std::chrono::milliseconds(1)) : max_wait;
+  auto timeout = max_wait;
+  if (paused_ || waiting_to_send()) timeout = std::min(timeout, kRetryInterval);
   ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
   sleeping_.store(false, std::memory_order_seq_cst);
 
@@ -224,16 +336,20 @@ void Transport::Io::wait(std::chrono::milliseconds max_wait) {
     std::uint64_t count;
     [[maybe_unused]] auto n = ::read(wake_fd_, &count, sizeof(count));
   }
-  for (std::size_t i = 0; 2 + 2 * i + 1 < fds.size(); ++i) {
-    if (fds[2 + 2 * i].revents & POLLIN) read_monitor(*links_[i]);
-    if (fds[3 + 2 * i].revents & POLLIN) flush(*links_[i]);
+  if (fds[2].revents & POLLIN) read_router_monitor();
+  for (std::size_t i = 0; kFixed + 2 * i + 1 < fds.size(); ++i) {
+    if (fds[kFixed + 2 * i].revents & POLLIN) read_monitor(*links_[i]);
+    if (fds[kFixed + 2 * i + 1].revents & POLLIN) {
+      links_[i]->news = true;
+      if (links_[i]->unsent) flush(*links_[i]);
+    }
   }
 }
 
 void Transport::Io::close_all() {
   // Closed here, by the thread that owns them, and now: peers must see this node's connections
   // go away when it stops, even if the Transport object itself lives on (references held
-  // elsewhere). What is queued goes out first (the last replies of a node that shuts down),
+  // elsewhere). What is queued goes out first (the last answers of a node that shuts down),
   // within the linger time.
   flush_ready();
   for (auto& link : links_) {
@@ -246,6 +362,11 @@ void Transport::Io::close_all() {
     link->dealer.close();
   }
   links_.clear();
+  last_caller_ = nullptr;
+  callers_.clear();
+  zmq_socket_monitor(router_.handle(), nullptr, 0);
+  router_monitor_.close();
+  router_.set(zmq::sockopt::linger, static_cast<int>(config_.close_linger.count()));
   router_.close();
   context_.close();
 }
@@ -264,19 +385,17 @@ void Transport::Io::connect_new_peers() {
     link->dealer.set(zmq::sockopt::linger, 0);
     link->dealer.set(zmq::sockopt::routing_id, identity_);
     link->dealer.set(zmq::sockopt::sndhwm, config_.queued_frames);
+    link->dealer.set(zmq::sockopt::rcvhwm, config_.queued_frames);
     link->dealer.set(zmq::sockopt::immediate, 1);  // queue nothing on a connection not yet up
     link->dealer.set(zmq::sockopt::reconnect_ivl, 100);
     link->dealer.set(zmq::sockopt::reconnect_ivl_max, 2'000);
     link->dealer.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(config_.heartbeat_interval.count()));
     link->dealer.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(config_.heartbeat_timeout.count()));
-    std::string monitor_address = fmt::format("inproc://pulsing-monitor-{}", next_monitor_++);
-    zmq_socket_monitor(link->dealer.handle(), monitor_address.c_str(),
-                       ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED);
-    link->monitor = zmq::socket_t(context_, zmq::socket_type::pair);
-    link->monitor.set(zmq::sockopt::linger, 0);
-    link->monitor.connect(monitor_address);
+    link->monitor = open_monitor(context_, link->dealer, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED,
+                                 fmt::format("inproc://pulsing-monitor-{}", next_monitor_++));
     link->dealer_fd = link->dealer.get(zmq::sockopt::fd);
     link->monitor_fd = link->monitor.get(zmq::sockopt::fd);
+    connections_.fetch_add(1, std::memory_order_relaxed);
     try {
       link->dealer.connect(peer->endpoint());
     } catch (const zmq::error_t& e) {
@@ -296,14 +415,16 @@ Transport::Io::Link* Transport::Io::find(const Peer* peer) {
 }
 
 void Transport::Io::flush_ready() {
-  std::vector<std::shared_ptr<Peer>> ready;
+  std::vector<std::shared_ptr<Peer>> ready, answers;
   {
     std::lock_guard lock(mutex_);
     ready.swap(ready_);
+    answers.swap(ready_answers_);
   }
   for (auto& peer : ready) {
     if (Link* link = find(peer.get())) flush(*link);
   }
+  for (auto& peer : answers) flush_answers(*peer);
 }
 
 void Transport::Io::flush(Link& link) {
@@ -313,15 +434,16 @@ void Transport::Io::flush(Link& link) {
     Peer::Chunk chunk;
     {
       std::lock_guard lock(peer.mutex_);
-      if (peer.pending_.empty()) {
-        peer.flagged_ = false;
+      auto& box = peer.requests_;
+      if (box.pending.empty()) {
+        box.flagged = false;
         return;
       }
-      chunk = std::move(peer.pending_.front());
-      peer.pending_.pop_front();
-      peer.pending_bytes_ -= chunk.bytes.size();
-      peer.pending_count_ -= chunk.envelopes;
-      peer.pending_unanswered_ -= chunk.unanswered;
+      chunk = std::move(box.pending.front());
+      box.pending.pop_front();
+      box.bytes -= chunk.bytes.size();
+      box.count -= chunk.envelopes;
+      box.unanswered -= chunk.unanswered;
     }
     link.unsent.emplace(frame_of(std::move(chunk.bytes), buffers_));
     link.unsent_count = chunk.envelopes;
@@ -331,6 +453,9 @@ void Transport::Io::flush(Link& link) {
 
 bool Transport::Io::try_send(Link& link) {
   if (link.peer->state() == PeerState::kDown) return false;
+  // Sending may take in the socket's news (an answer arrived) and so leave its descriptor
+  // quiet: look for input in the next pass.
+  link.news = true;
   auto sent = link.dealer.send(*link.unsent, zmq::send_flags::dontwait);
   if (!sent) return false;  // not connected yet, or at the high-water mark
   frames_sent_.fetch_add(1, std::memory_order_relaxed);
@@ -339,6 +464,70 @@ bool Transport::Io::try_send(Link& link) {
   link.unsent_count = 0;
   link.unsent_unanswered = 0;
   return true;
+}
+
+void Transport::Io::flush_answers(Peer& peer) {
+  auto it = callers_.find(peer.endpoint());
+  if (it == callers_.end()) {
+    // Its connection closed (or never was): the answers cannot be delivered.
+    std::size_t dropped;
+    {
+      std::lock_guard lock(peer.mutex_);
+      dropped = peer.answers_.clear().first;
+    }
+    envelopes_dropped_.fetch_add(dropped, std::memory_order_relaxed);
+    return;
+  }
+  Caller& caller = it->second;
+  while (true) {
+    if (caller.unsent && !try_send(caller)) return;  // full (the next pass retries), or gone
+    Peer::Chunk chunk;
+    {
+      std::lock_guard lock(peer.mutex_);
+      auto& box = peer.answers_;
+      if (box.pending.empty()) {
+        box.flagged = false;
+        return;
+      }
+      chunk = std::move(box.pending.front());
+      box.pending.pop_front();
+      box.bytes -= chunk.bytes.size();
+      box.count -= chunk.envelopes;
+      box.unanswered -= chunk.unanswered;
+    }
+    caller.unsent.emplace(frame_of(std::move(chunk.bytes), buffers_));
+    caller.unsent_count = chunk.envelopes;
+  }
+}
+
+bool Transport::Io::try_send(Caller& caller) {
+  const std::string& endpoint = caller.peer->endpoint();
+  try {
+    if (!router_.send(zmq::buffer(endpoint), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      return false;  // its pipe is full
+    }
+    (void)router_.send(*caller.unsent, zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EHOSTUNREACH) throw;
+    caller_gone(endpoint);  // erases `caller`
+    return false;
+  }
+  frames_sent_.fetch_add(1, std::memory_order_relaxed);
+  envelopes_sent_.fetch_add(caller.unsent_count, std::memory_order_relaxed);
+  caller.unsent.reset();
+  caller.unsent_count = 0;
+  return true;
+}
+
+Transport::Io::Caller& Transport::Io::caller(std::string_view identity) {
+  if (last_caller_ != nullptr && last_caller_->peer->endpoint() == identity) return *last_caller_;
+  auto it = callers_.find(std::string(identity));
+  if (it == callers_.end()) {
+    std::string endpoint(identity);
+    it = callers_.emplace(endpoint, Caller{owner_.peer(endpoint)}).first;
+  }
+  last_caller_ = &it->second;
+  return it->second;
 }
 
 void Transport::Io::read_router() {
@@ -351,12 +540,12 @@ void Transport::Io::read_router() {
       frames_rejected_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    frames_received_.fetch_add(1, std::memory_order_relaxed);
     bool extra = frame.more();
     while (frame.more()) {  // not ours: a pulsing peer sends one payload frame
       if (!router_.recv(frame, zmq::recv_flags::dontwait)) break;
     }
     if (extra) {
+      frames_received_.fetch_add(1, std::memory_order_relaxed);
       frames_rejected_.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
@@ -364,37 +553,89 @@ void Transport::Io::read_router() {
     // a zero byte and name no endpoint.
     std::string_view sender(static_cast<const char*>(identity.data()), identity.size());
     if (!sender.empty() && sender.front() == '\0') sender = {};
-    try {
-      decode_frame(
-          {static_cast<const std::byte*>(frame.data()), frame.size()},
-          [&](const EnvelopeView& envelope) {
-            envelopes_received_.fetch_add(1, std::memory_order_relaxed);
-            if (handler_.on_envelope(envelope)) paused_ = true;
-          },
-          config_.limits, sender);
-    } catch (const DecodeError&) {
-      // Counted; the envelopes before the bad one were delivered. The node stays up.
-      frames_rejected_.fetch_add(1, std::memory_order_relaxed);
+    if (!sender.empty()) {
+      // Which connection it came on: its disconnection ends the caller (read_router_monitor).
+      Caller& from = caller(sender);
+      int fd = frame.get(ZMQ_SRCFD);
+      if (fd != from.fd) {
+        if (from.fd >= 0) caller_fds_.erase(from.fd);
+        from.fd = fd;
+        if (fd >= 0) caller_fds_[fd] = from.peer->endpoint();
+      }
     }
-    if (handler_.after_frame()) paused_ = true;
+    deliver(frame, sender);
   }
 }
 
+void Transport::Io::read_dealer(Link& link) {
+  // Its descriptor announced news: drain it, and look (ZMQ_EVENTS) whether more came meanwhile.
+  for (int i = 0; i < kReadBurst; ++i) {
+    zmq::message_t frame;
+    if (!link.dealer.recv(frame, zmq::recv_flags::dontwait)) {
+      if (has_input(link.dealer)) continue;
+      link.news = false;
+      return;
+    }
+    bool extra = frame.more();
+    while (frame.more()) {
+      if (!link.dealer.recv(frame, zmq::recv_flags::dontwait)) break;
+    }
+    if (extra) {
+      frames_received_.fetch_add(1, std::memory_order_relaxed);
+      frames_rejected_.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    deliver(frame, link.peer->endpoint());
+  }
+  // A burst's worth: `news` stays set, and the next pass goes on.
+}
+
+void Transport::Io::deliver(const zmq::message_t& frame, std::string_view sender) {
+  frames_received_.fetch_add(1, std::memory_order_relaxed);
+  try {
+    decode_frame(
+        {static_cast<const std::byte*>(frame.data()), frame.size()},
+        [&](const EnvelopeView& envelope) {
+          envelopes_received_.fetch_add(1, std::memory_order_relaxed);
+          if (handler_.on_envelope(envelope)) paused_ = true;
+        },
+        config_.limits, sender);
+  } catch (const DecodeError&) {
+    // Counted; the envelopes before the bad one were delivered. The node stays up.
+    frames_rejected_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (handler_.after_frame()) paused_ = true;
+}
+
+void Transport::Io::read_monitors() {
+  read_router_monitor();
+  for (std::size_t i = 0; i < links_.size(); ++i) read_monitor(*links_[i]);
+}
+
 void Transport::Io::read_monitor(Link& link) {
-  while (true) {
-    zmq::message_t event;
-    if (!link.monitor.recv(event, zmq::recv_flags::dontwait)) return;
-    zmq::message_t address;
-    if (event.more()) (void)link.monitor.recv(address, zmq::recv_flags::dontwait);
-    if (event.size() < sizeof(std::uint16_t)) continue;
-    std::uint16_t id = 0;
-    std::memcpy(&id, event.data(), sizeof(id));
-    if (id == ZMQ_EVENT_CONNECTED) {
+  while (auto event = next_event(link.monitor)) {
+    if (event->id == ZMQ_EVENT_CONNECTED) {
       link.peer->state_.store(PeerState::kUp, std::memory_order_release);
       flush(link);
-    } else if (id == ZMQ_EVENT_DISCONNECTED && link.peer->state() == PeerState::kUp) {
+    } else if (event->id == ZMQ_EVENT_DISCONNECTED && link.peer->state() == PeerState::kUp) {
+      // What arrived on the connection before it closed is answered first: an answer that came
+      // is delivered, not failed as unreachable.
+      while (link.news || has_input(link.dealer)) {
+        link.news = true;
+        read_dealer(link);
+      }
       peer_down(link, fmt::format("lost the connection to {}", link.peer->endpoint()));
     }
+  }
+}
+
+void Transport::Io::read_router_monitor() {
+  while (auto event = next_event(router_monitor_)) {
+    if (event->id != ZMQ_EVENT_DISCONNECTED) continue;
+    auto it = caller_fds_.find(static_cast<int>(event->value));
+    if (it == caller_fds_.end()) continue;  // a connection that never called, or an earlier one
+    std::string endpoint = it->second;
+    caller_gone(endpoint);
   }
 }
 
@@ -418,16 +659,29 @@ void Transport::Io::peer_down(Link& link, const std::string& why) {
   link.unsent_unanswered = 0;
   {
     std::lock_guard lock(peer.mutex_);
-    dropped += peer.pending_count_;
-    unanswered += peer.pending_unanswered_;
-    peer.pending_.clear();
-    peer.pending_bytes_ = 0;
-    peer.pending_count_ = 0;
-    peer.pending_unanswered_ = 0;
-    peer.flagged_ = false;
+    auto [count, not_requests] = peer.requests_.clear();
+    dropped += count;
+    unanswered += not_requests;
   }
   envelopes_dropped_.fetch_add(dropped, std::memory_order_relaxed);
   handler_.on_peer_down(peer.endpoint(), why, unanswered);
+}
+
+void Transport::Io::caller_gone(const std::string& endpoint) {
+  auto it = callers_.find(endpoint);
+  if (it == callers_.end()) return;
+  Caller& caller = it->second;
+  std::size_t dropped = caller.unsent_count;
+  {
+    std::lock_guard lock(caller.peer->mutex_);
+    dropped += caller.peer->answers_.clear().first;
+  }
+  envelopes_dropped_.fetch_add(dropped, std::memory_order_relaxed);
+  if (caller.fd >= 0) caller_fds_.erase(caller.fd);
+  if (last_caller_ == &caller) last_caller_ = nullptr;
+  std::string name = endpoint;  // `endpoint` may be the erased entry's
+  callers_.erase(it);
+  handler_.on_caller_gone(name);
 }
 
 // ---------------------------------------------------------------- Transport
@@ -435,7 +689,7 @@ void Transport::Io::peer_down(Link& link, const std::string& why) {
 Transport::Transport(TransportConfig config, TransportHandler& handler)
     : config_(std::move(config)),
       buffers_(config_.max_frame_bytes, static_cast<std::size_t>(config_.queued_frames)),
-      io_(std::make_unique<Io>(config_, handler, buffers_)) {
+      io_(std::make_unique<Io>(config_, handler, buffers_, *this)) {
   endpoint_ = config_.advertise.empty() ? io_->bound() : config_.advertise;
   if (endpoint_.empty() || endpoint_.size() > 255) {
     throw std::runtime_error(fmt::format("the advertised endpoint '{}' must have 1 to 255 characters", endpoint_));
@@ -472,16 +726,14 @@ void Transport::stop() {
 std::shared_ptr<Transport::Peer> Transport::peer(const std::string& endpoint) {
   std::lock_guard lock(peers_mutex_);
   auto [it, inserted] = peers_.try_emplace(endpoint);
-  if (inserted) {
-    it->second = std::make_shared<Peer>(endpoint);
-    io_->adopt(it->second);
-    io_->wake();
-  }
+  if (inserted) it->second = std::make_shared<Peer>(endpoint);
   return it->second;
 }
 
 bool Transport::send(Peer& peer, const Envelope& envelope) {
   EncodedEnvelope encoded(envelope);
+  const bool answer = travels_back(envelope.kind);
+  const bool awaited = answer || expects_reply(envelope.kind);
   std::optional<Clock::time_point> deadline;  // set when it first has to wait
   auto pause = std::chrono::microseconds(20);
   // The I/O thread is the one that makes room: it waits by running I/O passes, and not at all
@@ -489,35 +741,40 @@ bool Transport::send(Peer& peer, const Envelope& envelope) {
   const bool on_io_thread = tls_io_of == this;
   const bool may_wait = !on_io_thread || !io_->in_pass();
   while (true) {
-    if (stopping_.load(std::memory_order_acquire) || peer.state() == PeerState::kDown) return false;
+    if (stopping_.load(std::memory_order_acquire) || (!answer && peer.state() == PeerState::kDown)) return false;
     bool queued = false;
-    bool first = false;  // the peer had nothing pending: put it on the I/O thread's ready list
+    bool first = false;    // nothing was pending: put the peer on the I/O thread's ready list
+    bool connect = false;  // its first request: the I/O thread opens the connection
     {
       std::lock_guard lock(peer.mutex_);
-      if (!may_wait || peer.pending_.empty() ||
-          peer.pending_bytes_ + encoded.size() <= config_.max_pending_bytes) {
-        if (peer.pending_.empty() || peer.pending_.back().bytes.size() + encoded.size() > config_.max_frame_bytes) {
-          peer.pending_.push_back({buffers_.take()});
-        }
-        auto& chunk = peer.pending_.back();
+      auto& box = answer ? peer.answers_ : peer.requests_;
+      if (!may_wait || box.pending.empty() || box.bytes + encoded.size() <= config_.max_pending_bytes) {
+        // The last chunk, unless it would grow past its frame size (smaller once awaited).
+        const bool last_fits =
+            !box.pending.empty() &&
+            box.pending.back().bytes.size() + encoded.size() <=
+                (awaited || box.pending.back().awaited ? config_.max_awaited_frame_bytes : config_.max_frame_bytes);
+        if (!last_fits) box.pending.push_back({buffers_.take()});
+        auto& chunk = box.pending.back();
+        chunk.awaited |= awaited;
         std::size_t at = chunk.bytes.size();
         chunk.bytes.resize(at + encoded.size());
         encoded.write_to(chunk.bytes.data() + at);
         ++chunk.envelopes;
         const bool unanswered = !expects_reply(envelope.kind);
         chunk.unanswered += unanswered;
-        peer.pending_unanswered_ += unanswered;
-        peer.pending_bytes_ += encoded.size();
-        ++peer.pending_count_;
+        box.unanswered += unanswered;
+        box.bytes += encoded.size();
+        ++box.count;
         queued = true;
-        first = !std::exchange(peer.flagged_, true);
+        first = !std::exchange(box.flagged, true);
+        connect = !answer && !std::exchange(peer.connecting_, true);
       }
     }
     if (queued) {
-      if (first) {
-        io_->mark_ready(peer.shared_from_this());
-        io_->wake();
-      }
+      if (connect) io_->adopt(peer.shared_from_this());
+      if (first) io_->mark_ready(peer.shared_from_this(), answer);
+      if (first || connect) io_->wake();
       return true;
     }
     if (!deadline) {

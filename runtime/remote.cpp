@@ -737,6 +737,7 @@ bool RemoteLink::still_congested() {
 void RemoteLink::on_peer_down(const std::string& endpoint, const std::string& why, std::size_t dropped) {
   log().warn("[{}] {}", node_.config().name, why);
   std::vector<Outstanding> failed;
+  std::vector<std::uint64_t> readings;
   {
     std::lock_guard lock(mutex_);
     for (auto it = outstanding_.begin(); it != outstanding_.end();) {
@@ -747,23 +748,25 @@ void RemoteLink::on_peer_down(const std::string& endpoint, const std::string& wh
         ++it;
       }
     }
-  }
-  std::vector<std::uint64_t> readings;
-  std::vector<std::shared_ptr<RemoteSink>> producers;
-  {
-    std::lock_guard lock(mutex_);
     for (auto& [correlation, r] : reading_) {
       if (r.peer == endpoint) readings.push_back(correlation);
     }
+  }
+  for (auto& request : failed) request.reply->deliver(unreachable(endpoint, why));
+  for (auto correlation : readings) end_reading(correlation, unreachable(endpoint, why));
+  for (std::size_t i = 0; i < dropped; ++i) node_.dead_letter(endpoint, why);
+}
+
+void RemoteLink::on_caller_gone(const std::string& endpoint) {
+  std::vector<std::shared_ptr<RemoteSink>> producers;
+  {
+    std::lock_guard lock(mutex_);
     for (auto& [key, weak] : producing_) {
       if (key.first != endpoint) continue;
       if (auto sink = weak.lock()) producers.push_back(std::move(sink));
     }
   }
-  for (auto& request : failed) request.reply->deliver(unreachable(endpoint, why));
-  for (auto correlation : readings) end_reading(correlation, unreachable(endpoint, why));
   for (auto& sink : producers) sink->cancel();  // its reader is gone: stop at the next yield
-  for (std::size_t i = 0; i < dropped; ++i) node_.dead_letter(endpoint, why);
 }
 
 // ---------------------------------------------------------------- RemoteActor

@@ -3,10 +3,13 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <zmq.hpp>
+
+#include "../eventually.hpp"
 
 namespace pulsing {
 namespace {
@@ -23,6 +26,11 @@ class Inbox : public TransportHandler {
     return false;
   }
   bool still_congested() override { return false; }
+  void on_caller_gone(const std::string& endpoint) override {
+    std::lock_guard lock(mutex_);
+    gone_.push_back(endpoint);
+    changed_.notify_all();
+  }
   void on_peer_down(const std::string& endpoint, const std::string& why, std::size_t dropped) override {
     std::lock_guard lock(mutex_);
     downs_.push_back({endpoint, why, dropped});
@@ -36,6 +44,10 @@ class Inbox : public TransportHandler {
   bool wait_downs(std::size_t n, std::chrono::milliseconds limit = 10s) {
     std::unique_lock lock(mutex_);
     return changed_.wait_for(lock, limit, [&] { return downs_.size() >= n; });
+  }
+  bool wait_gone(const std::string& endpoint, std::chrono::milliseconds limit = 10s) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, limit, [&] { return std::find(gone_.begin(), gone_.end(), endpoint) != gone_.end(); });
   }
   std::vector<Envelope> envelopes() {
     std::lock_guard lock(mutex_);
@@ -55,7 +67,17 @@ class Inbox : public TransportHandler {
   std::condition_variable changed_;
   std::vector<Envelope> envelopes_;
   std::vector<Down> downs_;
+  std::vector<std::string> gone_;
 };
+
+// An answer to the request `correlation`.
+Envelope reply_to(std::uint64_t correlation, std::int64_t value) {
+  Envelope e;
+  e.kind = EnvelopeKind::kReply;
+  e.correlation = correlation;
+  e.payload = value;
+  return e;
+}
 
 Envelope tell(std::uint64_t n) {
   Envelope e;
@@ -232,6 +254,40 @@ TEST_CASE("a peer that goes away is declared down; when it comes back it is up a
   REQUIRE(a.send(*peer, tell(2)));
   REQUIRE(revived_inbox.wait_envelopes(1));
   CHECK(revived_inbox.envelopes()[0].correlation == 2);
+}
+
+TEST_CASE("answers return on the connection their request came on: a node that only answers opens none") {
+  SendingPair pair(quick_config());
+  REQUIRE(pair.a.send(*pair.to_b, tell(7)));
+  REQUIRE(pair.b_inbox.wait_envelopes(1));
+  Envelope request = pair.b_inbox.envelopes()[0];
+  CHECK(request.sender_endpoint == pair.a.endpoint());  // from a's connection, not the envelope
+  auto to_a = pair.b.peer(request.sender_endpoint);
+  for (std::int64_t i = 0; i < 100; ++i) REQUIRE(pair.b.send(*to_a, reply_to(7, i)));
+  REQUIRE(pair.a_inbox.wait_envelopes(100));
+  auto answers = pair.a_inbox.envelopes();
+  for (std::int64_t i = 0; i < 100; ++i) CHECK(answers[static_cast<std::size_t>(i)].payload == Value(i));
+  CHECK(answers[0].sender_endpoint == pair.b.endpoint());
+  CHECK(pair.a.stats().connections == 1);
+  CHECK(pair.b.stats().connections == 0);
+}
+
+TEST_CASE("a caller whose connection closes is reported gone, and answers to it are dropped and counted") {
+  Inbox b_inbox;
+  Transport b(quick_config(), b_inbox);
+  b.start();
+  std::string a_endpoint;
+  {
+    Inbox a_inbox;
+    Transport a(quick_config(), a_inbox);
+    a.start();
+    a_endpoint = a.endpoint();
+    REQUIRE(a.send(*a.peer(b.endpoint()), tell(1)));
+    REQUIRE(b_inbox.wait_envelopes(1));
+  }  // a stops: its connection closes
+  REQUIRE(b_inbox.wait_gone(a_endpoint));
+  CHECK(b.send(*b.peer(a_endpoint), reply_to(1, 5)));  // queued; nowhere to go
+  CHECK(testing::eventually([&] { return b.stats().envelopes_dropped == 1; }));
 }
 
 }  // namespace pulsing

@@ -241,7 +241,8 @@ TEST_CASE("a remote watch reports a crash with its error, and its node's end") {
   REQUIRE(notice.error.has_value());
   CHECK(notice.error->category == ErrorCategory::kSystem);
   b.reset();
-  // The notice (kShutdown) and the lost connection race on two connections: either is right.
+  // The notice (kShutdown) goes out if b sends it before its network closes; else the lost
+  // connection ends the watch: either is right.
   auto end = ended.result();
   if (end.ok()) {
     CHECK(end.value().reason == StopReason::kShutdown);

@@ -1,5 +1,5 @@
-// Helpers shared by the runtime tests: waiting on a condition with a deadline (never a bare
-// sleep), and a few small actors.
+// Helpers shared by the runtime tests: waiting on a condition with a deadline (eventually.hpp),
+// and a few small actors.
 #pragma once
 
 #include <chrono>
@@ -11,18 +11,9 @@
 
 #include <pulsing/pulsing.hpp>
 
-namespace pulsing::testing {
+#include "../eventually.hpp"
 
-// Polls `condition` until it holds or `limit` passes; returns whether it held.
-inline bool eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  auto deadline = Clock::now() + limit;
-  while (!condition()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
+namespace pulsing::testing {
 
 // Runs `f`, which must throw an E; returns it for further checks. A test fails (with a message
 // naming E) when nothing or something else is thrown.
