@@ -115,6 +115,7 @@ class Transport::Io {
     int fd = -1;  // the connection's descriptor (ZMQ_SRCFD), to match its disconnection
     std::optional<zmq::message_t> unsent;
     std::size_t unsent_count = 0;
+    bool blocked = false;  // ZeroMQ refused `unsent` for now (its pipe to the caller is full)
   };
 
   Io(const TransportConfig& config, TransportHandler& handler, FrameBuffers& buffers, Transport& owner)
@@ -210,7 +211,8 @@ class Transport::Io {
   void caller_gone(const std::string& endpoint);
   Caller& caller(std::string_view identity);
   Link* find(const Peer* peer);
-  bool waiting_to_send() const;
+  // Some caller's answers wait for room that no descriptor announces.
+  bool waiting_to_send() const { return blocked_callers_ > 0; }
 
   const TransportConfig& config_;
   TransportHandler& handler_;
@@ -239,6 +241,7 @@ class Transport::Io {
   std::unordered_map<std::string, Caller> callers_;   // I/O thread only: by endpoint
   std::unordered_map<int, std::string> caller_fds_;   // I/O thread only: descriptor -> endpoint
   Caller* last_caller_ = nullptr;                     // I/O thread only: caller()'s cache
+  std::size_t blocked_callers_ = 0;                   // I/O thread only
 
   std::atomic<std::uint64_t> frames_sent_{0}, envelopes_sent_{0}, frames_received_{0},
       envelopes_received_{0}, frames_rejected_{0}, envelopes_dropped_{0}, connections_{0};
@@ -271,7 +274,7 @@ bool Transport::Io::pass(std::chrono::milliseconds max_wait) {
   if (waiting_to_send()) {
     std::vector<std::shared_ptr<Peer>> retry;  // flush_answers may end a caller
     for (auto& [endpoint, caller] : callers_) {
-      if (caller.unsent) retry.push_back(caller.peer);
+      if (caller.blocked) retry.push_back(caller.peer);
     }
     for (auto& peer : retry) flush_answers(*peer);
   }
@@ -295,10 +298,6 @@ bool Transport::Io::pass(std::chrono::milliseconds max_wait) {
   }
   in_pass_ = false;
   return true;
-}
-
-bool Transport::Io::waiting_to_send() const {
-  return std::any_of(callers_.begin(), callers_.end(), [](const auto& c) { return c.second.unsent.has_value(); });
 }
 
 void Transport::Io::wait(std::chrono::milliseconds max_wait) {
@@ -504,7 +503,8 @@ bool Transport::Io::try_send(Caller& caller) {
   const std::string& endpoint = caller.peer->endpoint();
   try {
     if (!router_.send(zmq::buffer(endpoint), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-      return false;  // its pipe is full
+      blocked_callers_ += !std::exchange(caller.blocked, true);  // its pipe is full
+      return false;
     }
     (void)router_.send(*caller.unsent, zmq::send_flags::dontwait);
   } catch (const zmq::error_t& e) {
@@ -516,6 +516,7 @@ bool Transport::Io::try_send(Caller& caller) {
   envelopes_sent_.fetch_add(caller.unsent_count, std::memory_order_relaxed);
   caller.unsent.reset();
   caller.unsent_count = 0;
+  blocked_callers_ -= std::exchange(caller.blocked, false);
   return true;
 }
 
@@ -679,6 +680,7 @@ void Transport::Io::caller_gone(const std::string& endpoint) {
   envelopes_dropped_.fetch_add(dropped, std::memory_order_relaxed);
   if (caller.fd >= 0) caller_fds_.erase(caller.fd);
   if (last_caller_ == &caller) last_caller_ = nullptr;
+  blocked_callers_ -= caller.blocked;
   std::string name = endpoint;  // `endpoint` may be the erased entry's
   callers_.erase(it);
   handler_.on_caller_gone(name);
