@@ -105,6 +105,7 @@ class Transport::Io {
     int monitor_fd = -1;
     Clock::time_point created;
     bool news = false;    // the descriptor said so: input (or room) may be waiting
+    bool sent = false;    // sent since it last looked for input (see try_send)
     std::optional<zmq::message_t> unsent;  // a frame ZeroMQ could not take yet
     std::size_t unsent_count = 0;
     std::size_t unsent_unanswered = 0;
@@ -279,11 +280,15 @@ bool Transport::Io::pass(std::chrono::milliseconds max_wait) {
     for (auto& peer : retry) flush_answers(*peer);
   }
   bool input = !paused_ && has_input(router_);
-  bool news = std::any_of(links_.begin(), links_.end(), [](const auto& link) { return link->news; });
+  bool news = false;
+  for (auto& link : links_) {
+    if (std::exchange(link->sent, false) && has_input(link->dealer)) link->news = true;
+    news |= link->news;
+  }
   if (!input && !news) {
     wait(max_wait);
-  } else if (!links_.empty()) {
-    wait(std::chrono::milliseconds(0));
+  } else if (input && !links_.empty()) {
+    wait(std::chrono::milliseconds(0));  // the ROUTER keeps the thread busy: look at the DEALERs
   }
   if (!paused_ && (input || has_input(router_))) read_router();
   for (std::size_t i = 0; i < links_.size(); ++i) {
@@ -453,8 +458,8 @@ void Transport::Io::flush(Link& link) {
 bool Transport::Io::try_send(Link& link) {
   if (link.peer->state() == PeerState::kDown) return false;
   // Sending may take in the socket's news (an answer arrived) and so leave its descriptor
-  // quiet: look for input in the next pass.
-  link.news = true;
+  // quiet: the next pass looks (ZMQ_EVENTS) for input.
+  link.sent = true;
   auto sent = link.dealer.send(*link.unsent, zmq::send_flags::dontwait);
   if (!sent) return false;  // not connected yet, or at the high-water mark
   frames_sent_.fetch_add(1, std::memory_order_relaxed);

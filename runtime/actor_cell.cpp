@@ -85,9 +85,9 @@ void ActorCell::post(Message* message, bool wait_for_room) {
   if (wait_for_room && capacity_ != 0 && user_.depth_after(pushed) > capacity_) back_pressure();
 }
 
-void ActorCell::post(MessageChain& chain) {
+void ActorCell::post(MessageChain& chain, bool on_pool) {
   user_.push(chain);
-  schedule_if_idle();
+  schedule_if_idle(on_pool);
 }
 
 void ActorCell::post_system(Message* message) {
@@ -95,11 +95,15 @@ void ActorCell::post_system(Message* message) {
   schedule_if_idle();
 }
 
-void ActorCell::schedule_if_idle() {
+void ActorCell::schedule_if_idle(bool on_pool) {
   if (scheduled_.load(std::memory_order_seq_cst)) return;
   if (scheduled_.exchange(true, std::memory_order_seq_cst)) return;
   if (stopped_.load(std::memory_order_acquire)) keep_alive_ = shared_from_this();
-  node_->scheduler().schedule(this);
+  if (on_pool) {
+    node_->scheduler().schedule_on_pool(this);
+  } else {
+    node_->scheduler().schedule(this);
+  }
 }
 
 void ActorCell::start() {

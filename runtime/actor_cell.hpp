@@ -73,8 +73,10 @@ class ActorCell final : public Runnable,
   // (the network's I/O thread, which pushes back on its peers instead). Takes ownership.
   void post(Message* message, bool wait_for_room = true);
   // Queues every message of `chain` at once (leaving it empty), without waiting for room: for
-  // the network's I/O thread, which pushes back on its peers instead.
-  void post(MessageChain& chain);
+  // the network's I/O thread, which pushes back on its peers instead. `on_pool`: if this
+  // schedules the actor, a pool worker runs it, even when the caller is a guest (see
+  // Scheduler::schedule_on_pool).
+  void post(MessageChain& chain, bool on_pool);
   // The user mailbox holds more than its capacity / at least half of it (approximate).
   bool over_capacity() const { return capacity_ != 0 && user_.depth() > capacity_; }
   bool over_half_capacity() const { return capacity_ != 0 && user_.depth() > capacity_ / 2; }
@@ -124,7 +126,7 @@ class ActorCell final : public Runnable,
     std::uint64_t token;
   };
 
-  void schedule_if_idle();
+  void schedule_if_idle(bool on_pool = false);
   bool accepting_user() const;
   void finish_handler(std::uint64_t token);
   void after_message();

@@ -362,7 +362,9 @@ bool RemoteLink::post_held() {
   held_.arena.close();
   if (held_.chain.empty()) return false;
   auto cell = std::move(held_.cell);
-  cell->post(held_.chain);
+  // Tells only: nobody waits for them, so a pool worker takes them while this thread reads on;
+  // a run with asks in it may be answered here at once (a guest turn).
+  cell->post(held_.chain, !std::exchange(held_.awaited, false));
   if (!cell->over_capacity()) return false;
   congested_.push_back(std::move(cell));
   return true;
@@ -490,6 +492,7 @@ bool RemoteLink::on_call(const EnvelopeView& e) {
       default: return DynamicReply();
     }
   };
+  held_.awaited |= e.kind != EnvelopeKind::kTell;
   held_.chain.append(WireCallMessage::create(e, answer(), transport_->config().limits, held_.arena));
   return congested;
 }

@@ -210,7 +210,8 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   struct HeldCalls {  // consecutive calls to one actor, posted together (I/O thread only)
     std::shared_ptr<ActorCell> cell;
     MessageChain chain;
-    RunArena arena;  // their memory
+    RunArena arena;        // their memory
+    bool awaited = false;  // some of them are asks or stream opens: someone waits
   };
   HeldCalls held_;
   std::shared_ptr<Transport::Peer> last_sender_;        // I/O thread only: sender_of()'s cache

@@ -79,6 +79,9 @@ class Scheduler {
   void schedule(Runnable* r);
   // Queues `r` behind other work: for an actor that used up its budget and still has messages.
   void reschedule(Runnable* r);
+  // Queues `r` for a pool worker whatever the calling thread: for work that should not hold a
+  // guest up (a flood of tells from the network, which a worker handles while the guest reads).
+  void schedule_on_pool(Runnable* r);
 
   // Lets the workers finish their current turn, joins them, then runs what is still queued on
   // the calling thread. After stop(), schedule() runs the turn at once on the calling thread:
