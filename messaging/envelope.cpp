@@ -192,14 +192,6 @@ void with_envelope(std::span<const std::byte> bytes, const void* open, const Dec
 
 }  // namespace
 
-Value read_payload(std::span<const std::byte> envelope, const DecodeLimits& limits) {
-  Value value;
-  with_envelope(envelope, nullptr, limits, [&](wire::Envelope::Reader r) {
-    if (r.hasPayload()) value = read_value(r.getPayload(), limits.nesting_limit);
-  });
-  return value;
-}
-
 void read_payload(std::span<const std::byte> envelope, const DecodeLimits& limits,
                   kj::FunctionParam<void(std::optional<wire::Value::Reader>)> read) {
   with_envelope(envelope, nullptr, limits, [&](wire::Envelope::Reader r) {
@@ -207,21 +199,23 @@ void read_payload(std::span<const std::byte> envelope, const DecodeLimits& limit
   });
 }
 
-Value EnvelopeView::payload(const DecodeLimits& limits) const {
+namespace {
+// The payload, or the error, of the envelope in `bytes` (read through `open` if set), decoded;
+// null when absent.
+enum class Part : std::uint8_t { kPayload, kError };
+Value read_part(std::span<const std::byte> bytes, const void* open, const DecodeLimits& limits, Part part) {
   Value value;
-  with_envelope(bytes, reader, limits, [&](wire::Envelope::Reader r) {
-    if (r.hasPayload()) value = read_value(r.getPayload(), limits.nesting_limit);
+  with_envelope(bytes, open, limits, [&](wire::Envelope::Reader r) {
+    if (part == Part::kPayload && r.hasPayload()) value = read_value(r.getPayload(), limits.nesting_limit);
+    if (part == Part::kError && r.hasError()) value = read_value(r.getError(), limits.nesting_limit);
   });
   return value;
 }
+}  // namespace
 
-Value EnvelopeView::error(const DecodeLimits& limits) const {
-  Value value;
-  with_envelope(bytes, reader, limits, [&](wire::Envelope::Reader r) {
-    if (r.hasError()) value = read_value(r.getError(), limits.nesting_limit);
-  });
-  return value;
-}
+Value EnvelopeView::payload(const DecodeLimits& limits) const { return read_part(bytes, reader, limits, Part::kPayload); }
+
+Value EnvelopeView::error(const DecodeLimits& limits) const { return read_part(bytes, reader, limits, Part::kError); }
 
 Envelope EnvelopeView::decode(const DecodeLimits& limits) const {
   Envelope e;

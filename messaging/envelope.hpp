@@ -151,12 +151,10 @@ void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope);
 void decode_frame(std::span<const std::byte> frame, const std::function<void(const EnvelopeView&)>& on_envelope,
                   const DecodeLimits& limits = {}, std::string_view sender = {});
 
-// The payload of the envelope whose bytes (an EnvelopeView's, or a copy of them, 8-byte aligned)
-// are `envelope`; null when it has none. Throws DecodeError.
-Value read_payload(std::span<const std::byte> envelope, const DecodeLimits& limits);
-// The same, in place: calls `read` with the payload's wire form (nullopt when there is none)
-// while the message is open, for decoding it straight into C++ types (read_wire). Cap'n Proto's
-// failures inside `read` become DecodeError.
+// Reads the payload of the envelope whose bytes (an EnvelopeView's, or a copy of them, 8-byte
+// aligned) are `envelope`: calls `read` with its wire form (nullopt when there is none) while
+// the message is open, for decoding it straight into C++ types (read_wire). Throws
+// DecodeError; Cap'n Proto's failures inside `read` become DecodeError too.
 void read_payload(std::span<const std::byte> envelope, const DecodeLimits& limits,
                   kj::FunctionParam<void(std::optional<wire::Value::Reader>)> read);
 

@@ -85,6 +85,19 @@ std::optional<MonitorEvent> next_event(zmq::socket_t& monitor) {
 
 }  // namespace
 
+std::optional<Transport::Peer::Chunk> Transport::Peer::Outbox::take() {
+  if (pending.empty()) {
+    flagged = false;
+    return std::nullopt;
+  }
+  Chunk chunk = std::move(pending.front());
+  pending.pop_front();
+  bytes -= chunk.bytes.size();
+  count -= chunk.envelopes;
+  unanswered -= chunk.unanswered;
+  return chunk;
+}
+
 std::pair<std::size_t, std::size_t> Transport::Peer::Outbox::clear() {
   std::pair<std::size_t, std::size_t> dropped{count, unanswered};
   pending.clear();
@@ -435,23 +448,15 @@ void Transport::Io::flush(Link& link) {
   Peer& peer = *link.peer;
   while (true) {
     if (link.unsent && !try_send(link)) return;  // ZeroMQ is full: the next pass retries
-    Peer::Chunk chunk;
+    std::optional<Peer::Chunk> chunk;
     {
       std::lock_guard lock(peer.mutex_);
-      auto& box = peer.requests_;
-      if (box.pending.empty()) {
-        box.flagged = false;
-        return;
-      }
-      chunk = std::move(box.pending.front());
-      box.pending.pop_front();
-      box.bytes -= chunk.bytes.size();
-      box.count -= chunk.envelopes;
-      box.unanswered -= chunk.unanswered;
+      chunk = peer.requests_.take();
     }
-    link.unsent.emplace(frame_of(std::move(chunk.bytes), buffers_));
-    link.unsent_count = chunk.envelopes;
-    link.unsent_unanswered = chunk.unanswered;
+    if (!chunk) return;
+    link.unsent.emplace(frame_of(std::move(chunk->bytes), buffers_));
+    link.unsent_count = chunk->envelopes;
+    link.unsent_unanswered = chunk->unanswered;
   }
 }
 
@@ -485,22 +490,14 @@ void Transport::Io::flush_answers(Peer& peer) {
   Caller& caller = it->second;
   while (true) {
     if (caller.unsent && !try_send(caller)) return;  // full (the next pass retries), or gone
-    Peer::Chunk chunk;
+    std::optional<Peer::Chunk> chunk;
     {
       std::lock_guard lock(peer.mutex_);
-      auto& box = peer.answers_;
-      if (box.pending.empty()) {
-        box.flagged = false;
-        return;
-      }
-      chunk = std::move(box.pending.front());
-      box.pending.pop_front();
-      box.bytes -= chunk.bytes.size();
-      box.count -= chunk.envelopes;
-      box.unanswered -= chunk.unanswered;
+      chunk = peer.answers_.take();
     }
-    caller.unsent.emplace(frame_of(std::move(chunk.bytes), buffers_));
-    caller.unsent_count = chunk.envelopes;
+    if (!chunk) return;
+    caller.unsent.emplace(frame_of(std::move(chunk->bytes), buffers_));
+    caller.unsent_count = chunk->envelopes;
   }
 }
 

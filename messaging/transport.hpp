@@ -41,6 +41,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -202,6 +203,8 @@ class Transport::Peer : public std::enable_shared_from_this<Peer> {
     std::size_t count = 0;       // envelopes
     std::size_t unanswered = 0;  // of them, not requests
     bool flagged = false;        // on the I/O thread's ready list
+    // The oldest chunk, taken out; none (and no longer flagged) when empty.
+    std::optional<Chunk> take();
     // Takes everything out: the number of envelopes dropped, and of them, not requests.
     std::pair<std::size_t, std::size_t> clear();
   };
