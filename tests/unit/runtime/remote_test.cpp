@@ -162,6 +162,32 @@ TEST_CASE("errors keep their category and fields across the wire") {
   CHECK(stopped.kind() == RuntimeErrorKind::kActorStopped);
 }
 
+TEST_CASE("a tell from another node that cannot run is a dead letter on the receiving node") {
+  Node a(networked("a"));
+  Node b(networked("b"));
+  b.spawn<Calculator>({.name = "calc"}, 10).get();
+  auto calc = a.resolve_at<Calculator>(b.endpoint(), "calc").get();
+  auto before = b.dead_letters();
+  AnyRef(calc).tell("multiply", {2});          // no such method
+  AnyRef(calc).tell("add", {"x"});              // the wrong type
+  AnyRef(calc).tell("add", {1, 2});             // the wrong count
+  CHECK(eventually([&] { return b.dead_letters() == before + 3; }));
+  CHECK(calc.ask(&Calculator::value).get() == 10);  // and nothing ran
+}
+
+TEST_CASE("arguments the receiving node cannot read are refused, naming the problem") {
+  Node a(networked("a"));
+  Node b(networked("b"));
+  b.spawn<Calculator>({.name = "calc"}, 10).get();
+  auto calc = a.resolve_at<Calculator>(b.endpoint(), "calc").get();
+  Value deep = 1;
+  for (int i = 0; i < 100; ++i) deep = Value::List{deep};  // beyond the nesting limit (64)
+  auto e = testing::expect_error<RuntimeError>([&] { AnyRef(calc).ask("add", {deep}).get(); });
+  CHECK(e.kind() == RuntimeErrorKind::kBadArguments);
+  CHECK(std::string(e.what()).find("nested deeper than 64") != std::string::npos);
+  CHECK(calc.ask(&Calculator::add, 1).get() == 11);  // the actor goes on
+}
+
 TEST_CASE("a remote ask times out at its own deadline, whatever asks came and went before it") {
   Node a(networked("a"));
   Node b(networked("b"));
