@@ -61,7 +61,8 @@ for program in "${programs[@]}"; do
     echo "$program $workload $role instructions/op $((total / count))"
     if ((top > 0)); then
       callgrind_annotate "$file" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | sed -n "2,$((top + 1))p" |
-        awk -v c="$count" '{ gsub(",", "", $1); n = $1 / c; $1 = ""; $2 = ""; printf "  %8.0f %s\n", n, substr($0, 3, 140) }'
+        sed -E 's/^ *([0-9,]+) +\( *[0-9.]+%\) +/\1 /' |
+        awk -v c="$count" '{ n = $1; gsub(",", "", n); $1 = ""; printf "  %8.0f %s\n", n / c, substr($0, 2, 140) }'
     fi
   done
 done
