@@ -467,6 +467,9 @@ bool Transport::Io::try_send(Link& link) {
   link.sent = true;
   auto sent = link.dealer.send(*link.unsent, zmq::send_flags::dontwait);
   if (!sent) return false;  // not connected yet, or at the high-water mark
+  // ZeroMQ takes frames only on a completed connection (ZMQ_IMMEDIATE): it is up, whether or
+  // not its monitor has said so yet.
+  if (link.peer->state() == PeerState::kConnecting) link.peer->state_.store(PeerState::kUp, std::memory_order_release);
   frames_sent_.fetch_add(1, std::memory_order_relaxed);
   envelopes_sent_.fetch_add(link.unsent_count, std::memory_order_relaxed);
   link.unsent.reset();
