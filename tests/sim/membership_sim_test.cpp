@@ -7,7 +7,7 @@
 
 #include <cstdlib>
 
-#include "tests/sim/cluster.hpp"
+#include "sim/cluster.hpp"
 
 namespace pulsing::sim {
 namespace {

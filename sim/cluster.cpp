@@ -1,4 +1,4 @@
-#include "tests/sim/cluster.hpp"
+#include "sim/cluster.hpp"
 
 #include <cstdlib>
 #include <string>
