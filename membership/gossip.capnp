@@ -89,7 +89,8 @@ struct Dead {
 struct StateSync {
   # Send your member list back.
   replyWanted @0 :Bool;
-  # The sender is joining: answer even though it is not known yet.
+  # Part of a join: from the joiner (with replyWanted), or the answer to it (without), whose
+  # news the joiner does not gossip again: the cluster knows it already.
   join @1 :Bool;
   members @2 :List(Member);
 }

@@ -151,7 +151,7 @@ void Membership::on_nack(const Nack& m) {
   }
 }
 
-void Membership::on_alive(const Alive& m, Clock::time_point now, Output& out) {
+void Membership::on_alive(const Alive& m, Clock::time_point now, Output& out, bool spread) {
   if (m.name == self_.name) {
     // Someone speaks for this node with a newer word than its own (an earlier run, or another
     // process using its name): outrank it.
@@ -171,7 +171,7 @@ void Membership::on_alive(const Alive& m, Clock::time_point now, Output& out) {
     auto& r = members_.emplace(m.name, std::move(record)).first->second;
     ++live_;
     out.events.push_back({EventKind::kJoined, r.member});
-    broadcasts_.push(m.name, m);
+    if (spread) broadcasts_.push(m.name, m);
     return;
   }
   Record& r = it->second;
@@ -191,7 +191,7 @@ void Membership::on_alive(const Alive& m, Clock::time_point now, Output& out) {
     case MemberState::kDead:
     case MemberState::kLeft: set_state(r, MemberState::kAlive, now, EventKind::kJoined, out); break;
   }
-  broadcasts_.push(m.name, m);
+  if (spread) broadcasts_.push(m.name, m);
 }
 
 void Membership::on_suspect(const Suspect& m, Clock::time_point now, Output& out) {
@@ -250,16 +250,20 @@ void Membership::on_dead(const Dead& m, Clock::time_point now, Output& out) {
 
 void Membership::on_state(const Packet& p, const StateSync& m, const std::string& from, Clock::time_point now,
                           Output& out) {
+  // The answer to this node's join is the cluster's view: news to this node only, so it is not
+  // gossiped again (memberlist re-gossips it, and a burst of joins then crowds out the news that
+  // matters: each joiner itself).
+  const bool answers_join = m.join && !m.reply_wanted;
   for (const Member& e : m.members) {
     switch (e.state) {
-      case MemberState::kAlive: on_alive(alive_of(e), now, out); break;
+      case MemberState::kAlive: on_alive(alive_of(e), now, out, /*spread=*/!answers_join); break;
       // Someone else's verdict of death is only a suspicion here: this node checks for itself.
       case MemberState::kSuspect:
       case MemberState::kDead: on_suspect(Suspect{e.name, e.incarnation, p.sender}, now, out); break;
       case MemberState::kLeft: on_dead(Dead{e.name, e.incarnation, e.name}, now, out); break;
     }
   }
-  if (m.reply_wanted) send_state(out, from, false, false);
+  if (m.reply_wanted) send_state(out, from, false, m.join);
 }
 
 // ---- timers

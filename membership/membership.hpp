@@ -134,7 +134,8 @@ class Membership {
   void on_indirect_ping(const IndirectPing& m, const std::string& from, Clock::time_point now, Output& out);
   void on_ack(const Ack& m, Clock::time_point now, Output& out);
   void on_nack(const Nack& m);
-  void on_alive(const Alive& m, Clock::time_point now, Output& out);
+  // `spread`: gossip what is news here (not when it is news to this node only).
+  void on_alive(const Alive& m, Clock::time_point now, Output& out, bool spread = true);
   void on_suspect(const Suspect& m, Clock::time_point now, Output& out);
   void on_dead(const Dead& m, Clock::time_point now, Output& out);
   void on_state(const Packet& p, const StateSync& m, const std::string& from, Clock::time_point now, Output& out);

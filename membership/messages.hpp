@@ -55,7 +55,8 @@ struct Dead {
   std::string from;
 };
 // Push-pull: (part of) the sender's whole member list. `reply_wanted`: send yours back. `join`:
-// the sender is joining (the receiver answers even before it knows the sender).
+// part of a join, from the joiner (reply wanted) or the answer to it, whose news the joiner does
+// not gossip again (the cluster knows it already).
 struct StateSync {
   bool reply_wanted = false;
   bool join = false;

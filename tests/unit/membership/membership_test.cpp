@@ -270,6 +270,25 @@ TEST_CASE("nodes joining through a seed all see each other alive") {
   CHECK(it->member.state == MemberState::kAlive);
 }
 
+TEST_CASE("a joiner gossips itself, not the members its seed told it of") {
+  Harness h;
+  form_cluster(h, 3);
+  h.run_for(test_config(0).gossip_interval * 50);  // the join's news has run out everywhere
+  std::set<std::string> gossiped;  // the members node 3 sent alive messages about
+  h.lose = [&](const Outgoing& o) {
+    if (o.packet.sender == name_of(3)) {
+      for (const auto& m : o.packet.messages) {
+        if (const auto* a = std::get_if<Alive>(&m)) gossiped.insert(a->name);
+      }
+    }
+    return false;
+  };
+  h.start(test_config(3), {address_of(0)});
+  REQUIRE(h.run_until([&] { return all_alive(h, 4); }, join_bound(test_config(0))));
+  h.run_for(test_config(0).gossip_interval * 50);
+  CHECK(gossiped == std::set<std::string>{name_of(3)});
+}
+
 TEST_CASE("a node that stops answering is suspected, then declared dead, by every survivor") {
   Harness h;
   form_cluster(h, 3);
