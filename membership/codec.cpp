@@ -37,12 +37,12 @@ void write_meta(Builder builder, const Metadata& meta) {
   }
 }
 
-void write_member(wire::Member::Builder b, const Member& member) {
-  b.setName(to_text(member.name));
-  b.setAddress(to_text(member.address));
-  write_meta(b, member.meta);
-  b.setIncarnation(member.incarnation);
-  b.setState(static_cast<wire::MemberState>(member.state));
+// `builder`: an Alive or a Member.
+template <typename Builder>
+void write_identity(Builder b, const Identity& who) {
+  b.setName(to_text(who.name));
+  b.setAddress(to_text(who.address));
+  write_meta(b, who.meta);
 }
 
 struct MessageWriter {
@@ -64,9 +64,7 @@ struct MessageWriter {
   void operator()(const Nack& m) { b.initNack().setSeq(m.seq); }
   void operator()(const Alive& m) {
     auto out = b.initAlive();
-    out.setName(to_text(m.name));
-    out.setAddress(to_text(m.address));
-    write_meta(out, m.meta);
+    write_identity(out, *m.who);
     out.setIncarnation(m.incarnation);
   }
   void operator()(const Suspect& m) {
@@ -86,7 +84,11 @@ struct MessageWriter {
     out.setReplyWanted(m.reply_wanted);
     out.setJoin(m.join);
     auto members = out.initMembers(static_cast<unsigned>(m.members.size()));
-    for (unsigned i = 0; i < m.members.size(); ++i) write_member(members[i], m.members[i]);
+    for (unsigned i = 0; i < m.members.size(); ++i) {
+      write_identity(members[i], *m.members[i].who);
+      members[i].setIncarnation(m.members[i].incarnation);
+      members[i].setState(static_cast<wire::MemberState>(m.members[i].state));
+    }
   }
 };
 
@@ -99,18 +101,18 @@ Metadata read_meta(capnp::List<wire::MetaEntry>::Reader entries) {
   return meta;
 }
 
-Member read_member(wire::Member::Reader r) {
+// `reader`: an Alive or a Member.
+template <typename Reader>
+IdentityPtr read_identity(Reader r) {
+  return make_identity(to_string(r.getName()), to_string(r.getAddress()), read_meta(r.getMeta()));
+}
+
+StateSync::Entry read_entry(wire::Member::Reader r) {
   auto state = static_cast<unsigned>(r.getState());
   if (state > static_cast<unsigned>(wire::MemberState::LEFT)) {
     throw PacketError(fmt::format("unknown member state {} (sent by a newer peer?)", state));
   }
-  Member member;
-  member.name = to_string(r.getName());
-  member.address = to_string(r.getAddress());
-  member.meta = read_meta(r.getMeta());
-  member.incarnation = r.getIncarnation();
-  member.state = static_cast<MemberState>(state);
-  return member;
+  return {read_identity(r), r.getIncarnation(), static_cast<MemberState>(state)};
 }
 
 // `members`: how many state sync members the packet's earlier messages held (the limit is on
@@ -132,10 +134,7 @@ Message read_message(wire::Message::Reader r, const PacketLimits& limits, std::s
     case wire::Message::NACK: return Nack{.seq = r.getNack().getSeq()};
     case wire::Message::ALIVE: {
       auto m = r.getAlive();
-      return Alive{.name = to_string(m.getName()),
-                   .address = to_string(m.getAddress()),
-                   .meta = read_meta(m.getMeta()),
-                   .incarnation = m.getIncarnation()};
+      return Alive{.who = read_identity(m), .incarnation = m.getIncarnation()};
     }
     case wire::Message::SUSPECT: {
       auto m = r.getSuspect();
@@ -154,7 +153,7 @@ Message read_message(wire::Message::Reader r, const PacketLimits& limits, std::s
       }
       StateSync sync{.reply_wanted = m.getReplyWanted(), .join = m.getJoin(), .members = {}};
       sync.members.reserve(list.size());
-      for (auto member : list) sync.members.push_back(read_member(member));
+      for (auto member : list) sync.members.push_back(read_entry(member));
       return sync;
     }
   }

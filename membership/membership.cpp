@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <stdexcept>
 #include <utility>
 
@@ -27,6 +28,7 @@ milliseconds push_pull_interval(milliseconds base, std::size_t n) {
 Membership::Membership(Config config)
     : config_(std::move(config)),
       self_{config_.name, config_.address, config_.meta, config_.initial_incarnation, MemberState::kAlive, {}},
+      self_identity_(make_identity(config_.name, config_.address, config_.meta)),
       random_(config_.random_seed),
       awareness_(std::max(1, config_.awareness_max_multiplier)) {
   if (config_.name.empty()) throw std::invalid_argument("membership: the node needs a name");
@@ -48,7 +50,7 @@ void Membership::start(Clock::time_point now, std::vector<std::string> seeds, Ou
   next_probe_ = phase(config_.probe_interval);
   next_gossip_ = phase(config_.gossip_interval);
   next_push_pull_ = now + config_.push_pull_interval;
-  broadcasts_.push(self_.name, alive_of(self_));
+  broadcasts_.push(self_.name, self_alive());
   if (!joined_) {
     join_backoff_ = config_.join_retry_min;
     try_join(now, out);
@@ -63,8 +65,8 @@ void Membership::leave(Clock::time_point now, Output& out) {
   probe_.reset();
   Dead farewell{self_.name, self_.incarnation, self_.name};
   for (const Record* r : pick(static_cast<std::size_t>(config_.gossip_nodes),
-                              [](const Record& r) { return is_live(r.member.state); })) {
-    send(out, r->member.address, {farewell});
+                              [](const Record& r) { return is_live(r.state); })) {
+    send(out, r->who->address, {farewell});
   }
   broadcasts_.push(self_.name, farewell);  // after the direct sends: once in each packet
 }
@@ -72,7 +74,8 @@ void Membership::leave(Clock::time_point now, Output& out) {
 void Membership::update_meta(Metadata meta, Clock::time_point, Output&) {
   self_.meta = std::move(meta);
   ++self_.incarnation;
-  broadcasts_.push(self_.name, alive_of(self_));
+  self_identity_ = make_identity(self_.name, self_.address, self_.meta);
+  broadcasts_.push(self_.name, self_alive());
 }
 
 // ---- views
@@ -81,14 +84,20 @@ std::vector<Member> Membership::members() const {
   std::vector<Member> all;
   all.reserve(members_.size() + 1);
   all.push_back(self_);
-  for (const auto& [name, record] : members_) all.push_back(record.member);
+  for (const Record& r : members_) all.push_back(r.member());
   return all;
 }
 
-const Member* Membership::find(std::string_view name) const {
-  if (name == self_.name) return &self_;
-  auto it = members_.find(std::string(name));
-  return it == members_.end() ? nullptr : &it->second.member;
+std::optional<Member> Membership::find(std::string_view name) const {
+  if (name == self_.name) return self_;
+  const Record* r = members_.find(name);
+  return r == nullptr ? std::nullopt : std::optional(r->member());
+}
+
+std::optional<MemberState> Membership::state_of(std::string_view name) const {
+  if (name == self_.name) return self_.state;
+  const Record* r = members_.find(name);
+  return r == nullptr ? std::nullopt : std::optional(r->state);
 }
 
 // ---- input
@@ -107,14 +116,20 @@ void Membership::receive(const Packet& packet, const std::string& from, Clock::t
           if constexpr (std::is_same_v<M, IndirectPing>) on_indirect_ping(m, from, now, out);
           if constexpr (std::is_same_v<M, Ack>) on_ack(m, now, out);
           if constexpr (std::is_same_v<M, Nack>) on_nack(m);
-          if constexpr (std::is_same_v<M, Alive>) on_alive(m, now, out);
+          if constexpr (std::is_same_v<M, Alive>) on_alive(m, Heard::kGossip, now, out);
           if constexpr (std::is_same_v<M, Suspect>) on_suspect(m, now, out);
           if constexpr (std::is_same_v<M, Dead>) on_dead(m, now, out);
           if constexpr (std::is_same_v<M, StateSync>) on_state(packet, m, from, now, out);
         },
         message);
   }
-  if (!joined_ && live_ > 0) joined_ = true;
+  if (!joined_ && live_ > 0) {
+    joined_ = true;
+    // One more full-state exchange soon: news of the nodes that joined in the same burst may
+    // have missed this node (Config::join_sync_after).
+    auto span = static_cast<std::uint64_t>(std::max<std::int64_t>(config_.join_sync_after.count(), 1));
+    next_join_sync_ = now + config_.join_sync_after + milliseconds(static_cast<std::int64_t>(random_() % span));
+  }
 }
 
 void Membership::on_ping(const Packet&, const Ping& m, const std::string& from, Clock::time_point, Output& out) {
@@ -151,47 +166,52 @@ void Membership::on_nack(const Nack& m) {
   }
 }
 
-void Membership::on_alive(const Alive& m, Clock::time_point now, Output& out, bool spread) {
-  if (m.name == self_.name) {
+void Membership::on_alive(const Alive& m, Heard heard, Clock::time_point now, Output& out) {
+  const Identity& who = *m.who;
+  const bool spread = heard != Heard::kJoinAnswer;
+  if (who.name == self_.name) {
     // Someone speaks for this node with a newer word than its own (an earlier run, or another
     // process using its name): outrank it.
     if (!leaving_ && (m.incarnation > self_.incarnation ||
-                      (m.incarnation == self_.incarnation && (m.address != self_.address || m.meta != self_.meta)))) {
+                      (m.incarnation == self_.incarnation && (who.address != self_.address || who.meta != self_.meta)))) {
       refute(m.incarnation, out);
     }
     return;
   }
-  if (m.name.empty() || m.address.empty()) return;
-  auto it = members_.find(m.name);
-  if (it == members_.end()) {
-    Record record{Member{m.name, m.address, m.meta, m.incarnation, MemberState::kAlive, now}, std::nullopt};
-    name_index_[m.name] = names_.size();
-    names_.push_back(m.name);
-    probe_order_.push_back(m.name);  // probed within this round
-    auto& r = members_.emplace(m.name, std::move(record)).first->second;
+  if (who.name.empty() || who.address.empty()) return;
+  Record* known = members_.find(who.name);
+  if (known == nullptr) {
+    probe_order_.push_back(static_cast<std::uint32_t>(members_.size()));  // probed within this round
+    Record& r = members_.insert({m.who, m.incarnation, now, MemberState::kAlive, /*quiet=*/!spread});
     ++live_;
-    out.events.push_back({EventKind::kJoined, r.member});
-    if (spread) broadcasts_.push(m.name, m);
+    out.events.push_back({EventKind::kJoined, r.member()});
+    if (spread) broadcasts_.push(who.name, m);
     return;
   }
-  Record& r = it->second;
-  if (m.incarnation <= r.member.incarnation) {
-    if (m.incarnation < r.member.incarnation) ++stats_.stale_messages;  // a repeat is no news, nor stale
-    return;
+  Record& r = *known;
+  if (m.incarnation <= r.incarnation) {
+    if (m.incarnation < r.incarnation) {
+      ++stats_.stale_messages;
+    } else if (heard == Heard::kGossip && r.quiet && r.state == MemberState::kAlive) {
+      // Old news to this node, but others have not all heard it yet: this node spreads it too.
+      r.quiet = false;
+      broadcasts_.push(who.name, m);
+    }
+    return;  // a repeat is no news, nor stale
   }
-  bool changed = r.member.address != m.address || r.member.meta != m.meta;
-  r.member.incarnation = m.incarnation;
-  r.member.address = m.address;
-  r.member.meta = m.meta;
-  switch (r.member.state) {
+  bool changed = r.who->address != who.address || r.who->meta != who.meta;
+  r.incarnation = m.incarnation;
+  r.quiet = !spread;
+  if (changed) r.who = m.who;
+  switch (r.state) {
     case MemberState::kAlive:
-      if (changed) out.events.push_back({EventKind::kUpdated, r.member});
+      if (changed) out.events.push_back({EventKind::kUpdated, r.member()});
       break;
     case MemberState::kSuspect: set_state(r, MemberState::kAlive, now, EventKind::kAlive, out); break;
     case MemberState::kDead:
     case MemberState::kLeft: set_state(r, MemberState::kAlive, now, EventKind::kJoined, out); break;
   }
-  if (spread) broadcasts_.push(m.name, m);
+  if (spread) broadcasts_.push(who.name, m);
 }
 
 void Membership::on_suspect(const Suspect& m, Clock::time_point now, Output& out) {
@@ -199,21 +219,21 @@ void Membership::on_suspect(const Suspect& m, Clock::time_point now, Output& out
     if (!leaving_ && m.incarnation >= self_.incarnation) refute(m.incarnation, out);
     return;
   }
-  auto it = members_.find(m.name);
-  if (it == members_.end()) return;
-  Record& r = it->second;
-  if (m.incarnation < r.member.incarnation) {
+  Record* known = members_.find(m.name);
+  if (known == nullptr) return;
+  Record& r = *known;
+  if (m.incarnation < r.incarnation) {
     ++stats_.stale_messages;
     return;
   }
-  switch (r.member.state) {
+  switch (r.state) {
     case MemberState::kAlive: suspect(r, m.incarnation, m.from, now, out); break;
     case MemberState::kSuspect:
-      if (r.suspicion) {
-        auto before = r.suspicion->deadline();
-        if (r.suspicion->confirm(m.from)) {
+      if (auto s = suspicions_.find(m.name); s != suspicions_.end()) {
+        auto before = s->second.deadline();
+        if (s->second.confirm(m.from)) {
           suspicion_deadlines_.erase({before, m.name});
-          suspicion_deadlines_.insert({r.suspicion->deadline(), m.name});
+          suspicion_deadlines_.insert({s->second.deadline(), m.name});
           broadcasts_.push(m.name, m);  // others count this confirmation too
         }
       }
@@ -221,9 +241,9 @@ void Membership::on_suspect(const Suspect& m, Clock::time_point now, Output& out
     case MemberState::kDead:
     case MemberState::kLeft:
       // The suspector missed the verdict (its gossip ran out before reaching it): say it again.
-      if (m.incarnation == r.member.incarnation) {
-        bool left = r.member.state == MemberState::kLeft;
-        broadcasts_.push(m.name, Dead{m.name, r.member.incarnation, left ? m.name : self_.name});
+      if (m.incarnation == r.incarnation) {
+        bool left = r.state == MemberState::kLeft;
+        broadcasts_.push(m.name, Dead{m.name, r.incarnation, left ? m.name : self_.name});
       }
       break;
   }
@@ -234,33 +254,33 @@ void Membership::on_dead(const Dead& m, Clock::time_point now, Output& out) {
     if (!leaving_ && m.incarnation >= self_.incarnation) refute(m.incarnation, out);
     return;
   }
-  auto it = members_.find(m.name);
-  if (it == members_.end()) return;
-  Record& r = it->second;
-  if (m.incarnation < r.member.incarnation) {
+  Record* known = members_.find(m.name);
+  if (known == nullptr) return;
+  Record& r = *known;
+  if (m.incarnation < r.incarnation) {
     ++stats_.stale_messages;
     return;
   }
-  if (!is_live(r.member.state)) return;
+  if (!is_live(r.state)) return;
   bool left = m.from == m.name;
-  r.member.incarnation = m.incarnation;
+  r.incarnation = m.incarnation;
   set_state(r, left ? MemberState::kLeft : MemberState::kDead, now, left ? EventKind::kLeft : EventKind::kDead, out);
   broadcasts_.push(m.name, m);
 }
 
 void Membership::on_state(const Packet& p, const StateSync& m, const std::string& from, Clock::time_point now,
                           Output& out) {
-  // The answer to this node's join is the cluster's view: news to this node only, so it is not
-  // gossiped again (memberlist re-gossips it, and a burst of joins then crowds out the news that
-  // matters: each joiner itself).
-  const bool answers_join = m.join && !m.reply_wanted;
-  for (const Member& e : m.members) {
+  // The answer to this node's join is the cluster's view: news to this node only, kept quiet
+  // until gossip says it again (memberlist gossips it all on, and a burst of joins then crowds
+  // out the news that matters: each joiner itself).
+  const Heard heard = m.join && !m.reply_wanted ? Heard::kJoinAnswer : Heard::kStateSync;
+  for (const StateSync::Entry& e : m.members) {
     switch (e.state) {
-      case MemberState::kAlive: on_alive(alive_of(e), now, out, /*spread=*/!answers_join); break;
+      case MemberState::kAlive: on_alive(Alive{e.who, e.incarnation}, heard, now, out); break;
       // Someone else's verdict of death is only a suspicion here: this node checks for itself.
       case MemberState::kSuspect:
-      case MemberState::kDead: on_suspect(Suspect{e.name, e.incarnation, p.sender}, now, out); break;
-      case MemberState::kLeft: on_dead(Dead{e.name, e.incarnation, e.name}, now, out); break;
+      case MemberState::kDead: on_suspect(Suspect{e.who->name, e.incarnation, p.sender}, now, out); break;
+      case MemberState::kLeft: on_dead(Dead{e.who->name, e.incarnation, e.who->name}, now, out); break;
     }
   }
   if (m.reply_wanted) send_state(out, from, false, m.join);
@@ -272,7 +292,7 @@ Clock::time_point Membership::next_timer() const {
   Clock::time_point next = next_gossip_;
   if (!leaving_) {
     next = std::min(next, probe_ ? (probe_->indirect_sent ? probe_->fail_at : probe_->indirect_at) : next_probe_);
-    next = std::min(next, next_push_pull_);
+    next = std::min({next, next_push_pull_, next_join_sync_});
     if (!joined_ && !seeds_.empty()) next = std::min(next, next_join_);
   }
   for (const auto& [seq, relay] : relays_) next = std::min(next, relay.nack_at);
@@ -294,6 +314,10 @@ void Membership::tick(Clock::time_point now, Output& out) {
     next_gossip_ = std::max(next_gossip_ + config_.gossip_interval, now);
   }
   if (!leaving_ && now >= next_push_pull_) push_pull(now, out);
+  if (!leaving_ && now >= next_join_sync_) {
+    next_join_sync_ = Clock::time_point::max();
+    exchange_state(out);
+  }
 }
 
 void Membership::try_join(Clock::time_point now, Output& out) {
@@ -309,42 +333,43 @@ void Membership::start_probe(Clock::time_point now, Output& out) {
   for (std::size_t tries = 0; tries <= probe_order_.size() && target == nullptr; ++tries) {
     if (probe_next_ >= probe_order_.size()) {
       // A new round: every member once, in a fresh random order.
-      probe_order_ = names_;
+      probe_order_.resize(members_.size());
+      std::iota(probe_order_.begin(), probe_order_.end(), 0U);
       std::shuffle(probe_order_.begin(), probe_order_.end(), random_);
       probe_next_ = 0;
       if (probe_order_.empty()) return;
     }
-    auto it = members_.find(probe_order_[probe_next_++]);
-    if (it != members_.end() && is_live(it->second.member.state)) target = &it->second;
+    std::uint32_t n = probe_order_[probe_next_++];
+    if (n != kForgotten && is_live(members_.at(n).state)) target = &members_.at(n);
   }
   if (target == nullptr) return;
-  const Member& m = target->member;
-  probe_ = Probe{next_seq_++, m.name, m.incarnation, now + probe_timeout(), now + probe_interval()};
+  const Record& m = *target;
+  probe_ = Probe{next_seq_++, m.name(), m.incarnation, now + probe_timeout(), now + probe_interval()};
   ++stats_.probes;
-  std::vector<Message> messages{Ping{probe_->seq, m.name}};
+  std::vector<Message> messages{Ping{probe_->seq, m.name()}};
   // Lifeguard: a suspect hears of the suspicion from its prober directly, and can refute fast.
-  if (m.state == MemberState::kSuspect) messages.push_back(Suspect{m.name, m.incarnation, self_.name});
-  send(out, m.address, std::move(messages));
+  if (m.state == MemberState::kSuspect) messages.push_back(Suspect{m.name(), m.incarnation, self_.name});
+  send(out, m.who->address, std::move(messages));
 }
 
 void Membership::advance_probe(Clock::time_point now, Output& out) {
-  auto it = members_.find(probe_->target);
-  if (it == members_.end() || !is_live(it->second.member.state)) {
+  const Record* target = members_.find(probe_->target);
+  if (target == nullptr || !is_live(target->state)) {
     probe_.reset();
     return;
   }
-  Record& target = it->second;
+  const std::string& address = target->who->address;
   if (!probe_->indirect_sent && now >= probe_->indirect_at) {
     probe_->indirect_sent = true;
     auto helpers = pick(static_cast<std::size_t>(config_.indirect_checks), [&](const Record& r) {
-      return r.member.state == MemberState::kAlive && r.member.name != probe_->target;
+      return r.state == MemberState::kAlive && r.name() != probe_->target;
     });
     for (const Record* h : helpers) {
-      send(out, h->member.address, {IndirectPing{probe_->seq, target.member.name, target.member.address, true}});
+      send(out, h->who->address, {IndirectPing{probe_->seq, probe_->target, address, true}});
     }
     probe_->expected_nacks = static_cast<int>(helpers.size());
     stats_.indirect_probes += helpers.size();
-    out.fallback_probes.push_back({target.member.address, target.member.name, probe_->seq});
+    out.fallback_probes.push_back({address, probe_->target, probe_->seq});
   }
   if (now < probe_->fail_at) return;
   // No ack by the end of the interval. Missing nacks hint that this node's own network is the
@@ -353,7 +378,7 @@ void Membership::advance_probe(Clock::time_point now, Output& out) {
   awareness_.apply(probe_->expected_nacks > 0 ? probe_->expected_nacks - probe_->nacks : 1);
   // Accuses the incarnation probed (a newer one heard of since is not accused), and confirms a
   // suspicion already heard of: this node's own failed probe is an independent confirmation.
-  Suspect accusation{target.member.name, probe_->incarnation, self_.name};
+  Suspect accusation{probe_->target, probe_->incarnation, self_.name};
   probe_.reset();
   on_suspect(accusation, now, out);
 }
@@ -373,11 +398,10 @@ void Membership::expire_suspicions(Clock::time_point now, Output& out) {
   while (!suspicion_deadlines_.empty() && suspicion_deadlines_.begin()->first <= now) {
     std::string name = suspicion_deadlines_.begin()->second;
     suspicion_deadlines_.erase(suspicion_deadlines_.begin());
-    auto it = members_.find(name);
-    if (it == members_.end() || it->second.member.state != MemberState::kSuspect) continue;
-    Record& r = it->second;
-    Dead verdict{name, r.member.incarnation, self_.name};
-    set_state(r, MemberState::kDead, now, EventKind::kDead, out);
+    Record* r = members_.find(name);
+    if (r == nullptr || r->state != MemberState::kSuspect) continue;
+    Dead verdict{name, r->incarnation, self_.name};
+    set_state(*r, MemberState::kDead, now, EventKind::kDead, out);
     broadcasts_.push(name, verdict);
   }
 }
@@ -388,24 +412,19 @@ void Membership::gossip(Clock::time_point now, Output& out) {
                       [&](const Record& r) { return gossip_target(r, now); });
   for (const Record* r : targets) {
     if (broadcasts_.empty()) break;
-    send(out, r->member.address, {});
+    send(out, r->who->address, {});
   }
 }
 
 void Membership::push_pull(Clock::time_point now, Output& out) {
   next_push_pull_ = now + push_pull_interval(config_.push_pull_interval, live_count());
-  auto target = pick(1, [](const Record& r) { return r.member.state == MemberState::kAlive; });
-  if (!target.empty()) {
-    ++stats_.push_pulls;
-    send_state(out, target.front()->member.address, true, false);
-  }
+  exchange_state(out);
   // A seed that is not a live member may be up behind a partition that has healed since (both
   // sides have long forgotten each other): an exchange with it merges the two again.
   std::vector<const std::string*> missing;
   for (const auto& seed : seeds_) {
-    bool live = std::any_of(members_.begin(), members_.end(), [&](const auto& entry) {
-      return entry.second.member.address == seed && is_live(entry.second.member.state);
-    });
+    bool live = std::any_of(members_.begin(), members_.end(),
+                            [&](const Record& r) { return r.who->address == seed && is_live(r.state); });
     if (!live) missing.push_back(&seed);
   }
   if (!missing.empty()) {
@@ -414,16 +433,20 @@ void Membership::push_pull(Clock::time_point now, Output& out) {
   }
 }
 
+void Membership::exchange_state(Output& out) {
+  auto target = pick(1, [](const Record& r) { return r.state == MemberState::kAlive; });
+  if (target.empty()) return;
+  ++stats_.push_pulls;
+  send_state(out, target.front()->who->address, true, false);
+}
+
 void Membership::reap(Clock::time_point now) {
   while (!departed_.empty() && departed_.front().first + config_.reap_after <= now) {
     std::string name = std::move(departed_.front().second);
     departed_.pop_front();
-    auto it = members_.find(name);
+    const Record* r = members_.find(name);
     // Still gone, and not since a later departure (that one has its own entry further on).
-    if (it != members_.end() && !is_live(it->second.member.state) &&
-        it->second.member.state_since + config_.reap_after <= now) {
-      forget(name);
-    }
+    if (r != nullptr && !is_live(r->state) && r->state_since + config_.reap_after <= now) forget(name);
   }
 }
 
@@ -433,22 +456,22 @@ void Membership::refute(std::uint64_t claimed_incarnation, Output&) {
   self_.incarnation = std::max(self_.incarnation, claimed_incarnation) + 1;
   ++stats_.refutations;
   awareness_.apply(1);  // being suspected hints that this node is the slow one
-  broadcasts_.push(self_.name, alive_of(self_));
+  broadcasts_.push(self_.name, self_alive());
 }
 
 void Membership::set_state(Record& r, MemberState state, Clock::time_point now, EventKind event, Output& out) {
-  if (r.suspicion) {
-    suspicion_deadlines_.erase({r.suspicion->deadline(), r.member.name});
-    r.suspicion.reset();
+  if (auto s = suspicions_.find(r.name()); s != suspicions_.end()) {
+    suspicion_deadlines_.erase({s->second.deadline(), r.name()});
+    suspicions_.erase(s);
   }
-  bool was_live = is_live(r.member.state);
+  bool was_live = is_live(r.state);
   bool now_live = is_live(state);
   if (was_live && !now_live) --live_;
   if (!was_live && now_live) ++live_;
-  r.member.state = state;
-  r.member.state_since = now;
-  if (!now_live) departed_.emplace_back(now, r.member.name);
-  out.events.push_back({event, r.member});
+  r.state = state;
+  r.state_since = now;
+  if (!now_live) departed_.emplace_back(now, r.name());
+  out.events.push_back({event, r.member()});
   if (live_ == 0 && !seeds_.empty() && joined_) {
     // Everyone else is gone: alone again, so look for the cluster through the seeds.
     joined_ = false;
@@ -459,7 +482,7 @@ void Membership::set_state(Record& r, MemberState state, Clock::time_point now, 
 
 void Membership::suspect(Record& r, std::uint64_t incarnation, const std::string& from, Clock::time_point now,
                          Output& out) {
-  r.member.incarnation = incarnation;
+  r.incarnation = incarnation;
   set_state(r, MemberState::kSuspect, now, EventKind::kSuspect, out);
   auto n = static_cast<double>(live_count());
   auto base = milliseconds(static_cast<std::int64_t>(config_.suspicion_mult * std::max(1.0, std::log10(n)) *
@@ -468,9 +491,9 @@ void Membership::suspect(Record& r, std::uint64_t incarnation, const std::string
   // Confirmations expected (memberlist: suspicion_mult − 2), none when too few could give them.
   int expected = config_.suspicion_mult - 2;
   if (static_cast<int>(live_count()) - 2 < expected) expected = 0;
-  r.suspicion.emplace(from, expected, base, longest, now);
-  suspicion_deadlines_.insert({r.suspicion->deadline(), r.member.name});
-  broadcasts_.push(r.member.name, Suspect{r.member.name, incarnation, from});
+  const Suspicion& s = suspicions_.try_emplace(r.name(), from, expected, base, longest, now).first->second;
+  suspicion_deadlines_.insert({s.deadline(), r.name()});
+  broadcasts_.push(r.name(), Suspect{r.name(), incarnation, from});
 }
 
 void Membership::send(Output& out, const std::string& to, std::vector<Message> messages) {
@@ -487,8 +510,8 @@ void Membership::send(Output& out, const std::string& to, std::vector<Message> m
 }
 
 void Membership::send_state(Output& out, const std::string& to, bool reply_wanted, bool join) {
-  // The state goes in as many packets as it takes; the flags ride on the first only, so that a
-  // receiver answers once.
+  // The state goes in as many packets as it takes. A wanted reply is asked for in the first only,
+  // so that the receiver answers once; every part says whether it belongs to a join.
   Packet packet{config_.cluster, self_.name, self_.address, {}};
   const std::size_t overhead = packet_overhead_bound(packet) + size_bound(Message{StateSync{}});
   StateSync part{reply_wanted, join, {}};
@@ -496,17 +519,17 @@ void Membership::send_state(Output& out, const std::string& to, bool reply_wante
   auto flush = [&] {
     packet.messages.assign(1, std::move(part));
     out.packets.push_back({to, packet});
-    part = StateSync{};
+    part = StateSync{false, join, {}};
     used = overhead;
   };
-  auto add = [&](const Member& m) {
-    std::size_t bytes = size_bound(m);
+  auto add = [&](StateSync::Entry e) {
+    std::size_t bytes = size_bound(e);
     if (!part.members.empty() && used + bytes > config_.max_packet_bytes) flush();
-    part.members.push_back(m);
+    part.members.push_back(std::move(e));
     used += bytes;
   };
-  add(self_);
-  for (const auto& [name, record] : members_) add(record.member);
+  add({self_identity_, self_.incarnation, self_.state});
+  for (const Record& r : members_) add({r.who, r.incarnation, r.state});
   flush();
 }
 
@@ -516,44 +539,46 @@ int Membership::retransmit_limit() const {
 }
 
 bool Membership::gossip_target(const Record& r, Clock::time_point now) const {
-  if (is_live(r.member.state)) return true;
+  if (is_live(r.state)) return true;
   // The dead may be alive behind a partition: keep telling them for a while.
-  return now - r.member.state_since < config_.gossip_to_the_dead;
+  return now - r.state_since < config_.gossip_to_the_dead;
 }
 
 template <typename Eligible>
 std::vector<const Membership::Record*> Membership::pick(std::size_t count, Eligible eligible) {
   std::vector<const Record*> chosen;
-  if (count == 0 || names_.empty()) return chosen;
+  if (count == 0 || members_.empty()) return chosen;
   auto already = [&](const Record* r) { return std::find(chosen.begin(), chosen.end(), r) != chosen.end(); };
   // Random draws first (cheap in a large cluster where most members qualify) ...
-  std::uniform_int_distribution<std::size_t> index(0, names_.size() - 1);
+  std::uniform_int_distribution<std::size_t> index(0, members_.size() - 1);
   for (std::size_t tries = 0; tries < 4 * count && chosen.size() < count; ++tries) {
-    const Record& r = members_.at(names_[index(random_)]);
+    const Record& r = members_.at(index(random_));
     if (eligible(r) && !already(&r)) chosen.push_back(&r);
   }
   if (chosen.size() == count) return chosen;
   // ... then a full scan, from a random start, when few qualify.
   std::size_t start = index(random_);
-  for (std::size_t i = 0; i < names_.size() && chosen.size() < count; ++i) {
-    const Record& r = members_.at(names_[(start + i) % names_.size()]);
+  for (std::size_t i = 0; i < members_.size() && chosen.size() < count; ++i) {
+    const Record& r = members_.at((start + i) % members_.size());
     if (eligible(r) && !already(&r)) chosen.push_back(&r);
   }
   return chosen;
 }
 
 void Membership::forget(const std::string& name) {
-  auto at = name_index_.find(name);
-  if (at != name_index_.end()) {
-    std::size_t i = at->second;
-    name_index_.erase(at);
-    if (i + 1 != names_.size()) {
-      names_[i] = std::move(names_.back());
-      name_index_[names_[i]] = i;
+  if (members_.find(name) == nullptr) return;
+  auto moved = members_.erase(name);
+  const auto last = static_cast<std::uint32_t>(members_.size());  // the number the last one had
+  const std::uint32_t removed = moved ? static_cast<std::uint32_t>(moved->to) : last;
+  // This round's order names members by number: the forgotten one is skipped, and the one that
+  // took its number keeps its own turn.
+  for (auto& n : probe_order_) {
+    if (n == removed) {
+      n = kForgotten;
+    } else if (n == last) {
+      n = removed;
     }
-    names_.pop_back();
   }
-  members_.erase(name);
 }
 
 }  // namespace pulsing::membership

@@ -33,6 +33,7 @@
 #include "membership/awareness.hpp"
 #include "membership/broadcast_queue.hpp"
 #include "membership/config.hpp"
+#include "membership/member_table.hpp"
 #include "membership/messages.hpp"
 #include "membership/suspicion.hpp"
 
@@ -96,7 +97,9 @@ class Membership {
 
   // Every member known, this node included, dead and left ones until they are reaped.
   std::vector<Member> members() const;
-  const Member* find(std::string_view name) const;
+  std::optional<Member> find(std::string_view name) const;
+  // What find(name)->state says, without the copy.
+  std::optional<MemberState> state_of(std::string_view name) const;
   // Alive or suspect members, this node included.
   std::size_t live_count() const { return live_ + 1; }
   // True once a seed answered (or when there were no seeds), until every other member is gone.
@@ -106,10 +109,7 @@ class Membership {
   int health_score() const { return awareness_.score(); }
 
  private:
-  struct Record {
-    Member member;
-    std::optional<Suspicion> suspicion;
-  };
+  using Record = MemberTable::Record;
   // The probe in progress, if any.
   struct Probe {
     std::uint32_t seq = 0;
@@ -134,8 +134,13 @@ class Membership {
   void on_indirect_ping(const IndirectPing& m, const std::string& from, Clock::time_point now, Output& out);
   void on_ack(const Ack& m, Clock::time_point now, Output& out);
   void on_nack(const Nack& m);
-  // `spread`: gossip what is news here (not when it is news to this node only).
-  void on_alive(const Alive& m, Clock::time_point now, Output& out, bool spread = true);
+  // How an alive message reached this node, which decides whether it is gossiped on.
+  enum class Heard {
+    kGossip,      // news is gossiped on; so is news that this node had quietly (Record::quiet)
+    kStateSync,   // news is gossiped on
+    kJoinAnswer,  // news to this node only: kept quiet
+  };
+  void on_alive(const Alive& m, Heard heard, Clock::time_point now, Output& out);
   void on_suspect(const Suspect& m, Clock::time_point now, Output& out);
   void on_dead(const Dead& m, Clock::time_point now, Output& out);
   void on_state(const Packet& p, const StateSync& m, const std::string& from, Clock::time_point now, Output& out);
@@ -148,13 +153,14 @@ class Membership {
   void expire_suspicions(Clock::time_point now, Output& out);
   void gossip(Clock::time_point now, Output& out);
   void push_pull(Clock::time_point now, Output& out);
+  void exchange_state(Output& out);  // with one random alive member
   void reap(Clock::time_point now);
 
   // Helpers.
   void refute(std::uint64_t claimed_incarnation, Output& out);
   void set_state(Record& record, MemberState state, Clock::time_point now, EventKind event, Output& out);
   void suspect(Record& record, std::uint64_t incarnation, const std::string& from, Clock::time_point now, Output& out);
-  Alive alive_of(const Member& m) const { return Alive{m.name, m.address, m.meta, m.incarnation}; }
+  Alive self_alive() const { return Alive{self_identity_, self_.incarnation}; }
   // Sends `messages` to `to`, filling the rest of the packet with pending gossip.
   void send(Output& out, const std::string& to, std::vector<Message> messages);
   void send_state(Output& out, const std::string& to, bool reply_wanted, bool join);
@@ -169,18 +175,19 @@ class Membership {
 
   const Config config_;
   Member self_;
+  IdentityPtr self_identity_;  // what self_alive() announces: self_'s name, address and meta
   bool leaving_ = false;
   std::mt19937_64 random_;
   Awareness awareness_;
   BroadcastQueue broadcasts_;
   Stats stats_;
 
-  std::unordered_map<std::string, Record> members_;  // every other member known
-  std::vector<std::string> names_;                   // their names, for random picks
-  std::unordered_map<std::string, std::size_t> name_index_;
+  MemberTable members_;  // every other member known
+  std::unordered_map<std::string, Suspicion> suspicions_;  // of the suspect members
   std::size_t live_ = 0;  // alive or suspect among members_
 
-  std::vector<std::string> probe_order_;  // this round's order
+  static constexpr std::uint32_t kForgotten = UINT32_MAX;
+  std::vector<std::uint32_t> probe_order_;  // this round's order: numbers in members_, or kForgotten
   std::size_t probe_next_ = 0;
   std::optional<Probe> probe_;
   std::uint32_t next_seq_ = 1;
@@ -195,6 +202,7 @@ class Membership {
   Clock::time_point next_probe_;
   Clock::time_point next_gossip_;
   Clock::time_point next_push_pull_;
+  Clock::time_point next_join_sync_ = Clock::time_point::max();  // Config::join_sync_after
 };
 
 }  // namespace pulsing::membership

@@ -17,11 +17,17 @@ std::size_t meta_bound(const Metadata& meta) {
 
 constexpr std::size_t kMessageBase = 64;  // list element, union tag, the variant's struct
 
+std::size_t identity_bound(const Identity& who) {
+  return text_bound(who.name) + text_bound(who.address) + meta_bound(who.meta);
+}
+
 }  // namespace
 
-std::size_t size_bound(const Member& member) {
-  return 48 + text_bound(member.name) + text_bound(member.address) + meta_bound(member.meta);
+IdentityPtr make_identity(std::string name, std::string address, Metadata meta) {
+  return std::make_shared<const Identity>(Identity{std::move(name), std::move(address), std::move(meta)});
 }
+
+std::size_t size_bound(const StateSync::Entry& entry) { return 48 + identity_bound(*entry.who); }
 
 std::size_t size_bound(const Message& message) {
   struct Bound {
@@ -31,14 +37,12 @@ std::size_t size_bound(const Message& message) {
     }
     std::size_t operator()(const Ack&) const { return kMessageBase; }
     std::size_t operator()(const Nack&) const { return kMessageBase; }
-    std::size_t operator()(const Alive& m) const {
-      return kMessageBase + text_bound(m.name) + text_bound(m.address) + meta_bound(m.meta);
-    }
+    std::size_t operator()(const Alive& m) const { return kMessageBase + identity_bound(*m.who); }
     std::size_t operator()(const Suspect& m) const { return kMessageBase + text_bound(m.name) + text_bound(m.from); }
     std::size_t operator()(const Dead& m) const { return kMessageBase + text_bound(m.name) + text_bound(m.from); }
     std::size_t operator()(const StateSync& m) const {
       std::size_t bytes = kMessageBase + 16;
-      for (const auto& member : m.members) bytes += size_bound(member);
+      for (const auto& entry : m.members) bytes += size_bound(entry);
       return bytes;
     }
   };

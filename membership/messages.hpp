@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
@@ -36,12 +37,22 @@ struct Ack {
 struct Nack {
   std::uint32_t seq = 0;
 };
-// Gossip about one member. `from` is who says so (suspicions from distinct nodes confirm each
-// other; a Dead whose `from` is the member itself is a graceful leave).
-struct Alive {
+// Who a member says it is: its name, address and metadata. Immutable once made, and shared by
+// every message and member record that holds it: a node keeps a pointer per member, not copies
+// (in the simulator 10,000 nodes share the 10,000 identities rather than hold 10^8 copies).
+struct Identity {
   std::string name;
   std::string address;
   Metadata meta;
+  friend bool operator==(const Identity&, const Identity&) = default;
+};
+using IdentityPtr = std::shared_ptr<const Identity>;
+IdentityPtr make_identity(std::string name, std::string address, Metadata meta = {});
+
+// Gossip about one member. `from` is who says so (suspicions from distinct nodes confirm each
+// other; a Dead whose `from` is the member itself is a graceful leave).
+struct Alive {
+  IdentityPtr who = std::make_shared<const Identity>();  // never null
   std::uint64_t incarnation = 0;
 };
 struct Suspect {
@@ -58,9 +69,16 @@ struct Dead {
 // part of a join, from the joiner (reply wanted) or the answer to it, whose news the joiner does
 // not gossip again (the cluster knows it already).
 struct StateSync {
+  // One member as the sender knows it (how long it has been in its state is not sent: it means
+  // nothing on another node's clock).
+  struct Entry {
+    IdentityPtr who = std::make_shared<const Identity>();  // never null
+    std::uint64_t incarnation = 0;
+    MemberState state = MemberState::kAlive;
+  };
   bool reply_wanted = false;
   bool join = false;
-  std::vector<Member> members;  // state_since is not sent
+  std::vector<Entry> members;
 };
 
 using Message = std::variant<Ping, IndirectPing, Ack, Nack, Alive, Suspect, Dead, StateSync>;
@@ -75,7 +93,7 @@ struct Packet {
 // An upper bound of the bytes `message` adds to an encoded packet, and of a packet's own
 // overhead: what the protocol uses to fill packets up to Config::max_packet_bytes.
 std::size_t size_bound(const Message& message);
-std::size_t size_bound(const Member& member);  // one entry of a StateSync
+std::size_t size_bound(const StateSync::Entry& entry);
 std::size_t packet_overhead_bound(const Packet& packet);  // everything but the messages
 
 }  // namespace pulsing::membership

@@ -138,9 +138,7 @@ bool SimCluster::run_until(const std::function<bool()>& done, milliseconds limit
 }
 
 std::optional<MemberState> SimCluster::view(std::size_t observer, std::size_t subject) const {
-  const auto* m = nodes_[observer].machine->find(names_[subject]);
-  if (m == nullptr) return std::nullopt;
-  return m->state;
+  return nodes_[observer].machine->state_of(names_[subject]);
 }
 
 bool SimCluster::converged() const {

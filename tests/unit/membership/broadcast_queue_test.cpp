@@ -13,7 +13,7 @@ constexpr std::size_t kRoomy = 64 * 1024;
 constexpr int kForever = 1'000;
 
 Message alive(const std::string& name, std::uint64_t incarnation = 0, Metadata meta = {}) {
-  return Alive{name, name + ":7946", std::move(meta), incarnation};
+  return Alive{make_identity(name, name + ":7946", std::move(meta)), incarnation};
 }
 
 // An update whose size bound is several times that of a plain one.
@@ -30,6 +30,7 @@ std::vector<std::string> names(const std::vector<Message>& updates) {
     std::visit(
         [&](const auto& m) {
           if constexpr (requires { m.name; }) out.push_back(m.name);
+          if constexpr (requires { m.who; }) out.push_back(m.who->name);
         },
         u);
   }

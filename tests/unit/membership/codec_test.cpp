@@ -22,15 +22,10 @@ const std::string kBinary("eu-\xc3\xa9st\0b", 9);
 // Every field differs from its default, so that a field the codec drops shows.
 Metadata sample_meta() { return {{"endpoint", "tcp://10.0.0.2:7001"}, {"role", "worker"}, {"zone", kBinary}}; }
 
-Member sample_member(MemberState state, int i) {
-  Member m;
-  m.name = "node-" + std::to_string(i);
-  m.address = "10.0.0." + std::to_string(i) + ":7946";
-  m.meta = i % 2 == 0 ? sample_meta() : Metadata{};
-  m.incarnation = 1'000 + static_cast<std::uint64_t>(i);
-  m.state = state;
-  m.state_since = Clock::now();  // not sent: the receiver's clock means something else
-  return m;
+StateSync::Entry sample_member(MemberState state, int i) {
+  return {make_identity("node-" + std::to_string(i), "10.0.0." + std::to_string(i) + ":7946",
+                        i % 2 == 0 ? sample_meta() : Metadata{}),
+          1'000 + static_cast<std::uint64_t>(i), state};
 }
 
 std::vector<Message> one_of_each() {
@@ -39,7 +34,7 @@ std::vector<Message> one_of_each() {
       IndirectPing{.seq = 7, .target = "node-c", .target_address = "10.0.0.3:7946", .want_nack = false},
       Ack{.seq = 8},
       Nack{.seq = 9},
-      Alive{.name = "node-d", .address = "10.0.0.4:7946", .meta = sample_meta(), .incarnation = 0xfedcba9876543210},
+      Alive{.who = make_identity("node-d", "10.0.0.4:7946", sample_meta()), .incarnation = 0xfedcba9876543210},
       Suspect{.name = "node-e", .incarnation = 11, .from = "node-a"},
       Dead{.name = "node-f", .incarnation = 12, .from = "node-f"},
       StateSync{.reply_wanted = true,
@@ -67,9 +62,7 @@ void check_fields(const IndirectPing& a, const IndirectPing& b) {
 void check_fields(const Ack& a, const Ack& b) { CHECK(a.seq == b.seq); }
 void check_fields(const Nack& a, const Nack& b) { CHECK(a.seq == b.seq); }
 void check_fields(const Alive& a, const Alive& b) {
-  CHECK(a.name == b.name);
-  CHECK(a.address == b.address);
-  CHECK(a.meta == b.meta);
+  CHECK(*a.who == *b.who);
   CHECK(a.incarnation == b.incarnation);
 }
 void check_fields(const Suspect& a, const Suspect& b) {
@@ -82,21 +75,17 @@ void check_fields(const Dead& a, const Dead& b) {
   CHECK(a.incarnation == b.incarnation);
   CHECK(a.from == b.from);
 }
-// `decoded` has no state_since: it is not sent.
 void check_fields(const StateSync& decoded, const StateSync& sent) {
   CHECK(decoded.reply_wanted == sent.reply_wanted);
   CHECK(decoded.join == sent.join);
   REQUIRE(decoded.members.size() == sent.members.size());
   for (std::size_t i = 0; i < sent.members.size(); ++i) {
     CAPTURE(i);
-    const Member& a = decoded.members[i];
-    const Member& b = sent.members[i];
-    CHECK(a.name == b.name);
-    CHECK(a.address == b.address);
-    CHECK(a.meta == b.meta);
+    const StateSync::Entry& a = decoded.members[i];
+    const StateSync::Entry& b = sent.members[i];
+    CHECK(*a.who == *b.who);
     CHECK(a.incarnation == b.incarnation);
     CHECK(a.state == b.state);
-    CHECK(a.state_since == Clock::time_point{});
   }
 }
 
@@ -163,14 +152,14 @@ TEST_CASE("a state sync carries members of every state, with their metadata") {
   check_same(back, packet);
   const auto& members = std::get<StateSync>(back.messages.at(0)).members;
   CHECK(members[2].state == MemberState::kDead);
-  CHECK(members[2].meta.at("zone") == kBinary);
+  CHECK(members[2].who->meta.at("zone") == kBinary);
   CHECK(members[3].state == MemberState::kLeft);
 }
 
 TEST_CASE("empty strings, metadata and lists round trip") {
   Packet packet;
   packet.messages = {Ping{}, Alive{}, StateSync{},
-                     StateSync{.reply_wanted = false, .join = false, .members = {Member{}}}};
+                     StateSync{.reply_wanted = false, .join = false, .members = {StateSync::Entry{}}}};
   check_same(decode(encode(packet)), packet);
   CHECK(decode(encode(Packet{})).messages.empty());
 }
@@ -322,19 +311,18 @@ TEST_CASE("encoded packets stay within the size bounds the protocol packs by") {
   for (std::size_t length = 0; length <= 16; ++length) lengths.push_back(length);
   for (std::size_t length : lengths) {
     CAPTURE(length);
-    Member member{.name = text(length), .address = text(length), .meta = big_meta, .incarnation = 3,
-                  .state = MemberState::kSuspect, .state_since = {}};
+    StateSync::Entry member{make_identity(text(length), text(length), big_meta), 3, MemberState::kSuspect};
     std::vector<Message> messages{
         Ping{.seq = 1, .target = text(length)},
         IndirectPing{.seq = 2, .target = text(length), .target_address = text(length), .want_nack = true},
         Ack{.seq = 3},
         Nack{.seq = 4},
-        Alive{.name = text(length), .address = text(length), .meta = {}, .incarnation = 5},
-        Alive{.name = text(length), .address = text(length), .meta = big_meta, .incarnation = 5},
+        Alive{.who = make_identity(text(length), text(length)), .incarnation = 5},
+        Alive{.who = make_identity(text(length), text(length), big_meta), .incarnation = 5},
         Suspect{.name = text(length), .incarnation = 6, .from = text(length)},
         Dead{.name = text(length), .incarnation = 7, .from = text(length)},
         StateSync{},
-        StateSync{.reply_wanted = true, .join = false, .members = {member, member, Member{}}},
+        StateSync{.reply_wanted = true, .join = false, .members = {member, member, StateSync::Entry{}}},
     };
     for (const Message& message : messages) {
       CAPTURE(message.index());

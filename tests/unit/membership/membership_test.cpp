@@ -172,8 +172,7 @@ class Harness {
     return std::nullopt;
   }
   std::optional<MemberState> state(int observer, int subject) {
-    const Member* m = at(observer).m->find(name_of(subject));
-    return m ? std::optional(m->state) : std::nullopt;
+    return at(observer).m->state_of(name_of(subject));
   }
 
  private:
@@ -271,22 +270,51 @@ TEST_CASE("nodes joining through a seed all see each other alive") {
 }
 
 TEST_CASE("a joiner gossips itself, not the members its seed told it of") {
+  // Packets of two or three members: the seed's answer comes in parts.
+  auto config = [](int i) {
+    Config c = test_config(i);
+    c.max_packet_bytes = 400;
+    return c;
+  };
   Harness h;
-  form_cluster(h, 3);
+  form_cluster(h, 3, +config);
   h.run_for(test_config(0).gossip_interval * 50);  // the join's news has run out everywhere
   std::set<std::string> gossiped;  // the members node 3 sent alive messages about
   h.lose = [&](const Outgoing& o) {
     if (o.packet.sender == name_of(3)) {
       for (const auto& m : o.packet.messages) {
-        if (const auto* a = std::get_if<Alive>(&m)) gossiped.insert(a->name);
+        if (const auto* a = std::get_if<Alive>(&m)) gossiped.insert(a->who->name);
       }
     }
     return false;
   };
-  h.start(test_config(3), {address_of(0)});
-  REQUIRE(h.run_until([&] { return all_alive(h, 4); }, join_bound(test_config(0))));
-  h.run_for(test_config(0).gossip_interval * 50);
+  h.start(config(3), {address_of(0)});
+  REQUIRE(h.run_until([&] { return all_alive(h, 4); }, join_bound(config(0))));
+  h.run_for(config(0).gossip_interval * 50);
   CHECK(gossiped == std::set<std::string>{name_of(3)});
+}
+
+TEST_CASE("a joiner that gossip missed learns of the nodes that joined with it by one more exchange") {
+  auto config = [](int i) {
+    Config c = test_config(i);
+    c.push_pull_interval = std::chrono::minutes(1);  // out of the way
+    c.join_sync_after = 100ms;
+    return c;
+  };
+  Harness h;
+  form_cluster(h, 3, +config);
+  // Node 3 hears of node 4 by no gossip, only by exchanges of full state.
+  h.lose = [](const Outgoing& o) {
+    if (o.to != address_of(3)) return false;
+    return std::any_of(o.packet.messages.begin(), o.packet.messages.end(), [](const Message& m) {
+      const auto* a = std::get_if<Alive>(&m);
+      return a != nullptr && a->who->name == name_of(4);
+    });
+  };
+  h.start(config(3), {address_of(0)});
+  h.start(config(4), {address_of(0)});
+  CHECK(h.run_until([&] { return h.state(3, 4) == MemberState::kAlive; }, 2 * config(0).join_sync_after));
+  CHECK(h.run_until([&] { return all_alive(h, 5); }, join_bound(config(0))));
 }
 
 TEST_CASE("a node that stops answering is suspected, then declared dead, by every survivor") {
@@ -451,12 +479,12 @@ TEST_CASE("packets of another cluster are ignored and counted") {
   Output out = h.inject(
       0,
       Packet{"elsewhere", "stranger", "10.9.9.9:7946",
-             {Alive{"stranger", "10.9.9.9:7946", {}, 5}, Ping{1, name_of(0)}}},
+             {Alive{make_identity("stranger", "10.9.9.9:7946"), 5}, Ping{1, name_of(0)}}},
       "10.9.9.9:7946");
 
   CHECK(out.packets.empty());  // not even an ack
   CHECK(out.events.empty());
-  CHECK(h.node(0).find("stranger") == nullptr);
+  CHECK(!h.node(0).find("stranger"));
   CHECK(h.node(0).live_count() == 2);
   CHECK(h.node(0).stats().foreign_packets == before.foreign_packets + 1);
   CHECK(h.node(0).stats().packets_received == before.packets_received + 1);
@@ -483,14 +511,14 @@ TEST_CASE("messages older than what is known are ignored and counted") {
 
   auto stale_before = h.node(0).stats().stale_messages;
   Output out = h.inject(0,
-                        packet_from(2, {Alive{name_of(1), address_of(1), {}, 0}, Suspect{name_of(1), 0, name_of(2)},
+                        packet_from(2, {Alive{make_identity(name_of(1), address_of(1)), 0}, Suspect{name_of(1), 0, name_of(2)},
                                         Dead{name_of(1), 0, name_of(2)}}),
                         address_of(2));
 
   CHECK(h.node(0).stats().stale_messages == stale_before + 3);
   CHECK(out.events.empty());
-  const Member* m = h.node(0).find(name_of(1));
-  REQUIRE(m != nullptr);
+  auto m = h.node(0).find(name_of(1));
+  REQUIRE(m.has_value());
   CHECK(m->state == MemberState::kAlive);
   CHECK(m->incarnation == 1);
   CHECK(m->meta == fresh);
@@ -502,7 +530,7 @@ TEST_CASE("news repeated at the incarnation already known is ignored but not cou
   form_cluster(h, 3);
   const Member known = *h.node(0).find(name_of(1));
   auto stale_before = h.node(0).stats().stale_messages;
-  Output out = h.inject(0, packet_from(2, {Alive{known.name, known.address, known.meta, known.incarnation}}),
+  Output out = h.inject(0, packet_from(2, {Alive{make_identity(known.name, known.address, known.meta), known.incarnation}}),
                         address_of(2));
   CHECK(out.events.empty());
   CHECK(*h.node(0).find(name_of(1)) == known);
@@ -631,7 +659,7 @@ TEST_CASE("dead members are forgotten after reap_after, live ones stay") {
   h.run_for(std::max(dead0, dead1) + c.reap_after + c.gossip_interval - h.now);
   for (int i : {0, 1}) {
     CAPTURE(i);
-    CHECK(h.node(i).find(name_of(2)) == nullptr);
+    CHECK(!h.node(i).find(name_of(2)));
     CHECK(h.node(i).members().size() == 2);
     CHECK(h.state(i, 1 - i) == MemberState::kAlive);
   }
