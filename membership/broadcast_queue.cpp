@@ -8,11 +8,15 @@ namespace {
 constexpr int kMaxMisses = 8;
 }  // namespace
 
-void BroadcastQueue::push(const std::string& member, Message update) {
+void BroadcastQueue::drop(const std::string& member) {
   if (auto it = items_.find(member); it != items_.end()) {
     queue_.erase({it->second.sent, -static_cast<std::int64_t>(it->second.order)});
     items_.erase(it);
   }
+}
+
+void BroadcastQueue::push(const std::string& member, Message update) {
+  drop(member);
   std::uint64_t order = next_order_++;
   std::size_t bytes = size_bound(update);
   auto item = items_.emplace(member, Item{std::move(update), bytes, 0, order}).first;

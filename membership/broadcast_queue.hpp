@@ -26,6 +26,8 @@ class BroadcastQueue {
   // Updates for one packet, least-sent first, at most `budget` bytes by size_bound(). Each one
   // taken counts as sent once; those sent `limit` times leave the queue.
   std::vector<Message> take(std::size_t budget, int limit);
+  // Forgets what was queued about `member`.
+  void drop(const std::string& member);
 
   std::size_t size() const { return items_.size(); }
   bool empty() const { return items_.empty(); }

@@ -49,7 +49,7 @@ void Membership::start(Clock::time_point now, std::vector<std::string> seeds, Ou
   };
   next_probe_ = phase(config_.probe_interval);
   next_gossip_ = phase(config_.gossip_interval);
-  next_push_pull_ = now + config_.push_pull_interval;
+  next_push_pull_ = phase(config_.push_pull_interval);  // not all at once when started together
   broadcasts_.push(self_.name, self_alive());
   if (!joined_) {
     join_backoff_ = config_.join_retry_min;
@@ -181,7 +181,12 @@ void Membership::on_alive(const Alive& m, Heard heard, Clock::time_point now, Ou
   if (who.name.empty() || who.address.empty()) return;
   Record* known = members_.find(who.name);
   if (known == nullptr) {
-    probe_order_.push_back(static_cast<std::uint32_t>(members_.size()));  // probed within this round
+    // Probed within this round, at a random place in what is left of it (at the end, a newcomer
+    // would be probed by nobody until every node's round is nearly over, since rounds start
+    // together when a cluster forms: a crash right after the join then went unseen for ~10 s).
+    probe_order_.push_back(static_cast<std::uint32_t>(members_.size()));
+    std::size_t left = probe_order_.size() - std::min(probe_next_, probe_order_.size());
+    std::swap(probe_order_.back(), probe_order_[probe_order_.size() - 1 - random_() % left]);
     Record& r = members_.insert({m.who, m.incarnation, now, MemberState::kAlive, /*quiet=*/!spread});
     ++live_;
     out.events.push_back({EventKind::kJoined, r.member()});
@@ -275,6 +280,11 @@ void Membership::on_state(const Packet& p, const StateSync& m, const std::string
   // out the news that matters: each joiner itself).
   const Heard heard = m.join && !m.reply_wanted ? Heard::kJoinAnswer : Heard::kStateSync;
   for (const StateSync::Entry& e : m.members) {
+    if (heard == Heard::kJoinAnswer && e.who->name == self_.name && e.state == MemberState::kAlive &&
+        e.incarnation == self_.incarnation && *e.who == *self_identity_) {
+      broadcasts_.drop(self_.name);  // the cluster has this node's news already: its seeds spread it
+      continue;
+    }
     switch (e.state) {
       case MemberState::kAlive: on_alive(Alive{e.who, e.incarnation}, heard, now, out); break;
       // Someone else's verdict of death is only a suspicion here: this node checks for itself.

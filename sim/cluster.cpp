@@ -47,6 +47,35 @@ void SimCluster::leave(std::size_t i) {
   apply(i, out);
 }
 
+void SimCluster::update_meta(std::size_t i, membership::Metadata meta) {
+  Output out;
+  nodes_[i].machine->update_meta(std::move(meta), now_, out);
+  apply(i, out);
+}
+
+void SimCluster::start_converged() {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (!running(i)) start(i, {});
+  }
+  // One answer for all, in parts as a real one comes: the nodes share its identities, as they
+  // would share those of gossip, and no node's output grows with the cluster.
+  constexpr std::size_t kPart = 1'024;
+  std::vector<membership::Packet> answer;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (i % kPart == 0) answer.push_back({base_.cluster, name(0), address(0), {membership::StateSync{false, true, {}}}});
+    const membership::Member& self = nodes_[i].machine->self();
+    std::get<membership::StateSync>(answer.back().messages.front())
+        .members.push_back({membership::make_identity(self.name, self.address, self.meta), self.incarnation, self.state});
+  }
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    for (const auto& part : answer) {
+      Output out;
+      nodes_[i].machine->receive(part, address(0), now_, out);
+      apply(i, out);
+    }
+  }
+}
+
 void SimCluster::partition(const std::vector<int>& group_of_node) { groups_ = group_of_node; }
 
 bool SimCluster::connected(std::size_t a, std::size_t b) const {
@@ -54,7 +83,13 @@ bool SimCluster::connected(std::size_t a, std::size_t b) const {
 }
 
 void SimCluster::apply(std::size_t i, Output& out) {
-  for (auto& e : out.events) nodes_[i].events.push_back({now_, e.kind, e.member.name});
+  for (auto& e : out.events) {
+    if (observer_) {
+      observer_(i, now_, e);
+    } else {
+      nodes_[i].events.push_back({now_, e.kind, e.member.name});
+    }
+  }
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   std::uniform_int_distribution<std::int64_t> delay(network_.min_delay.count() * 1'000,
                                                     network_.max_delay.count() * 1'000);

@@ -52,6 +52,16 @@ class SimCluster {
   void crash(std::size_t i);
   // Node i leaves gracefully; it stays up (answering) until crash() or the end of the run.
   void leave(std::size_t i);
+  // Node i announces new metadata.
+  void update_meta(std::size_t i, membership::Metadata meta);
+  // Starts every node not running, and hands each the whole cluster as the answer to its join
+  // would: a converged and quiet cluster in one step, at sizes whose joins would take minutes of
+  // virtual time to settle (the S1 benchmark starts from it at 10,000 nodes).
+  void start_converged();
+
+  // Events go to `observer` instead of events(): a large run does not keep them.
+  using Observer = std::function<void(std::size_t node, Clock::time_point at, const membership::MemberEvent&)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
   bool running(std::size_t i) const { return nodes_[i].machine != nullptr; }
 
   // Packets cross between groups only when their group numbers are equal; heal() removes it.
@@ -109,6 +119,7 @@ class SimCluster {
   std::unordered_map<std::string, std::size_t> by_address_;
   std::vector<int> groups_;
   std::priority_queue<Pending, std::vector<Pending>, std::greater<>> queue_;
+  Observer observer_;
   std::uint64_t packets_sent_ = 0;
   std::uint64_t bytes_sent_ = 0;
 };
