@@ -36,13 +36,7 @@ shift
 programs=("$@")
 ((${#programs[@]})) || programs=(pulsing_remote raw_zmq_remote)
 
-if ! command -v valgrind >/dev/null; then
-  echo "instructions.sh: installing valgrind" >&2
-  SUDO=""
-  [[ $(id -u) == 0 ]] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq valgrind >&2
-fi
+./scripts/ensure-packages.sh valgrind
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -15,20 +15,7 @@ repo="$(cd "$here/../.." && pwd)"
 out="${1:-build-bench/membership/memberlist_node}"
 case "$out" in /*) ;; *) out="$repo/$out" ;; esac
 
-pkgs=(golang-go golang-github-hashicorp-memberlist-dev golang-golang-x-sys-dev)
-missing=()
-for p in "${pkgs[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-        missing+=("$p")
-    fi
-done
-if ((${#missing[@]})); then
-    echo "build_memberlist: installing ${missing[*]}" >&2
-    SUDO=""
-    if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
-fi
+"$repo/scripts/ensure-packages.sh" golang-go golang-github-hashicorp-memberlist-dev golang-golang-x-sys-dev
 
 GO=go
 command -v go >/dev/null 2>&1 || GO=/usr/lib/go/bin/go

@@ -25,13 +25,7 @@ done
 ((${#workloads[@]})) || workloads=(M1-16 M1-48 M2 M3 M4 cost S1)
 
 ./scripts/install-deps.sh
-if ! command -v iptables >/dev/null; then
-  echo "membership/run.sh: installing iptables" >&2
-  SUDO=""
-  [[ $(id -u) == 0 ]] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iptables >&2
-fi
+./scripts/ensure-packages.sh iptables
 echo "membership/run.sh: building Release in $build" >&2
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPULSING_BUILD_BENCH=ON \
   -DPULSING_BUILD_TESTS=OFF -DPULSING_BUILD_EXAMPLES=OFF >&2
