@@ -97,6 +97,33 @@ TEST_CASE("no false death among 100 nodes in 120 s of 10% packet loss") {
   CHECK(cluster.run_until([&] { return cluster.converged(); }, seconds(30)));
 }
 
+TEST_CASE("1000 nodes: 10% packet loss kills nobody, and a crash is seen by every survivor") {
+  auto seed = sim_seed(41);
+  INFO("seed ", seed);
+  const std::size_t n = 1'000;
+  SimCluster cluster(seed, n, Config{});
+  cluster.start_converged();  // joins at this size have their own test
+  REQUIRE(cluster.converged());
+  cluster.set_network({.loss = 0.10, .duplicate = 0.01, .min_delay = milliseconds(0), .max_delay = milliseconds(5)});
+  cluster.run_for(seconds(60));
+  CHECK(count_events(cluster, EventKind::kDead) == 0);
+  cluster.set_network({});
+  const std::size_t victim = 123;
+  cluster.crash(victim);
+  auto all_know = [&] {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i != victim && !gone(cluster, i, victim)) return false;
+    }
+    return true;
+  };
+  CHECK(cluster.run_until(all_know, seconds(60)));
+  for (std::size_t i = 0; i < n; ++i) {
+    for (const auto& e : cluster.events(i)) {
+      if (e.kind == EventKind::kDead) CHECK(e.member == SimCluster::name(victim));
+    }
+  }
+}
+
 TEST_CASE("a partitioned cluster becomes one again when the partition heals") {
   auto seed = sim_seed(41);
   INFO("seed ", seed);
