@@ -4,7 +4,7 @@
 #include <string>
 
 #include <capnp/message.h>
-#include <capnp/serialize.h>
+#include <capnp/serialize-packed.h>
 #include <fmt/format.h>
 #include <kj/exception.h>
 
@@ -198,40 +198,28 @@ std::vector<std::byte> encode(const Packet& packet) {
   auto messages = b.initMessages(static_cast<unsigned>(packet.messages.size()));
   for (unsigned i = 0; i < packet.messages.size(); ++i) std::visit(MessageWriter{messages[i]}, packet.messages[i]);
 
-  std::vector<std::byte> bytes(capnp::computeSerializedSizeInWords(builder) * sizeof(capnp::word));
-  kj::ArrayOutputStream out(kj::arrayPtr(reinterpret_cast<kj::byte*>(bytes.data()), bytes.size()));
-  capnp::writeMessage(out, builder);
-  return bytes;
+  // Packed: the zero bytes of pointers and padding go (a ping shrinks from 136 to 72 bytes).
+  kj::VectorOutputStream out(capnp::computeSerializedSizeInWords(builder) * sizeof(capnp::word));
+  capnp::writePackedMessage(out, builder);
+  auto written = out.getArray();
+  const auto* begin = reinterpret_cast<const std::byte*>(written.begin());
+  return {begin, begin + written.size()};
 }
 
 Packet decode(std::span<const std::byte> bytes, const PacketLimits& limits) {
-  constexpr std::size_t kWord = sizeof(capnp::word);
   if (bytes.empty()) throw PacketError("empty packet");
   if (bytes.size() > limits.max_bytes) {
     throw PacketError(
         fmt::format("packet of {} bytes exceeds the limit of {} bytes", bytes.size(), limits.max_bytes));
   }
-  if (bytes.size() % kWord != 0) {
-    throw PacketError(
-        fmt::format("packet of {} bytes is not a whole number of 8-byte words (truncated?)", bytes.size()));
-  }
-  std::size_t size = bytes.size() / kWord;
-  // Cap'n Proto reads aligned words, and a receive buffer need not be aligned: copy once, here.
-  kj::Array<capnp::word> copy;
-  const capnp::word* words = nullptr;
-  if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(capnp::word) == 0) {
-    words = reinterpret_cast<const capnp::word*>(bytes.data());
-  } else {
-    copy = kj::heapArray<capnp::word>(size);
-    std::memcpy(copy.begin(), bytes.data(), bytes.size());
-    words = copy.begin();
-  }
   try {
+    // The reader unpacks into words of its own: input of any alignment will do. Its segment
+    // table is checked against the traversal limit before anything is allocated.
+    kj::ArrayInputStream in(kj::arrayPtr(reinterpret_cast<const kj::byte*>(bytes.data()), bytes.size()));
     capnp::ReaderOptions options{limits.traversal_limit_words, limits.nesting_limit};
-    capnp::FlatArrayMessageReader message({words, size}, options);
-    if (message.getEnd() != words + size) {
-      auto trailing = static_cast<std::size_t>(words + size - message.getEnd());
-      throw PacketError(fmt::format("{} bytes after the end of the packet", trailing * kWord));
+    capnp::PackedMessageReader message(in, options);
+    if (auto trailing = in.tryGetReadBuffer().size(); trailing != 0) {
+      throw PacketError(fmt::format("{} bytes after the end of the packet", trailing));
     }
     return read_packet(message.getRoot<wire::Packet>(), limits);
   } catch (const kj::Exception& e) {

@@ -1,10 +1,11 @@
 // The wire codec of the membership protocol: a Packet as one flat Cap'n Proto message
-// (membership/gossip.capnp), one UDP datagram each, with no length prefix. Only codec.cpp (and
+// (membership/gossip.capnp) in Cap'n Proto's packed encoding, one UDP datagram each, with no
+// length prefix. Only codec.cpp (and
 // tests that forge packets) use the schema; the protocol and its simulator speak in
 // messages.hpp's structs.
 //
-// Untrusted input: decode() copies misaligned bytes once (a receive buffer need not be 8-byte
-// aligned), applies PacketLimits, and reports every problem as PacketError naming it; it never
+// Untrusted input: decode() takes bytes of any alignment (unpacking copies them anyway), applies
+// PacketLimits, and reports every problem as PacketError naming it; it never
 // crashes on bad bytes. Stateless functions; safe from any thread.
 #pragma once
 
@@ -19,11 +20,11 @@
 namespace pulsing::membership {
 
 // The packet version this node writes and reads (gossip.capnp's protocolVersion).
-inline constexpr std::uint16_t kGossipProtocolVersion = 1;
+inline constexpr std::uint16_t kGossipProtocolVersion = 2;  // 2: packed
 
 // Bytes that are not a valid packet, a packet of another protocol version, or one that exceeds
-// the limits. The message names the problem ("packet of 12 bytes is not a whole number of
-// 8-byte words (truncated?)").
+// the limits. The message names the problem ("packet of 70000 bytes exceeds the limit of 65507
+// bytes", "16 bytes after the end of the packet").
 class PacketError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -50,8 +51,9 @@ struct PacketLimits {
   std::size_t max_members = 1'024;
 };
 
-// The packet as one flat, single-segment Cap'n Proto message; its size stays within
-// packet_overhead_bound() plus size_bound() of each message.
+// The packet as one flat, single-segment Cap'n Proto message, packed; its size stays within
+// packet_overhead_bound() plus size_bound() of each message (bounds of the unpacked form: packing
+// shrinks what the protocol sends, and the codec test checks that the bounds hold).
 // REQUIRES: every text, metadata map and list of `packet` has fewer than 2^29 elements.
 std::vector<std::byte> encode(const Packet& packet);
 

@@ -11,7 +11,8 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("pulsing::membership::wire");
 
-const protocolVersion :UInt16 = 1;
+# 2: packets travel in the packed encoding.
+const protocolVersion :UInt16 = 2;
 
 struct Packet {
   version @0 :UInt16;

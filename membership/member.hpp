@@ -18,8 +18,9 @@ namespace pulsing::membership {
 enum class MemberState : std::uint8_t { kAlive, kSuspect, kDead, kLeft };
 std::string_view to_string(MemberState state);
 
-// What a node gossips about itself besides its address: free-form tags (the ZeroMQ endpoint is
-// one, under "endpoint"). Kept small: it rides in every alive message.
+// What a node gossips about itself besides its address: free-form tags. Kept small: it rides in
+// every alive message and state sync entry. (A node's ZeroMQ endpoint needs no tag: it is
+// tcp://<address>, since gossip and messaging share host and port.)
 using Metadata = std::map<std::string, std::string, std::less<>>;
 
 struct Member {

@@ -56,7 +56,6 @@ void NodeCore::start_gossip() {
   membership::Config config = config_.membership;
   config.address = host_port(endpoint_);
   if (config.name.empty()) config.name = config.address;
-  config.meta["endpoint"] = endpoint_;
   // Wall-clock milliseconds: a restarted node outranks what is still said about its last run.
   config.initial_incarnation = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())

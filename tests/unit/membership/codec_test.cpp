@@ -2,7 +2,7 @@
 
 #include <capnp/any.h>
 #include <capnp/message.h>
-#include <capnp/serialize.h>
+#include <capnp/serialize-packed.h>
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -119,10 +119,10 @@ std::vector<std::byte> handmade(Fill fill) {
   packet.setVersion(kGossipProtocolVersion);
   packet.setCluster("pulsing-test");
   fill(packet);
-  auto words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  const auto* begin = reinterpret_cast<const std::byte*>(bytes.begin());
-  return {begin, begin + bytes.size()};
+  kj::VectorOutputStream out;
+  capnp::writePackedMessage(out, message);
+  const auto* begin = reinterpret_cast<const std::byte*>(out.getArray().begin());
+  return {begin, begin + out.getArray().size()};
 }
 
 }  // namespace
@@ -171,12 +171,13 @@ TEST_CASE("an encoded packet is one flat segment") {
   }
   auto bytes = encode(sample_packet(std::move(messages)));
   REQUIRE(bytes.size() > 8 * 1024);  // larger than Cap'n Proto's default first segment
-  std::uint32_t segments_minus_one = 0;
-  std::memcpy(&segments_minus_one, bytes.data(), sizeof(segments_minus_one));
-  CHECK(segments_minus_one == 0);
+  kj::ArrayInputStream in(kj::arrayPtr(reinterpret_cast<const kj::byte*>(bytes.data()), bytes.size()));
+  capnp::PackedMessageReader message(in);
+  CHECK(message.getSegment(0).size() > 0);
+  CHECK(message.getSegment(1) == nullptr);
 }
 
-TEST_CASE("a misaligned packet decodes (it is copied once)") {
+TEST_CASE("a misaligned packet decodes") {
   Packet packet = sample_packet(one_of_each());
   auto bytes = encode(packet);
   for (std::size_t shift : {1, 3, 4}) {
@@ -190,10 +191,6 @@ TEST_CASE("a misaligned packet decodes (it is copied once)") {
 TEST_CASE("inputs of the wrong size are rejected, naming the problem") {
   auto bytes = encode(sample_packet(one_of_each()));
   CHECK_THROWS_WITH_AS(decode({}), "empty packet", PacketError);
-
-  auto odd = bytes;
-  odd.resize(odd.size() + 3);
-  CHECK_THROWS_WITH_AS(decode(odd), doctest::Contains("is not a whole number of 8-byte words"), PacketError);
 
   auto trailing = bytes;
   trailing.resize(trailing.size() + 16);
@@ -211,11 +208,7 @@ TEST_CASE("truncated packets are rejected") {
   for (std::size_t cut = 1; cut < bytes.size(); ++cut) {
     CAPTURE(cut);
     auto prefix = std::span<const std::byte>(bytes).first(cut);
-    if (cut % 8 == 0) {
-      CHECK_THROWS_WITH_AS(decode(prefix), doctest::Contains("invalid packet: "), PacketError);
-    } else {
-      CHECK_THROWS_WITH_AS(decode(prefix), doctest::Contains("(truncated?)"), PacketError);
-    }
+    CHECK_THROWS_WITH_AS(decode(prefix), doctest::Contains("invalid packet: "), PacketError);
   }
 }
 
@@ -245,8 +238,8 @@ TEST_CASE("garbage never crashes the decoder") {
 }
 
 TEST_CASE("a packet of another protocol version is refused, naming both versions") {
-  auto bytes = handmade([](wire::Packet::Builder packet) { packet.setVersion(2); });
-  CHECK_THROWS_WITH_AS(decode(bytes), "packet of protocol version 2 (this node speaks 1)", PacketError);
+  auto bytes = handmade([](wire::Packet::Builder packet) { packet.setVersion(kGossipProtocolVersion + 1); });
+  CHECK_THROWS_WITH_AS(decode(bytes), "packet of protocol version 3 (this node speaks 2)", PacketError);
 }
 
 TEST_CASE("message kinds and member states of a newer peer are refused") {
