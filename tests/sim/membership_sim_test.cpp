@@ -41,6 +41,29 @@ std::size_t count_events(const SimCluster& cluster, EventKind kind) {
   return count;
 }
 
+// 10% of packets lost, 1% duplicated, each delayed by up to 5 ms.
+constexpr NetworkModel kLossy{
+    .loss = 0.10, .duplicate = 0.01, .min_delay = milliseconds(0), .max_delay = milliseconds(5)};
+
+// Crashes `victim`: every survivor sees it gone within 60 s, and no other node is ever declared
+// dead. A probe round reaches the victim within seconds; the suspicion then lasts at most
+// suspicion_max_multiplier × suspicion_mult × log10(n) probe intervals.
+void check_crash_detected(SimCluster& cluster, std::size_t victim) {
+  cluster.crash(victim);
+  auto all_know = [&] {
+    for (std::size_t i = 0; i < cluster.size(); ++i) {
+      if (i != victim && !gone(cluster, i, victim)) return false;
+    }
+    return true;
+  };
+  CHECK(cluster.run_until(all_know, seconds(60)));
+  for (std::size_t i = 0; i < cluster.size(); ++i) {
+    for (const auto& e : cluster.events(i)) {
+      if (e.kind == EventKind::kDead) CHECK(e.member == SimCluster::name(victim));
+    }
+  }
+}
+
 void check_converges(std::size_t n, std::uint64_t fallback_seed, seconds limit) {
   auto seed = sim_seed(fallback_seed);
   INFO("seed ", seed, " (PULSING_SIM_SEED replays it)");
@@ -65,22 +88,7 @@ TEST_CASE("every survivor marks a crashed node dead and no other node") {
     INFO("n ", n, ", seed ", seed);
     auto cluster = started_cluster(seed, n);
     REQUIRE(cluster.run_until([&] { return cluster.converged(); }, seconds(30)));
-    const std::size_t victim = n / 2;
-    cluster.crash(victim);
-    auto all_know = [&] {
-      for (std::size_t i = 0; i < n; ++i) {
-        if (i != victim && !gone(cluster, i, victim)) return false;
-      }
-      return true;
-    };
-    // A probe round reaches the victim within seconds; the suspicion then lasts at most
-    // suspicion_max_multiplier × suspicion_mult × log10(n) probe intervals.
-    CHECK(cluster.run_until(all_know, seconds(60)));
-    for (std::size_t i = 0; i < n; ++i) {
-      for (const auto& e : cluster.events(i)) {
-        if (e.kind == EventKind::kDead) CHECK(e.member == SimCluster::name(victim));
-      }
-    }
+    check_crash_detected(cluster, n / 2);
   }
 }
 
@@ -89,7 +97,7 @@ TEST_CASE("no false death among 100 nodes in 120 s of 10% packet loss") {
   INFO("seed ", seed);
   auto cluster = started_cluster(seed, 100);
   REQUIRE(cluster.run_until([&] { return cluster.converged(); }, seconds(30)));
-  cluster.set_network({.loss = 0.10, .duplicate = 0.01, .min_delay = milliseconds(0), .max_delay = milliseconds(5)});
+  cluster.set_network(kLossy);
   cluster.run_for(seconds(120));
   CHECK(count_events(cluster, EventKind::kDead) == 0);
   CHECK(count_events(cluster, EventKind::kLeft) == 0);
@@ -104,24 +112,11 @@ TEST_CASE("1000 nodes: 10% packet loss kills nobody, and a crash is seen by ever
   SimCluster cluster(seed, n, Config{});
   cluster.start_converged();  // joins at this size have their own test
   REQUIRE(cluster.converged());
-  cluster.set_network({.loss = 0.10, .duplicate = 0.01, .min_delay = milliseconds(0), .max_delay = milliseconds(5)});
+  cluster.set_network(kLossy);
   cluster.run_for(seconds(60));
   CHECK(count_events(cluster, EventKind::kDead) == 0);
   cluster.set_network({});
-  const std::size_t victim = 123;
-  cluster.crash(victim);
-  auto all_know = [&] {
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i != victim && !gone(cluster, i, victim)) return false;
-    }
-    return true;
-  };
-  CHECK(cluster.run_until(all_know, seconds(60)));
-  for (std::size_t i = 0; i < n; ++i) {
-    for (const auto& e : cluster.events(i)) {
-      if (e.kind == EventKind::kDead) CHECK(e.member == SimCluster::name(victim));
-    }
-  }
+  check_crash_detected(cluster, 123);
 }
 
 TEST_CASE("a partitioned cluster becomes one again when the partition heals") {
