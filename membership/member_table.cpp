@@ -23,7 +23,7 @@ MemberTable::Record& MemberTable::insert(Record record) {
   return records_.back();
 }
 
-std::optional<MemberTable::Moved> MemberTable::erase(std::string_view name) {
+std::optional<std::size_t> MemberTable::erase(std::string_view name) {
   if (slots_.empty()) return std::nullopt;
   std::size_t hole = slot_of(name);
   if (slots_[hole] == kEmpty) return std::nullopt;
@@ -41,14 +41,12 @@ std::optional<MemberTable::Moved> MemberTable::erase(std::string_view name) {
     }
   }
   const std::size_t last = records_.size() - 1;
-  std::optional<Moved> moved;
   if (removed != last) {
     slots_[slot_of(records_[last].name())] = static_cast<std::uint32_t>(removed);
     records_[removed] = std::move(records_[last]);
-    moved = Moved{last, removed};
   }
   records_.pop_back();
-  return moved;
+  return removed;
 }
 
 std::size_t MemberTable::slot_of(std::string_view name) const {

@@ -33,12 +33,6 @@ class MemberTable {
     Member member() const { return {who->name, who->address, who->meta, incarnation, state, state_since}; }
   };
 
-  // Where erase() moved the last record: from `from` to `to` (the removed record's number).
-  struct Moved {
-    std::size_t from;
-    std::size_t to;
-  };
-
   std::size_t size() const { return records_.size(); }
   bool empty() const { return records_.empty(); }
   Record& at(std::size_t i) { return records_[i]; }
@@ -48,8 +42,9 @@ class MemberTable {
 
   // Adds a record numbered size() - 1 afterwards. REQUIRES: none of the same name.
   Record& insert(Record record);
-  // Removes the record of `name`, if any. When another record took its number, says which.
-  std::optional<Moved> erase(std::string_view name);
+  // Removes the record of `name`, if any, and returns the number it had: the last record (the
+  // one numbered size() afterwards) has taken it, unless it was the one removed.
+  std::optional<std::size_t> erase(std::string_view name);
 
   auto begin() const { return records_.begin(); }
   auto end() const { return records_.end(); }

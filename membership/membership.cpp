@@ -42,14 +42,10 @@ void Membership::start(Clock::time_point now, std::vector<std::string> seeds, Ou
   std::erase(seeds, config_.address);
   seeds_ = std::move(seeds);
   joined_ = seeds_.empty();
-  // Random phases: nodes started together do not probe and gossip in lockstep.
-  auto phase = [&](milliseconds interval) {
-    auto span = static_cast<std::uint64_t>(std::max<std::int64_t>(interval.count(), 1));
-    return now + milliseconds(static_cast<std::int64_t>(random_() % span));
-  };
-  next_probe_ = phase(config_.probe_interval);
-  next_gossip_ = phase(config_.gossip_interval);
-  next_push_pull_ = phase(config_.push_pull_interval);  // not all at once when started together
+  // Random phases: nodes started together do not probe, gossip and exchange state in lockstep.
+  next_probe_ = now + jitter(config_.probe_interval);
+  next_gossip_ = now + jitter(config_.gossip_interval);
+  next_push_pull_ = now + jitter(config_.push_pull_interval);
   broadcasts_.push(self_.name, self_alive());
   if (!joined_) {
     join_backoff_ = config_.join_retry_min;
@@ -127,8 +123,7 @@ void Membership::receive(const Packet& packet, const std::string& from, Clock::t
     joined_ = true;
     // One more full-state exchange soon: news of the nodes that joined in the same burst may
     // have missed this node (Config::join_sync_after).
-    auto span = static_cast<std::uint64_t>(std::max<std::int64_t>(config_.join_sync_after.count(), 1));
-    next_join_sync_ = now + config_.join_sync_after + milliseconds(static_cast<std::int64_t>(random_() % span));
+    next_join_sync_ = now + config_.join_sync_after + jitter(config_.join_sync_after);
   }
 }
 
@@ -280,8 +275,8 @@ void Membership::on_state(const Packet& p, const StateSync& m, const std::string
   // out the news that matters: each joiner itself).
   const Heard heard = m.join && !m.reply_wanted ? Heard::kJoinAnswer : Heard::kStateSync;
   for (const StateSync::Entry& e : m.members) {
-    if (heard == Heard::kJoinAnswer && e.who->name == self_.name && e.state == MemberState::kAlive &&
-        e.incarnation == self_.incarnation && *e.who == *self_identity_) {
+    if (heard == Heard::kJoinAnswer && e.state == MemberState::kAlive && e.incarnation == self_.incarnation &&
+        *e.who == *self_identity_) {
       broadcasts_.drop(self_.name);  // the cluster has this node's news already: its seeds spread it
       continue;
     }
@@ -543,6 +538,11 @@ void Membership::send_state(Output& out, const std::string& to, bool reply_wante
   flush();
 }
 
+milliseconds Membership::jitter(milliseconds span) {
+  auto n = static_cast<std::uint64_t>(std::max<std::int64_t>(span.count(), 1));
+  return milliseconds(static_cast<std::int64_t>(random_() % n));
+}
+
 int Membership::retransmit_limit() const {
   auto n = static_cast<double>(live_count());
   return config_.retransmit_mult * static_cast<int>(std::ceil(std::log10(n + 1.0)));
@@ -576,10 +576,10 @@ std::vector<const Membership::Record*> Membership::pick(std::size_t count, Eligi
 }
 
 void Membership::forget(const std::string& name) {
-  if (members_.find(name) == nullptr) return;
-  auto moved = members_.erase(name);
+  auto number = members_.erase(name);
+  if (!number) return;
+  const auto removed = static_cast<std::uint32_t>(*number);
   const auto last = static_cast<std::uint32_t>(members_.size());  // the number the last one had
-  const std::uint32_t removed = moved ? static_cast<std::uint32_t>(moved->to) : last;
   // This round's order names members by number: the forgotten one is skipped, and the one that
   // took its number keeps its own turn.
   for (auto& n : probe_order_) {

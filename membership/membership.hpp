@@ -165,6 +165,8 @@ class Membership {
   void send(Output& out, const std::string& to, std::vector<Message> messages);
   void send_state(Output& out, const std::string& to, bool reply_wanted, bool join);
   int retransmit_limit() const;
+  // A random span in [0, span): a timer's phase.
+  std::chrono::milliseconds jitter(std::chrono::milliseconds span);
   std::chrono::milliseconds probe_interval() const { return awareness_.scale(config_.probe_interval); }
   std::chrono::milliseconds probe_timeout() const { return awareness_.scale(config_.probe_timeout); }
   // Up to `count` distinct other members chosen at random that satisfy `eligible`.
