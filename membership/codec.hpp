@@ -1,6 +1,7 @@
 // The wire codec of the membership protocol: a Packet as one flat Cap'n Proto message
-// (membership/gossip.capnp) in Cap'n Proto's packed encoding, one UDP datagram each, with no
-// length prefix. Only codec.cpp (and
+// (membership/gossip.capnp) in Cap'n Proto's packed encoding, deflated when that makes a large
+// packet smaller, behind one encoding byte; one UDP datagram each, with no length prefix. Only
+// codec.cpp (and
 // tests that forge packets) use the schema; the protocol and its simulator speak in
 // messages.hpp's structs.
 //
@@ -20,7 +21,11 @@
 namespace pulsing::membership {
 
 // The packet version this node writes and reads (gossip.capnp's protocolVersion).
-inline constexpr std::uint16_t kGossipProtocolVersion = 2;  // 2: packed
+inline constexpr std::uint16_t kGossipProtocolVersion = 3;  // 2: packed; 3: the encoding byte
+
+// A datagram's first byte: how the packed message that follows it is encoded (gossip.capnp).
+inline constexpr std::byte kPackedEncoding{0};
+inline constexpr std::byte kDeflatedEncoding{1};
 
 // Bytes that are not a valid packet, a packet of another protocol version, or one that exceeds
 // the limits. The message names the problem ("packet of 70000 bytes exceeds the limit of 65507
@@ -51,14 +56,15 @@ struct PacketLimits {
   std::size_t max_members = 1'024;
 };
 
-// The packet as one flat, single-segment Cap'n Proto message, packed; its size stays within
-// packet_overhead_bound() plus size_bound() of each message (bounds of the unpacked form: packing
-// shrinks what the protocol sends, and the codec test checks that the bounds hold).
+// The packet as its encoding byte and one flat, single-segment Cap'n Proto message, packed (and
+// deflated when that helps); its size stays within packet_overhead_bound() plus size_bound() of
+// each message (bounds of the unpacked form: packing shrinks what the protocol sends, and the
+// codec test checks that the bounds hold).
 // REQUIRES: every text, metadata map and list of `packet` has fewer than 2^29 elements.
 std::vector<std::byte> encode(const Packet& packet);
 
 // Throws PacketError when `bytes` is not exactly one valid packet of kGossipProtocolVersion
-// within `limits`, holds a message kind or member state this node does not know (sent by a
+// within `limits` (a deflated one inflates to at most limits.max_bytes), holds a message kind or member state this node does not know (sent by a
 // newer peer), or repeats a metadata key.
 Packet decode(std::span<const std::byte> bytes, const PacketLimits& limits = {});
 

@@ -1,6 +1,8 @@
 # The wire form of a membership Packet (membership/messages.hpp): what one UDP datagram of the
-# gossip protocol carries. A datagram holds exactly one flat Cap'n Proto message, with no length
-# prefix (the datagram has one); membership/codec.hpp encodes and decodes it.
+# gossip protocol carries. A datagram is one encoding byte, then one flat Cap'n Proto message in
+# the packed encoding: as it is (byte 0), or compressed with raw deflate (byte 1; large packets,
+# such as full states, shrink to about 40%). No length prefix: the datagram has one.
+# membership/codec.hpp encodes and decodes it.
 #
 # Versioning: `version` is the protocol version of the writer. A reader rejects (and counts) a
 # packet whose version it does not speak. Fields are only ever appended with new ordinals, and
@@ -11,18 +13,16 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("pulsing::membership::wire");
 
-# 2: packets travel in the packed encoding.
-const protocolVersion :UInt16 = 2;
+# 2: packets travel in the packed encoding. 3: the encoding byte; no sender in the packet (the
+# datagram's source is the address to answer, and only a state sync needs the sender's name).
+const protocolVersion :UInt16 = 3;
 
 struct Packet {
   version @0 :UInt16;
   # Packets of another cluster are ignored: clusters that share a network must not merge.
   cluster @1 :Text;
-  # The sending member's name, and the address its gossip is received on.
-  sender @2 :Text;
-  senderAddress @3 :Text;
   # A probe with gossip piggybacked on it, say: handled in order.
-  messages @4 :List(Message);
+  messages @2 :List(Message);
 }
 
 struct Message {
@@ -93,7 +93,9 @@ struct StateSync {
   # Part of a join: from the joiner (with replyWanted), or the answer to it (without), whose
   # news the joiner does not gossip again: the cluster knows it already.
   join @1 :Bool;
-  members @2 :List(Member);
+  # The sending member's name: the suspicions its list implies are its own.
+  from @2 :Text;
+  members @3 :List(Member);
 }
 
 # One entry of a StateSync. How long the member has been in its state is not sent: it means

@@ -111,11 +111,11 @@ void Membership::receive(const Packet& packet, const std::string& from, Clock::t
           if constexpr (std::is_same_v<M, Ping>) on_ping(packet, m, from, now, out);
           if constexpr (std::is_same_v<M, IndirectPing>) on_indirect_ping(m, from, now, out);
           if constexpr (std::is_same_v<M, Ack>) on_ack(m, now, out);
-          if constexpr (std::is_same_v<M, Nack>) on_nack(m);
+          if constexpr (std::is_same_v<M, Nack>) on_nack(m, now);
           if constexpr (std::is_same_v<M, Alive>) on_alive(m, Heard::kGossip, now, out);
           if constexpr (std::is_same_v<M, Suspect>) on_suspect(m, now, out);
           if constexpr (std::is_same_v<M, Dead>) on_dead(m, now, out);
-          if constexpr (std::is_same_v<M, StateSync>) on_state(packet, m, from, now, out);
+          if constexpr (std::is_same_v<M, StateSync>) on_state(m, from, now, out);
         },
         message);
   }
@@ -138,7 +138,7 @@ void Membership::on_ping(const Packet&, const Ping& m, const std::string& from, 
 void Membership::on_indirect_ping(const IndirectPing& m, const std::string& from, Clock::time_point now,
                                   Output& out) {
   std::uint32_t seq = next_seq_++;
-  relays_[seq] = Relay{from, m.seq, m.want_nack, now + probe_timeout()};
+  relays_[seq] = Relay{m.target_address, from, m.seq, m.want_nack, now + probe_timeout()};
   send(out, m.target_address, {Ping{seq, m.target}});
 }
 
@@ -154,11 +154,35 @@ void Membership::on_ack(const Ack& m, Clock::time_point, Output& out) {
   }
 }
 
-void Membership::on_nack(const Nack& m) {
-  if (probe_ && probe_->seq == m.seq) {
-    ++probe_->nacks;
-    ++stats_.nacks_received;
+void Membership::on_nack(const Nack& m, Clock::time_point now) {
+  if (!probe_ || probe_->seq != m.seq) return;
+  ++stats_.nacks_received;
+  // Everyone asked could not reach the target either, and say so themselves: the verdict need not
+  // wait for the end of the interval, only for the fallback probe, which went out with the
+  // indirect ones and gets a probe timeout of its own (nacks come after about that long anyway,
+  // unless the target's host refused their pings).
+  if (++probe_->nacks == probe_->expected_nacks) {
+    probe_->fail_at = std::min(probe_->fail_at, std::max(now, probe_->indirect_at + probe_timeout()));
   }
+}
+
+void Membership::unreachable(const std::string& address, Clock::time_point now, Output& out) {
+  ++stats_.unreachable;
+  if (probe_ && !probe_->indirect_sent) {
+    const Record* target = members_.find(probe_->target);
+    if (target != nullptr && target->who->address == address) {
+      probe_->indirect_at = now;
+      advance_probe(now, out);
+    }
+  }
+  bool refused = false;
+  for (auto& [seq, relay] : relays_) {
+    if (relay.target_address == address) {
+      relay.nack_at = now;
+      refused = true;
+    }
+  }
+  if (refused) expire_relays(now, out);
 }
 
 void Membership::on_alive(const Alive& m, Heard heard, Clock::time_point now, Output& out) {
@@ -268,7 +292,7 @@ void Membership::on_dead(const Dead& m, Clock::time_point now, Output& out) {
   broadcasts_.push(m.name, m);
 }
 
-void Membership::on_state(const Packet& p, const StateSync& m, const std::string& from, Clock::time_point now,
+void Membership::on_state(const StateSync& m, const std::string& from, Clock::time_point now,
                           Output& out) {
   // The answer to this node's join is the cluster's view: news to this node only, kept quiet
   // until gossip says it again (memberlist gossips it all on, and a burst of joins then crowds
@@ -284,7 +308,7 @@ void Membership::on_state(const Packet& p, const StateSync& m, const std::string
       case MemberState::kAlive: on_alive(Alive{e.who, e.incarnation}, heard, now, out); break;
       // Someone else's verdict of death is only a suspicion here: this node checks for itself.
       case MemberState::kSuspect:
-      case MemberState::kDead: on_suspect(Suspect{e.who->name, e.incarnation, p.sender}, now, out); break;
+      case MemberState::kDead: on_suspect(Suspect{e.who->name, e.incarnation, m.from}, now, out); break;
       case MemberState::kLeft: on_dead(Dead{e.who->name, e.incarnation, e.who->name}, now, out); break;
     }
   }
@@ -502,7 +526,7 @@ void Membership::suspect(Record& r, std::uint64_t incarnation, const std::string
 }
 
 void Membership::send(Output& out, const std::string& to, std::vector<Message> messages) {
-  Packet packet{config_.cluster, self_.name, self_.address, std::move(messages)};
+  Packet packet{config_.cluster, std::move(messages)};
   std::size_t used = packet_overhead_bound(packet);
   for (const auto& m : packet.messages) used += size_bound(m);
   if (used < config_.max_packet_bytes) {
@@ -517,14 +541,14 @@ void Membership::send(Output& out, const std::string& to, std::vector<Message> m
 void Membership::send_state(Output& out, const std::string& to, bool reply_wanted, bool join) {
   // The state goes in as many packets as it takes. A wanted reply is asked for in the first only,
   // so that the receiver answers once; every part says whether it belongs to a join.
-  Packet packet{config_.cluster, self_.name, self_.address, {}};
-  const std::size_t overhead = packet_overhead_bound(packet) + size_bound(Message{StateSync{}});
-  StateSync part{reply_wanted, join, {}};
+  Packet packet{config_.cluster, {}};
+  const std::size_t overhead = packet_overhead_bound(packet) + size_bound(Message{StateSync{false, join, self_.name, {}}});
+  StateSync part{reply_wanted, join, self_.name, {}};
   std::size_t used = overhead;
   auto flush = [&] {
     packet.messages.assign(1, std::move(part));
     out.packets.push_back({to, packet});
-    part = StateSync{false, join, {}};
+    part = StateSync{false, join, self_.name, {}};
     used = overhead;
   };
   auto add = [&](StateSync::Entry e) {

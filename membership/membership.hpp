@@ -70,6 +70,7 @@ struct Stats {
   std::uint64_t failed_probes = 0;      // ended in a suspicion
   std::uint64_t indirect_probes = 0;    // asked of others
   std::uint64_t nacks_received = 0;
+  std::uint64_t unreachable = 0;        // ICMP reports that nothing listens at a probed address
   std::uint64_t refutations = 0;        // suspicions (or deaths) about this node it denied
   std::uint64_t push_pulls = 0;         // full-state exchanges started
   std::uint64_t join_attempts = 0;
@@ -85,6 +86,11 @@ class Membership {
   void start(Clock::time_point now, std::vector<std::string> seeds, Output& out);
   // One packet arrived from `from` (the address it came from).
   void receive(const Packet& packet, const std::string& from, Clock::time_point now, Output& out);
+  // The network reports that nothing listens at `address` (an ICMP port unreachable in answer to
+  // a packet sent there): a probe of that address fails at once instead of at its timeout, and a
+  // relay's target sends its nack at once. A crashed process whose host still runs is then
+  // suspected within the probe that first reaches it; a silent host still takes the timeouts.
+  void unreachable(const std::string& address, Clock::time_point now, Output& out);
   // Runs whatever is due at `now`. Call it at next_timer() (earlier is harmless).
   void tick(Clock::time_point now, Output& out);
   Clock::time_point next_timer() const;
@@ -115,7 +121,7 @@ class Membership {
     std::uint32_t seq = 0;
     std::string target;
     std::uint64_t incarnation = 0;  // the target's when probed: what a failure accuses
-    Clock::time_point indirect_at;  // no ack by then: ask others
+    Clock::time_point indirect_at;  // no ack by then: ask others (and the fallback probe)
     Clock::time_point fail_at;      // no ack by then: suspect the target
     bool indirect_sent = false;
     int expected_nacks = 0;
@@ -123,6 +129,7 @@ class Membership {
   };
   // A probe run on another member's behalf.
   struct Relay {
+    std::string target_address;
     std::string requester_address;
     std::uint32_t requester_seq = 0;
     bool want_nack = false;
@@ -133,7 +140,7 @@ class Membership {
   void on_ping(const Packet& p, const Ping& m, const std::string& from, Clock::time_point now, Output& out);
   void on_indirect_ping(const IndirectPing& m, const std::string& from, Clock::time_point now, Output& out);
   void on_ack(const Ack& m, Clock::time_point now, Output& out);
-  void on_nack(const Nack& m);
+  void on_nack(const Nack& m, Clock::time_point now);
   // How an alive message reached this node, which decides whether it is gossiped on.
   enum class Heard {
     kGossip,      // news is gossiped on; so is news that this node had quietly (Record::quiet)
@@ -143,7 +150,7 @@ class Membership {
   void on_alive(const Alive& m, Heard heard, Clock::time_point now, Output& out);
   void on_suspect(const Suspect& m, Clock::time_point now, Output& out);
   void on_dead(const Dead& m, Clock::time_point now, Output& out);
-  void on_state(const Packet& p, const StateSync& m, const std::string& from, Clock::time_point now, Output& out);
+  void on_state(const StateSync& m, const std::string& from, Clock::time_point now, Output& out);
 
   // Timers.
   void try_join(Clock::time_point now, Output& out);

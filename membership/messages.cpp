@@ -41,7 +41,7 @@ std::size_t size_bound(const Message& message) {
     std::size_t operator()(const Suspect& m) const { return kMessageBase + text_bound(m.name) + text_bound(m.from); }
     std::size_t operator()(const Dead& m) const { return kMessageBase + text_bound(m.name) + text_bound(m.from); }
     std::size_t operator()(const StateSync& m) const {
-      std::size_t bytes = kMessageBase + 16;
+      std::size_t bytes = kMessageBase + 16 + text_bound(m.from);
       for (const auto& entry : m.members) bytes += size_bound(entry);
       return bytes;
     }
@@ -50,8 +50,9 @@ std::size_t size_bound(const Message& message) {
 }
 
 std::size_t packet_overhead_bound(const Packet& packet) {
-  // Segment table, root pointer, the packet struct (version word + 4 pointers), list tag.
-  return 64 + text_bound(packet.cluster) + text_bound(packet.sender) + text_bound(packet.sender_address);
+  // Encoding byte, segment table, root pointer, the packet struct (version word + 2 pointers),
+  // list tag.
+  return 56 + text_bound(packet.cluster);
 }
 
 }  // namespace pulsing::membership

@@ -78,15 +78,15 @@ struct StateSync {
   };
   bool reply_wanted = false;
   bool join = false;
+  std::string from;  // the sender's name: the suspicions this list implies are its own
   std::vector<Entry> members;
 };
 
 using Message = std::variant<Ping, IndirectPing, Ack, Nack, Alive, Suspect, Dead, StateSync>;
 
+// The datagram's source is the address to answer: a packet does not repeat it.
 struct Packet {
   std::string cluster;  // packets of another cluster are ignored
-  std::string sender;   // the sending member's name
-  std::string sender_address;
   std::vector<Message> messages;
 };
 

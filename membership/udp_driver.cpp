@@ -1,6 +1,7 @@
 #include "membership/udp_driver.hpp"
 
 #include <array>
+#include <cstring>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -8,6 +9,10 @@
 #include <stdexcept>
 #include <thread>
 #include <utility>
+
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <boost/asio.hpp>
 #include <fmt/format.h>
@@ -56,6 +61,7 @@ class UdpDriver::Loop {
       }
       socket_.open(local.protocol());
       socket_.bind(local);
+      receive_icmp_errors(local.protocol());
     } catch (const std::exception& e) {
       throw std::runtime_error(fmt::format("cannot bind UDP on {}: {}", bind, e.what()));
     }
@@ -97,10 +103,10 @@ class UdpDriver::Loop {
     socket_.close(ignored);
   }
 
-  void fallback_ack(std::uint32_t seq, const std::string& target) {
-    asio::post(io_, [this, seq, target] {
+  void fallback_ack(std::uint32_t seq) {
+    asio::post(io_, [this, seq] {
       run([&](Output& out) {
-        Packet ack{cluster_, target, {}, {Ack{seq}}};
+        Packet ack{cluster_, {Ack{seq}}};
         machine_->receive(ack, {}, Clock::now(), out);
       });
     });
@@ -143,7 +149,63 @@ class UdpDriver::Loop {
     socket_.async_receive_from(asio::buffer(buffer_), sender_, [this](boost::system::error_code ec, std::size_t n) {
       if (ec == asio::error::operation_aborted) return;
       if (!ec) on_datagram(n);
+      if (ec) read_icmp_errors();  // an ICMP error was reported: the queue says about whom
       receive();
+    });
+  }
+
+  // Asks the kernel to queue the ICMP errors that datagrams cause (an unconnected UDP socket
+  // ignores them otherwise): "port unreachable" says that nothing listens there any more, which
+  // lets the protocol suspect a crashed process within the probe that first reaches it.
+  void receive_icmp_errors(const udp& protocol) {
+    int on = 1;
+    bool v6 = protocol == udp::v6();
+    if (::setsockopt(socket_.native_handle(), v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_RECVERR : IP_RECVERR, &on,
+                     sizeof on) != 0) {
+      log().warn("membership: no ICMP error reports on {} (a crashed peer is found by timeouts only)", address_);
+    }
+  }
+
+  // Drains the socket's error queue; each "port unreachable" is handed to the state machine from
+  // the loop (not from inside the send or receive that noticed it).
+  void read_icmp_errors() {
+    std::vector<udp::endpoint> refused;
+    for (;;) {
+      sockaddr_storage offender{};
+      std::array<std::byte, 64> payload;  // the datagram that caused the error: not needed
+      std::array<char, 256> control;
+      iovec iov{payload.data(), payload.size()};
+      msghdr msg{};
+      msg.msg_name = &offender;
+      msg.msg_namelen = sizeof offender;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control.data();
+      msg.msg_controllen = control.size();
+      if (::recvmsg(socket_.native_handle(), &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;  // drained
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        bool icmp_error = (c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+                          (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR);
+        if (!icmp_error) continue;
+        sock_extended_err error;
+        std::memcpy(&error, CMSG_DATA(c), sizeof error);
+        bool from_icmp = error.ee_origin == SO_EE_ORIGIN_ICMP || error.ee_origin == SO_EE_ORIGIN_ICMP6;
+        if (from_icmp && error.ee_errno == ECONNREFUSED && msg.msg_namelen <= sizeof offender) {
+          udp::endpoint endpoint;
+          std::memcpy(endpoint.data(), &offender, msg.msg_namelen);
+          endpoint.resize(msg.msg_namelen);
+          refused.push_back(endpoint);
+        }
+      }
+    }
+    if (refused.empty()) return;
+    asio::post(io_, [this, refused = std::move(refused)] {
+      run([&](Output& out) {
+        for (const auto& endpoint : refused) {
+          auto name = names_.find(endpoint);
+          machine_->unreachable(name != names_.end() ? name->second : to_address(endpoint), Clock::now(), out);
+        }
+      });
     });
   }
 
@@ -229,7 +291,7 @@ class UdpDriver::Loop {
     auto ip = asio::ip::make_address(host_port.first, ec);
     if (!ec) {
       auto endpoint = udp::endpoint(ip, static_cast<std::uint16_t>(std::stoi(host_port.second)));
-      resolved_.emplace(to, endpoint);
+      remember(to, endpoint);
       send_to(endpoint, bytes);
       return;
     }
@@ -243,13 +305,24 @@ class UdpDriver::Loop {
                                 count_unresolved(to, failed ? failed.message() : "no address");
                                 return;
                               }
-                              resolved_.emplace(to, *results.begin());
+                              remember(to, *results.begin());
                             });
+  }
+
+  void remember(const std::string& address, const udp::endpoint& endpoint) {
+    resolved_.emplace(address, endpoint);
+    names_.emplace(endpoint, address);
   }
 
   void send_to(const udp::endpoint& to, const std::vector<std::byte>& bytes) {
     boost::system::error_code ec;
     socket_.send_to(asio::buffer(bytes), to, 0, ec);
+    if (ec == asio::error::connection_refused) {
+      // The kernel reports an ICMP error caused by an earlier datagram on the next call, and this
+      // datagram was not sent: read whose it was, and send again.
+      read_icmp_errors();
+      socket_.send_to(asio::buffer(bytes), to, 0, ec);
+    }
     if (ec) {
       std::lock_guard lock(mutex_);
       ++stats_.send_failures;
@@ -289,6 +362,7 @@ class UdpDriver::Loop {
   std::array<std::byte, 65'536> buffer_{};
   udp::endpoint sender_;
   std::map<std::string, udp::endpoint> resolved_;
+  std::map<udp::endpoint, std::string> names_;  // the other way round, for ICMP errors
   std::set<std::string> resolving_;
   std::set<std::string> warned_unresolved_;
   bool timer_armed_ = false;
@@ -305,7 +379,7 @@ void UdpDriver::set_fallback_prober(FallbackProber prober) { loop_->set_fallback
 void UdpDriver::start() { loop_->start(); }
 void UdpDriver::leave(std::chrono::milliseconds linger) { loop_->leave(linger); }
 void UdpDriver::stop() { loop_->stop(); }
-void UdpDriver::fallback_ack(std::uint32_t seq, const std::string& target) { loop_->fallback_ack(seq, target); }
+void UdpDriver::fallback_ack(std::uint32_t seq) { loop_->fallback_ack(seq); }
 std::uint16_t UdpDriver::port() const { return loop_->port(); }
 const std::string& UdpDriver::address() const { return loop_->address(); }
 std::vector<Member> UdpDriver::members() const { return loop_->members(); }

@@ -54,8 +54,9 @@ class UdpDriver {
   void leave(std::chrono::milliseconds linger);
   // Stops at once (a crash, as far as the others can tell). Idempotent.
   void stop();
-  // The reliable channel reached `target` for probe `seq`.
-  void fallback_ack(std::uint32_t seq, const std::string& target);
+  // The reliable channel reached the target of probe `seq` (FallbackProbe::target: the caller
+  // checks that it was who answered).
+  void fallback_ack(std::uint32_t seq);
 
   std::uint16_t port() const;
   const std::string& address() const;  // this node's advertised "host:port"

@@ -80,7 +80,7 @@ void NodeCore::start_gossip() {
           auto core = node.lock();
           if (!core || !core->gossip_ || !answer.ok()) return;
           if (answer.value().is_text() && answer.value().as_text() == probe.target) {
-            core->gossip_->fallback_ack(probe.seq, probe.target);
+            core->gossip_->fallback_ack(probe.seq);
           }
         });
   });

@@ -62,7 +62,7 @@ void SimCluster::start_converged() {
   constexpr std::size_t kPart = 1'024;
   std::vector<membership::Packet> answer;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (i % kPart == 0) answer.push_back({base_.cluster, name(0), address(0), {membership::StateSync{false, true, {}}}});
+    if (i % kPart == 0) answer.push_back({base_.cluster, {membership::StateSync{false, true, name(0), {}}}});
     const membership::Member& self = nodes_[i].machine->self();
     std::get<membership::StateSync>(answer.back().messages.front())
         .members.push_back({membership::make_identity(self.name, self.address, self.meta), self.incarnation, self.state});
@@ -114,7 +114,7 @@ void SimCluster::apply(std::size_t i, Output& out) {
     std::size_t target = to->second;
     if (!running(target) || !connected(i, target) || nodes_[target].machine->self().name != f.target) continue;
     auto ack = std::make_shared<const membership::Packet>(
-        membership::Packet{base_.cluster, f.target, f.address, {membership::Ack{f.seq}}});
+        membership::Packet{base_.cluster, {membership::Ack{f.seq}}});
     auto at = now_ + std::chrono::microseconds(delay(random_) + delay(random_));
     queue_.push({at, next_order_++, i, 0, target, ack});
   }

@@ -115,7 +115,7 @@ TEST_CASE("garbage and another cluster's packets on the gossip port change nothi
     send_datagram(port, junk.data(), static_cast<std::size_t>(i) % junk.size() + 1);
   }
   // A well-formed packet of another cluster that declares n1 dead: ignored.
-  membership::Packet foreign{"another-cluster", "intruder", "127.0.0.1:1", {membership::Dead{"n1", ~0ull >> 1, "intruder"}}};
+  membership::Packet foreign{"another-cluster", {membership::Dead{"n1", ~0ull >> 1, "intruder"}}};
   auto bytes = membership::encode(foreign);
   for (int i = 0; i < 10; ++i) send_datagram(port, bytes.data(), bytes.size());
 

@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "common/deflate.hpp"
 #include "membership/gossip.capnp.h"
 
 namespace pulsing::membership {
@@ -39,14 +40,14 @@ std::vector<Message> one_of_each() {
       Dead{.name = "node-f", .incarnation = 12, .from = "node-f"},
       StateSync{.reply_wanted = true,
                 .join = true,
+                .from = "node-a",
                 .members = {sample_member(MemberState::kAlive, 1), sample_member(MemberState::kSuspect, 2),
                             sample_member(MemberState::kDead, 3), sample_member(MemberState::kLeft, 4)}},
   };
 }
 
 Packet sample_packet(std::vector<Message> messages) {
-  return Packet{.cluster = "pulsing-test", .sender = "node-a", .sender_address = "10.0.0.1:7946",
-                .messages = std::move(messages)};
+  return Packet{.cluster = "pulsing-test", .messages = std::move(messages)};
 }
 
 void check_fields(const Ping& a, const Ping& b) {
@@ -78,6 +79,7 @@ void check_fields(const Dead& a, const Dead& b) {
 void check_fields(const StateSync& decoded, const StateSync& sent) {
   CHECK(decoded.reply_wanted == sent.reply_wanted);
   CHECK(decoded.join == sent.join);
+  CHECK(decoded.from == sent.from);
   REQUIRE(decoded.members.size() == sent.members.size());
   for (std::size_t i = 0; i < sent.members.size(); ++i) {
     CAPTURE(i);
@@ -96,8 +98,6 @@ void check_same(const Message& decoded, const Message& sent) {
 
 void check_same(const Packet& decoded, const Packet& sent) {
   CHECK(decoded.cluster == sent.cluster);
-  CHECK(decoded.sender == sent.sender);
-  CHECK(decoded.sender_address == sent.sender_address);
   REQUIRE(decoded.messages.size() == sent.messages.size());
   for (std::size_t i = 0; i < sent.messages.size(); ++i) {
     CAPTURE(i);
@@ -122,7 +122,23 @@ std::vector<std::byte> handmade(Fill fill) {
   kj::VectorOutputStream out;
   capnp::writePackedMessage(out, message);
   const auto* begin = reinterpret_cast<const std::byte*>(out.getArray().begin());
-  return {begin, begin + out.getArray().size()};
+  std::vector<std::byte> datagram{kPackedEncoding};
+  datagram.insert(datagram.end(), begin, begin + out.getArray().size());
+  return datagram;
+}
+
+// The packed message inside a datagram, inflated if it was deflated.
+std::vector<std::byte> packed_message(const std::vector<std::byte>& datagram) {
+  REQUIRE(!datagram.empty());
+  std::span<const std::byte> rest = std::span(datagram).subspan(1);
+  if (datagram.front() == kDeflatedEncoding) return inflate_bytes(rest, 1 << 20);
+  REQUIRE(datagram.front() == kPackedEncoding);
+  return {rest.begin(), rest.end()};
+}
+
+// A probe with a little gossip: below the size from which packets are deflated.
+Packet small_packet() {
+  return sample_packet({Ping{.seq = 1, .target = "node-b"}, Suspect{.name = "node-e", .incarnation = 11, .from = "a"}});
 }
 
 }  // namespace
@@ -169,7 +185,7 @@ TEST_CASE("an encoded packet is one flat segment") {
   for (int round = 0; round < 40; ++round) {
     for (Message& message : one_of_each()) messages.push_back(std::move(message));
   }
-  auto bytes = encode(sample_packet(std::move(messages)));
+  auto bytes = packed_message(encode(sample_packet(std::move(messages))));
   REQUIRE(bytes.size() > 8 * 1024);  // larger than Cap'n Proto's default first segment
   kj::ArrayInputStream in(kj::arrayPtr(reinterpret_cast<const kj::byte*>(bytes.data()), bytes.size()));
   capnp::PackedMessageReader message(in);
@@ -188,13 +204,32 @@ TEST_CASE("a misaligned packet decodes") {
   }
 }
 
+TEST_CASE("large packets travel deflated, small ones as they are") {
+  auto small = encode(small_packet());
+  CHECK(small.front() == kPackedEncoding);
+  StateSync state{.reply_wanted = false, .join = false, .from = "node-0", .members = {}};
+  for (int i = 0; i < 16; ++i) state.members.push_back(sample_member(MemberState::kAlive, i));
+  Packet full = sample_packet({state});
+  auto deflated = encode(full);
+  CHECK(deflated.front() == kDeflatedEncoding);
+  CHECK(deflated.size() < packed_message(deflated).size() / 2);
+  check_same(decode(deflated), full);
+}
+
 TEST_CASE("inputs of the wrong size are rejected, naming the problem") {
   auto bytes = encode(sample_packet(one_of_each()));
   CHECK_THROWS_WITH_AS(decode({}), "empty packet", PacketError);
+  CHECK_THROWS_WITH_AS(decode(std::vector<std::byte>{kPackedEncoding}), "packet of an encoding byte only",
+                       PacketError);
 
-  auto trailing = bytes;
+  auto trailing = encode(small_packet());
   trailing.resize(trailing.size() + 16);
   CHECK_THROWS_WITH_AS(decode(trailing), "16 bytes after the end of the packet", PacketError);
+  auto trailing_deflated = bytes;
+  REQUIRE(trailing_deflated.front() == kDeflatedEncoding);
+  trailing_deflated.resize(trailing_deflated.size() + 16);
+  CHECK_THROWS_WITH_AS(decode(trailing_deflated),
+                       "invalid compressed packet: data after the end of the deflate stream (16 bytes)", PacketError);
 
   std::vector<std::byte> huge(65'512);
   CHECK_THROWS_WITH_AS(decode(huge), "packet of 65512 bytes exceeds the limit of 65507 bytes", PacketError);
@@ -204,12 +239,30 @@ TEST_CASE("inputs of the wrong size are rejected, naming the problem") {
 }
 
 TEST_CASE("truncated packets are rejected") {
-  auto bytes = encode(sample_packet(one_of_each()));
-  for (std::size_t cut = 1; cut < bytes.size(); ++cut) {
+  auto packed = encode(small_packet());
+  for (std::size_t cut = 2; cut < packed.size(); ++cut) {
     CAPTURE(cut);
-    auto prefix = std::span<const std::byte>(bytes).first(cut);
+    auto prefix = std::span<const std::byte>(packed).first(cut);
     CHECK_THROWS_WITH_AS(decode(prefix), doctest::Contains("invalid packet: "), PacketError);
   }
+  auto deflated = encode(sample_packet(one_of_each()));
+  REQUIRE(deflated.front() == kDeflatedEncoding);
+  for (std::size_t cut = 2; cut < deflated.size(); ++cut) {
+    CAPTURE(cut);
+    auto prefix = std::span<const std::byte>(deflated).first(cut);
+    CHECK_THROWS_WITH_AS(decode(prefix), doctest::Contains("invalid compressed packet: "), PacketError);
+  }
+}
+
+TEST_CASE("an unknown encoding, or a deflated packet that expands beyond the limit, is refused") {
+  auto bytes = encode(small_packet());
+  bytes.front() = std::byte{7};
+  CHECK_THROWS_WITH_AS(decode(bytes), "unknown packet encoding 7 (sent by a newer peer, or not a packet)",
+                       PacketError);
+  std::vector<std::byte> bomb{kDeflatedEncoding};
+  auto zeros = deflate_bytes(std::vector<std::byte>(1'000'000));
+  bomb.insert(bomb.end(), zeros.begin(), zeros.end());
+  CHECK_THROWS_WITH_AS(decode(bomb), "invalid compressed packet: inflates to more than 65507 bytes", PacketError);
 }
 
 TEST_CASE("garbage never crashes the decoder") {
@@ -227,8 +280,9 @@ TEST_CASE("garbage never crashes the decoder") {
       for (auto& b : garbage) b = static_cast<std::byte>(random());
       if (i % 3 == 1) {  // a plausible segment table: one segment filling the rest
         std::uint32_t table[2] = {0, static_cast<std::uint32_t>(garbage.size() / 8 - 1)};
-        std::memcpy(garbage.data(), table, sizeof(table));
+        std::memcpy(garbage.data() + 1, table, sizeof(table));
       }
+      garbage[0] = i % 2 == 0 ? kPackedEncoding : kDeflatedEncoding;
     }
     try {
       decode(garbage);
@@ -239,7 +293,7 @@ TEST_CASE("garbage never crashes the decoder") {
 
 TEST_CASE("a packet of another protocol version is refused, naming both versions") {
   auto bytes = handmade([](wire::Packet::Builder packet) { packet.setVersion(kGossipProtocolVersion + 1); });
-  CHECK_THROWS_WITH_AS(decode(bytes), "packet of protocol version 3 (this node speaks 2)", PacketError);
+  CHECK_THROWS_WITH_AS(decode(bytes), "packet of protocol version 4 (this node speaks 3)", PacketError);
 }
 
 TEST_CASE("message kinds and member states of a newer peer are refused") {
@@ -315,18 +369,16 @@ TEST_CASE("encoded packets stay within the size bounds the protocol packs by") {
         Suspect{.name = text(length), .incarnation = 6, .from = text(length)},
         Dead{.name = text(length), .incarnation = 7, .from = text(length)},
         StateSync{},
-        StateSync{.reply_wanted = true, .join = false, .members = {member, member, StateSync::Entry{}}},
+        StateSync{.reply_wanted = true, .join = false, .from = text(length), .members = {member, member, StateSync::Entry{}}},
     };
     for (const Message& message : messages) {
       CAPTURE(message.index());
-      Packet packet{.cluster = text(length), .sender = text(length), .sender_address = text(length),
-                    .messages = {message}};
+      Packet packet{.cluster = text(length), .messages = {message}};
       CHECK(encode(packet).size() <= bound_of(packet));
     }
-    Packet all{.cluster = text(length), .sender = text(length), .sender_address = text(length),
-               .messages = messages};
+    Packet all{.cluster = text(length), .messages = messages};
     CHECK(encode(all).size() <= bound_of(all));
-    Packet empty{.cluster = text(length), .sender = {}, .sender_address = {}, .messages = {}};
+    Packet empty{.cluster = text(length), .messages = {}};
     CHECK(encode(empty).size() <= bound_of(empty));
   }
 }

@@ -71,8 +71,13 @@ struct Seen {
 class Harness {
  public:
   Clock::time_point now = kEpoch;
-  // Packets for which this returns true are lost (besides those of silenced nodes).
-  std::function<bool(const Outgoing&)> lose;
+  // A packet on its way, and the address it comes from.
+  struct Sent : Outgoing {
+    std::string from;
+  };
+  // Packets for which this returns true are lost (besides those of silenced nodes); it sees
+  // every packet sent.
+  std::function<bool(const Sent&)> lose;
 
   // Starts a node now, replacing any earlier one of the same name (a restart).
   void start(Config config, std::vector<std::string> seeds = {}) {
@@ -91,6 +96,8 @@ class Harness {
   // Everything to or from a silenced address is lost, as with a crash or a partition.
   void silence(int i) { silenced_.insert(address_of(i)); }
   void restore(int i) { silenced_.erase(address_of(i)); }
+  // Node i's process is gone but its host runs: whoever sends to it hears "port unreachable".
+  void refuse(int i) { refusing_.insert(address_of(i)); }
 
   // Calls into node i (leave, update_meta) and carries out what it returns.
   template <typename F>
@@ -189,28 +196,37 @@ class Harness {
 
   void absorb(Node& n, Output& out) {
     for (auto& e : out.events) n.events.push_back({now, e.kind, e.member});
-    for (auto& p : out.packets) in_flight_.push_back(std::move(p));
+    for (auto& p : out.packets) in_flight_.push_back({std::move(p), n.m->self().address});
   }
 
   void drain() {
     int delivered = 0;
     while (!in_flight_.empty()) {
       if (++delivered > 100'000) FAIL("packets keep bouncing");
-      Outgoing o = std::move(in_flight_.front());
+      Sent o = std::move(in_flight_.front());
       in_flight_.pop_front();
-      if (silenced_.contains(o.to) || silenced_.contains(o.packet.sender_address)) continue;
       if (lose && lose(o)) continue;
+      if (silenced_.contains(o.to) || silenced_.contains(o.from)) continue;
+      if (refusing_.contains(o.to)) {
+        auto sender = std::find_if(nodes_.begin(), nodes_.end(), [&](const Node& n) { return n.m->self().address == o.from; });
+        if (sender == nodes_.end()) continue;
+        Output out;
+        sender->m->unreachable(o.to, now, out);
+        absorb(*sender, out);
+        continue;
+      }
       auto it = std::find_if(nodes_.begin(), nodes_.end(), [&](const Node& n) { return n.m->self().address == o.to; });
       if (it == nodes_.end()) continue;  // nobody there
       Output out;
-      it->m->receive(o.packet, o.packet.sender_address, now, out);
+      it->m->receive(o.packet, o.from, now, out);
       absorb(*it, out);
     }
   }
 
   std::vector<Node> nodes_;
-  std::deque<Outgoing> in_flight_;
+  std::deque<Sent> in_flight_;
   std::set<std::string> silenced_;
+  std::set<std::string> refusing_;
   int steps_at_now_ = 0;
 };
 
@@ -236,10 +252,8 @@ void form_cluster(Harness& h, int n, Config (*config)(int) = test_config) {
   h.clear_events();
 }
 
-// A packet as node i would send it.
-Packet packet_from(int i, std::vector<Message> messages) {
-  return Packet{"test", name_of(i), address_of(i), std::move(messages)};
-}
+// A packet of the harness's cluster.
+Packet test_packet(std::vector<Message> messages) { return Packet{"test", std::move(messages)}; }
 
 }  // namespace
 
@@ -280,8 +294,8 @@ TEST_CASE("a joiner repeats neither its seed's answer nor its own news, which it
   form_cluster(h, 3, +config);
   h.run_for(test_config(0).gossip_interval * 50);  // the join's news has run out everywhere
   std::set<std::string> gossiped;  // the members node 3 sent alive messages about
-  h.lose = [&](const Outgoing& o) {
-    if (o.packet.sender == name_of(3)) {
+  h.lose = [&](const Harness::Sent& o) {
+    if (o.from == address_of(3)) {
       for (const auto& m : o.packet.messages) {
         if (const auto* a = std::get_if<Alive>(&m)) gossiped.insert(a->who->name);
       }
@@ -304,7 +318,7 @@ TEST_CASE("a joiner that gossip missed learns of the nodes that joined with it b
   Harness h;
   form_cluster(h, 3, +config);
   // Node 3 hears of node 4 by no gossip, only by exchanges of full state.
-  h.lose = [](const Outgoing& o) {
+  h.lose = [](const Harness::Sent& o) {
     if (o.to != address_of(3)) return false;
     return std::any_of(o.packet.messages.begin(), o.packet.messages.end(), [](const Message& m) {
       const auto* a = std::get_if<Alive>(&m);
@@ -371,12 +385,71 @@ TEST_CASE("every survivor's own failed probe confirms the suspicion, well before
   }
 }
 
+// When the first ping reached the crashed node `crashed`, and when each survivor suspected it.
+struct FirstPing {
+  std::optional<Clock::time_point> at;
+  void watch(Harness& h, int crashed) {
+    h.lose = [this, &h, crashed](const Harness::Sent& o) {
+      bool ping = o.to == address_of(crashed) && std::any_of(o.packet.messages.begin(), o.packet.messages.end(),
+                                                             [](const Message& m) { return std::holds_alternative<Ping>(m); });
+      if (ping && !at) at = h.now;
+      return false;
+    };
+  }
+};
+
+TEST_CASE("a probe fails as soon as every member asked has nacked, before the end of its interval") {
+  Harness h;
+  form_cluster(h, 3);
+  FirstPing first;
+  first.watch(h, 2);
+  h.silence(2);
+  REQUIRE(h.run_until([&] { return h.state(0, 2) == MemberState::kSuspect || h.state(1, 2) == MemberState::kSuspect; },
+                      detection_bound(test_config(0), 3)));
+  REQUIRE(first.at.has_value());
+  // Ping, no ack within the probe timeout, an indirect probe whose nack comes one more timeout
+  // later: the interval (100 ms) is not waited out.
+  Config c = test_config(0);
+  CHECK(h.now - *first.at <= 2 * c.probe_timeout);
+  CHECK(h.node(0).stats().nacks_received + h.node(1).stats().nacks_received >= 1);
+}
+
+TEST_CASE("a crashed process whose host refuses its packets is suspected within the probe that reaches it") {
+  Harness h;
+  form_cluster(h, 3);
+  FirstPing first;
+  first.watch(h, 2);
+  h.refuse(2);
+  REQUIRE(h.run_until([&] { return h.state(0, 2) == MemberState::kSuspect || h.state(1, 2) == MemberState::kSuspect; },
+                      detection_bound(test_config(0), 3)));
+  REQUIRE(first.at.has_value());
+  // The refusal starts the indirect probe at once, the relay nacks at once: only the fallback
+  // probe's timeout is waited for.
+  CHECK(h.now - *first.at == test_config(0).probe_timeout);
+  CHECK(h.node(0).stats().unreachable + h.node(1).stats().unreachable >= 2);
+  // And then dead everywhere, as after any failed probe.
+  Config c = test_config(0);
+  CHECK(h.run_until([&] { return h.state(0, 2) == MemberState::kDead && h.state(1, 2) == MemberState::kDead; },
+                    suspicion_max(c, 3) + 2 * c.gossip_interval));
+}
+
+TEST_CASE("a refusal from an address nobody probes changes nothing") {
+  Harness h;
+  form_cluster(h, 3);
+  h.act(0, [&](Membership& m, Output& out) {
+    m.unreachable("10.9.9.9:1", h.now, out);
+    m.unreachable(address_of(1), h.now, out);  // not the target of a probe under way
+  });
+  h.run_for(test_config(0).probe_interval * 10);
+  CHECK(all_alive(h, 3));
+}
+
 TEST_CASE("a lost ping does not accuse a member heard from at a newer incarnation since") {
   // Two nodes, so that no indirect probe can save the ping.
   Harness h;
   form_cluster(h, 2);
   bool lost = false;
-  h.lose = [&](const Outgoing& o) {
+  h.lose = [&](const Harness::Sent& o) {
     bool ping = o.to == address_of(1) &&
                 std::any_of(o.packet.messages.begin(), o.packet.messages.end(),
                             [](const Message& m) { return std::holds_alternative<Ping>(m); });
@@ -404,8 +477,8 @@ TEST_CASE("a wrongly suspected node refutes and is never declared dead") {
   form_cluster(h, 3);
   std::uint64_t before = h.node(2).self().incarnation;
   // Both others hear a suspicion about node 2 at its current incarnation, as after a lost ack.
-  h.inject(0, packet_from(1, {Suspect{name_of(2), before, name_of(1)}}), address_of(1));
-  h.inject(1, packet_from(0, {Suspect{name_of(2), before, name_of(0)}}), address_of(0));
+  h.inject(0, test_packet({Suspect{name_of(2), before, name_of(1)}}), address_of(1));
+  h.inject(1, test_packet({Suspect{name_of(2), before, name_of(0)}}), address_of(0));
   CHECK(h.state(0, 2) == MemberState::kSuspect);
   CHECK(h.state(1, 2) == MemberState::kSuspect);
 
@@ -478,7 +551,7 @@ TEST_CASE("packets of another cluster are ignored and counted") {
   auto before = h.node(0).stats();
   Output out = h.inject(
       0,
-      Packet{"elsewhere", "stranger", "10.9.9.9:7946",
+      Packet{"elsewhere",
              {Alive{make_identity("stranger", "10.9.9.9:7946"), 5}, Ping{1, name_of(0)}}},
       "10.9.9.9:7946");
 
@@ -494,7 +567,7 @@ TEST_CASE("a ping for another member is not acked and is counted") {
   Harness h;
   form_cluster(h, 2);
   auto before = h.node(0).stats().misdirected_pings;
-  Output out = h.inject(0, packet_from(1, {Ping{77, "somebody-else"}}), address_of(1));
+  Output out = h.inject(0, test_packet({Ping{77, "somebody-else"}}), address_of(1));
   for (const auto& o : out.packets) {
     for (const auto& m : o.packet.messages) CHECK_FALSE(std::holds_alternative<Ack>(m));
   }
@@ -511,7 +584,7 @@ TEST_CASE("messages older than what is known are ignored and counted") {
 
   auto stale_before = h.node(0).stats().stale_messages;
   Output out = h.inject(0,
-                        packet_from(2, {Alive{make_identity(name_of(1), address_of(1)), 0}, Suspect{name_of(1), 0, name_of(2)},
+                        test_packet({Alive{make_identity(name_of(1), address_of(1)), 0}, Suspect{name_of(1), 0, name_of(2)},
                                         Dead{name_of(1), 0, name_of(2)}}),
                         address_of(2));
 
@@ -530,7 +603,7 @@ TEST_CASE("news repeated at the incarnation already known is ignored but not cou
   form_cluster(h, 3);
   const Member known = *h.node(0).find(name_of(1));
   auto stale_before = h.node(0).stats().stale_messages;
-  Output out = h.inject(0, packet_from(2, {Alive{make_identity(known.name, known.address, known.meta), known.incarnation}}),
+  Output out = h.inject(0, test_packet({Alive{make_identity(known.name, known.address, known.meta), known.incarnation}}),
                         address_of(2));
   CHECK(out.events.empty());
   CHECK(*h.node(0).find(name_of(1)) == known);
