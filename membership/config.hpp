@@ -27,9 +27,10 @@ struct Config {
   // that a node restarted after a crash outranks everything said about its earlier run and is
   // alive again everywhere (memberlist left such nodes "dead" after mass restarts).
   std::uint64_t initial_incarnation = 0;
-  // Seeds the protocol's randomness (probe order, gossip targets): a fixed seed makes a
-  // simulated run reproducible.
-  std::uint64_t random_seed = 1;
+  // Seeds the protocol's randomness (probe order, gossip targets, timer phases): a fixed seed
+  // makes a simulated run reproducible. 0: the UDP driver draws one, different on every node
+  // (nodes sharing a seed would choose in step: the same probe order, the same gossip targets).
+  std::uint64_t random_seed = 0;
 
   // Failure detection. Every `probe_interval` the node probes one member (randomised
   // round-robin: each member once per round, in a fresh random order each round). No ack within

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -69,6 +70,10 @@ class UdpDriver::Loop {
     if (config.address.empty()) config.address = fmt::format("{}:{}", host, port_);
     address_ = config.address;
     cluster_ = config.cluster;
+    if (config.random_seed == 0) {
+      std::random_device entropy;
+      config.random_seed = (std::uint64_t{entropy()} << 32 | entropy()) | 1;
+    }
     name_ = config.name;
     machine_ = std::make_unique<Membership>(std::move(config));
   }
