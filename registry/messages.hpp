@@ -1,0 +1,67 @@
+// The messages registries exchange, as plain structs (the registry state machine speaks in
+// these; the runtime carries them between nodes, the simulator without encoding them).
+//
+//   Announce      a hosting node to an owner: these names of mine are served here. `complete`:
+//                 they are all of my names that you own, so drop my others (a periodic resync,
+//                 which also repairs what was lost).
+//   Withdraw      a hosting node to an owner: these names of mine are gone.
+//   Lookup        a resolving node to an owner: who serves `name`?
+//   LookupAnswer  the owner's answer: the instances it knows (none: it knows of none).
+//
+// A node speaks for its own names only: `member` and `node_id` are the sender's, and an owner
+// keeps what a member announced until that member withdraws it, leaves or dies, or announces
+// anew from a later run (another node_id).
+//
+// Value types; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace pulsing::registry {
+
+// One actor serving a name.
+struct Instance {
+  std::string member;          // the hosting node's membership name
+  std::string endpoint;        // where it is reached ("tcp://host:port")
+  std::uint64_t node_id = 0;   // the hosting node's run: a restart makes another
+  std::uint64_t actor_id = 0;  // the actor on that node
+  friend bool operator==(const Instance&, const Instance&) = default;
+};
+
+struct NamedActor {
+  std::string name;
+  std::uint64_t actor_id = 0;
+  friend bool operator==(const NamedActor&, const NamedActor&) = default;
+};
+
+struct Announce {
+  std::string member;
+  std::string endpoint;
+  std::uint64_t node_id = 0;
+  bool complete = false;
+  std::vector<NamedActor> names;
+};
+
+struct Withdraw {
+  std::string member;
+  std::uint64_t node_id = 0;
+  std::vector<NamedActor> names;
+};
+
+struct Lookup {
+  std::uint64_t id = 0;  // the asker's, echoed in the answer
+  std::string name;
+};
+
+struct LookupAnswer {
+  std::uint64_t id = 0;
+  std::string name;
+  std::vector<Instance> instances;
+};
+
+using Message = std::variant<Announce, Withdraw, Lookup, LookupAnswer>;
+
+}  // namespace pulsing::registry

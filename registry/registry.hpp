@@ -1,0 +1,206 @@
+// Registry: this node's part of the cluster-wide name registry, as a pure state machine (like
+// membership/membership.hpp: no socket, thread or clock; the runtime or the simulator drives it
+// and carries out its Output).
+//
+//   placement    the owners of a name are the top `replicas` live members by rendezvous hashing
+//                (placement.hpp), as this node sees the members
+//   hosting      this node is the source of truth for its own named actors: it announces them
+//                to their owners, withdraws them when they stop, announces them to new owners
+//                when the members change, and re-announces everything every `resync_interval`
+//   owning       owners keep what hosting nodes announced (the shard), answer lookups, and
+//                drop the entries of members that die or leave
+//   resolving    fresh cache, else ask the owners in order until one knows the name; a wait
+//                asks again until its deadline. Instances on members this node does not see
+//                live are never returned
+//
+// Bounds (eventual consistency): once this node marks a member dead, no resolve here returns
+// its instances; a name announced reaches its owners within one message, and a member's view
+// change re-announces within one message of the event, so a live name resolves everywhere once
+// membership has converged (see registry tests and the R benchmarks for measured times).
+//
+// Thread-compatible: one thread drives it (the driver serialises calls).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/address.hpp"
+#include "registry/messages.hpp"
+#include "registry/placement.hpp"
+
+namespace pulsing::registry {
+
+using std::chrono::milliseconds;
+
+struct Config {
+  // This node: its membership name, where it is reached, and its run (NodeId).
+  std::string member;
+  std::string endpoint;
+  std::uint64_t node_id = 0;
+  // Owners per name: a name stays resolvable while fewer than `replicas` of its owners are
+  // down at once. 3, at most the number of members.
+  std::size_t replicas = 3;
+  // An owner that has not answered a lookup within this is passed over for the next one.
+  milliseconds lookup_timeout{1'000};
+  // A resolve that waits for a name not found yet asks again this often.
+  milliseconds retry_interval{100};
+  // Every node re-announces all its names to their owners this often (a complete announce, so
+  // an owner also drops what it no longer should have): repairs lost messages and views that
+  // differed. 30 s: once per memberlist push-pull of a 100-node cluster.
+  milliseconds resync_interval{30'000};
+  // A resolved name is answered from the cache this long before it is looked up again, so that
+  // instances added to a pool elsewhere are seen. Entries on members gone go at once.
+  milliseconds cache_ttl{5'000};
+  // An announce from a member this node does not know yet (the news of its join still on the
+  // way) is held this long, waiting for the member, then dropped (its resync repeats it).
+  milliseconds hold_unknown{5'000};
+  // After the members change, entries of names this node no longer owns are kept this long
+  // (resolvers whose view lags still ask here), then dropped.
+  milliseconds handoff_grace{10'000};
+  // Names per Announce or Withdraw: larger batches are refused (the sender splits its own).
+  std::size_t max_batch = 4'096;
+  // Held announces from unknown members, at most.
+  std::size_t max_held = 256;
+};
+
+struct Stats {
+  std::uint64_t announced = 0;   // names sent to owners
+  std::uint64_t entries = 0;     // instances in this node's shard now
+  std::uint64_t lookups = 0;     // started here
+  std::uint64_t lookups_answered = 0;  // answered here as an owner
+  std::uint64_t held = 0;        // announces held for a member not known yet
+  std::uint64_t rejected = 0;    // messages refused: oversized, from a dead member, stale run
+};
+
+struct Outgoing {
+  std::string to;        // a member
+  std::string endpoint;  // where it is reached
+  Message message;
+};
+
+// A lookup finished: the live instances of `name`, none when it was not found by its deadline.
+struct Completion {
+  std::uint64_t lookup = 0;
+  std::string name;
+  std::vector<Instance> instances;
+};
+
+struct Output {
+  std::vector<Outgoing> messages;
+  std::vector<Completion> completions;
+};
+
+class Registry {
+ public:
+  // REQUIRES: config.member and config.endpoint are not empty.
+  explicit Registry(Config config);
+
+  // Membership: `member` is live (alive or suspect) at `endpoint`, or gone (dead or left).
+  void member_up(const std::string& member, const std::string& endpoint, Clock::time_point now, Output& out);
+  void member_down(const std::string& member, Clock::time_point now, Output& out);
+
+  // This node's actors. False when `name` is already served on this node (nothing changes).
+  bool add_local(const std::string& name, std::uint64_t actor_id, Clock::time_point now, Output& out);
+  void remove_local(const std::string& name, std::uint64_t actor_id, Clock::time_point now, Output& out);
+
+  // The cached live instances of `name` if fresh at `now`, else null. The pointer is valid
+  // until the next non-const call.
+  const std::vector<Instance>* cached(std::string_view name, Clock::time_point now) const;
+  // Starts a lookup of `name` (id returned); it completes in some Output's completions: with the
+  // instances an owner knows, or with none at `deadline` (asked again every retry_interval
+  // until then; a deadline of `now` asks each owner once).
+  std::uint64_t lookup(const std::string& name, Clock::time_point deadline, Clock::time_point now, Output& out);
+  // The owner `to` of lookup `lookup` cannot be reached: ask the next one now.
+  void undeliverable(std::uint64_t lookup, const std::string& to, Clock::time_point now, Output& out);
+
+  // A message from another node. Lookups are answered with answer() instead.
+  void receive(const Message& message, Clock::time_point now, Output& out);
+  LookupAnswer answer(const Lookup& lookup);
+
+  void tick(Clock::time_point now, Output& out);
+  Clock::time_point next_timer() const;
+
+  const Placement& placement() const { return placement_; }
+  std::size_t local_count() const { return local_.size(); }
+  std::size_t shard_size() const { return shard_.size(); }
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct Host {  // a member that announced names here
+    std::string endpoint;
+    std::uint64_t node_id = 0;
+  };
+  struct Entry {
+    std::uint32_t host;  // index in hosts_
+    std::uint64_t actor_id;
+  };
+  struct CacheEntry {
+    std::vector<Instance> instances;
+    Clock::time_point expires;
+  };
+  struct Pending {
+    std::string name;
+    Clock::time_point deadline;
+    std::vector<std::string> owners;  // this round's, in order
+    std::size_t next = 0;             // the owner asked now is owners[next - 1]
+    Clock::time_point answer_by;      // then ask the next
+    Clock::time_point retry_at = Clock::time_point::max();  // between rounds
+  };
+  struct Held {
+    Announce announce;
+    Clock::time_point until;
+  };
+
+  void apply(const Announce& m);
+  void apply(const Withdraw& m);
+  void on_answer(const LookupAnswer& m, Clock::time_point now, Output& out);
+  void ask_next(std::uint64_t id, Pending& p, Clock::time_point now, Output& out);
+  void finish(std::uint64_t id, const std::string& name, std::vector<Instance> instances, Output& out);
+  std::vector<Instance> live_instances(std::string_view name) const;
+  // Announces every local name to its owners, completely (Config::resync_interval).
+  void resync(Output& out);
+  struct Local;
+  void refresh_owners(const std::string& name, Local& local) const;
+  void send_names(const std::string& to, bool complete, std::vector<NamedActor> names, Output& out);
+  std::uint32_t host_index(const std::string& member);
+  void drop_host(const std::string& member);
+  std::string endpoint_of(const std::string& member) const;
+
+  const Config config_;
+  Placement placement_;
+  std::unordered_map<std::string, std::string> endpoints_;  // live members' endpoints
+  Stats stats_;
+
+  // Hosting: this node's names, and the owners each was last announced to.
+  struct Local {
+    std::uint64_t actor_id = 0;
+    std::vector<std::string> owners;  // as last announced
+    Placement::Rank last;             // the rank of owners.back(): a newcomer above it is an owner
+  };
+  std::map<std::string, Local, std::less<>> local_;
+  Clock::time_point next_resync_;
+
+  // Owning.
+  std::vector<Host> hosts_;  // by index; a member gone leaves its index free for reuse
+  std::vector<std::string> host_names_;  // by index, empty when free
+  std::vector<std::uint32_t> free_hosts_;
+  std::unordered_map<std::string, std::uint32_t> host_by_name_;
+  std::unordered_map<std::string, std::vector<Entry>> shard_;
+  std::deque<Held> held_;
+  Clock::time_point prune_at_ = Clock::time_point::max();
+
+  // Resolving.
+  std::unordered_map<std::string, CacheEntry> cache_;
+  std::map<std::uint64_t, Pending> pending_;
+  std::uint64_t next_lookup_ = 1;
+};
+
+}  // namespace pulsing::registry
