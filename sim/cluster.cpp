@@ -142,14 +142,13 @@ void SimCluster::step(const Pending& p) {
   apply(p.node, out);
 }
 
-void SimCluster::run_for(milliseconds span) {
-  auto until = now_ + span;
+void SimCluster::run_to(Clock::time_point until) {
   while (!queue_.empty() && queue_.top().at <= until) {
     Pending p = queue_.top();
     queue_.pop();
     step(p);
   }
-  now_ = until;
+  now_ = std::max(now_, until);
 }
 
 bool SimCluster::run_until(const std::function<bool()>& done, milliseconds limit) {

@@ -63,14 +63,18 @@ class SimCluster {
   using Observer = std::function<void(std::size_t node, Clock::time_point at, const membership::MemberEvent&)>;
   void set_observer(Observer observer) { observer_ = std::move(observer); }
   bool running(std::size_t i) const { return nodes_[i].machine != nullptr; }
+  // Whether a message from node `from` reaches node `to` now: it runs, and no partition
+  // separates them.
+  bool reachable(std::size_t from, std::size_t to) const { return running(to) && connected(from, to); }
 
   // Packets cross between groups only when their group numbers are equal; heal() removes it.
   void partition(const std::vector<int>& group_of_node);
   void heal() { groups_.clear(); }
   void set_network(NetworkModel network) { network_ = network; }
 
-  // Runs until virtual time `until`.
-  void run_for(milliseconds span);
+  // Runs for `span` of virtual time; run_to(): until virtual time `until`.
+  void run_for(milliseconds span) { run_to(now_ + span); }
+  void run_to(Clock::time_point until);
   // Runs until `done()` holds (checked after every step) or `limit` passes; true if it held.
   bool run_until(const std::function<bool()>& done, milliseconds limit);
 
