@@ -28,12 +28,14 @@ struct Instance {
   std::string endpoint;        // where it is reached ("tcp://host:port")
   std::uint64_t node_id = 0;   // the hosting node's run: a restart makes another
   std::uint64_t actor_id = 0;  // the actor on that node
+  std::string class_name;      // its class: a typed resolve checks it
   friend bool operator==(const Instance&, const Instance&) = default;
 };
 
 struct NamedActor {
   std::string name;
   std::uint64_t actor_id = 0;
+  std::string class_name;
   friend bool operator==(const NamedActor&, const NamedActor&) = default;
 };
 

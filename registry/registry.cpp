@@ -34,7 +34,7 @@ void Registry::member_up(const std::string& member, const std::string& endpoint,
     if (local.owners.size() >= config_.replicas && !(Placement::rank(member, name) > local.last)) continue;
     refresh_owners(name, local);
     if (std::find(local.owners.begin(), local.owners.end(), member) != local.owners.end()) {
-      gained.push_back({name, local.actor_id});
+      gained.push_back({name, local.actor_id, local.class_name});
     }
   }
   if (!gained.empty()) send_names(member, false, std::move(gained), out);
@@ -62,7 +62,9 @@ void Registry::member_down(const std::string& member, Clock::time_point now, Out
     std::vector<std::string> before = std::move(local.owners);
     refresh_owners(name, local);
     for (const auto& owner : local.owners) {
-      if (std::find(before.begin(), before.end(), owner) == before.end()) gained[owner].push_back({name, local.actor_id});
+      if (std::find(before.begin(), before.end(), owner) == before.end()) {
+        gained[owner].push_back({name, local.actor_id, local.class_name});
+      }
     }
   }
   for (auto& [owner, names] : gained) send_names(owner, false, std::move(names), out);
@@ -71,11 +73,12 @@ void Registry::member_down(const std::string& member, Clock::time_point now, Out
 
 // ---- hosting
 
-bool Registry::add_local(const std::string& name, std::uint64_t actor_id, Clock::time_point, Output& out) {
-  auto [it, added] = local_.try_emplace(name, Local{actor_id, {}, {}});
+bool Registry::add_local(const std::string& name, std::uint64_t actor_id, const std::string& class_name,
+                         Clock::time_point, Output& out) {
+  auto [it, added] = local_.try_emplace(name, Local{actor_id, class_name, {}, {}});
   if (!added) return false;
   refresh_owners(name, it->second);
-  for (const auto& owner : it->second.owners) send_names(owner, false, {{name, actor_id}}, out);
+  for (const auto& owner : it->second.owners) send_names(owner, false, {{name, actor_id, class_name}}, out);
   return true;
 }
 
@@ -83,7 +86,7 @@ void Registry::remove_local(const std::string& name, std::uint64_t actor_id, Clo
   auto it = local_.find(name);
   if (it == local_.end() || it->second.actor_id != actor_id) return;
   for (const auto& owner : it->second.owners) {
-    Withdraw w{config_.member, config_.node_id, {{name, actor_id}}};
+    Withdraw w{config_.member, config_.node_id, {{name, actor_id, {}}}};
     if (owner == config_.member) {
       apply(w);
     } else {
@@ -104,7 +107,7 @@ void Registry::resync(Output& out) {
   for (const auto& member : placement_.members()) batches.try_emplace(member);
   for (auto& [name, local] : local_) {
     refresh_owners(name, local);
-    for (const auto& owner : local.owners) batches[owner].push_back({name, local.actor_id});
+    for (const auto& owner : local.owners) batches[owner].push_back({name, local.actor_id, local.class_name});
   }
   for (auto& [owner, names] : batches) send_names(owner, true, std::move(names), out);
 }
@@ -174,6 +177,12 @@ std::uint32_t Registry::host_index(const std::string& member) {
   return it->second;
 }
 
+std::uint32_t Registry::class_index(const std::string& class_name) {
+  auto [it, added] = class_index_.try_emplace(class_name, static_cast<std::uint32_t>(class_names_.size()));
+  if (added) class_names_.push_back(class_name);
+  return it->second;
+}
+
 void Registry::apply(const Announce& m) {
   std::uint32_t h = host_index(m.member);
   Host& host = hosts_[h];
@@ -198,11 +207,12 @@ void Registry::apply(const Announce& m) {
   for (const auto& n : m.names) {
     auto& entries = shard_[n.name];
     auto it = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.host == h; });
+    std::uint32_t c = class_index(n.class_name);
     if (it == entries.end()) {
-      entries.push_back({h, n.actor_id});
+      entries.push_back({h, c, n.actor_id});
       ++stats_.entries;
     } else {
-      it->actor_id = n.actor_id;  // one actor per name on a node: the newer replaces it
+      *it = Entry{h, c, n.actor_id};  // one actor per name on a node: the newer replaces it
     }
   }
 }
@@ -248,7 +258,7 @@ std::vector<Instance> Registry::live_instances(std::string_view name) const {
   for (const Entry& e : it->second) {
     const std::string& member = host_names_[e.host];
     if (!placement_.contains(member)) continue;
-    out.push_back({member, hosts_[e.host].endpoint, hosts_[e.host].node_id, e.actor_id});
+    out.push_back({member, hosts_[e.host].endpoint, hosts_[e.host].node_id, e.actor_id, class_names_[e.class_name]});
   }
   return out;
 }

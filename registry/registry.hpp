@@ -108,7 +108,8 @@ class Registry {
   void member_down(const std::string& member, Clock::time_point now, Output& out);
 
   // This node's actors. False when `name` is already served on this node (nothing changes).
-  bool add_local(const std::string& name, std::uint64_t actor_id, Clock::time_point now, Output& out);
+  bool add_local(const std::string& name, std::uint64_t actor_id, const std::string& class_name, Clock::time_point now,
+                 Output& out);
   void remove_local(const std::string& name, std::uint64_t actor_id, Clock::time_point now, Output& out);
 
   // The cached live instances of `name` if fresh at `now`, else null. The pointer is valid
@@ -139,7 +140,8 @@ class Registry {
     std::uint64_t node_id = 0;
   };
   struct Entry {
-    std::uint32_t host;  // index in hosts_
+    std::uint32_t host;        // index in hosts_
+    std::uint32_t class_name;  // index in class_names_
     std::uint64_t actor_id;
   };
   struct CacheEntry {
@@ -171,6 +173,7 @@ class Registry {
   void refresh_owners(const std::string& name, Local& local) const;
   void send_names(const std::string& to, bool complete, std::vector<NamedActor> names, Output& out);
   std::uint32_t host_index(const std::string& member);
+  std::uint32_t class_index(const std::string& class_name);
   void drop_host(const std::string& member);
   std::string endpoint_of(const std::string& member) const;
 
@@ -182,6 +185,7 @@ class Registry {
   // Hosting: this node's names, and the owners each was last announced to.
   struct Local {
     std::uint64_t actor_id = 0;
+    std::string class_name;
     std::vector<std::string> owners;  // as last announced
     Placement::Rank last;             // the rank of owners.back(): a newcomer above it is an owner
   };
@@ -194,6 +198,9 @@ class Registry {
   std::vector<std::uint32_t> free_hosts_;
   std::unordered_map<std::string, std::uint32_t> host_by_name_;
   std::unordered_map<std::string, std::vector<Entry>> shard_;
+  // Class names, each kept once (a shard holds many names of few classes).
+  std::vector<std::string> class_names_;
+  std::unordered_map<std::string, std::uint32_t> class_index_;
   std::deque<Held> held_;
   Clock::time_point prune_at_ = Clock::time_point::max();
 

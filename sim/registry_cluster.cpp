@@ -33,7 +33,7 @@ void SimRegistryCluster::start(std::size_t i, const std::vector<std::size_t>& se
 
 bool SimRegistryCluster::add(std::size_t i, const std::string& name, std::uint64_t actor_id) {
   registry::Output out;
-  bool added = registries_[i]->add_local(name, actor_id, cluster_.now(), out);
+  bool added = registries_[i]->add_local(name, actor_id, "SimService", cluster_.now(), out);
   carry_out(i, out);
   return added;
 }

@@ -385,47 +385,39 @@ TEST_CASE("every survivor's own failed probe confirms the suspicion, well before
   }
 }
 
-// When the first ping reached the crashed node `crashed`, and when each survivor suspected it.
-struct FirstPing {
-  std::optional<Clock::time_point> at;
-  void watch(Harness& h, int crashed) {
-    h.lose = [this, &h, crashed](const Harness::Sent& o) {
-      bool ping = o.to == address_of(crashed) && std::any_of(o.packet.messages.begin(), o.packet.messages.end(),
-                                                             [](const Message& m) { return std::holds_alternative<Ping>(m); });
-      if (ping && !at) at = h.now;
-      return false;
-    };
-  }
-};
+// Node 2 of 3 goes silent (`refusing`: its host answers "port unreachable") at now; returns
+// how long after the first ping to it one of the others suspected it.
+Clock::duration first_ping_to_suspicion(Harness& h, bool refusing) {
+  std::optional<Clock::time_point> first_ping;
+  h.lose = [&](const Harness::Sent& o) {
+    bool ping = o.to == address_of(2) && std::any_of(o.packet.messages.begin(), o.packet.messages.end(),
+                                                     [](const Message& m) { return std::holds_alternative<Ping>(m); });
+    if (ping && !first_ping) first_ping = h.now;
+    return false;
+  };
+  refusing ? h.refuse(2) : h.silence(2);
+  REQUIRE(h.run_until([&] { return h.state(0, 2) == MemberState::kSuspect || h.state(1, 2) == MemberState::kSuspect; },
+                      detection_bound(test_config(0), 3)));
+  h.lose = nullptr;
+  REQUIRE(first_ping.has_value());
+  return h.now - *first_ping;
+}
 
 TEST_CASE("a probe fails as soon as every member asked has nacked, before the end of its interval") {
   Harness h;
   form_cluster(h, 3);
-  FirstPing first;
-  first.watch(h, 2);
-  h.silence(2);
-  REQUIRE(h.run_until([&] { return h.state(0, 2) == MemberState::kSuspect || h.state(1, 2) == MemberState::kSuspect; },
-                      detection_bound(test_config(0), 3)));
-  REQUIRE(first.at.has_value());
   // Ping, no ack within the probe timeout, an indirect probe whose nack comes one more timeout
   // later: the interval (100 ms) is not waited out.
-  Config c = test_config(0);
-  CHECK(h.now - *first.at <= 2 * c.probe_timeout);
+  CHECK(first_ping_to_suspicion(h, false) <= 2 * test_config(0).probe_timeout);
   CHECK(h.node(0).stats().nacks_received + h.node(1).stats().nacks_received >= 1);
 }
 
 TEST_CASE("a crashed process whose host refuses its packets is suspected within the probe that reaches it") {
   Harness h;
   form_cluster(h, 3);
-  FirstPing first;
-  first.watch(h, 2);
-  h.refuse(2);
-  REQUIRE(h.run_until([&] { return h.state(0, 2) == MemberState::kSuspect || h.state(1, 2) == MemberState::kSuspect; },
-                      detection_bound(test_config(0), 3)));
-  REQUIRE(first.at.has_value());
   // The refusal starts the indirect probe at once, the relay nacks at once: only the fallback
   // probe's timeout is waited for.
-  CHECK(h.now - *first.at == test_config(0).probe_timeout);
+  CHECK(first_ping_to_suspicion(h, true) == test_config(0).probe_timeout);
   CHECK(h.node(0).stats().unreachable + h.node(1).stats().unreachable >= 2);
   // And then dead everywhere, as after any failed probe.
   Config c = test_config(0);

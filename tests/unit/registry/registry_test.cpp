@@ -165,13 +165,13 @@ std::set<std::string> members_serving(const std::optional<std::vector<Instance>>
 
 TEST_CASE("a name spawned on one node resolves from every node, to that node's actor, then from the cache") {
   Cluster c(5);
-  c.act(0, [&](Registry& r, Output& out) { CHECK(r.add_local("service", 42, c.now, out)); });
+  c.act(0, [&](Registry& r, Output& out) { CHECK(r.add_local("service", 42, "Service", c.now, out)); });
   for (int i = 0; i < 5; ++i) {
     CAPTURE(i);
     auto found = c.resolve(i, "service");
     REQUIRE(found.has_value());
     REQUIRE(found->size() == 1);
-    CHECK(found->front() == Instance{member_of(0), endpoint_of(0), config_of(0).node_id, 42});
+    CHECK(found->front() == Instance{member_of(0), endpoint_of(0), config_of(0).node_id, 42, "Service"});
   }
   // Owners hold it: exactly `replicas` of them.
   std::size_t holders = 0;
@@ -198,7 +198,7 @@ TEST_CASE("a resolve that waits completes when the name appears, or empty at its
   });
   c.run_for(1s);
   CHECK(!c.completion(waiting));
-  c.act(3, [&](Registry& r, Output& out) { r.add_local("late", 7, c.now, out); });
+  c.act(3, [&](Registry& r, Output& out) { r.add_local("late", 7, "Service", c.now, out); });
   c.run_for(150ms);  // within one retry interval (100 ms) it asks again, and finds it
   REQUIRE(c.completion(waiting));
   CHECK(members_serving(c.completion(waiting)) == std::set<std::string>{member_of(3)});
@@ -210,8 +210,8 @@ TEST_CASE("a resolve that waits completes when the name appears, or empty at its
 
 TEST_CASE("one name served on several nodes resolves to all of them; two on one node is refused") {
   Cluster c(5);
-  for (int i : {0, 2, 4}) c.act(i, [&](Registry& r, Output& out) { CHECK(r.add_local("worker", 100 + i, c.now, out)); });
-  c.act(2, [&](Registry& r, Output& out) { CHECK(!r.add_local("worker", 999, c.now, out)); });
+  for (int i : {0, 2, 4}) c.act(i, [&](Registry& r, Output& out) { CHECK(r.add_local("worker", 100 + i, "Service", c.now, out)); });
+  c.act(2, [&](Registry& r, Output& out) { CHECK(!r.add_local("worker", 999, "Service", c.now, out)); });
   auto found = c.resolve(1, "worker");
   CHECK(members_serving(found) == std::set<std::string>{member_of(0), member_of(2), member_of(4)});
   for (const auto& i : *found) {
@@ -221,9 +221,9 @@ TEST_CASE("one name served on several nodes resolves to all of them; two on one 
 
 TEST_CASE("names of a node that died stop resolving everywhere, cached or not") {
   Cluster c(5);
-  c.act(0, [&](Registry& r, Output& out) { r.add_local("service", 1, c.now, out); });
-  c.act(1, [&](Registry& r, Output& out) { r.add_local("pool", 1, c.now, out); });
-  c.act(2, [&](Registry& r, Output& out) { r.add_local("pool", 2, c.now, out); });
+  c.act(0, [&](Registry& r, Output& out) { r.add_local("service", 1, "Service", c.now, out); });
+  c.act(1, [&](Registry& r, Output& out) { r.add_local("pool", 1, "Service", c.now, out); });
+  c.act(2, [&](Registry& r, Output& out) { r.add_local("pool", 2, "Service", c.now, out); });
   for (int i = 1; i < 5; ++i) REQUIRE(c.resolve(i, "service")->size() == 1);  // now cached
   c.down(member_of(0));
   c.down(member_of(1));
@@ -239,7 +239,7 @@ TEST_CASE("names of a node that died stop resolving everywhere, cached or not") 
 
 TEST_CASE("a stopped actor's name is withdrawn from its owners") {
   Cluster c(4);
-  c.act(3, [&](Registry& r, Output& out) { r.add_local("job", 5, c.now, out); });
+  c.act(3, [&](Registry& r, Output& out) { r.add_local("job", 5, "Service", c.now, out); });
   REQUIRE(c.resolve(0, "job")->size() == 1);
   c.act(3, [&](Registry& r, Output& out) { r.remove_local("job", 5, c.now, out); });
   CHECK(c.resolve(1, "job")->empty());
@@ -249,7 +249,7 @@ TEST_CASE("a stopped actor's name is withdrawn from its owners") {
 
 TEST_CASE("an unreachable owner is passed over for the next") {
   Cluster c(5);
-  c.act(4, [&](Registry& r, Output& out) { r.add_local("svc", 9, c.now, out); });
+  c.act(4, [&](Registry& r, Output& out) { r.add_local("svc", 9, "Service", c.now, out); });
   auto owners = c.node(1).placement().owners("svc", 3);
   REQUIRE(owners.size() == 3);
   std::erase(owners, member_of(1));
@@ -259,7 +259,7 @@ TEST_CASE("an unreachable owner is passed over for the next") {
 
 TEST_CASE("an owner that does not answer is passed over after the lookup timeout") {
   Cluster c(5);
-  c.act(4, [&](Registry& r, Output& out) { r.add_local("svc", 9, c.now, out); });
+  c.act(4, [&](Registry& r, Output& out) { r.add_local("svc", 9, "Service", c.now, out); });
   // Node 2 asks an owner that keeps silent: a lookup message that goes nowhere, no report.
   auto owners = c.node(2).placement().owners("svc", 3);
   std::erase(owners, member_of(2));
@@ -280,7 +280,7 @@ TEST_CASE("a member that joins becomes an owner and is told the names it now own
   c.down(member_of(5));
   for (int i = 0; i < 5; ++i) {
     for (int k = 0; k < 40; ++k) {
-      c.act(i, [&](Registry& r, Output& out) { r.add_local("n" + std::to_string(i) + "-" + std::to_string(k), 1, c.now, out); });
+      c.act(i, [&](Registry& r, Output& out) { r.add_local("n" + std::to_string(i) + "-" + std::to_string(k), 1, "Service", c.now, out); });
     }
   }
   CHECK(c.node(5).shard_size() == 0);
@@ -310,7 +310,7 @@ TEST_CASE("a member that joins becomes an owner and is told the names it now own
 TEST_CASE("an announce from a member not known yet is held until it is, or dropped after a while") {
   Registry owner(config_of(0));
   Output out;
-  Announce early{member_of(7), endpoint_of(7), 77, false, {{"svc", 1}}};
+  Announce early{member_of(7), endpoint_of(7), 77, false, {{"svc", 1, "Service"}}};
   owner.receive(early, kEpoch, out);
   CHECK(owner.shard_size() == 0);
   CHECK(owner.stats().held == 1);
@@ -330,13 +330,13 @@ TEST_CASE("oversized batches and withdrawals for another run are refused and cou
   Output out;
   owner.member_up(member_of(1), endpoint_of(1), kEpoch, out);
   Announce big{member_of(1), endpoint_of(1), 11, false, {}};
-  for (int i = 0; i < 4'097; ++i) big.names.push_back({"n" + std::to_string(i), 1});
+  for (int i = 0; i < 4'097; ++i) big.names.push_back({"n" + std::to_string(i), 1, "Service"});
   owner.receive(big, kEpoch, out);
   CHECK(owner.shard_size() == 0);
   CHECK(owner.stats().rejected == 1);
 
-  owner.receive(Announce{member_of(1), endpoint_of(1), 11, false, {{"svc", 1}}}, kEpoch, out);
-  owner.receive(Withdraw{member_of(1), 12, {{"svc", 1}}}, kEpoch, out);  // another run's word
+  owner.receive(Announce{member_of(1), endpoint_of(1), 11, false, {{"svc", 1, "Service"}}}, kEpoch, out);
+  owner.receive(Withdraw{member_of(1), 12, {{"svc", 1, {}}}}, kEpoch, out);  // another run's word
   CHECK(owner.shard_size() == 1);
   CHECK(owner.stats().rejected == 2);
 }
@@ -344,11 +344,11 @@ TEST_CASE("oversized batches and withdrawals for another run are refused and cou
 TEST_CASE("a restarted node's announces replace its earlier run's entries") {
   Cluster c(4);
   c.act(3, [&](Registry& r, Output& out) {
-    r.add_local("old-only", 1, c.now, out);
-    r.add_local("kept", 2, c.now, out);
+    r.add_local("old-only", 1, "Service", c.now, out);
+    r.add_local("kept", 2, "Service", c.now, out);
   });
   c.restart(3, 2);
-  c.act(3, [&](Registry& r, Output& out) { r.add_local("kept", 20, c.now, out); });
+  c.act(3, [&](Registry& r, Output& out) { r.add_local("kept", 20, "Service", c.now, out); });
   auto kept = c.resolve(0, "kept");
   REQUIRE(kept->size() == 1);
   CHECK(kept->front().actor_id == 20);
@@ -363,7 +363,7 @@ TEST_CASE("the periodic resync repairs an announce that was lost") {
   Cluster c(4);
   auto owners = c.node(0).placement().owners("svc", 3);
   for (const auto& o : owners) c.unreachable.insert(o);
-  c.act(0, [&](Registry& r, Output& out) { r.add_local("svc", 3, c.now, out); });
+  c.act(0, [&](Registry& r, Output& out) { r.add_local("svc", 3, "Service", c.now, out); });
   c.unreachable.clear();
   // Node 0 may own it itself; ask from a node that is not an owner.
   int asker = 0;
