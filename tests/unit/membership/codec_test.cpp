@@ -276,10 +276,10 @@ TEST_CASE("garbage never crashes the decoder") {
         garbage[random() % garbage.size()] = static_cast<std::byte>(random());
       }
     } else {
-      garbage.resize(8 * (1 + random() % 40));
+      garbage.resize(1 + 8 * (2 + random() % 40));  // the encoding byte, then whole words
       for (auto& b : garbage) b = static_cast<std::byte>(random());
       if (i % 3 == 1) {  // a plausible segment table: one segment filling the rest
-        std::uint32_t table[2] = {0, static_cast<std::uint32_t>(garbage.size() / 8 - 1)};
+        std::uint32_t table[2] = {0, static_cast<std::uint32_t>((garbage.size() - 1) / 8 - 1)};
         std::memcpy(garbage.data() + 1, table, sizeof(table));
       }
       garbage[0] = i % 2 == 0 ? kPackedEncoding : kDeflatedEncoding;
