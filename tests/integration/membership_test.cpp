@@ -73,7 +73,7 @@ void send_datagram(std::uint16_t port, const void* data, std::size_t size) {
 
 }  // namespace
 
-TEST_CASE("nodes joining through a seed see each other; a killed node is dead everywhere, then alive again") {
+TEST_CASE("nodes joining through a seed see each other, a killed node is dead everywhere, then alive again") {
   auto first = NodeProcess::start({"--member", "n0"});
   const std::string seed = gossip_address(first);
   auto second = NodeProcess::start({"--member", "n1", "--seed", seed});

@@ -181,7 +181,7 @@ TEST_CASE("with small frames and a small pending cap, every envelope still arriv
   CHECK(pair.a.stats().frames_sent >= kCount / 16);  // cut by size
 }
 
-TEST_CASE("garbage frames are dropped and counted; the transport keeps serving") {
+TEST_CASE("garbage frames are dropped and counted, the transport keeps serving") {
   Inbox inbox;
   Transport t(quick_config(), inbox);
   t.start();
@@ -224,7 +224,7 @@ TEST_CASE("a peer that never answers is declared down, and sends to it fail") {
   CHECK_FALSE(t.send(*peer, tell(2)));
 }
 
-TEST_CASE("a peer that goes away is declared down; when it comes back it is up again") {
+TEST_CASE("a peer that goes away is declared down, when it comes back it is up again") {
   Inbox a_inbox;
   Transport a(quick_config(), a_inbox);
   a.start();

@@ -208,7 +208,7 @@ TEST_CASE("a resolve that waits completes when the name appears, or empty at its
   CHECK(c.completion(in_vain)->empty());
 }
 
-TEST_CASE("one name served on several nodes resolves to all of them; two on one node is refused") {
+TEST_CASE("one name served on several nodes resolves to all of them, two on one node is refused") {
   Cluster c(5);
   for (int i : {0, 2, 4}) c.act(i, [&](Registry& r, Output& out) { CHECK(r.add_local("worker", 100 + i, "Service", c.now, out)); });
   c.act(2, [&](Registry& r, Output& out) { CHECK(!r.add_local("worker", 999, "Service", c.now, out)); });
