@@ -27,6 +27,8 @@ enum Kind {
   stop @10;         # ask the target to stop for good (no reply)
   ping @11;         # is this node alive? (membership's fallback probe) the reply's payload is
                     # the receiving node's member name
+  registry @12;     # a name registry message (an announce or a withdraw) in the payload; no reply
+  lookup @13;       # who serves the name `targetName`? the reply's payload lists the instances
 }
 
 struct Envelope {

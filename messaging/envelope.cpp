@@ -16,6 +16,7 @@ static_assert(std::endian::native == std::endian::little,
               "frames store lengths little-endian; a big-endian port must swap them");
 static_assert(static_cast<int>(wire::Kind::RESOLVE) == static_cast<int>(EnvelopeKind::kResolve));
 static_assert(static_cast<int>(wire::Kind::PING) == static_cast<int>(EnvelopeKind::kPing));
+static_assert(static_cast<int>(wire::Kind::LOOKUP) == static_cast<int>(EnvelopeKind::kLookup));
 
 std::string_view to_string(EnvelopeKind kind) {
   switch (kind) {
@@ -31,6 +32,8 @@ std::string_view to_string(EnvelopeKind kind) {
     case EnvelopeKind::kWatch: return "watch";
     case EnvelopeKind::kStop: return "stop";
     case EnvelopeKind::kPing: return "ping";
+    case EnvelopeKind::kRegistry: return "registry";
+    case EnvelopeKind::kLookup: return "lookup";
   }
   return "unknown";
 }
@@ -41,7 +44,8 @@ bool expects_reply(EnvelopeKind kind) {
     case EnvelopeKind::kStreamOpen:
     case EnvelopeKind::kResolve:
     case EnvelopeKind::kWatch:
-    case EnvelopeKind::kPing: return true;
+    case EnvelopeKind::kPing:
+    case EnvelopeKind::kLookup: return true;
     default: return false;
   }
 }
@@ -146,7 +150,7 @@ EnvelopeView read_header(wire::Envelope::Reader r, std::span<const std::byte> by
                                   kProtocolVersion));
   }
   auto kind = static_cast<std::uint16_t>(r.getKind());
-  if (kind > static_cast<std::uint16_t>(EnvelopeKind::kPing)) {
+  if (kind > static_cast<std::uint16_t>(EnvelopeKind::kLookup)) {
     throw DecodeError(fmt::format("unknown envelope kind {}", kind));
   }
   EnvelopeView v;

@@ -41,6 +41,8 @@ enum class EnvelopeKind : std::uint8_t {
   kWatch,
   kStop,
   kPing,
+  kRegistry,
+  kLookup,
 };
 std::string_view to_string(EnvelopeKind kind);
 // Whether the sender waits for a reply (and so learns by itself when the envelope is lost).
