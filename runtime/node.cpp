@@ -97,7 +97,11 @@ Result<AnyRef> Node::spawn_cell(const MethodTable& methods, const SpawnOptions& 
   auto cell = std::make_shared<detail::ActorCell>(core_, core_->next_actor_id(), options.name, methods,
                                                   std::move(factory), std::move(first), options);
   auto added = core_->registry().add(cell);
-  if (added.ok()) cell->start();
+  if (!added.ok()) return added;
+  cell->start();
+  if (auto* cluster = core_->cluster_registry(); cluster != nullptr && !options.name.empty()) {
+    cluster->add_local(options.name, cell->id(), std::string(methods.class_name()));
+  }
   return added;
 }
 
@@ -106,6 +110,9 @@ Future<AnyRef> Node::resolve_any(std::string_view name, std::chrono::millisecond
     return Future<AnyRef>::ready(make_failure<RuntimeError>(
         RuntimeErrorKind::kInvalidName, fmt::format("'{}' is not a valid actor name", name)));
   }
+  if (auto cell = core_->registry().find(name)) return Future<AnyRef>::ready(AnyRef(std::move(cell)));
+  // In a cluster, through the cluster-wide registry (which knows this node's names too).
+  if (auto* cluster = core_->cluster_registry()) return cluster->resolve(std::string(name), wait);
   if (wait.count() > 0) {
     auto promise = std::make_shared<Promise<AnyRef>>();
     auto future = promise->future();
@@ -116,7 +123,6 @@ Future<AnyRef> Node::resolve_any(std::string_view name, std::chrono::millisecond
     core_->registry().wait_for(std::string(name), promise);
     return future;
   }
-  if (auto cell = core_->registry().find(name)) return Future<AnyRef>::ready(AnyRef(std::move(cell)));
   return Future<AnyRef>::ready(make_failure<RuntimeError>(
       RuntimeErrorKind::kActorNotFound, fmt::format("no actor is named '{}'", name)));
 }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "membership/config.hpp"
+#include "registry/registry.hpp"
 #include "messaging/transport.hpp"
 #include "runtime/actor.hpp"
 #include "runtime/actor_ref.hpp"
@@ -64,6 +65,9 @@ struct NodeConfig {
   // Timing, metadata and cluster name. membership.name, unique in the cluster, defaults to the
   // advertised "host:port"; address and incarnation are set by the node.
   membership::Config membership;
+  // The cluster-wide name registry of a gossiping node: replicas per name, timeouts, cache
+  // lifetime (registry/registry.hpp). Member, endpoint and node id are set by the node.
+  registry::Config registry;
 };
 
 // One row of Node::actors().

@@ -64,7 +64,13 @@ void NodeCore::start_gossip() {
   const auto probe_timeout = config.probe_interval;
   auto driver = std::make_unique<membership::UdpDriver>(std::move(config), host_port(remote_->bound_endpoint()),
                                                         config_.seeds);
+  registry::Config names = config_.registry;
+  names.member = member_name_;
+  names.endpoint = endpoint_;
+  names.node_id = id_.value;
+  cluster_registry_ = std::make_unique<ClusterRegistry>(*this, std::move(names));
   driver->on_event([this](const membership::MemberEvent& event) {
+    cluster_registry_->on_member_event(event);
     std::vector<std::function<void(const membership::MemberEvent&)>> handlers;
     {
       std::lock_guard lock(member_handlers_mutex_);
@@ -112,6 +118,11 @@ void NodeCore::dead_letter(std::string_view target, std::string_view why) {
   }
 }
 
+void NodeCore::on_actor_stopped(ActorCell& cell) {
+  if (cluster_registry_ && !cell.name().empty()) cluster_registry_->remove_local(cell.name(), cell.id());
+  registry_.remove(cell);
+}
+
 void NodeCore::shutdown() {
   if (scheduler_.current_worker() != nullptr) {
     // It would wait for the calling handler to finish, then join its own thread.
@@ -126,6 +137,7 @@ void NodeCore::shutdown() {
     log().warn("[{}] shutdown: {} actors still busy after {} ms; stopping anyway", config_.name,
                registry_.size(), config_.shutdown_grace.count());
   }
+  if (cluster_registry_) cluster_registry_->stop();
   if (gossip_) {
     // A graceful leave when others are there to hear it: they report "left", not "dead". A few
     // gossip rounds spread it.

@@ -15,6 +15,7 @@
 
 #include "membership/udp_driver.hpp"
 
+#include "runtime/cluster_registry.hpp"
 #include "runtime/local_registry.hpp"
 #include "runtime/node.hpp"
 #include "runtime/node_context.hpp"
@@ -39,7 +40,7 @@ class NodeCore final : public NodeContext, public std::enable_shared_from_this<N
   const std::string& endpoint() const override { return endpoint_; }
   std::chrono::milliseconds default_ask_timeout() const override { return config_.ask_timeout; }
   std::size_t default_mailbox_capacity() const override { return config_.mailbox_capacity; }
-  void on_actor_stopped(ActorCell& cell) override { registry_.remove(cell); }
+  void on_actor_stopped(ActorCell& cell) override;
   void dead_letter(std::string_view target, std::string_view why) override;
 
   const NodeConfig& config() const { return config_; }
@@ -49,6 +50,8 @@ class NodeCore final : public NodeContext, public std::enable_shared_from_this<N
   std::uint64_t dead_letters() const { return dead_letters_.load(); }
   // The network side; null when the node does not listen.
   RemoteLink* remote() { return remote_.get(); }
+  // The cluster-wide name registry; null when the node does not gossip.
+  ClusterRegistry* cluster_registry() { return cluster_registry_.get(); }
   // Membership: this node's name in the cluster, the members it sees, and their events.
   const std::string& member_name() const { return member_name_; }
   std::vector<membership::Member> members() const;
@@ -67,7 +70,8 @@ class NodeCore final : public NodeContext, public std::enable_shared_from_this<N
   LocalRegistry registry_;
   std::unique_ptr<RemoteLink> remote_;
   std::string member_name_;                       // set once by start_network()
-  std::unique_ptr<membership::UdpDriver> gossip_;  // null when the node does not gossip
+  std::unique_ptr<ClusterRegistry> cluster_registry_;  // null when the node does not gossip
+  std::unique_ptr<membership::UdpDriver> gossip_;      // null when the node does not gossip
   std::mutex member_handlers_mutex_;
   std::vector<std::function<void(const membership::MemberEvent&)>> member_handlers_;  // guarded
   std::atomic<bool> shut_down_{false};

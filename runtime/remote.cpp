@@ -348,6 +348,8 @@ bool RemoteLink::on_envelope(const EnvelopeView& envelope) {
     case EnvelopeKind::kWatch: on_watch(envelope); break;
     case EnvelopeKind::kStop: on_stop(envelope); break;
     case EnvelopeKind::kPing: on_ping(envelope); break;
+    case EnvelopeKind::kRegistry: on_registry(envelope); break;
+    case EnvelopeKind::kLookup: on_lookup(envelope); break;
     case EnvelopeKind::kStreamItem:
     case EnvelopeKind::kStreamEnd:
     case EnvelopeKind::kStreamCredit:
@@ -520,6 +522,26 @@ Future<Value> RemoteLink::ping(const std::string& endpoint, std::chrono::millise
 }
 
 void RemoteLink::on_ping(const EnvelopeView& e) { reply(e, Result<Value>(Value(node_.member_name()))); }
+
+void RemoteLink::on_registry(const EnvelopeView& e) {
+  auto* names = node_.cluster_registry();
+  if (names == nullptr) return;  // not in a cluster: nothing to keep
+  try {
+    names->receive_update(e.payload(transport_->config().limits));
+  } catch (const DecodeError& bad) {
+    names->reject_update(bad.what());
+  }
+}
+
+void RemoteLink::on_lookup(const EnvelopeView& e) {
+  auto* names = node_.cluster_registry();
+  if (names == nullptr) {
+    reply(e, make_failure<RuntimeError>(RuntimeErrorKind::kActorNotFound,
+                                        "this node is not in a cluster: it keeps no registry shard"));
+    return;
+  }
+  reply(e, Result<Value>(names->answer_lookup(std::string(e.target_name))));
+}
 
 void RemoteLink::on_resolve(const EnvelopeView& e) {
   std::string why;

@@ -184,6 +184,8 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   void on_watch(const EnvelopeView& envelope);
   void on_stop(const EnvelopeView& envelope);
   void on_ping(const EnvelopeView& envelope);
+  void on_registry(const EnvelopeView& envelope);  // an update for this node's registry shard
+  void on_lookup(const EnvelopeView& envelope);
   void reply(const EnvelopeView& request, Result<Value> result);
   void send_reply(Transport::Peer& peer, std::uint64_t correlation, Result<Value> result);
   // Completes and forgets an outstanding request; false if it was no longer outstanding.

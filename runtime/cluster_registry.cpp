@@ -1,0 +1,213 @@
+#include "runtime/cluster_registry.hpp"
+
+#include <fmt/format.h>
+
+#include "common/log.hpp"
+#include "runtime/node_core.hpp"
+#include "runtime/registry_wire.hpp"
+#include "runtime/remote.hpp"
+
+namespace pulsing::detail {
+
+ClusterRegistry::ClusterRegistry(NodeCore& node, registry::Config config)
+    : node_(node), config_(config), machine_(std::move(config)) {}
+
+void ClusterRegistry::on_member_event(const membership::MemberEvent& e) {
+  registry::Output out;
+  {
+    std::lock_guard lock(mutex_);
+    auto now = Clock::now();
+    switch (e.kind) {
+      case membership::EventKind::kJoined:
+      case membership::EventKind::kAlive:
+      case membership::EventKind::kUpdated: machine_.member_up(e.member.name, "tcp://" + e.member.address, now, out); break;
+      case membership::EventKind::kDead:
+      case membership::EventKind::kLeft: machine_.member_down(e.member.name, now, out); break;
+      case membership::EventKind::kSuspect: break;  // still live: its names still resolve
+    }
+  }
+  carry_out(out);
+}
+
+void ClusterRegistry::add_local(const std::string& name, ActorId id, const std::string& class_name) {
+  registry::Output out;
+  {
+    std::lock_guard lock(mutex_);
+    machine_.add_local(name, id.value, class_name, Clock::now(), out);
+  }
+  carry_out(out);
+}
+
+void ClusterRegistry::remove_local(const std::string& name, ActorId id) {
+  registry::Output out;
+  {
+    std::lock_guard lock(mutex_);
+    machine_.remove_local(name, id.value, Clock::now(), out);
+  }
+  carry_out(out);
+}
+
+Future<AnyRef> ClusterRegistry::resolve(const std::string& name, std::chrono::milliseconds wait) {
+  auto found = std::make_shared<Promise<Instances>>();
+  registry::Output out;
+  {
+    std::lock_guard lock(mutex_);
+    auto now = Clock::now();
+    if (const auto* hit = machine_.cached(name, now)) {
+      found->set_value(*hit);
+    } else {
+      lookups_[machine_.lookup(name, now + wait, now, out)] = found;
+    }
+  }
+  carry_out(out);
+  auto resolved = std::make_shared<Promise<AnyRef>>();
+  auto future = resolved->future();
+  found->future().then([this, resolved, name, wait](Result<Instances> r) {
+    if (!r.ok()) {
+      resolved->fail(r.failure());
+    } else if (r.value().empty()) {
+      if (wait.count() > 0) {
+        resolved->fail(make_failure<TimeoutError>(fmt::format("resolve '{}'", name), wait.count()));
+      } else {
+        resolved->fail(make_failure<RuntimeError>(RuntimeErrorKind::kActorNotFound,
+                                                  fmt::format("no actor is named '{}' in the cluster", name)));
+      }
+    } else {
+      resolved->set_value(reference(name, r.value()));
+    }
+  });
+  return future;
+}
+
+AnyRef ClusterRegistry::reference(const std::string& name, const Instances& instances) {
+  std::size_t turn;
+  {
+    std::lock_guard lock(mutex_);
+    turn = next_instance_[name]++;
+  }
+  const registry::Instance& i = instances[turn % instances.size()];
+  if (i.member == node_.member_name()) {
+    if (auto cell = node_.registry().find(name)) return AnyRef(std::move(cell));
+  }
+  ActorAddress address{NodeId{i.node_id}, i.endpoint, ActorId{i.actor_id}};
+  return AnyRef(std::make_shared<RemoteActor>(node_.shared_from_this(), node_.remote()->peer(i.endpoint),
+                                              std::move(address), name, i.class_name));
+}
+
+void ClusterRegistry::receive_update(const Value& payload) {
+  registry::Message message;
+  try {
+    message = registry_update_from_value(payload, config_.max_batch);
+  } catch (const std::exception& e) {
+    reject_update(e.what());
+    return;
+  }
+  registry::Output out;
+  {
+    std::lock_guard lock(mutex_);
+    machine_.receive(message, Clock::now(), out);
+  }
+  carry_out(out);
+}
+
+void ClusterRegistry::reject_update(std::string_view why) {
+  if (unreadable_.fetch_add(1) % 1000 == 0) log().warn("registry: dropped an unreadable update ({} so far): {}", unreadable_.load(), why);
+}
+
+Value ClusterRegistry::answer_lookup(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  return instances_to_value(machine_.answer(registry::Lookup{0, name}).instances);
+}
+
+void ClusterRegistry::carry_out(registry::Output& out) {
+  if (!stopped_.load()) {
+    for (auto& m : out.messages) send(m);
+  }
+  std::vector<std::pair<std::shared_ptr<Promise<Instances>>, Instances>> done;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& c : out.completions) {
+      auto it = lookups_.find(c.lookup);
+      if (it == lookups_.end()) continue;
+      done.emplace_back(std::move(it->second), std::move(c.instances));
+      lookups_.erase(it);
+    }
+  }
+  for (auto& [promise, instances] : done) promise->set_value(std::move(instances));
+  arm_timer();
+}
+
+void ClusterRegistry::send(registry::Outgoing& m) {
+  RemoteLink* link = node_.remote();
+  if (link == nullptr || m.endpoint.empty()) return;
+  auto peer = link->peer(m.endpoint);
+  if (const auto* lookup = std::get_if<registry::Lookup>(&m.message)) {
+    Envelope e = link->envelope(EnvelopeKind::kLookup);
+    e.target_name = lookup->name;
+    auto [slot, reply] = make_value_reply();
+    link->request(*peer, std::move(e), config_.lookup_timeout, std::move(slot),
+                  {nullptr, fmt::format("lookup '{}' at {}", lookup->name, m.to)});
+    reply.then([this, id = lookup->id, name = lookup->name, owner = m.to](Result<Value> r) {
+      registry::Output out;
+      if (r.ok()) {
+        registry::LookupAnswer answer{id, name, {}};
+        try {
+          answer.instances = instances_from_value(r.value(), config_.max_batch);
+        } catch (const std::exception& bad) {
+          log().warn("registry: unreadable lookup answer from {}: {}", owner, bad.what());
+        }
+        std::lock_guard lock(mutex_);
+        machine_.receive(answer, Clock::now(), out);
+      } else {
+        std::lock_guard lock(mutex_);
+        machine_.undeliverable(id, owner, Clock::now(), out);
+      }
+      carry_out(out);
+    });
+    return;
+  }
+  Envelope e = link->envelope(EnvelopeKind::kRegistry);
+  e.payload = registry_update_to_value(m.message);
+  link->tell(*peer, e);  // a lost update is repaired by the next resync
+}
+
+void ClusterRegistry::arm_timer() {
+  Clock::time_point next;
+  {
+    std::lock_guard lock(mutex_);
+    next = machine_.next_timer();
+    if (stopped_.load() || next >= timer_at_) return;  // the armed timer comes first anyway
+    timer_at_ = next;
+  }
+  node_.timers().schedule(next, [this] { tick(); });
+}
+
+void ClusterRegistry::tick() {
+  registry::Output out;
+  {
+    std::lock_guard lock(mutex_);
+    timer_at_ = Clock::time_point::max();
+    if (stopped_.load()) return;
+    machine_.tick(Clock::now(), out);
+  }
+  carry_out(out);
+}
+
+void ClusterRegistry::stop() {
+  if (stopped_.exchange(true)) return;
+  std::map<std::uint64_t, std::shared_ptr<Promise<Instances>>> waiting;
+  {
+    std::lock_guard lock(mutex_);
+    waiting.swap(lookups_);
+  }
+  for (auto& [id, promise] : waiting) {
+    promise->fail(make_failure<RuntimeError>(RuntimeErrorKind::kShutdown, "the node shut down during a resolve"));
+  }
+}
+
+registry::Stats ClusterRegistry::stats() const {
+  std::lock_guard lock(mutex_);
+  return machine_.stats();
+}
+
+}  // namespace pulsing::detail

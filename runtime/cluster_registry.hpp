@@ -1,0 +1,80 @@
+// ClusterRegistry: this node's part of the cluster-wide name registry at work. It drives the
+// registry state machine (registry/registry.hpp) with the node's membership events and the
+// spawns and stops of its named actors, carries the machine's messages over the node's
+// RemoteLink (kRegistry envelopes one way, kLookup as requests), runs its timer on the node's
+// TimerService, and turns what a lookup finds into references.
+//
+// resolve(name) picks among a name's instances round robin; the instances come from the cache
+// (fresh for Config::cache_ttl) or from one lookup at an owner.
+//
+// Thread-safety: every member may be called from any thread; the state machine sits behind one
+// mutex, never held while a message is sent or a future completed.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "membership/member.hpp"
+#include "messaging/value.hpp"
+#include "registry/registry.hpp"
+#include "runtime/actor_ref.hpp"
+#include "runtime/future.hpp"
+#include "runtime/timer_service.hpp"
+
+namespace pulsing::detail {
+
+class NodeCore;
+
+class ClusterRegistry {
+ public:
+  // REQUIRES: `node` has its network (remote()) and outlives this.
+  ClusterRegistry(NodeCore& node, registry::Config config);
+
+  void on_member_event(const membership::MemberEvent& event);
+  // A named actor of this node started for the first time, or stopped for good.
+  void add_local(const std::string& name, ActorId id, const std::string& class_name);
+  void remove_local(const std::string& name, ActorId id);
+
+  // The actor named `name` anywhere in the cluster; waits up to `wait` for the name to appear.
+  // Fails with kActorNotFound, or TimeoutError when it waited.
+  Future<AnyRef> resolve(const std::string& name, std::chrono::milliseconds wait);
+
+  // Inbound, from the I/O thread: a registry update (counted and dropped when unreadable), and
+  // the answer to a lookup of `name`.
+  void receive_update(const Value& payload);
+  void reject_update(std::string_view why);  // one whose payload did not even decode
+  Value answer_lookup(const std::string& name);
+
+  // Fails the resolves still waiting (kShutdown); nothing is sent afterwards. Idempotent.
+  void stop();
+
+  registry::Stats stats() const;
+  std::uint64_t unreadable_updates() const { return unreadable_.load(); }
+
+ private:
+  using Instances = std::vector<registry::Instance>;
+  // Sends what the machine produced and completes what it finished. REQUIRES: mutex_ not held.
+  void carry_out(registry::Output& out);
+  void send(registry::Outgoing& message);
+  void arm_timer();
+  void tick();
+  AnyRef reference(const std::string& name, const Instances& instances);
+
+  NodeCore& node_;
+  const registry::Config config_;
+  mutable std::mutex mutex_;
+  registry::Registry machine_;                                                   // guarded by mutex_
+  std::map<std::uint64_t, std::shared_ptr<Promise<Instances>>> lookups_;        // guarded by mutex_
+  std::unordered_map<std::string, std::uint64_t> next_instance_;                // guarded by mutex_
+  Clock::time_point timer_at_ = Clock::time_point::max();                        // guarded by mutex_
+  std::atomic<bool> stopped_{false};
+  std::atomic<std::uint64_t> unreadable_{0};
+};
+
+}  // namespace pulsing::detail

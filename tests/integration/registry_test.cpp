@@ -1,0 +1,98 @@
+// The cluster-wide name registry across real node processes on 127.0.0.1: a name spawned on one
+// node resolves from another and answers; once its node is killed it stops resolving; spawned
+// again on another node, it resolves there; a resolve that waits sees a name that appears later.
+// The test process's node is a member of the cluster and resolves from there.
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <set>
+
+#include "integration_support.hpp"
+
+namespace pulsing::integration {
+namespace {
+
+std::string gossip_address(const NodeProcess& child) { return child.endpoint().substr(std::string("tcp://").size()); }
+
+std::size_t alive(const Node& node) {
+  std::size_t n = 0;
+  for (const auto& m : node.members()) n += m.state == membership::MemberState::kAlive;
+  return n;
+}
+
+// What resolving `name` from `node` gives now: the reference, or the kind of the RuntimeError.
+struct Resolved {
+  std::optional<ActorRef<Calculator>> ref;
+  std::optional<RuntimeErrorKind> error;
+};
+Resolved resolve_now(Node& node, const std::string& name) {
+  try {
+    return {node.resolve<Calculator>(name).get(), std::nullopt};
+  } catch (const RuntimeError& e) {
+    return {std::nullopt, e.kind()};
+  }
+}
+
+}  // namespace
+
+TEST_CASE("resolve(\"service\") from another node, its node killed, it stops resolving, respawned elsewhere, it resolves there") {
+  auto a = NodeProcess::start({"--member", "a"});
+  const std::string seed = gossip_address(a);
+  auto b = NodeProcess::start({"--member", "b", "--seed", seed});
+  auto c = NodeProcess::start({"--member", "c", "--seed", seed});
+  NodeConfig config = test_process_config();
+  config.seeds = {seed};
+  config.membership.name = "client";
+  Node node(config);
+  REQUIRE(eventually([&] { return alive(node) == 4; }, 15s));
+
+  resolve<Launcher>(node, a, "launcher").ask(&Launcher::spawn_calculator, std::string("service"), 100).get();
+  Resolved found;
+  REQUIRE(eventually([&] { return (found = resolve_now(node, "service")).ref.has_value(); }, 10s));
+  CHECK(found.ref->address().endpoint == a.endpoint());
+  CHECK(found.ref->ask(&Calculator::add, 5).get() == 105);
+  // A name nobody serves is not found, naming it.
+  CHECK(resolve_now(node, "nobody").error == RuntimeErrorKind::kActorNotFound);
+
+  a.kill();
+  CHECK(eventually([&] { return resolve_now(node, "service").error == RuntimeErrorKind::kActorNotFound; }, 30s));
+
+  resolve<Launcher>(node, b, "launcher").ask(&Launcher::spawn_calculator, std::string("service"), 7).get();
+  REQUIRE(eventually([&] { return (found = resolve_now(node, "service")).ref.has_value(); }, 10s));
+  CHECK(found.ref->address().endpoint == b.endpoint());
+  CHECK(found.ref->ask(&Calculator::add, 1).get() == 8);
+
+  // Services start in any order: a resolve that waits completes when the name appears.
+  auto later = node.resolve<Calculator>("later", 20s);
+  resolve<Launcher>(node, c, "launcher").ask(&Launcher::spawn_calculator, std::string("later"), 1).get();
+  CHECK(later.get().ask(&Calculator::add, 1).get() == 2);
+}
+
+TEST_CASE("a name served on three nodes is spread over them by resolve") {
+  auto a = NodeProcess::start({"--member", "a"});
+  const std::string seed = gossip_address(a);
+  auto b = NodeProcess::start({"--member", "b", "--seed", seed});
+  auto c = NodeProcess::start({"--member", "c", "--seed", seed});
+  NodeConfig config = test_process_config();
+  config.seeds = {seed};
+  config.membership.name = "client";
+  Node node(config);
+  REQUIRE(eventually([&] { return alive(node) == 4; }, 15s));
+  for (NodeProcess* child : {&a, &b, &c}) {
+    resolve<Launcher>(node, *child, "launcher").ask(&Launcher::spawn_calculator, std::string("pool"), 0).get();
+  }
+  std::set<std::string> endpoints;
+  // Once the lookups see all three, round robin visits each.
+  REQUIRE(eventually(
+      [&] {
+        endpoints.clear();
+        for (int i = 0; i < 6; ++i) {
+          auto r = resolve_now(node, "pool");
+          if (r.ref) endpoints.insert(r.ref->address().endpoint);
+        }
+        return endpoints.size() == 3;
+      },
+      15s));
+}
+
+}  // namespace pulsing::integration
