@@ -271,6 +271,14 @@ const std::vector<Instance>* Registry::cached(std::string_view name, Clock::time
   return &it->second.instances;
 }
 
+void Registry::forget_cached(std::string_view name, std::uint64_t node_id, std::uint64_t actor_id) {
+  auto it = cache_.find(std::string(name));
+  if (it == cache_.end()) return;
+  std::erase_if(it->second.instances,
+                [&](const Instance& i) { return i.node_id == node_id && i.actor_id == actor_id; });
+  if (it->second.instances.empty()) cache_.erase(it);
+}
+
 std::uint64_t Registry::lookup(const std::string& name, Clock::time_point deadline, Clock::time_point now,
                                Output& out) {
   ++stats_.lookups;

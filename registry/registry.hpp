@@ -115,6 +115,9 @@ class Registry {
   // The cached live instances of `name` if fresh at `now`, else null. The pointer is valid
   // until the next non-const call.
   const std::vector<Instance>* cached(std::string_view name, Clock::time_point now) const;
+  // A caller found this instance of `name` gone (its node unreachable, its actor stopped): the
+  // cache stops offering it, so the next resolve looks the name up again if none is left.
+  void forget_cached(std::string_view name, std::uint64_t node_id, std::uint64_t actor_id);
   // Starts a lookup of `name` (id returned); it completes in some Output's completions: with the
   // instances an owner knows, or with none at `deadline` (asked again every retry_interval
   // until then; a deadline of `now` asks each owner once).

@@ -219,6 +219,21 @@ TEST_CASE("one name served on several nodes resolves to all of them, two on one 
   }
 }
 
+TEST_CASE("an instance a caller found gone leaves the cache, the last one gone, the name is looked up again") {
+  Cluster c(5);
+  for (int i : {0, 2}) c.act(i, [&](Registry& r, Output& out) { r.add_local("worker", 100 + i, "Service", c.now, out); });
+  REQUIRE(c.resolve(1, "worker")->size() == 2);
+  c.node(1).forget_cached("worker", config_of(2).node_id, 102);
+  const auto* left = c.node(1).cached("worker", c.now);
+  REQUIRE(left != nullptr);
+  CHECK(members_serving(std::optional(*left)) == std::set<std::string>{member_of(0)});
+  c.node(1).forget_cached("worker", config_of(0).node_id, 999);  // another actor: nothing changes
+  CHECK(c.node(1).cached("worker", c.now)->size() == 1);
+  c.node(1).forget_cached("worker", config_of(0).node_id, 100);
+  CHECK(c.node(1).cached("worker", c.now) == nullptr);
+  CHECK(c.resolve(1, "worker")->size() == 2);  // the owners still list both
+}
+
 TEST_CASE("names of a node that died stop resolving everywhere, cached or not") {
   Cluster c(5);
   c.act(0, [&](Registry& r, Output& out) { r.add_local("service", 1, "Service", c.now, out); });
