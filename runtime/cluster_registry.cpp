@@ -1,5 +1,7 @@
 #include "runtime/cluster_registry.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "common/log.hpp"
@@ -10,7 +12,7 @@
 namespace pulsing::detail {
 
 ClusterRegistry::ClusterRegistry(NodeCore& node, registry::Config config)
-    : node_(node), config_(config), machine_(std::move(config)) {}
+    : node_(node), config_(config), machine_(std::move(config)), random_(std::random_device{}()) {}
 
 void ClusterRegistry::on_member_event(const membership::MemberEvent& e) {
   registry::Output out;
@@ -47,7 +49,7 @@ void ClusterRegistry::remove_local(const std::string& name, ActorId id) {
   carry_out(out);
 }
 
-Future<AnyRef> ClusterRegistry::resolve(const std::string& name, std::chrono::milliseconds wait) {
+Future<ClusterRegistry::Instances> ClusterRegistry::find(const std::string& name, std::chrono::milliseconds wait) {
   auto found = std::make_shared<Promise<Instances>>();
   registry::Output out;
   {
@@ -60,32 +62,80 @@ Future<AnyRef> ClusterRegistry::resolve(const std::string& name, std::chrono::mi
     }
   }
   carry_out(out);
-  auto resolved = std::make_shared<Promise<AnyRef>>();
-  auto future = resolved->future();
-  found->future().then([this, resolved, name, wait](Result<Instances> r) {
+  auto complete = std::make_shared<Promise<Instances>>();
+  auto future = complete->future();
+  found->future().then([this, complete, name, wait](Result<Instances> r) {
     if (!r.ok()) {
-      resolved->fail(r.failure());
-    } else if (r.value().empty()) {
-      if (wait.count() > 0) {
-        resolved->fail(make_failure<TimeoutError>(fmt::format("resolve '{}'", name), wait.count()));
-      } else {
-        resolved->fail(make_failure<RuntimeError>(RuntimeErrorKind::kActorNotFound,
-                                                  fmt::format("no actor is named '{}' in the cluster", name)));
-      }
+      complete->fail(r.failure());
+      return;
+    }
+    Instances instances = std::move(r.value());
+    // This node's own instance, first; the owners may not have heard of it yet.
+    auto own = std::find_if(instances.begin(), instances.end(),
+                            [&](const registry::Instance& i) { return i.member == node_.member_name(); });
+    if (own != instances.end()) {
+      std::rotate(instances.begin(), own, own + 1);
+    } else if (auto cell = node_.registry().find(name)) {
+      instances.insert(instances.begin(), registry::Instance{node_.member_name(), node_.endpoint(), node_.node_id().value,
+                                                             cell->id().value, std::string(cell->methods().class_name())});
+    }
+    if (!instances.empty()) {
+      complete->set_value(std::move(instances));
+    } else if (wait.count() > 0) {
+      complete->fail(make_failure<TimeoutError>(fmt::format("resolve '{}'", name), wait.count()));
     } else {
-      resolved->set_value(reference(name, r.value()));
+      complete->fail(make_failure<RuntimeError>(RuntimeErrorKind::kActorNotFound,
+                                                fmt::format("no actor is named '{}' in the cluster", name)));
     }
   });
   return future;
 }
 
-AnyRef ClusterRegistry::reference(const std::string& name, const Instances& instances) {
-  std::size_t turn;
-  {
-    std::lock_guard lock(mutex_);
-    turn = next_instance_[name]++;
+Future<AnyRef> ClusterRegistry::resolve(const std::string& name, const ResolveOptions& options) {
+  if (options.pick == Pick::kLocalFirst) {
+    if (auto cell = node_.registry().find(name)) return Future<AnyRef>::ready(AnyRef(std::move(cell)));
   }
-  const registry::Instance& i = instances[turn % instances.size()];
+  auto resolved = std::make_shared<Promise<AnyRef>>();
+  auto future = resolved->future();
+  find(name, options.wait).then([this, resolved, name, how = options.pick](Result<Instances> r) {
+    if (!r.ok()) {
+      resolved->fail(r.failure());
+      return;
+    }
+    resolved->set_value(reference(name, r.value()[pick(name, r.value(), how)]));
+  });
+  return future;
+}
+
+Future<std::vector<AnyRef>> ClusterRegistry::resolve_all(const std::string& name, std::chrono::milliseconds wait) {
+  auto listed = std::make_shared<Promise<std::vector<AnyRef>>>();
+  auto future = listed->future();
+  find(name, wait).then([this, listed, name](Result<Instances> r) {
+    if (!r.ok()) {
+      listed->fail(r.failure());
+      return;
+    }
+    std::vector<AnyRef> refs;
+    refs.reserve(r.value().size());
+    for (const auto& instance : r.value()) refs.push_back(reference(name, instance));
+    listed->set_value(std::move(refs));
+  });
+  return future;
+}
+
+std::size_t ClusterRegistry::pick(const std::string& name, const Instances& instances, Pick how) {
+  // kLocalFirst gets here when this node serves no instance (find() puts its own first).
+  std::lock_guard lock(mutex_);
+  if (how == Pick::kRandom) return std::uniform_int_distribution<std::size_t>(0, instances.size() - 1)(random_);
+  return next_instance_[name]++ % instances.size();
+}
+
+void ClusterRegistry::forget(const std::string& name, const ActorAddress& instance) {
+  std::lock_guard lock(mutex_);
+  machine_.forget_cached(name, instance.node.value, instance.actor.value);
+}
+
+AnyRef ClusterRegistry::reference(const std::string& name, const registry::Instance& i) {
   if (i.member == node_.member_name()) {
     if (auto cell = node_.registry().find(name)) return AnyRef(std::move(cell));
   }

@@ -4,8 +4,9 @@
 // RemoteLink (kRegistry envelopes one way, kLookup as requests), runs its timer on the node's
 // TimerService, and turns what a lookup finds into references.
 //
-// resolve(name) picks among a name's instances round robin; the instances come from the cache
-// (fresh for Config::cache_ttl) or from one lookup at an owner.
+// resolve(name) picks among a name's instances by policy (round robin, random, local first);
+// the instances come from the cache (fresh for Config::cache_ttl) or from one lookup at an
+// owner. This node's own instance is always among them, even before its owners know it.
 //
 // Thread-safety: every member may be called from any thread; the state machine sits behind one
 // mutex, never held while a message is sent or a future completed.
@@ -16,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -25,6 +27,7 @@
 #include "registry/registry.hpp"
 #include "runtime/actor_ref.hpp"
 #include "runtime/future.hpp"
+#include "runtime/named_ref.hpp"
 #include "runtime/timer_service.hpp"
 
 namespace pulsing::detail {
@@ -41,9 +44,14 @@ class ClusterRegistry {
   void add_local(const std::string& name, ActorId id, const std::string& class_name);
   void remove_local(const std::string& name, ActorId id);
 
-  // The actor named `name` anywhere in the cluster; waits up to `wait` for the name to appear.
-  // Fails with kActorNotFound, or TimeoutError when it waited.
-  Future<AnyRef> resolve(const std::string& name, std::chrono::milliseconds wait);
+  // The actor named `name` anywhere in the cluster, one instance picked by `options.pick`;
+  // waits up to `options.wait` for the name to appear. Fails with kActorNotFound, or
+  // TimeoutError when it waited.
+  Future<AnyRef> resolve(const std::string& name, const ResolveOptions& options);
+  // Every instance of `name` (this node's first), failing as resolve() does when there is none.
+  Future<std::vector<AnyRef>> resolve_all(const std::string& name, std::chrono::milliseconds wait);
+  // A caller found this instance gone: the cache stops offering it.
+  void forget(const std::string& name, const ActorAddress& instance);
 
   // Inbound, from the I/O thread: a registry update (counted and dropped when unreadable), and
   // the answer to a lookup of `name`.
@@ -59,12 +67,16 @@ class ClusterRegistry {
 
  private:
   using Instances = std::vector<registry::Instance>;
+  // The live instances of `name` (cached, else looked up, waiting up to `wait`), this node's
+  // own first; fails as resolve() does when there is none.
+  Future<Instances> find(const std::string& name, std::chrono::milliseconds wait);
+  std::size_t pick(const std::string& name, const Instances& instances, Pick how);
   // Sends what the machine produced and completes what it finished. REQUIRES: mutex_ not held.
   void carry_out(registry::Output& out);
   void send(registry::Outgoing& message);
   void arm_timer();
   void tick();
-  AnyRef reference(const std::string& name, const Instances& instances);
+  AnyRef reference(const std::string& name, const registry::Instance& instance);
 
   NodeCore& node_;
   const registry::Config config_;
@@ -72,6 +84,7 @@ class ClusterRegistry {
   registry::Registry machine_;                                                   // guarded by mutex_
   std::map<std::uint64_t, std::shared_ptr<Promise<Instances>>> lookups_;        // guarded by mutex_
   std::unordered_map<std::string, std::uint64_t> next_instance_;                // guarded by mutex_
+  std::minstd_rand random_;                                                      // guarded by mutex_
   Clock::time_point timer_at_ = Clock::time_point::max();                        // guarded by mutex_
   std::atomic<bool> stopped_{false};
   std::atomic<std::uint64_t> unreadable_{0};

@@ -26,6 +26,13 @@ bool valid_actor_name(std::string_view name) {
   return true;
 }
 
+Failure invalid_name(std::string_view name) {
+  return make_failure<RuntimeError>(RuntimeErrorKind::kInvalidName,
+                                    fmt::format("'{}' is not a valid actor name: use 1 to 128 characters from "
+                                                "[A-Za-z0-9_.:/-], starting with a letter, digit or '_'",
+                                                name));
+}
+
 // Nodes of this process by id, so that an address arriving as a Value finds its actor.
 std::mutex g_nodes_mutex;
 std::unordered_map<std::uint64_t, std::weak_ptr<NodeCore>> g_nodes;
@@ -82,11 +89,7 @@ void Node::shutdown() { core_->shutdown(); }
 Result<AnyRef> Node::spawn_cell(const MethodTable& methods, const SpawnOptions& options,
                                 detail::ActorCell::Factory factory) {
   if (!options.name.empty() && !detail::valid_actor_name(options.name)) {
-    return Result<AnyRef>(make_failure<RuntimeError>(
-        RuntimeErrorKind::kInvalidName,
-        fmt::format("'{}' is not a valid actor name: use 1 to 128 characters from [A-Za-z0-9_.:/-], "
-                    "starting with a letter, digit or '_'",
-                    options.name)));
+    return Result<AnyRef>(detail::invalid_name(options.name));
   }
   std::unique_ptr<Actor> first;
   try {
@@ -105,26 +108,25 @@ Result<AnyRef> Node::spawn_cell(const MethodTable& methods, const SpawnOptions& 
   return added;
 }
 
-Future<AnyRef> Node::resolve_any(std::string_view name, std::chrono::milliseconds wait) {
-  if (!detail::valid_actor_name(name)) {
-    return Future<AnyRef>::ready(make_failure<RuntimeError>(
-        RuntimeErrorKind::kInvalidName, fmt::format("'{}' is not a valid actor name", name)));
-  }
-  if (auto cell = core_->registry().find(name)) return Future<AnyRef>::ready(AnyRef(std::move(cell)));
-  // In a cluster, through the cluster-wide registry (which knows this node's names too).
-  if (auto* cluster = core_->cluster_registry()) return cluster->resolve(std::string(name), wait);
-  if (wait.count() > 0) {
-    auto promise = std::make_shared<Promise<AnyRef>>();
-    auto future = promise->future();
-    core_->timers().schedule(Clock::now() + wait, [promise, what = fmt::format("resolve '{}'", name),
-                                                   ms = wait.count()] {
-      promise->fail(make_failure<TimeoutError>(what, ms));
-    });
-    core_->registry().wait_for(std::string(name), promise);
-    return future;
-  }
-  return Future<AnyRef>::ready(make_failure<RuntimeError>(
-      RuntimeErrorKind::kActorNotFound, fmt::format("no actor is named '{}'", name)));
+Future<AnyRef> Node::resolve_any(std::string_view name, const ResolveOptions& options) {
+  return core_->resolve(name, options);
+}
+
+Future<std::vector<AnyRef>> Node::resolve_all(std::string_view name, std::chrono::milliseconds wait) {
+  using All = std::vector<AnyRef>;
+  if (!detail::valid_actor_name(name)) return Future<All>::ready(detail::invalid_name(name));
+  if (auto* cluster = core_->cluster_registry()) return cluster->resolve_all(std::string(name), wait);
+  // A node alone: its own actor is the only instance there is.
+  auto listed = std::make_shared<Promise<All>>();
+  auto future = listed->future();
+  core_->resolve(name, {.wait = wait}).then([listed](Result<AnyRef> r) {
+    if (r.ok()) {
+      listed->set_value(All{std::move(r.value())});
+    } else {
+      listed->fail(r.failure());
+    }
+  });
+  return future;
 }
 
 Future<StopNotice> Node::stop(std::string_view name) {
@@ -171,6 +173,7 @@ std::vector<ActorInfo> Node::actors() const {
 }
 std::uint64_t Node::dead_letters() const { return core_->dead_letters(); }
 NodeId Node::id() const { return core_->node_id(); }
+std::shared_ptr<detail::NameResolver> Node::core_resolver() const { return core_; }
 const NodeConfig& Node::config() const { return core_->config(); }
 
 // ---------------------------------------------------------------- AnyRef

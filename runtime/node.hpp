@@ -30,6 +30,7 @@
 #include "runtime/actor_ref.hpp"
 #include "runtime/future.hpp"
 #include "runtime/method_table.hpp"
+#include "runtime/named_ref.hpp"
 
 namespace pulsing {
 
@@ -80,6 +81,7 @@ struct ActorInfo {
 namespace detail {
 class NodeCore;
 bool valid_actor_name(std::string_view name);
+Failure invalid_name(std::string_view name);  // kInvalidName, stating the rules
 }  // namespace detail
 
 class Node {
@@ -94,12 +96,27 @@ class Node {
   template <typename T, typename... A>
   Future<ActorRef<T>> spawn(SpawnOptions options, A&&... args);
 
-  // The actor registered as `name`; with `wait` > 0, waits that long for the name to appear
-  // (services start in any order), then fails with TimeoutError. Without waiting, an unknown
-  // name fails with RuntimeError(kActorNotFound); a name held by another class, kWrongType.
+  // The actor registered as `name` on any node of the cluster (on this node alone when it
+  // does not gossip), pinned: the reference keeps reaching that one instance. With `wait` > 0,
+  // waits that long for the name to appear (services start in any order), then fails with
+  // TimeoutError. Without waiting, an unknown name fails with RuntimeError(kActorNotFound); a
+  // name held by another class, kWrongType. Among a pool's instances, options.pick chooses.
   template <typename T>
-  Future<ActorRef<T>> resolve(std::string_view name, std::chrono::milliseconds wait = {});
-  Future<AnyRef> resolve_any(std::string_view name, std::chrono::milliseconds wait = {});
+  Future<ActorRef<T>> resolve(std::string_view name, std::chrono::milliseconds wait = {}) {
+    return resolve<T>(name, ResolveOptions{.wait = wait});
+  }
+  template <typename T>
+  Future<ActorRef<T>> resolve(std::string_view name, const ResolveOptions& options);
+  Future<AnyRef> resolve_any(std::string_view name, std::chrono::milliseconds wait = {}) {
+    return resolve_any(name, ResolveOptions{.wait = wait});
+  }
+  Future<AnyRef> resolve_any(std::string_view name, const ResolveOptions& options);
+  // Every instance of `name` in the cluster (this node's first), failing as resolve() does.
+  Future<std::vector<AnyRef>> resolve_all(std::string_view name, std::chrono::milliseconds wait = {});
+  // A reference that follows the name (runtime/named_ref.hpp): each call goes to whichever
+  // instance serves `name` then. Resolves nothing yet: an invalid name fails its calls.
+  template <typename T>
+  NamedRef<T> follow(std::string_view name, const ResolveOptions& options = {});
 
   // Stops the named actor for good; completes when it has stopped (kActorNotFound if unknown).
   Future<StopNotice> stop(std::string_view name);
@@ -133,6 +150,8 @@ class Node {
  private:
   Result<AnyRef> spawn_cell(const MethodTable& methods, const SpawnOptions& options,
                             detail::ActorCell::Factory factory);
+
+  std::shared_ptr<detail::NameResolver> core_resolver() const;
 
   std::shared_ptr<detail::NodeCore> core_;
 };
@@ -178,8 +197,13 @@ Future<ActorRef<T>> typed_ref(Future<AnyRef> any) {
 }  // namespace detail
 
 template <typename T>
-Future<ActorRef<T>> Node::resolve(std::string_view name, std::chrono::milliseconds wait) {
-  return detail::typed_ref<T>(resolve_any(name, wait));
+Future<ActorRef<T>> Node::resolve(std::string_view name, const ResolveOptions& options) {
+  return detail::typed_ref<T>(resolve_any(name, options));
+}
+
+template <typename T>
+NamedRef<T> Node::follow(std::string_view name, const ResolveOptions& options) {
+  return NamedRef<T>(core_resolver(), std::string(name), options);
 }
 
 template <typename T>

@@ -123,6 +123,29 @@ void NodeCore::on_actor_stopped(ActorCell& cell) {
   registry_.remove(cell);
 }
 
+Future<AnyRef> NodeCore::resolve(std::string_view name, const ResolveOptions& options) {
+  if (!valid_actor_name(name)) return Future<AnyRef>::ready(invalid_name(name));
+  // In a cluster, through the cluster-wide registry (which knows this node's names too).
+  if (cluster_registry_) return cluster_registry_->resolve(std::string(name), options);
+  if (auto cell = registry_.find(name)) return Future<AnyRef>::ready(AnyRef(std::move(cell)));
+  if (options.wait.count() <= 0) {
+    return Future<AnyRef>::ready(
+        make_failure<RuntimeError>(RuntimeErrorKind::kActorNotFound, fmt::format("no actor is named '{}'", name)));
+  }
+  auto promise = std::make_shared<Promise<AnyRef>>();
+  auto future = promise->future();
+  timers().schedule(Clock::now() + options.wait,
+                    [promise, what = fmt::format("resolve '{}'", name), ms = options.wait.count()] {
+                      promise->fail(make_failure<TimeoutError>(what, ms));
+                    });
+  registry_.wait_for(std::string(name), promise);
+  return future;
+}
+
+void NodeCore::forget(std::string_view name, const ActorAddress& instance) {
+  if (cluster_registry_) cluster_registry_->forget(std::string(name), instance);
+}
+
 void NodeCore::shutdown() {
   if (scheduler_.current_worker() != nullptr) {
     // It would wait for the calling handler to finish, then join its own thread.

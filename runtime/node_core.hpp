@@ -17,6 +17,7 @@
 
 #include "runtime/cluster_registry.hpp"
 #include "runtime/local_registry.hpp"
+#include "runtime/named_ref.hpp"
 #include "runtime/node.hpp"
 #include "runtime/node_context.hpp"
 
@@ -24,7 +25,7 @@ namespace pulsing::detail {
 
 class RemoteLink;
 
-class NodeCore final : public NodeContext, public std::enable_shared_from_this<NodeCore> {
+class NodeCore final : public NodeContext, public NameResolver, public std::enable_shared_from_this<NodeCore> {
  public:
   explicit NodeCore(NodeConfig config);
   ~NodeCore() override;
@@ -42,6 +43,11 @@ class NodeCore final : public NodeContext, public std::enable_shared_from_this<N
   std::size_t default_mailbox_capacity() const override { return config_.mailbox_capacity; }
   void on_actor_stopped(ActorCell& cell) override;
   void dead_letter(std::string_view target, std::string_view why) override;
+
+  // By name: this node's actor, else (gossiping) through the cluster registry, else waiting
+  // for a local spawn. An invalid name fails with kInvalidName.
+  Future<AnyRef> resolve(std::string_view name, const ResolveOptions& options) override;
+  void forget(std::string_view name, const ActorAddress& instance) override;
 
   const NodeConfig& config() const { return config_; }
   LocalRegistry& registry() { return registry_; }

@@ -12,6 +12,7 @@
 #include "runtime/actor_ref.hpp"
 #include "runtime/future.hpp"
 #include "runtime/method_table.hpp"
+#include "runtime/named_ref.hpp"
 #include "runtime/node.hpp"
 #include "runtime/stream.hpp"
 #include "runtime/task.hpp"

@@ -1,11 +1,14 @@
 // The cluster-wide name registry across real node processes on 127.0.0.1: a name spawned on one
 // node resolves from another and answers; once its node is killed it stops resolving; spawned
 // again on another node, it resolves there; a resolve that waits sees a name that appears later.
-// The test process's node is a member of the cluster and resolves from there.
+// A reference that follows the name reaches the respawned service; a pool of one name on three
+// nodes is spread by resolve (round robin, random, local first, resolve_all). The test
+// process's node is a member of the cluster and resolves from there.
 #include <doctest/doctest.h>
 
 #include <optional>
 #include <set>
+#include <vector>
 
 #include "integration_support.hpp"
 
@@ -51,16 +54,24 @@ TEST_CASE("resolve(\"service\") from another node, its node killed, it stops res
   REQUIRE(eventually([&] { return (found = resolve_now(node, "service")).ref.has_value(); }, 10s));
   CHECK(found.ref->address().endpoint == a.endpoint());
   CHECK(found.ref->ask(&Calculator::add, 5).get() == 105);
+  const ActorRef<Calculator> pinned = found.ref->with_timeout(5s);
+  auto following = node.follow<Calculator>("service");
+  CHECK(following.ask(&Calculator::add, 6).get() == 111);
   // A name nobody serves is not found, naming it.
   CHECK(resolve_now(node, "nobody").error == RuntimeErrorKind::kActorNotFound);
 
   a.kill();
   CHECK(eventually([&] { return resolve_now(node, "service").error == RuntimeErrorKind::kActorNotFound; }, 30s));
+  CHECK_THROWS_AS(following.ask(&Calculator::add, 1).get(), RuntimeError);
 
   resolve<Launcher>(node, b, "launcher").ask(&Launcher::spawn_calculator, std::string("service"), 7).get();
   REQUIRE(eventually([&] { return (found = resolve_now(node, "service")).ref.has_value(); }, 10s));
   CHECK(found.ref->address().endpoint == b.endpoint());
   CHECK(found.ref->ask(&Calculator::add, 1).get() == 8);
+  // The reference that follows the name reaches the new instance; the pinned one stays with
+  // the instance it was given, which is gone.
+  CHECK(following.ask(&Calculator::add, 2).get() == 10);
+  CHECK_THROWS_AS(pinned.ask(&Calculator::add, 1).get(), Error);
 
   // Services start in any order: a resolve that waits completes when the name appears.
   auto later = node.resolve<Calculator>("later", 20s);
@@ -93,6 +104,26 @@ TEST_CASE("a name served on three nodes is spread over them by resolve") {
         return endpoints.size() == 3;
       },
       15s));
+
+  // Random picks reach more than one of them (all 30 on one: a chance of 3 in 3^30).
+  endpoints.clear();
+  for (int i = 0; i < 30; ++i) {
+    endpoints.insert(node.resolve<Calculator>("pool", ResolveOptions{.pick = Pick::kRandom}).get().address().endpoint);
+  }
+  CHECK(endpoints.size() > 1);
+
+  // With an instance of its own, local first stays on this node; resolve_all lists that one
+  // first, then the three others.
+  auto own = node.spawn<Calculator>({.name = "pool"}, 0).get();
+  for (int i = 0; i < 5; ++i) {
+    CHECK(node.resolve<Calculator>("pool", ResolveOptions{.pick = Pick::kLocalFirst}).get() == own);
+  }
+  std::vector<AnyRef> all;
+  REQUIRE(eventually([&] { return (all = node.resolve_all("pool").get()).size() == 4; }, 15s));
+  CHECK(all.front() == AnyRef(own));
+  endpoints.clear();
+  for (const auto& instance : all) endpoints.insert(instance.address().endpoint);
+  CHECK(endpoints == std::set<std::string>{node.endpoint(), a.endpoint(), b.endpoint(), c.endpoint()});
 }
 
 }  // namespace pulsing::integration

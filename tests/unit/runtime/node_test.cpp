@@ -120,6 +120,41 @@ TEST_CASE("resolve with a wait finds a name spawned later, or times out") {
   }
 }
 
+TEST_CASE("a reference that follows a name reaches whichever actor holds the name at each call") {
+  Node node(testing::test_config());
+  auto follow = node.follow<Counter>("counter");
+  CHECK(testing::runtime_error_kind([&] { follow.ask(&Counter::total).get(); }) == RuntimeErrorKind::kActorNotFound);
+  follow.tell(&Counter::add, 1);  // nobody holds the name: a dead letter
+  CHECK(eventually([&] { return node.dead_letters() == 1; }, 5s));
+
+  auto first = node.spawn<Counter>({.name = "counter"}).get();
+  follow.tell(&Counter::add, 2);
+  CHECK(follow.ask(&Counter::total).get() == 2);
+  CHECK(follow.current().get() == first);
+  node.stop("counter").get();
+  auto second = node.spawn<Counter>({.name = "counter"}).get();
+  CHECK(follow.ask(&Counter::total).get() == 0);
+  CHECK(follow.current().get() == second);
+  // The pinned reference stays with the actor it was given.
+  CHECK(testing::runtime_error_kind([&] { first.ask(&Counter::total).get(); }) == RuntimeErrorKind::kActorStopped);
+
+  auto bad = node.follow<Counter>("no spaces");
+  CHECK(testing::runtime_error_kind([&] { bad.ask(&Counter::total).get(); }) == RuntimeErrorKind::kInvalidName);
+  auto wrong = node.follow<Echo>("counter");
+  CHECK(testing::runtime_error_kind([&] { wrong.ask(&Echo::echo, std::string("x")).get(); }) ==
+        RuntimeErrorKind::kWrongType);
+}
+
+TEST_CASE("resolve_all on a node alone lists its one actor of that name") {
+  Node node(testing::test_config());
+  auto echo = node.spawn<Echo>({.name = "echo"}).get();
+  auto all = node.resolve_all("echo").get();
+  REQUIRE(all.size() == 1);
+  CHECK(all.front() == AnyRef(echo));
+  CHECK(testing::runtime_error_kind([&] { node.resolve_all("none").get(); }) == RuntimeErrorKind::kActorNotFound);
+  CHECK(testing::runtime_error_kind([&] { node.resolve_all("").get(); }) == RuntimeErrorKind::kInvalidName);
+}
+
 TEST_CASE("watch completes when the actor stops, at once if it already has") {
   Node node(testing::test_config());
   auto echo = node.spawn<Echo>({}).get();
