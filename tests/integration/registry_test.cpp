@@ -126,4 +126,20 @@ TEST_CASE("a name served on three nodes is spread over them by resolve") {
   CHECK(endpoints == std::set<std::string>{node.endpoint(), a.endpoint(), b.endpoint(), c.endpoint()});
 }
 
+TEST_CASE("the seed's quick reference across nodes: Class::resolve(\"service\") on the default node") {
+  auto a = NodeProcess::start({"--member", "a"});
+  NodeConfig config = test_process_config();
+  config.seeds = {gossip_address(a)};
+  config.membership.name = "client";
+  pulsing::init(config);
+  resolve<Launcher>(default_node(), a, "launcher")
+      .ask(&Launcher::spawn_calculator, std::string("service"), 40)
+      .get();
+  // proxy = await MyService.resolve("service"); result = await proxy.process(...)
+  auto proxy = Calculator::resolve("service", 10s).get();
+  CHECK(proxy.ask(&Calculator::add, 2).get() == 42);
+  CHECK(proxy.address().endpoint == a.endpoint());
+  pulsing::shutdown();
+}
+
 }  // namespace pulsing::integration
