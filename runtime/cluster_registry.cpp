@@ -27,6 +27,7 @@ void ClusterRegistry::on_member_event(const membership::MemberEvent& e) {
       case membership::EventKind::kLeft: machine_.member_down(e.member.name, now, out); break;
       case membership::EventKind::kSuspect: break;  // still live: its names still resolve
     }
+    queue_locked(out);
   }
   carry_out(out);
 }
@@ -36,6 +37,7 @@ void ClusterRegistry::add_local(const std::string& name, ActorId id, const std::
   {
     std::lock_guard lock(mutex_);
     machine_.add_local(name, id.value, class_name, Clock::now(), out);
+    queue_locked(out);
   }
   carry_out(out);
 }
@@ -45,6 +47,7 @@ void ClusterRegistry::remove_local(const std::string& name, ActorId id) {
   {
     std::lock_guard lock(mutex_);
     machine_.remove_local(name, id.value, Clock::now(), out);
+    queue_locked(out);
   }
   carry_out(out);
 }
@@ -59,6 +62,7 @@ Future<ClusterRegistry::Instances> ClusterRegistry::find(const std::string& name
       found->set_value(*hit);
     } else {
       lookups_[machine_.lookup(name, now + wait, now, out)] = found;
+      queue_locked(out);
     }
   }
   carry_out(out);
@@ -95,6 +99,15 @@ Future<AnyRef> ClusterRegistry::resolve(const std::string& name, const ResolveOp
   if (options.pick == Pick::kLocalFirst) {
     if (auto cell = node_.registry().find(name)) return Future<AnyRef>::ready(AnyRef(std::move(cell)));
   }
+  {
+    // The cache answers most resolves: pick straight from it, with no future in between.
+    std::unique_lock lock(mutex_);
+    if (const auto* hit = machine_.cached(name, Clock::now()); hit != nullptr && !hit->empty()) {
+      registry::Instance picked = (*hit)[pick_locked(name, hit->size(), options.pick)];
+      lock.unlock();
+      return Future<AnyRef>::ready(reference(name, picked));
+    }
+  }
   auto resolved = std::make_shared<Promise<AnyRef>>();
   auto future = resolved->future();
   find(name, options.wait).then([this, resolved, name, how = options.pick](Result<Instances> r) {
@@ -102,7 +115,12 @@ Future<AnyRef> ClusterRegistry::resolve(const std::string& name, const ResolveOp
       resolved->fail(r.failure());
       return;
     }
-    resolved->set_value(reference(name, r.value()[pick(name, r.value(), how)]));
+    std::size_t at;
+    {
+      std::lock_guard lock(mutex_);
+      at = pick_locked(name, r.value().size(), how);
+    }
+    resolved->set_value(reference(name, r.value()[at]));
   });
   return future;
 }
@@ -123,11 +141,12 @@ Future<std::vector<AnyRef>> ClusterRegistry::resolve_all(const std::string& name
   return future;
 }
 
-std::size_t ClusterRegistry::pick(const std::string& name, const Instances& instances, Pick how) {
-  // kLocalFirst gets here when this node serves no instance (find() puts its own first).
-  std::lock_guard lock(mutex_);
-  if (how == Pick::kRandom) return std::uniform_int_distribution<std::size_t>(0, instances.size() - 1)(random_);
-  return next_instance_[name]++ % instances.size();
+std::size_t ClusterRegistry::pick_locked(const std::string& name, std::size_t instances, Pick how) {
+  // kLocalFirst gets here when this node serves no instance: round robin. Turns are kept only
+  // for pools, so that resolving many single names leaves nothing behind.
+  if (instances == 1) return 0;
+  if (how == Pick::kRandom) return std::uniform_int_distribution<std::size_t>(0, instances - 1)(random_);
+  return next_instance_[name]++ % instances;
 }
 
 void ClusterRegistry::forget(const std::string& name, const ActorAddress& instance) {
@@ -156,6 +175,7 @@ void ClusterRegistry::receive_update(const Value& payload) {
   {
     std::lock_guard lock(mutex_);
     machine_.receive(message, Clock::now(), out);
+    queue_locked(out);
   }
   carry_out(out);
 }
@@ -169,10 +189,15 @@ Value ClusterRegistry::answer_lookup(const std::string& name) {
   return instances_to_value(machine_.answer(registry::Lookup{0, name}).instances);
 }
 
-void ClusterRegistry::carry_out(registry::Output& out) {
+void ClusterRegistry::queue_locked(registry::Output& out) {
   if (!stopped_.load()) {
-    for (auto& m : out.messages) send(m);
+    for (auto& m : out.messages) outbox_.push_back(std::move(m));
   }
+  out.messages.clear();
+}
+
+void ClusterRegistry::carry_out(registry::Output& out) {
+  drain();
   std::vector<std::pair<std::shared_ptr<Promise<Instances>>, Instances>> done;
   {
     std::lock_guard lock(mutex_);
@@ -185,6 +210,21 @@ void ClusterRegistry::carry_out(registry::Output& out) {
   }
   for (auto& [promise, instances] : done) promise->set_value(std::move(instances));
   arm_timer();
+}
+
+void ClusterRegistry::drain() {
+  std::unique_lock lock(mutex_);
+  if (draining_) return;  // the thread draining sends what was queued meanwhile, in order
+  draining_ = true;
+  while (!outbox_.empty() && !stopped_.load()) {
+    registry::Outgoing m = std::move(outbox_.front());
+    outbox_.pop_front();
+    lock.unlock();
+    send(m);
+    lock.lock();
+  }
+  outbox_.clear();
+  draining_ = false;
 }
 
 void ClusterRegistry::send(registry::Outgoing& m) {
@@ -208,9 +248,11 @@ void ClusterRegistry::send(registry::Outgoing& m) {
         }
         std::lock_guard lock(mutex_);
         machine_.receive(answer, Clock::now(), out);
+        queue_locked(out);
       } else {
         std::lock_guard lock(mutex_);
         machine_.undeliverable(id, owner, Clock::now(), out);
+        queue_locked(out);
       }
       carry_out(out);
     });
@@ -239,6 +281,7 @@ void ClusterRegistry::tick() {
     timer_at_ = Clock::time_point::max();
     if (stopped_.load()) return;
     machine_.tick(Clock::now(), out);
+    queue_locked(out);
   }
   carry_out(out);
 }

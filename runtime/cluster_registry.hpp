@@ -9,11 +9,13 @@
 // owner. This node's own instance is always among them, even before its owners know it.
 //
 // Thread-safety: every member may be called from any thread; the state machine sits behind one
-// mutex, never held while a message is sent or a future completed.
+// mutex, never held while a message is sent or a future completed; messages leave in the order
+// the machine made them.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -70,9 +72,16 @@ class ClusterRegistry {
   // The live instances of `name` (cached, else looked up, waiting up to `wait`), this node's
   // own first; fails as resolve() does when there is none.
   Future<Instances> find(const std::string& name, std::chrono::milliseconds wait);
-  std::size_t pick(const std::string& name, const Instances& instances, Pick how);
-  // Sends what the machine produced and completes what it finished. REQUIRES: mutex_ not held.
+  // Which of `instances` (> 0) a resolve takes. REQUIRES: mutex_ held.
+  std::size_t pick_locked(const std::string& name, std::size_t instances, Pick how);
+  // The machine's messages go out in the order it produced them: a complete announce (which
+  // replaces) must never overtake an incremental one made after it. Each call that feeds the
+  // machine queues its messages before it lets go of the mutex; one thread at a time drains
+  // the queue. REQUIRES: mutex_ held.
+  void queue_locked(registry::Output& out);
+  // Sends what is queued and completes what the machine finished. REQUIRES: mutex_ not held.
   void carry_out(registry::Output& out);
+  void drain();
   void send(registry::Outgoing& message);
   void arm_timer();
   void tick();
@@ -85,6 +94,8 @@ class ClusterRegistry {
   std::map<std::uint64_t, std::shared_ptr<Promise<Instances>>> lookups_;        // guarded by mutex_
   std::unordered_map<std::string, std::uint64_t> next_instance_;                // guarded by mutex_
   std::minstd_rand random_;                                                      // guarded by mutex_
+  std::deque<registry::Outgoing> outbox_;                                        // guarded by mutex_
+  bool draining_ = false;                                                        // guarded by mutex_
   Clock::time_point timer_at_ = Clock::time_point::max();                        // guarded by mutex_
   std::atomic<bool> stopped_{false};
   std::atomic<std::uint64_t> unreadable_{0};

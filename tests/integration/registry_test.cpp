@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "integration_support.hpp"
@@ -140,6 +141,34 @@ TEST_CASE("the seed's quick reference across nodes: Class::resolve(\"service\") 
   CHECK(proxy.ask(&Calculator::add, 2).get() == 42);
   CHECK(proxy.address().endpoint == a.endpoint());
   pulsing::shutdown();
+}
+
+TEST_CASE("names spawned while nodes join all reach every owner, with no resync to repair a loss") {
+  auto config_of = [](const std::string& member) {
+    NodeConfig config = test_process_config();
+    config.membership.name = member;
+    config.registry.resync_interval = std::chrono::hours(1);
+    return config;
+  };
+  Node a(config_of("a"));
+  constexpr std::uint64_t kNames = 3'000;
+  std::thread spawner([&] {
+    for (std::uint64_t i = 0; i < kNames; ++i) a.spawn<Calculator>({.name = "n-" + std::to_string(i)}, 0).get();
+  });
+  std::vector<std::unique_ptr<Node>> others;
+  for (const char* member : {"b", "c"}) {
+    auto config = config_of(member);
+    config.seeds = {a.endpoint().substr(std::string("tcp://").size())};
+    others.push_back(std::make_unique<Node>(config));
+  }
+  spawner.join();
+  // Three replicas on three nodes: every node owns every name.
+  CHECK(eventually(
+      [&] {
+        return a.registry_stats().entries == kNames && others[0]->registry_stats().entries == kNames &&
+               others[1]->registry_stats().entries == kNames;
+      },
+      30s));
 }
 
 }  // namespace pulsing::integration
