@@ -35,6 +35,11 @@ W6       caf      caf_remote
 W7       pulsing  pulsing_remote
 W7       raw-zmq  raw_zmq_remote
 W7       caf      caf_remote
+R1       pulsing  pulsing_names
+R1-cached pulsing pulsing_names
+R1-rate  pulsing  pulsing_names
+R2       pulsing  pulsing_names
+R2-memory pulsing pulsing_names
 '
 
 usage() {

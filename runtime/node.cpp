@@ -173,6 +173,10 @@ std::vector<ActorInfo> Node::actors() const {
 }
 std::uint64_t Node::dead_letters() const { return core_->dead_letters(); }
 NodeId Node::id() const { return core_->node_id(); }
+registry::Stats Node::registry_stats() const {
+  auto* cluster = core_->cluster_registry();
+  return cluster != nullptr ? cluster->stats() : registry::Stats{};
+}
 std::shared_ptr<detail::NameResolver> Node::core_resolver() const { return core_; }
 const NodeConfig& Node::config() const { return core_->config(); }
 

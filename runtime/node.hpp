@@ -143,6 +143,9 @@ class Node {
   // the membership thread: it must return quickly (hand longer work to an actor).
   void on_member_event(std::function<void(const membership::MemberEvent&)> handler);
   std::vector<ActorInfo> actors() const;
+  // This node's part of the cluster-wide name registry: names announced, shard entries held,
+  // lookups, rejected messages. All zero when the node does not gossip.
+  registry::Stats registry_stats() const;
   std::uint64_t dead_letters() const;
   NodeId id() const;
   const NodeConfig& config() const;
