@@ -13,6 +13,7 @@ tour=(
   "reliable_worker|Supervision: a crash, a restart after backoff, the name still works"
   "error_handling|Errors by category: business, system, timeout, runtime"
   "resilient_actor|A resilient actor: expected failures as answers, the rest crash and restart"
+  "cluster|A cluster: resolve from any node, a pool over three nodes, a reference that follows a name"
 )
 
 for entry in "${tour[@]}"; do
