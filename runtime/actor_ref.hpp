@@ -258,6 +258,25 @@ ActorRef<T> Actor::self_as() const {
 }
 
 namespace detail {
+// Completes with the reference typed as T, or fails with kWrongType (or the lookup's failure).
+template <typename T>
+Future<ActorRef<T>> typed_ref(Future<AnyRef> any) {
+  auto typed = std::make_shared<Promise<ActorRef<T>>>();
+  auto future = typed->future();
+  any.then([typed](Result<AnyRef> r) {
+    if (!r.ok()) {
+      typed->fail(r.failure());
+      return;
+    }
+    try {
+      typed->set_value(r.value().template as<T>());
+    } catch (...) {
+      typed->fail(classify(std::current_exception()));
+    }
+  });
+  return future;
+}
+
 // The actor at `address` (references arriving as Values): a local one, one on another node
 // (whose class is taken to be `assumed_class`, unknown when empty), or unreachable() if none.
 AnyRef ref_from_address(const ActorAddress& address, std::string_view assumed_class = {});

@@ -69,22 +69,7 @@ class NamedRef {
   const std::string& name() const { return name_; }
 
   // The instance a call would reach now, as a pinned reference (for streams, or watch()).
-  Future<ActorRef<T>> current() const {
-    auto pinned = std::make_shared<Promise<ActorRef<T>>>();
-    auto future = pinned->future();
-    resolver_->resolve(name_, options_).then([pinned](Result<AnyRef> r) {
-      if (!r.ok()) {
-        pinned->fail(r.failure());
-        return;
-      }
-      try {
-        pinned->set_value(r.value().template as<T>());
-      } catch (...) {
-        pinned->fail(classify(std::current_exception()));
-      }
-    });
-    return future;
-  }
+  Future<ActorRef<T>> current() const { return detail::typed_ref<T>(resolver_->resolve(name_, options_)); }
 
   // As ActorRef<T>::ask, on the instance the name resolves to now; fails as the resolve does
   // when the name does not resolve.

@@ -178,26 +178,6 @@ Future<ActorRef<T>> Node::spawn(SpawnOptions options, A&&... args) {
   return Future<ActorRef<T>>::ready(ActorRef<T>(std::move(spawned.value())));
 }
 
-namespace detail {
-// Completes with the reference typed as T, or fails with kWrongType (or the lookup's failure).
-template <typename T>
-Future<ActorRef<T>> typed_ref(Future<AnyRef> any) {
-  auto typed = std::make_shared<Promise<ActorRef<T>>>();
-  auto future = typed->future();
-  any.then([typed](Result<AnyRef> r) {
-    if (!r.ok()) {
-      typed->fail(r.failure());
-      return;
-    }
-    try {
-      typed->set_value(r.value().template as<T>());
-    } catch (...) {
-      typed->fail(classify(std::current_exception()));
-    }
-  });
-  return future;
-}
-}  // namespace detail
 
 template <typename T>
 Future<ActorRef<T>> Node::resolve(std::string_view name, const ResolveOptions& options) {

@@ -37,18 +37,28 @@ Resolved resolve_now(Node& node, const std::string& name) {
   }
 }
 
+// Three node processes (b and c join through a) and this process's node, "client", once all
+// four see each other.
+struct Cluster {
+  NodeProcess a = NodeProcess::start({"--member", "a"});
+  NodeProcess b = NodeProcess::start({"--member", "b", "--seed", gossip_address(a)});
+  NodeProcess c = NodeProcess::start({"--member", "c", "--seed", gossip_address(a)});
+  Node node{client_config(gossip_address(a))};
+
+  static NodeConfig client_config(const std::string& seed) {
+    NodeConfig config = test_process_config();
+    config.seeds = {seed};
+    config.membership.name = "client";
+    return config;
+  }
+  Cluster() { REQUIRE(eventually([&] { return alive(node) == 4; }, 15s)); }
+};
+
 }  // namespace
 
 TEST_CASE("resolve(\"service\") from another node, its node killed, it stops resolving, respawned elsewhere, it resolves there") {
-  auto a = NodeProcess::start({"--member", "a"});
-  const std::string seed = gossip_address(a);
-  auto b = NodeProcess::start({"--member", "b", "--seed", seed});
-  auto c = NodeProcess::start({"--member", "c", "--seed", seed});
-  NodeConfig config = test_process_config();
-  config.seeds = {seed};
-  config.membership.name = "client";
-  Node node(config);
-  REQUIRE(eventually([&] { return alive(node) == 4; }, 15s));
+  Cluster cluster;
+  auto& [a, b, c, node] = cluster;
 
   resolve<Launcher>(node, a, "launcher").ask(&Launcher::spawn_calculator, std::string("service"), 100).get();
   Resolved found;
@@ -81,15 +91,8 @@ TEST_CASE("resolve(\"service\") from another node, its node killed, it stops res
 }
 
 TEST_CASE("a name served on three nodes is spread over them by resolve") {
-  auto a = NodeProcess::start({"--member", "a"});
-  const std::string seed = gossip_address(a);
-  auto b = NodeProcess::start({"--member", "b", "--seed", seed});
-  auto c = NodeProcess::start({"--member", "c", "--seed", seed});
-  NodeConfig config = test_process_config();
-  config.seeds = {seed};
-  config.membership.name = "client";
-  Node node(config);
-  REQUIRE(eventually([&] { return alive(node) == 4; }, 15s));
+  Cluster cluster;
+  auto& [a, b, c, node] = cluster;
   for (NodeProcess* child : {&a, &b, &c}) {
     resolve<Launcher>(node, *child, "launcher").ask(&Launcher::spawn_calculator, std::string("pool"), 0).get();
   }
