@@ -1,6 +1,6 @@
 // pulsing_names: the name registry benchmarks R1 and R2 (issue 5, DESIGN §7).
 //
-//   pulsing_names --workload R1|R1-cached|R1-rate|R2|R2-memory [--scale F]
+//   pulsing_names --workload R1|R1-cached|R1-rate|R2|R2-memory|R3|R4 [--scale F]
 //
 // R1*: this process is the client node; its server node is a child process (remote_util.hpp)
 //   hosting "sink" and many named actors. Both gossip on 127.0.0.1 with one replica per name,
@@ -15,12 +15,21 @@
 //   them; seconds until every owner holds every entry (three replicas: all three nodes).
 // R2-memory: the heap a registry shard uses per entry (one name, one replica), from one
 //   registry state machine fed announces of 100,000 names (mallinfo2 before and after).
+// R3: three nodes (the client, a second node in this process, the server child; default three
+//   replicas); the server is killed with SIGKILL. Milliseconds from the client's "dead" event
+//   to the first resolve of a (cached) server name that fails with kActorNotFound; both from
+//   the kill in seconds (`detect_s`, `gone_s`).
+// R4: a node joins a cluster whose server hosts the names; milliseconds from its join (it sees
+//   the server alive) until a sample of 100 of those names all resolve from it.
 #include <malloc.h>
 
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,7 +46,8 @@ namespace {
 namespace remote = bench::remote;
 using namespace std::chrono_literals;
 constexpr const char* kSystem = "pulsing";
-constexpr const char* kUsage = "usage: pulsing_names --workload R1|R1-cached|R1-rate|R2|R2-memory [--scale F]";
+constexpr const char* kUsage =
+    "usage: pulsing_names --workload R1|R1-cached|R1-rate|R2|R2-memory|R3|R4 [--scale F]";
 
 // R1: names the server hosts (about half are its own to answer), uncached resolves timed,
 // sequential asks timed, cached resolves, and resolves in R1-rate.
@@ -112,7 +122,8 @@ int serve(int argc, char** argv) {
   double scale = scale_of(argc, argv, workload);
   auto stop = std::make_shared<pulsing::Promise<void>>();
   auto stopped = stop->future();
-  pulsing::Node node(gossiping("server", 1));
+  // R1's lookups must leave the client (see the top); R3 and R4 use the default replicas.
+  pulsing::Node node(gossiping("server", workload.starts_with("R1") ? 1 : 3));
   node.spawn<Sink>({.name = "sink"}, stop).get();
   for (std::int64_t i = 0; i < bench::scaled(kServerNames, scale); ++i) node.spawn<Named>({.name = name_of(i)}).get();
   const std::string& endpoint = node.endpoint();
@@ -282,6 +293,87 @@ int run_r2_memory(double scale) {
   return 0;
 }
 
+// ---- R3 and R4: the registry after a death and after a join
+
+double seconds_between(bench::Clock::time_point a, bench::Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+bool not_found(pulsing::Node& node, const std::string& name) {
+  auto r = node.resolve_any(name).result();
+  if (r.ok()) return false;
+  const auto* e = dynamic_cast<const pulsing::RuntimeError*>(r.failure().error.get());
+  return e != nullptr && e->kind() == pulsing::RuntimeErrorKind::kActorNotFound;
+}
+
+int run_r3(int argc, char** argv) {
+  remote::ServerChild server;
+  if (!server.start(argc, argv, 120'000)) return 1;
+  const std::string seed = "127.0.0.1:" + std::to_string(server.port());
+  auto client_config = gossiping("client", 3);
+  client_config.seeds = {seed};
+  pulsing::Node client(client_config);
+  std::mutex mutex;
+  std::optional<bench::Clock::time_point> dead_at;
+  client.on_member_event([&](const pulsing::membership::MemberEvent& e) {
+    std::lock_guard lock(mutex);
+    if (e.kind == pulsing::membership::EventKind::kDead && e.member.name == "server" && !dead_at) {
+      dead_at = bench::Clock::now();
+    }
+  });
+  auto helper_config = gossiping("helper", 3);
+  helper_config.seeds = {seed};
+  pulsing::Node helper(helper_config);
+  wait_until([&] { return alive(client) == 3 && alive(helper) == 3; }, 30s, "three nodes to see each other");
+  const std::string name = name_of(0);
+  auto found = client.resolve_any(name, 30s).get();  // cached from here on
+  expect(found.is_remote(), "the name is not the server's");
+
+  auto killed_at = bench::Clock::now();
+  server.kill_and_reap();
+  bench::Clock::time_point gone_at;
+  wait_until(
+      [&] {
+        if (!not_found(client, name)) return false;
+        gone_at = bench::Clock::now();
+        return true;
+      },
+      60s, "the dead server's name to stop resolving");
+  wait_until([&] { std::lock_guard lock(mutex); return dead_at.has_value(); }, 60s, "the dead event");
+  double detect = seconds_between(killed_at, *dead_at);
+  double gone = seconds_between(killed_at, gone_at);
+  char extra[96];
+  std::snprintf(extra, sizeof extra, ",\"detect_s\":%.3f,\"gone_s\":%.3f", detect, gone);
+  bench::print_result(kSystem, "R3", (gone - detect) * 1e3, "ms", 1, gone, extra);
+  helper.shutdown();
+  client.shutdown();
+  return 0;
+}
+
+int run_r4(double scale, int argc, char** argv) {
+  remote::ServerChild server;
+  if (!server.start(argc, argv, 120'000)) return 1;
+  auto config = gossiping("joiner", 3);
+  config.seeds = {"127.0.0.1:" + std::to_string(server.port())};
+  std::vector<std::string> sample;
+  const std::int64_t names = bench::scaled(kServerNames, scale);
+  for (std::int64_t i = 0; i < 100; ++i) sample.push_back(name_of(i * names / 100));
+  pulsing::Node node(config);
+  wait_until([&] { return alive(node) == 2; }, 30s, "the joiner to see the server");
+  auto joined_at = bench::Clock::now();
+  std::size_t next = 0;  // names before it resolved already (and stay cached)
+  wait_until(
+      [&] {
+        while (next < sample.size() && !not_found(node, sample[next])) ++next;
+        return next == sample.size();
+      },
+      60s, "every sampled name to resolve from the joiner");
+  double s = seconds_between(joined_at, bench::Clock::now());
+  bench::print_result(kSystem, "R4", s * 1e3, "ms", static_cast<std::int64_t>(sample.size()), s);
+  node.shutdown();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -293,6 +385,8 @@ int main(int argc, char** argv) {
     if (workload == "R1" || workload == "R1-cached" || workload == "R1-rate") return run_r1(workload, scale, argc, argv);
     if (workload == "R2") return run_r2(scale);
     if (workload == "R2-memory") return run_r2_memory(scale);
+    if (workload == "R3") return run_r3(argc, argv);
+    if (workload == "R4") return run_r4(scale, argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "pulsing_names%s: %s\n", serving ? " server" : "", e.what());
     return 1;

@@ -40,6 +40,8 @@ R1-cached pulsing pulsing_names
 R1-rate  pulsing  pulsing_names
 R2       pulsing  pulsing_names
 R2-memory pulsing pulsing_names
+R3       pulsing  pulsing_names
+R4       pulsing  pulsing_names
 '
 
 usage() {
