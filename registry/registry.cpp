@@ -354,6 +354,8 @@ void Registry::tick(Clock::time_point now, Output& out) {
   if (now >= next_resync_) {
     next_resync_ = now + config_.resync_interval;
     resync(out);
+    // Expired cache entries go too: the cache holds what was resolved in the last interval.
+    std::erase_if(cache_, [&](const auto& entry) { return entry.second.expires <= now; });
   }
   while (!held_.empty() && held_.front().until <= now) held_.pop_front();
   if (now >= prune_at_) {

@@ -57,7 +57,8 @@ struct Config {
   // differed. 30 s: once per memberlist push-pull of a 100-node cluster.
   milliseconds resync_interval{30'000};
   // A resolved name is answered from the cache this long before it is looked up again, so that
-  // instances added to a pool elsewhere are seen. Entries on members gone go at once.
+  // instances added to a pool elsewhere are seen. Entries on members gone go at once; expired
+  // ones at the next resync, so the cache holds only names resolved in the last resync_interval.
   milliseconds cache_ttl{5'000};
   // An announce from a member this node does not know yet (the news of its join still on the
   // way) is held this long, waiting for the member, then dropped (its resync repeats it).
@@ -135,6 +136,7 @@ class Registry {
   const Placement& placement() const { return placement_; }
   std::size_t local_count() const { return local_.size(); }
   std::size_t shard_size() const { return shard_.size(); }
+  std::size_t cache_size() const { return cache_.size(); }
   const Stats& stats() const { return stats_; }
 
  private:

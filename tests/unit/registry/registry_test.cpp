@@ -234,6 +234,21 @@ TEST_CASE("an instance a caller found gone leaves the cache, the last one gone, 
   CHECK(c.resolve(1, "worker")->size() == 2);  // the owners still list both
 }
 
+TEST_CASE("expired cache entries are dropped at the next resync, so the cache stays bounded") {
+  Cluster c(5);
+  c.act(0, [&](Registry& r, Output& out) { r.add_local("service", 1, "Service", c.now, out); });
+  int asker = 1;  // a node that owns no copy of the name, so that its resolve is cached
+  while (c.node(asker).placement().owns(member_of(asker), "service", 3)) ++asker;
+  REQUIRE(c.resolve(asker, "service")->size() == 1);
+  CHECK(c.node(asker).cache_size() == 1);
+  c.now += 31s;  // past cache_ttl and one resync_interval
+  c.act(asker, [&](Registry& r, Output& out) { r.tick(c.now, out); });  // the first tick sets the phase
+  c.now += 31s;
+  c.act(asker, [&](Registry& r, Output& out) { r.tick(c.now, out); });
+  CHECK(c.node(asker).cache_size() == 0);
+  CHECK(c.resolve(asker, "service")->size() == 1);  // looked up again
+}
+
 TEST_CASE("names of a node that died stop resolving everywhere, cached or not") {
   Cluster c(5);
   c.act(0, [&](Registry& r, Output& out) { r.add_local("service", 1, "Service", c.now, out); });
