@@ -14,11 +14,19 @@ namespace pulsing::detail {
 ClusterRegistry::ClusterRegistry(NodeCore& node, registry::Config config)
     : node_(node), config_(config), machine_(std::move(config)), random_(std::random_device{}()) {}
 
-void ClusterRegistry::on_member_event(const membership::MemberEvent& e) {
+template <typename F>
+void ClusterRegistry::feed(F&& f) {
   registry::Output out;
   {
     std::lock_guard lock(mutex_);
-    auto now = Clock::now();
+    f(Clock::now(), out);
+    queue_locked(out);
+  }
+  carry_out(out);
+}
+
+void ClusterRegistry::on_member_event(const membership::MemberEvent& e) {
+  feed([&](Clock::time_point now, registry::Output& out) {
     switch (e.kind) {
       case membership::EventKind::kJoined:
       case membership::EventKind::kAlive:
@@ -27,45 +35,26 @@ void ClusterRegistry::on_member_event(const membership::MemberEvent& e) {
       case membership::EventKind::kLeft: machine_.member_down(e.member.name, now, out); break;
       case membership::EventKind::kSuspect: break;  // still live: its names still resolve
     }
-    queue_locked(out);
-  }
-  carry_out(out);
+  });
 }
 
 void ClusterRegistry::add_local(const std::string& name, ActorId id, const std::string& class_name) {
-  registry::Output out;
-  {
-    std::lock_guard lock(mutex_);
-    machine_.add_local(name, id.value, class_name, Clock::now(), out);
-    queue_locked(out);
-  }
-  carry_out(out);
+  feed([&](Clock::time_point now, registry::Output& out) { machine_.add_local(name, id.value, class_name, now, out); });
 }
 
 void ClusterRegistry::remove_local(const std::string& name, ActorId id) {
-  registry::Output out;
-  {
-    std::lock_guard lock(mutex_);
-    machine_.remove_local(name, id.value, Clock::now(), out);
-    queue_locked(out);
-  }
-  carry_out(out);
+  feed([&](Clock::time_point now, registry::Output& out) { machine_.remove_local(name, id.value, now, out); });
 }
 
 Future<ClusterRegistry::Instances> ClusterRegistry::find(const std::string& name, std::chrono::milliseconds wait) {
   auto found = std::make_shared<Promise<Instances>>();
-  registry::Output out;
-  {
-    std::lock_guard lock(mutex_);
-    auto now = Clock::now();
+  feed([&](Clock::time_point now, registry::Output& out) {
     if (const auto* hit = machine_.cached(name, now)) {
-      found->set_value(*hit);
+      found->set_value(*hit);  // no continuation yet: nothing runs under the mutex
     } else {
       lookups_[machine_.lookup(name, now + wait, now, out)] = found;
-      queue_locked(out);
     }
-  }
-  carry_out(out);
+  });
   auto complete = std::make_shared<Promise<Instances>>();
   auto future = complete->future();
   found->future().then([this, complete, name, wait](Result<Instances> r) {
@@ -171,13 +160,7 @@ void ClusterRegistry::receive_update(const Value& payload) {
     reject_update(e.what());
     return;
   }
-  registry::Output out;
-  {
-    std::lock_guard lock(mutex_);
-    machine_.receive(message, Clock::now(), out);
-    queue_locked(out);
-  }
-  carry_out(out);
+  feed([&](Clock::time_point now, registry::Output& out) { machine_.receive(message, now, out); });
 }
 
 void ClusterRegistry::reject_update(std::string_view why) {
@@ -238,23 +221,17 @@ void ClusterRegistry::send(registry::Outgoing& m) {
     link->request(*peer, std::move(e), config_.lookup_timeout, std::move(slot),
                   {nullptr, fmt::format("lookup '{}' at {}", lookup->name, m.to)});
     reply.then([this, id = lookup->id, name = lookup->name, owner = m.to](Result<Value> r) {
-      registry::Output out;
-      if (r.ok()) {
-        registry::LookupAnswer answer{id, name, {}};
-        try {
-          answer.instances = instances_from_value(r.value(), config_.max_batch);
-        } catch (const std::exception& bad) {
-          log().warn("registry: unreadable lookup answer from {}: {}", owner, bad.what());
-        }
-        std::lock_guard lock(mutex_);
-        machine_.receive(answer, Clock::now(), out);
-        queue_locked(out);
-      } else {
-        std::lock_guard lock(mutex_);
-        machine_.undeliverable(id, owner, Clock::now(), out);
-        queue_locked(out);
+      if (!r.ok()) {
+        feed([&](Clock::time_point now, registry::Output& out) { machine_.undeliverable(id, owner, now, out); });
+        return;
       }
-      carry_out(out);
+      registry::LookupAnswer answer{id, name, {}};
+      try {
+        answer.instances = instances_from_value(r.value(), config_.max_batch);
+      } catch (const std::exception& bad) {
+        log().warn("registry: unreadable lookup answer from {}: {}", owner, bad.what());
+      }
+      feed([&](Clock::time_point now, registry::Output& out) { machine_.receive(answer, now, out); });
     });
     return;
   }
@@ -275,15 +252,10 @@ void ClusterRegistry::arm_timer() {
 }
 
 void ClusterRegistry::tick() {
-  registry::Output out;
-  {
-    std::lock_guard lock(mutex_);
+  feed([&](Clock::time_point now, registry::Output& out) {
     timer_at_ = Clock::time_point::max();
-    if (stopped_.load()) return;
-    machine_.tick(Clock::now(), out);
-    queue_locked(out);
-  }
-  carry_out(out);
+    if (!stopped_.load()) machine_.tick(now, out);
+  });
 }
 
 void ClusterRegistry::stop() {

@@ -74,11 +74,13 @@ class ClusterRegistry {
   Future<Instances> find(const std::string& name, std::chrono::milliseconds wait);
   // Which of `instances` (> 0) a resolve takes. REQUIRES: mutex_ held.
   std::size_t pick_locked(const std::string& name, std::size_t instances, Pick how);
-  // The machine's messages go out in the order it produced them: a complete announce (which
-  // replaces) must never overtake an incremental one made after it. Each call that feeds the
-  // machine queues its messages before it lets go of the mutex; one thread at a time drains
-  // the queue. REQUIRES: mutex_ held.
-  void queue_locked(registry::Output& out);
+  // Every call into the machine: runs f(now, out) under the mutex, then carries out `out`. The
+  // machine's messages go out in the order it produced them (a complete announce, which
+  // replaces, must never overtake an incremental one made after it): they are queued before
+  // the mutex is let go, and one thread at a time drains the queue.
+  template <typename F>
+  void feed(F&& f);
+  void queue_locked(registry::Output& out);  // REQUIRES: mutex_ held
   // Sends what is queued and completes what the machine finished. REQUIRES: mutex_ not held.
   void carry_out(registry::Output& out);
   void drain();
