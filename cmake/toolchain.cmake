@@ -1,5 +1,7 @@
 # Compiler settings shared by every pulsing target: warnings, sanitizers, ccache.
 
+include(GNUInstallDirs)  # CMAKE_INSTALL_INCLUDEDIR and friends, for pulsing_component()
+
 find_program(PULSING_CCACHE ccache)
 if(PULSING_CCACHE)
   set(CMAKE_CXX_COMPILER_LAUNCHER ${PULSING_CCACHE})
@@ -25,11 +27,15 @@ if(PULSING_SANITIZE)
 endif()
 
 # pulsing_component(NAME SOURCES...): one library per top-level folder, warnings on,
-# the repository root as include root.
+# the repository root as include root. Installed, its headers sit in include/pulsing/<folder>
+# (cmake/install.cmake), so "folder/name.hpp" resolves there too.
 function(pulsing_component name)
   add_library(${name} ${ARGN})
   target_include_directories(${name} PUBLIC
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
-    $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}>)
-  target_link_libraries(${name} PRIVATE pulsing_warnings)
+    $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}/pulsing>)
+  # Our warning flags are for our sources only: an installed static library would otherwise
+  # carry pulsing_warnings into the export set.
+  target_link_libraries(${name} PRIVATE $<BUILD_INTERFACE:pulsing_warnings>)
 endfunction()
