@@ -20,6 +20,7 @@ run_suite() {  # run_suite BUILD_DIR [cmake args...]
 
 echo "== build and test (RelWithDebInfo)"
 run_suite build
+./scripts/check-embed.sh build
 
 if [[ -z ${PULSING_SKIP_SANITIZERS:-} ]]; then
   echo "== ASan+UBSan"
