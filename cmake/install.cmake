@@ -43,7 +43,8 @@ install(TARGETS pulsing EXPORT pulsingTargets)
 install(FILES ${PROJECT_SOURCE_DIR}/include/pulsing/pulsing.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/pulsing)
 
-# The `pulsing` command (issue 6), when cli/ defines it.
+# The `pulsing` command (issue 6), when cli/ defines it: the target is pulsing_cli with
+# OUTPUT_NAME pulsing, since the target name `pulsing` is the umbrella library's.
 if(TARGET pulsing_cli)
   install(TARGETS pulsing_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
