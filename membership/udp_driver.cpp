@@ -215,6 +215,11 @@ class UdpDriver::Loop {
   }
 
   void on_datagram(std::size_t n) {
+    {
+      std::lock_guard lock(mutex_);
+      ++stats_.datagrams_received;
+      stats_.bytes_received += n;
+    }
     Packet packet;
     try {
       packet = decode({buffer_.data(), n}, limits_);
@@ -328,9 +333,12 @@ class UdpDriver::Loop {
       read_icmp_errors();
       socket_.send_to(asio::buffer(bytes), to, 0, ec);
     }
+    std::lock_guard lock(mutex_);
     if (ec) {
-      std::lock_guard lock(mutex_);
       ++stats_.send_failures;
+    } else {
+      ++stats_.datagrams_sent;
+      stats_.bytes_sent += bytes.size();
     }
   }
 

@@ -25,6 +25,10 @@ namespace pulsing::membership {
 
 struct DriverStats {
   Stats protocol;
+  std::uint64_t datagrams_sent = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t datagrams_received = 0;  // decodable or not
+  std::uint64_t bytes_received = 0;
   std::uint64_t bad_packets = 0;     // undecodable, dropped
   std::uint64_t send_failures = 0;   // the kernel refused a datagram
   std::uint64_t unresolved = 0;      // datagrams dropped: the host name did not resolve (yet)

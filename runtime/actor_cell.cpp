@@ -202,7 +202,10 @@ void ActorCell::run_turn() {
       break;
     }
     Message* m = system_.pop();
-    if (m == nullptr && accepting_user()) m = user_.pop();
+    if (m == nullptr && accepting_user()) {
+      m = user_.pop();
+      if (m != nullptr) node_->metrics().messages_handled.add();
+    }
     if (m == nullptr) break;
     run_message(m);
     if (mute_.load(std::memory_order_relaxed) != kNotMuted) break;
@@ -273,6 +276,7 @@ void ActorCell::after_message() {
 // ---------------------------------------------------------------- handlers and producers
 
 void ActorCell::note_failure(const Failure& failure) {
+  node_->metrics().count_error(failure.category);
   if (failure.category == ErrorCategory::kSystem && !crash_) crash_ = failure;
 }
 
@@ -347,6 +351,7 @@ void ActorCell::restart() {
   }
   instance_->cell_ = this;
   phase_ = Phase::kRunning;
+  NodeMetrics::bump(node_->metrics().restarts);
   restarter_->supervisor.on_started(Clock::now());
   try {
     instance_->on_start();

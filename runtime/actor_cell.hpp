@@ -80,6 +80,8 @@ class ActorCell final : public Runnable,
   // The user mailbox holds more than its capacity / at least half of it (approximate).
   bool over_capacity() const { return capacity_ != 0 && user_.depth() > capacity_; }
   bool over_half_capacity() const { return capacity_ != 0 && user_.depth() > capacity_ / 2; }
+  // User messages waiting (approximate).
+  std::size_t queued() const { return user_.depth(); }
   // Queues a system message. Takes ownership.
   void post_system(Message* message);
   // Starts the actor (runs on_start); called once by the node after registering it.

@@ -1,5 +1,6 @@
 #include "runtime/node.hpp"
 
+#include <algorithm>
 #include <mutex>
 #include <random>
 #include <unordered_map>
@@ -141,6 +142,7 @@ Future<StopNotice> Node::stop(std::string_view name) {
 }
 
 const std::string& Node::endpoint() const { return core_->endpoint(); }
+const std::string& Node::member_name() const { return core_->member_name(); }
 
 std::vector<membership::Member> Node::members() const { return core_->members(); }
 
@@ -167,11 +169,37 @@ Future<AnyRef> Node::resolve_at(std::string_view endpoint, std::string_view name
 std::vector<ActorInfo> Node::actors() const {
   std::vector<ActorInfo> out;
   for (auto& cell : core_->registry().all()) {
-    out.push_back({cell->address(), cell->name(), std::string(cell->methods().class_name())});
+    out.push_back({cell->address(), cell->name(), std::string(cell->methods().class_name()), cell->queued()});
   }
   return out;
 }
 std::uint64_t Node::dead_letters() const { return core_->dead_letters(); }
+
+NodeStats Node::stats() const {
+  const detail::NodeMetrics& m = core_->metrics();
+  auto read = [](const detail::NodeMetrics::Counter& c) { return c.load(std::memory_order_relaxed); };
+  NodeStats s;
+  s.messages_handled = m.messages_handled.value();
+  s.asks_in = read(m.asks_in);
+  s.tells_in = read(m.tells_in);
+  s.streams_in = read(m.streams_in);
+  s.asks_out = read(m.asks_out);
+  s.tells_out = read(m.tells_out);
+  s.streams_out = read(m.streams_out);
+  s.ask_timeouts = read(m.ask_timeouts);
+  for (std::size_t i = 0; i < s.handler_errors.size(); ++i) s.handler_errors[i] = read(m.handler_errors[i]);
+  s.restarts = read(m.restarts);
+  s.dead_letters = core_->dead_letters();
+  for (auto& cell : core_->registry().all()) {
+    ++s.actors;
+    s.queued += cell->queued();
+    s.max_queued = std::max(s.max_queued, cell->queued());
+  }
+  if (auto* remote = core_->remote()) s.transport = remote->transport_stats();
+  s.gossip = core_->gossip_stats();
+  s.registry = registry_stats();
+  return s;
+}
 NodeId Node::id() const { return core_->node_id(); }
 registry::Stats Node::registry_stats() const {
   auto* cluster = core_->cluster_registry();

@@ -14,6 +14,7 @@
 // Thread-safety: every member may be called from any thread, actor handlers included.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "membership/config.hpp"
+#include "membership/udp_driver.hpp"
 #include "registry/registry.hpp"
 #include "messaging/transport.hpp"
 #include "runtime/actor.hpp"
@@ -76,6 +78,27 @@ struct ActorInfo {
   ActorAddress address;
   std::string name;
   std::string class_name;
+  std::size_t queued = 0;  // user messages waiting in its mailbox
+};
+
+// Node::stats(): what operators watch (the admin endpoint's /metrics). Counters run from the
+// node's start; the rest are gauges, read now.
+struct NodeStats {
+  std::uint64_t messages_handled = 0;  // by this node's actors (asks, tells, stream starts)
+  // Calls that crossed the network, either way.
+  std::uint64_t asks_in = 0, tells_in = 0, streams_in = 0;
+  std::uint64_t asks_out = 0, tells_out = 0, streams_out = 0;
+  std::uint64_t ask_timeouts = 0;  // remote asks that got no answer in time
+  // Failures this node's handlers returned, indexed by ErrorCategory.
+  std::array<std::uint64_t, 4> handler_errors{};
+  std::uint64_t restarts = 0;
+  std::uint64_t dead_letters = 0;
+  std::size_t actors = 0;
+  std::size_t queued = 0;      // user messages waiting, all actors together
+  std::size_t max_queued = 0;  // in the fullest mailbox
+  TransportStats transport;        // zero without a network
+  membership::DriverStats gossip;  // zero without gossip
+  registry::Stats registry;        // zero without gossip
 };
 
 namespace detail {
@@ -136,6 +159,9 @@ class Node {
 
   // Where other nodes reach this one ("tcp://127.0.0.1:40213"); empty without a network.
   const std::string& endpoint() const;
+  // This node's name in the cluster ("host:port" unless membership.name set it); empty
+  // without a network.
+  const std::string& member_name() const;
   // The cluster as this node sees it: every member (itself included) with its state. Only
   // itself when the node does not gossip.
   std::vector<membership::Member> members() const;
@@ -147,6 +173,7 @@ class Node {
   // lookups, rejected messages. All zero when the node does not gossip.
   registry::Stats registry_stats() const;
   std::uint64_t dead_letters() const;
+  NodeStats stats() const;
   NodeId id() const;
   const NodeConfig& config() const;
 

@@ -1,4 +1,4 @@
-// NodeContext: what an actor cell needs from its node (scheduler, timers, names, dead letters),
+// NodeContext: what an actor cell needs from its node (scheduler, timers, counters, names, dead letters),
 // without the cell depending on the Node's whole interface. Owned by the Node.
 //
 // Thread-safety: every member may be used from any thread.
@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "common/address.hpp"
+#include "runtime/node_metrics.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/timer_service.hpp"
 
@@ -26,6 +27,7 @@ class NodeContext {
 
   virtual Scheduler& scheduler() = 0;
   virtual TimerService& timers() = 0;
+  virtual NodeMetrics& metrics() = 0;
   virtual NodeId node_id() const = 0;
   virtual const std::string& endpoint() const = 0;
   virtual std::chrono::milliseconds default_ask_timeout() const = 0;

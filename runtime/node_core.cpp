@@ -107,6 +107,10 @@ void NodeCore::on_member_event(std::function<void(const membership::MemberEvent&
   member_handlers_.push_back(std::move(handler));
 }
 
+membership::DriverStats NodeCore::gossip_stats() const {
+  return gossip_ != nullptr ? gossip_->stats() : membership::DriverStats{};
+}
+
 void NodeCore::dead_letter(std::string_view target, std::string_view why) {
   dead_letters_.fetch_add(1, std::memory_order_relaxed);
   auto now = Clock::now().time_since_epoch().count();

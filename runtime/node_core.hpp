@@ -37,6 +37,7 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
 
   Scheduler& scheduler() override { return scheduler_; }
   TimerService& timers() override { return timers_; }
+  NodeMetrics& metrics() override { return metrics_; }
   NodeId node_id() const override { return id_; }
   const std::string& endpoint() const override { return endpoint_; }
   std::chrono::milliseconds default_ask_timeout() const override { return config_.ask_timeout; }
@@ -62,6 +63,8 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
   const std::string& member_name() const { return member_name_; }
   std::vector<membership::Member> members() const;
   void on_member_event(std::function<void(const membership::MemberEvent&)> handler);
+  // Gossip's counters; zero when the node does not gossip.
+  membership::DriverStats gossip_stats() const;
 
   void shutdown();
 
@@ -72,6 +75,7 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
   const NodeId id_;
   std::string endpoint_;  // set once by start_network()
   TimerService timers_;
+  NodeMetrics metrics_;
   Scheduler scheduler_;
   LocalRegistry registry_;
   std::unique_ptr<RemoteLink> remote_;

@@ -247,6 +247,8 @@ void RemoteLink::request(Transport::Peer& peer, Envelope envelope, std::chrono::
     std::push_heap(deadlines_.begin(), deadlines_.end(), std::greater<>());
     arm_deadline_timer(deadline);
   }
+  if (envelope.kind == EnvelopeKind::kAsk) NodeMetrics::bump(node_.metrics().asks_out);
+  if (envelope.kind == EnvelopeKind::kStreamOpen) NodeMetrics::bump(node_.metrics().streams_out);
   envelope.correlation = correlation;
   envelope.deadline_ms = static_cast<std::uint32_t>(
       std::min<std::int64_t>(timeout.count(), std::numeric_limits<std::uint32_t>::max()));
@@ -279,6 +281,7 @@ void RemoteLink::expire_requests() {
     if (!deadlines_.empty() && !stopped_) arm_deadline_timer(deadlines_.front().first);
   }
   // A reply that comes after this finds no outstanding request and is dropped.
+  node_.metrics().ask_timeouts.fetch_add(expired.size(), std::memory_order_relaxed);
   for (auto& request : expired) {
     const Operation& op = request.operation;
     std::string what = op.actor ? fmt::format("ask {}.{}", op.actor->describe(), op.what) : op.what;
@@ -286,7 +289,10 @@ void RemoteLink::expire_requests() {
   }
 }
 
-bool RemoteLink::tell(Transport::Peer& peer, const Envelope& envelope) { return transport_->send(peer, envelope); }
+bool RemoteLink::tell(Transport::Peer& peer, const Envelope& envelope) {
+  if (envelope.kind == EnvelopeKind::kTell) NodeMetrics::bump(node_.metrics().tells_out);
+  return transport_->send(peer, envelope);
+}
 
 bool RemoteLink::complete(std::uint64_t correlation, Result<Value> result) {
   std::shared_ptr<ReplySlot> reply;
@@ -450,6 +456,10 @@ class WireCallMessage final : public Message {
 
 bool RemoteLink::on_call(const EnvelopeView& e) {
   const bool answered = e.kind == EnvelopeKind::kAsk || e.kind == EnvelopeKind::kStreamOpen;
+  NodeMetrics& metrics = node_.metrics();
+  NodeMetrics::bump(e.kind == EnvelopeKind::kAsk ? metrics.asks_in
+                    : e.kind == EnvelopeKind::kTell ? metrics.tells_in
+                                                    : metrics.streams_in);
   if (answered && e.sender_endpoint.empty()) {
     node_.dead_letter(target_of(e), fmt::format("a {} that names no sender: nowhere to answer", to_string(e.kind)));
     return false;

@@ -108,6 +108,7 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   const std::string& endpoint() const { return transport_->endpoint(); }
   const std::string& bound_endpoint() const { return transport_->bound_endpoint(); }
   std::shared_ptr<Transport::Peer> peer(const std::string& endpoint) { return transport_->peer(endpoint); }
+  TransportStats transport_stats() const { return transport_->stats(); }
 
   // What a TimeoutError names: "ask <actor>.<what>" when `actor` is set, else `what` itself.
   // Formatted only if the request times out (formatting per ask would cost more than the ask).
