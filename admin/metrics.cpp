@@ -1,0 +1,98 @@
+#include "admin/metrics.hpp"
+
+#include <cstdint>
+#include <initializer_list>
+#include <map>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace pulsing::admin {
+namespace {
+
+// One metric family: HELP and TYPE once, then a line per label set.
+class Exposition {
+ public:
+  using Labelled = std::initializer_list<std::pair<std::string_view, std::uint64_t>>;
+
+  void counter(std::string_view name, std::string_view help, std::uint64_t value) {
+    family(name, help, "counter");
+    out_ += fmt::format("{} {}\n", name, value);
+  }
+  void gauge(std::string_view name, std::string_view help, std::uint64_t value) {
+    family(name, help, "gauge");
+    out_ += fmt::format("{} {}\n", name, value);
+  }
+  // name{label="key"} value, for each (key, value).
+  void labelled(std::string_view type, std::string_view name, std::string_view help, std::string_view label,
+                Labelled values) {
+    family(name, help, type);
+    for (const auto& [key, value] : values) out_ += fmt::format("{}{{{}=\"{}\"}} {}\n", name, label, key, value);
+  }
+  // name{direction="in",kind="..."}: calls that crossed the network.
+  void directed(std::string_view name, std::string_view help, Labelled in, Labelled out) {
+    family(name, help, "counter");
+    for (const auto& [kind, value] : in) out_ += fmt::format("{}{{direction=\"in\",kind=\"{}\"}} {}\n", name, kind, value);
+    for (const auto& [kind, value] : out) out_ += fmt::format("{}{{direction=\"out\",kind=\"{}\"}} {}\n", name, kind, value);
+  }
+
+  std::string take() { return std::move(out_); }
+
+ private:
+  void family(std::string_view name, std::string_view help, std::string_view type) {
+    out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  }
+
+  std::string out_;
+};
+
+}  // namespace
+
+std::string prometheus_text(const Node& node) {
+  const NodeStats s = node.stats();
+  std::map<membership::MemberState, std::uint64_t> by_state;
+  for (const auto& m : node.members()) ++by_state[m.state];
+  auto members = [&](membership::MemberState state) { return by_state[state]; };
+  auto errors = [&](ErrorCategory category) { return s.handler_errors[static_cast<std::size_t>(category)]; };
+
+  Exposition e;
+  e.counter("pulsing_messages_handled_total", "Messages (asks, tells, stream starts) handled by this node's actors.",
+            s.messages_handled);
+  e.directed("pulsing_remote_calls_total", "Calls that crossed the network, by direction and kind.",
+             {{"ask", s.asks_in}, {"tell", s.tells_in}, {"stream", s.streams_in}},
+             {{"ask", s.asks_out}, {"tell", s.tells_out}, {"stream", s.streams_out}});
+  e.labelled("counter", "pulsing_transport_envelopes_total", "Envelopes sent and received over ZeroMQ.", "direction",
+             {{"in", s.transport.envelopes_received}, {"out", s.transport.envelopes_sent}});
+  e.counter("pulsing_transport_frames_rejected_total", "Frames from other nodes that could not be read.",
+            s.transport.frames_rejected);
+  e.counter("pulsing_ask_timeouts_total", "Remote asks that got no answer in time.", s.ask_timeouts);
+  e.labelled("counter", "pulsing_handler_errors_total", "Failures returned by this node's handlers, by category.",
+             "category",
+             {{"business", errors(ErrorCategory::kBusiness)},
+              {"system", errors(ErrorCategory::kSystem)},
+              {"timeout", errors(ErrorCategory::kTimeout)},
+              {"runtime", errors(ErrorCategory::kRuntime)}});
+  e.counter("pulsing_restarts_total", "Actor restarts by their supervisors.", s.restarts);
+  e.counter("pulsing_dead_letters_total", "Tells that no actor will ever handle.", s.dead_letters);
+  e.gauge("pulsing_actors", "Actors on this node.", s.actors);
+  e.gauge("pulsing_mailbox_depth", "User messages waiting, all mailboxes together.", s.queued);
+  e.gauge("pulsing_mailbox_depth_max", "User messages waiting in the fullest mailbox.", s.max_queued);
+  e.labelled("gauge", "pulsing_members", "Cluster members as this node sees them, by state.", "state",
+             {{"alive", members(membership::MemberState::kAlive)},
+              {"suspect", members(membership::MemberState::kSuspect)},
+              {"dead", members(membership::MemberState::kDead)},
+              {"left", members(membership::MemberState::kLeft)}});
+  e.gauge("pulsing_registry_entries", "Name instances held in this node's registry shard.", s.registry.entries);
+  e.counter("pulsing_registry_lookups_total", "Registry lookups started on this node.", s.registry.lookups);
+  e.counter("pulsing_registry_rejected_total", "Registry messages refused (oversized, stale, from the dead).",
+            s.registry.rejected);
+  e.labelled("counter", "pulsing_gossip_datagrams_total", "Gossip (SWIM) datagrams.", "direction",
+             {{"in", s.gossip.datagrams_received}, {"out", s.gossip.datagrams_sent}});
+  e.labelled("counter", "pulsing_gossip_bytes_total", "Gossip (SWIM) bytes.", "direction",
+             {{"in", s.gossip.bytes_received}, {"out", s.gossip.bytes_sent}});
+  e.counter("pulsing_gossip_bad_packets_total", "Gossip datagrams that could not be read.", s.gossip.bad_packets);
+  return e.take();
+}
+
+}  // namespace pulsing::admin
