@@ -1,8 +1,11 @@
-// NodeProcess: one pulsing_test_node child process, owned by a test.
+// NodeProcess: one child process running a node (pulsing_test_node, or `pulsing node`), owned
+// by a test; or a command run to its end (`pulsing ask ...`).
 //
 //   auto b = NodeProcess::start();                      // waits for its "ready <endpoint>" line
 //   auto calc = node.resolve_at<Calculator>(b.endpoint(), "calc").get();
 //   b.kill();                                           // SIGKILL, reaped
+//   auto n = NodeProcess::start_program(PULSING_CLI_PATH, {"node", "--listen", "127.0.0.1:0"});
+//   auto [status, out] = NodeProcess::run_program(PULSING_CLI_PATH, {"members", "--node", ...});
 //
 // The child is always stopped and reaped: the destructor SIGKILLs and waitpid()s a child still
 // running, also when the test fails or throws. If the test process itself dies (a crash, a
@@ -40,8 +43,13 @@ class NodeProcess {
   // something else, or is not ready in time (the child is then killed and reaped).
   static NodeProcess start(std::vector<std::string> args = {},
                            std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    return start_program(PULSING_TEST_NODE_PATH, std::move(args), limit);
+  }
+  // The same with another program that prints "ready <endpoint>[ <more>]" once it serves.
+  static NodeProcess start_program(const std::string& program, std::vector<std::string> args,
+                                   std::chrono::milliseconds limit = std::chrono::seconds(10)) {
     NodeProcess child;
-    child.launch(args);
+    child.launch(program, args, false);
     child.await_ready(limit);
     return child;
   }
@@ -56,8 +64,14 @@ class NodeProcess {
   // status as status_code() describes it, and what it printed on stdout.
   static std::pair<int, std::string> run(std::vector<std::string> args,
                                          std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    return run_program(PULSING_TEST_NODE_PATH, std::move(args), limit, false);
+  }
+  // Runs `program` so; with `with_stderr`, what it printed on stderr is in the output too.
+  static std::pair<int, std::string> run_program(const std::string& program, std::vector<std::string> args,
+                                                 std::chrono::milliseconds limit = std::chrono::seconds(10),
+                                                 bool with_stderr = true) {
     NodeProcess child;
-    child.launch(args);
+    child.launch(program, args, with_stderr);
     std::string out;
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (child.read_some(out, deadline)) {
@@ -70,6 +84,7 @@ class NodeProcess {
       : pid_(std::exchange(other.pid_, -1)),
         out_fd_(std::exchange(other.out_fd_, -1)),
         endpoint_(std::move(other.endpoint_)),
+        ready_rest_(std::move(other.ready_rest_)),
         status_(other.status_) {}
   NodeProcess& operator=(NodeProcess&& other) noexcept {
     if (this != &other) {
@@ -77,6 +92,7 @@ class NodeProcess {
       pid_ = std::exchange(other.pid_, -1);
       out_fd_ = std::exchange(other.out_fd_, -1);
       endpoint_ = std::move(other.endpoint_);
+      ready_rest_ = std::move(other.ready_rest_);
       status_ = other.status_;
     }
     return *this;
@@ -89,6 +105,8 @@ class NodeProcess {
   bool running() const { return pid_ > 0; }
   // "tcp://127.0.0.1:40213", as the child printed it.
   const std::string& endpoint() const { return endpoint_; }
+  // What the ready line said after the endpoint ("admin http://127.0.0.1:8001"), if anything.
+  const std::string& ready_rest() const { return ready_rest_; }
 
   // SIGKILL, then reaped. Idempotent.
   void kill() { reap_now(); }
@@ -103,10 +121,10 @@ class NodeProcess {
  private:
   NodeProcess() = default;
 
-  void launch(const std::vector<std::string>& args) {
+  void launch(const std::string& program, const std::vector<std::string>& args, bool with_stderr) {
     // Everything the child needs is prepared before fork(): between fork() and exec() a child
     // of a multi-threaded process may only make async-signal-safe calls.
-    std::vector<std::string> all{PULSING_TEST_NODE_PATH};
+    std::vector<std::string> all{program};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : all) argv.push_back(a.data());
@@ -131,6 +149,7 @@ class NodeProcess {
       dfl.sa_handler = SIG_DFL;
       for (int sig : {SIGTERM, SIGINT, SIGPIPE}) ::sigaction(sig, &dfl, nullptr);
       if (::dup2(fds[1], STDOUT_FILENO) < 0) ::_exit(127);
+      if (with_stderr && ::dup2(fds[1], STDERR_FILENO) < 0) ::_exit(127);
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
@@ -164,17 +183,19 @@ class NodeProcess {
       if (!read_some(out, deadline)) {
         bool late = std::chrono::steady_clock::now() >= deadline;
         reap_now();
-        throw std::runtime_error(late ? "pulsing_test_node was not ready within " + std::to_string(limit.count()) + " ms"
-                                      : "pulsing_test_node exited before it was ready (status " +
-                                            std::to_string(status_) + "), having printed '" + out + "'");
+        throw std::runtime_error(late ? "the node was not ready within " + std::to_string(limit.count()) + " ms"
+                                      : "the node exited before it was ready (status " + std::to_string(status_) +
+                                            "), having printed '" + out + "'");
       }
     }
     std::string line = out.substr(0, out.find('\n'));
     if (!line.starts_with("ready tcp://")) {
       reap_now();
-      throw std::runtime_error("pulsing_test_node printed '" + line + "' instead of 'ready <endpoint>'");
+      throw std::runtime_error("the node printed '" + line + "' instead of 'ready <endpoint>'");
     }
-    endpoint_ = line.substr(6);
+    auto space = line.find(' ', 6);
+    endpoint_ = line.substr(6, space == std::string::npos ? std::string::npos : space - 6);
+    if (space != std::string::npos) ready_rest_ = line.substr(space + 1);
   }
 
   // Waits for the child to exit until `deadline`, then SIGKILLs it; always reaps it.
@@ -229,6 +250,7 @@ class NodeProcess {
   pid_t pid_ = -1;
   int out_fd_ = -1;
   std::string endpoint_;
+  std::string ready_rest_;
   int status_ = -1;
 };
 

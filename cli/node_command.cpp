@@ -1,0 +1,212 @@
+// `pulsing node`: one node of a cluster in this process, until SIGTERM or SIGINT. It gossips,
+// serves the node service (so that client commands can reach the cluster through it), hosts the
+// built-in services it is told to, and serves the admin endpoint. On SIGTERM it reports not
+// ready, leaves the cluster gracefully (the others see "left", not "dead"), lets its actors
+// finish their work (NodeConfig::shutdown_grace), and exits 0.
+//
+// Every setting comes from, in order of precedence: its flag, its environment variable, the
+// config file (`key = value` lines with the flags' names), its default.
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "admin/admin_endpoint.hpp"
+#include "admin/host_port.hpp"
+#include "admin/node_service.hpp"
+#include "cli/client.hpp"
+#include "cli/commands.hpp"
+#include "cli/services.hpp"
+#include "runtime/node.hpp"
+
+namespace pulsing::cli {
+namespace {
+
+struct NodeOptions {
+  std::string listen = "127.0.0.1:7000";
+  std::string advertise;
+  std::vector<std::string> seeds;
+  std::string name;
+  std::string admin;
+  std::string services;
+  std::string cluster = "pulsing";
+  std::size_t workers = 0;
+  std::string config;
+};
+
+// Reads `key = value` lines ('#' starts a comment; a value may be quoted) into the options the
+// command line and the environment left unset.
+void apply_config_file(CLI::App& sub, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw CliError(kUsage, fmt::format("cannot read the config file '{}'", path));
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    auto trim = [](std::string s) {
+      auto begin = s.find_first_not_of(" \t\r");
+      auto end = s.find_last_not_of(" \t\r");
+      return begin == std::string::npos ? std::string() : s.substr(begin, end - begin + 1);
+    };
+    line = trim(line.substr(0, line.find('#')));
+    if (line.empty()) continue;
+    auto equals = line.find('=');
+    if (equals == std::string::npos) {
+      throw CliError(kUsage, fmt::format("{}:{}: expected 'key = value', got '{}'", path, number, line));
+    }
+    std::string key = trim(line.substr(0, equals));
+    std::string value = trim(line.substr(equals + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    CLI::Option* option = key == "config" ? nullptr : sub.get_option_no_throw("--" + key);
+    if (option == nullptr) {
+      throw CliError(kUsage, fmt::format("{}:{}: unknown setting '{}' (the settings are the flags of `pulsing node "
+                                         "--help`, without the dashes)",
+                                         path, number, key));
+    }
+    if (option->count() == 0) {
+      option->add_result(value);
+      option->run_callback();
+    }
+  }
+}
+
+std::vector<std::string> split_list(const std::vector<std::string>& items) {
+  std::vector<std::string> out;
+  for (const auto& item : items) {
+    std::size_t start = 0;
+    while (start <= item.size()) {
+      auto comma = item.find(',', start);
+      std::string part = item.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!part.empty()) out.push_back(part);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+admin::HostPort host_port(const std::string& text, const char* flag) {
+  try {
+    return admin::split_host_port(text);
+  } catch (const std::invalid_argument&) {
+    throw CliError(kUsage, fmt::format("{} takes HOST:PORT, like 127.0.0.1:7000, not '{}'", flag, text));
+  }
+}
+
+int run_node(const NodeOptions& options) {
+  const admin::HostPort listen = host_port(options.listen, "--listen");
+  if (!options.advertise.empty()) host_port(options.advertise, "--advertise");
+  std::vector<std::string> seeds = split_list(options.seeds);
+  for (const auto& seed : seeds) host_port(seed, "--seeds");
+  std::string admin_bind = options.admin;
+  if (admin_bind.empty()) {
+    // Beside the node's port, so that several nodes on one host do not collide.
+    admin_bind = admin::join_host_port(listen.host, listen.port == 0 ? 0 : static_cast<std::uint16_t>(listen.port + 1000));
+  }
+  if (admin_bind != "off") host_port(admin_bind, "--admin");
+  std::vector<ServiceSpec> services;
+  try {
+    services = parse_services(options.services);
+  } catch (const std::invalid_argument& e) {
+    throw CliError(kUsage, fmt::format("--services: {}", e.what()));
+  }
+
+  NodeConfig config;
+  config.name = options.name.empty() ? "pulsing" : options.name;
+  config.listen = "tcp://" + options.listen;
+  if (!options.advertise.empty()) config.advertise = "tcp://" + options.advertise;
+  config.seeds = seeds;
+  config.worker_threads = options.workers;
+  config.membership.name = options.name;
+  config.membership.cluster = options.cluster;
+
+  // Block the stop signals before any thread starts, so that every thread inherits the mask and
+  // only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::unique_ptr<Node> node;
+  try {
+    node = std::make_unique<Node>(config);
+  } catch (const std::exception& e) {
+    throw CliError(kFailed, fmt::format("cannot start a node on {}: {}", options.listen, e.what()));
+  }
+  admin::NodeService::serve(*node).get();
+  for (const auto& spec : services) spawn_service(*node, spec);
+  std::unique_ptr<admin::AdminEndpoint> endpoint;
+  if (admin_bind != "off") {
+    try {
+      endpoint = std::make_unique<admin::AdminEndpoint>(*node, admin_bind);
+    } catch (const std::exception& e) {
+      throw CliError(kFailed, fmt::format("cannot serve the admin endpoint on {}: {} (choose another with --admin, "
+                                          "or --admin off)",
+                                          admin_bind, e.what()));
+    }
+  }
+
+  std::vector<std::string> served;
+  for (const auto& spec : services) served.push_back(spec.name == spec.kind ? spec.name : spec.name + "=" + spec.kind);
+  const std::string name = node->member_name();
+  std::fprintf(stderr, "pulsing node %s: listening on %s, seeds [%s], services [%s]\n", name.c_str(),
+               node->endpoint().c_str(), fmt::format("{}", fmt::join(seeds, ", ")).c_str(),
+               fmt::format("{}", fmt::join(served, ", ")).c_str());
+  std::cout << "ready " << node->endpoint() << (endpoint ? " admin " + endpoint->url() : std::string()) << std::endl;
+
+  int received = 0;
+  sigwait(&stop_signals, &received);
+  std::fprintf(stderr, "pulsing node %s: %s received, leaving the cluster\n", name.c_str(),
+               received == SIGTERM ? "SIGTERM" : "SIGINT");
+  if (endpoint) endpoint->set_draining();
+  node->shutdown();  // leaves gracefully, then stops the actors
+  endpoint.reset();
+  std::fprintf(stderr, "pulsing node %s: stopped\n", name.c_str());
+  return kOk;
+}
+
+}  // namespace
+
+void add_node_command(CLI::App& app, Command& chosen) {
+  auto options = std::make_shared<NodeOptions>();
+  CLI::App* sub = app.add_subcommand("node", "run a node until SIGTERM or SIGINT (then it leaves the cluster gracefully)");
+  sub->add_option("--listen", options->listen, "where to listen, HOST:PORT (TCP for calls, UDP for gossip)")
+      ->envname("PULSING_LISTEN")
+      ->capture_default_str();
+  sub->add_option("--advertise", options->advertise,
+                  "the HOST:PORT others reach this node at, when it differs from --listen (NAT, containers)")
+      ->envname("PULSING_ADVERTISE");
+  sub->add_option("--seeds", options->seeds, "members to join through, HOST:PORT, comma separated (none: found a cluster)")
+      ->envname("PULSING_SEEDS");
+  sub->add_option("--name", options->name, "this node's name in the cluster (default: its advertised HOST:PORT)")
+      ->envname("PULSING_NAME");
+  sub->add_option("--admin", options->admin, "the admin HTTP endpoint, HOST:PORT or 'off' (default: the listen host, port + 1000)")
+      ->envname("PULSING_ADMIN");
+  sub->add_option("--services", options->services,
+                  "built-in services to host, KIND or NAME=KIND, comma separated; kinds: echo, calculator, counter, kv, tokens")
+      ->envname("PULSING_SERVICES");
+  sub->add_option("--cluster", options->cluster, "the cluster's name: nodes of other clusters are ignored")
+      ->envname("PULSING_CLUSTER")
+      ->capture_default_str();
+  sub->add_option("--workers", options->workers, "threads that run actors (0: one per core)")
+      ->envname("PULSING_WORKERS")
+      ->capture_default_str();
+  sub->add_option("--config", options->config, "a file of 'key = value' lines, keys named as these flags")
+      ->envname("PULSING_CONFIG");
+  sub->callback([&chosen, sub, options] {
+    chosen = [sub, options] {
+      if (!options->config.empty()) apply_config_file(*sub, options->config);
+      return run_node(*options);
+    };
+  });
+}
+
+}  // namespace pulsing::cli

@@ -1,0 +1,123 @@
+#include "cli/services.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <utility>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "runtime/actor.hpp"
+#include "runtime/stream.hpp"
+
+namespace pulsing::cli {
+namespace {
+
+class Echo : public Actor {
+ public:
+  Value echo(Value value) { return value; }
+  PULSING_METHODS(Echo, echo)
+};
+
+class Calculator : public Actor {
+ public:
+  std::int64_t add(std::int64_t n) { return total_ += n; }
+  std::int64_t get() { return total_; }
+  std::int64_t reset() { return std::exchange(total_, 0); }
+  PULSING_METHODS(Calculator, add, get, reset)
+
+ private:
+  std::int64_t total_ = 0;
+};
+
+class Counter : public Actor {
+ public:
+  std::int64_t increment() { return ++count_; }
+  std::int64_t add(std::int64_t n) { return count_ += n; }
+  std::int64_t get() { return count_; }
+  PULSING_METHODS(Counter, increment, add, get)
+
+ private:
+  std::int64_t count_ = 0;
+};
+
+class KeyValue : public Actor {
+ public:
+  Value put(std::string key, Value value) {
+    auto [it, inserted] = entries_.try_emplace(std::move(key), value);
+    if (inserted) return Value();
+    return std::exchange(it->second, std::move(value));
+  }
+  Value get(std::string key) {
+    auto it = entries_.find(key);
+    return it == entries_.end() ? Value() : it->second;
+  }
+  bool remove(std::string key) { return entries_.erase(key) > 0; }
+  std::vector<std::string> keys() {
+    std::vector<std::string> out;
+    for (const auto& [key, value] : entries_) out.push_back(key);
+    return out;
+  }
+  PULSING_METHODS(KeyValue, put, get, remove, keys)
+
+ private:
+  std::map<std::string, Value, std::less<>> entries_;
+};
+
+class Tokens : public Actor {
+ public:
+  // n tokens of a canned answer (cycled), as a language model would stream them; a toy model
+  // ignores the prompt.
+  Stream<std::string> generate(std::string /*prompt*/, std::int64_t n) {
+    if (n < 0) throw std::invalid_argument(fmt::format("generate: n must be at least 0, not {}", n));
+    static const std::vector<std::string> words = {"Actors", " keep", " their", " state", " private",
+                                                   " and",    " talk", " in",    " messages", "."};
+    for (std::int64_t i = 0; i < n; ++i) {
+      std::string token = words[static_cast<std::size_t>(i) % words.size()];
+      co_yield std::move(token);
+    }
+  }
+  PULSING_METHODS(Tokens, generate)
+};
+
+}  // namespace
+
+const std::vector<std::string>& service_kinds() {
+  static const std::vector<std::string> kinds = {"echo", "calculator", "counter", "kv", "tokens"};
+  return kinds;
+}
+
+std::vector<ServiceSpec> parse_services(std::string_view list) {
+  std::vector<ServiceSpec> specs;
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    if (item.empty()) continue;
+    auto equals = item.find('=');
+    ServiceSpec spec;
+    spec.kind = std::string(equals == std::string_view::npos ? item : item.substr(equals + 1));
+    spec.name = std::string(equals == std::string_view::npos ? item : item.substr(0, equals));
+    const auto& kinds = service_kinds();
+    if (std::find(kinds.begin(), kinds.end(), spec.kind) == kinds.end()) {
+      throw std::invalid_argument(fmt::format("unknown service kind '{}' in '{}' (the kinds are {})", spec.kind, item,
+                                              fmt::join(kinds, ", ")));
+    }
+    if (!detail::valid_actor_name(spec.name)) throw std::invalid_argument(detail::invalid_name(spec.name).describe());
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+AnyRef spawn_service(Node& node, const ServiceSpec& spec) {
+  SpawnOptions options{.name = spec.name};
+  if (spec.kind == "echo") return node.spawn<Echo>(options).get();
+  if (spec.kind == "calculator") return node.spawn<Calculator>(options).get();
+  if (spec.kind == "counter") return node.spawn<Counter>(options).get();
+  if (spec.kind == "kv") return node.spawn<KeyValue>(options).get();
+  return node.spawn<Tokens>(options).get();
+}
+
+}  // namespace pulsing::cli

@@ -1,0 +1,37 @@
+// The built-in services `pulsing node --services` can host, so that a fresh cluster has
+// something to call:
+//   echo        echo(value) -> value
+//   calculator  add(n) -> total, get() -> total, reset() -> previous total
+//   counter     increment() -> count, add(n) -> count, get() -> count
+//   kv          put(key, value) -> previous value or null, get(key) -> value or null,
+//               remove(key) -> bool, keys() -> [key...]
+//   tokens      generate(prompt, n) -> a stream of n text tokens
+//
+// Thread-safety: actors; spawn_service from any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/node.hpp"
+
+namespace pulsing::cli {
+
+// One "--services" item: KIND, or NAME=KIND to serve it under another name.
+struct ServiceSpec {
+  std::string name;
+  std::string kind;
+};
+
+// The kinds above, in that order.
+const std::vector<std::string>& service_kinds();
+
+// Parses "service=calculator,echo". Throws std::invalid_argument naming a bad item or an unknown
+// kind (and listing the kinds).
+std::vector<ServiceSpec> parse_services(std::string_view list);
+
+// Spawns the service on `node`. Throws as Node::spawn fails (kNameTaken, ...).
+AnyRef spawn_service(Node& node, const ServiceSpec& spec);
+
+}  // namespace pulsing::cli
