@@ -22,3 +22,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #pragma GCC diagnostic pop
+
+// The short names admin/'s sources use for them.
+namespace pulsing::admin {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
+}  // namespace pulsing::admin

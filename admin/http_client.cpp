@@ -10,12 +10,6 @@
 
 namespace pulsing::admin {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-using boost::system::error_code;
-
 namespace {
 
 // The largest answer read (a /metrics or /actors of a very busy node stays far below).

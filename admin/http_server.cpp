@@ -19,12 +19,6 @@
 
 namespace pulsing::admin {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-using boost::system::error_code;
-
 namespace {
 
 using namespace std::chrono_literals;
