@@ -27,7 +27,7 @@ NodeConfig client_config(std::chrono::milliseconds timeout) {
 
 std::string unreachable_hint(const std::string& endpoint) {
   return fmt::format("is a pulsing node running at {}? (the address comes from --node or PULSING_NODE)",
-                     endpoint.substr(6));
+                     node_address(endpoint));
 }
 
 }  // namespace
@@ -43,6 +43,11 @@ std::string node_endpoint(std::string_view address) {
   }
   if (parsed.port == 0) throw CliError(kUsage, fmt::format("'{}' needs a port other than 0", address));
   return "tcp://" + admin::join_host_port(parsed.host, parsed.port);
+}
+
+std::string node_address(std::string_view endpoint) {
+  if (endpoint.starts_with("tcp://")) endpoint.remove_prefix(6);
+  return std::string(endpoint);
 }
 
 std::chrono::milliseconds parse_duration(std::string_view text, std::string_view flag) {
@@ -85,12 +90,12 @@ AnyRef Client::node_service() {
     if (e.kind() == RuntimeErrorKind::kActorNotFound) {
       throw CliError(kUnreachable, fmt::format("the node at {} serves no '{}': it is not run by `pulsing node` "
                                                "(an application can serve pulsing::admin::NodeService)",
-                                               endpoint_.substr(6), admin::kNodeServiceName));
+                                               node_address(endpoint_), admin::kNodeServiceName));
     }
-    throw CliError(kUnreachable, fmt::format("cannot reach {}: {}; {}", endpoint_.substr(6), e.what(),
+    throw CliError(kUnreachable, fmt::format("cannot reach {}: {}; {}", node_address(endpoint_), e.what(),
                                              unreachable_hint(endpoint_)));
   } catch (const TimeoutError&) {
-    throw CliError(kUnreachable, fmt::format("cannot reach {}: no answer within {} ms; {}", endpoint_.substr(6),
+    throw CliError(kUnreachable, fmt::format("cannot reach {}: no answer within {} ms; {}", node_address(endpoint_),
                                              timeout_.count(), unreachable_hint(endpoint_)));
   }
   return *service_;
@@ -101,7 +106,7 @@ Value Client::call_node(std::string_view method, std::vector<Value> args) {
   try {
     return service.ask(method, std::move(args)).get();
   } catch (const std::exception& e) {
-    throw explain(e, fmt::format("{} on {}", method, endpoint_.substr(6)));
+    throw explain(e, fmt::format("{} on {}", method, node_address(endpoint_)));
   }
 }
 
@@ -113,14 +118,14 @@ AnyRef Client::instance(const std::string& name) {
     if (e.code() != kNotFound) throw;
     throw CliError(kNotFound, fmt::format("no actor named '{}' in the cluster, as {} sees it (`pulsing actors` lists "
                                           "a node's actors)",
-                                          name, endpoint_.substr(6)));
+                                          name, node_address(endpoint_)));
   }
   const Value& first = rows.as_list().front();
   const std::string& endpoint = first.find("endpoint")->as_text();
   try {
     return node_.resolve_at(endpoint, name, timeout_).get();
   } catch (const std::exception& e) {
-    throw explain(e, fmt::format("reaching '{}' at {}", name, endpoint.substr(6)));
+    throw explain(e, fmt::format("reaching '{}' at {}", name, node_address(endpoint)));
   }
 }
 
