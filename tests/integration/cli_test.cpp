@@ -185,6 +185,19 @@ TEST_CASE("cli: failures exit with a code that says which, and a message that sa
   CHECK(business.status == 1);
   CHECK(business.text.find("n must be at least 0") != std::string::npos);
 
+  for (const char* command : {"tell", "stream", "stop", "resolve"}) {
+    std::vector<std::string> args{command, "nosuch"};
+    if (std::string(command) == "tell" || std::string(command) == "stream") args.push_back("get");
+    args.insert(args.end(), {"--node", via});
+    auto out = pulsing(args);
+    CHECK_MESSAGE(out.status == 3, command);
+    CHECK_MESSAGE(out.text.find("'nosuch'") != std::string::npos, command);
+  }
+  auto stream_method = pulsing({"stream", "tokens", "speak", "--node", via});
+  CHECK(stream_method.status == 2);
+  CHECK(stream_method.text.find("has no method 'speak'") != std::string::npos);
+  CHECK(pulsing({"actors", "--node", "127.0.0.1:1", "--timeout", "2s"}).status == 4);
+
   auto missing = pulsing({"ask", "service", "--node", via});
   CHECK(missing.status == 2);
   auto flag = pulsing({"members", "--nodes", via});
