@@ -2,6 +2,8 @@
 # Installs every package pulsing needs to build, test and benchmark on Debian 12.
 # Idempotent: when everything is present it prints nothing and touches nothing.
 # Must run as root (or through sudo); uses only the machine's configured apt sources.
+#   scripts/install-deps.sh              the build, test and benchmark packages
+#   scripts/install-deps.sh PACKAGE...   those packages only (tests/docker/run.sh: docker.io, ...)
 set -euo pipefail
 
 packages=(
@@ -11,6 +13,7 @@ packages=(
   nlohmann-json3-dev libxxhash-dev zlib1g-dev
   libcaf-dev            # the comparison benchmarks only (bench/caf)
 )
+(($# > 0)) && packages=("$@")
 
 missing=()
 for p in "${packages[@]}"; do
