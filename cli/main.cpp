@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
                "Exit codes: 0 ok, 1 the call failed, 2 usage error, 3 no such actor, 4 node unreachable.",
                "pulsing");
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("pulsing ") + PULSING_VERSION);
   Command chosen;
   add_node_command(app, chosen);
   add_client_commands(app, chosen);
@@ -35,6 +36,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);  // prints the problem

@@ -26,6 +26,7 @@
 #include "cli/client.hpp"
 #include "cli/commands.hpp"
 #include "cli/services.hpp"
+#include "common/log.hpp"
 #include "runtime/node.hpp"
 
 namespace pulsing::cli {
@@ -40,6 +41,7 @@ struct NodeOptions {
   std::string services;
   std::string cluster = "pulsing";
   std::size_t workers = 0;
+  std::string log_level = "info";
   std::string config;
 };
 
@@ -117,6 +119,8 @@ int run_node(const NodeOptions& options) {
   } catch (const std::invalid_argument& e) {
     throw CliError(kUsage, fmt::format("--services: {}", e.what()));
   }
+
+  log().set_level(spdlog::level::from_str(options.log_level));
 
   NodeConfig config;
   config.name = options.name.empty() ? "pulsing" : options.name;
@@ -198,6 +202,10 @@ void add_node_command(CLI::App& app, Command& chosen) {
       ->capture_default_str();
   sub->add_option("--workers", options->workers, "threads that run actors (0: one per core)")
       ->envname("PULSING_WORKERS")
+      ->capture_default_str();
+  sub->add_option("--log-level", options->log_level, "what the node logs on stderr: debug, info, warn, error, off")
+      ->envname("PULSING_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
   sub->add_option("--config", options->config, "a file of 'key = value' lines, keys named as these flags")
       ->envname("PULSING_CONFIG");
