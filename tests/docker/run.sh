@@ -118,7 +118,7 @@ for m in json.loads(sys.argv[1]):
 alive_count() {
   local out
   out=$(members_json "$1") || { seen="$1: pulsing members failed: $out"; return 1; }
-  seen="$1 sees:"$'\n'$(member_states "$out")
+  seen="$1 sees:"$'\n'$(member_states "$out" | sed "s/^/  /")
   [[ $(member_states "$out" | awk '$2 == "alive"' | wc -l) -eq $2 ]]
 }
 
