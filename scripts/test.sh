@@ -5,6 +5,7 @@
 #   scripts/test.sh            everything
 #   PULSING_SKIP_SANITIZERS=1  only the plain build
 #   PULSING_TSAN=1             also the ThreadSanitizer build (libzmq suppressed)
+#   PULSING_SKIP_DOCKER=1      not the docker-compose cluster (tests/docker/run.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -21,6 +22,11 @@ run_suite() {  # run_suite BUILD_DIR [cmake args...]
 echo "== build and test (RelWithDebInfo)"
 run_suite build
 ./scripts/check-embed.sh build
+
+if [[ -z ${PULSING_SKIP_DOCKER:-} ]]; then
+  echo "== docker-compose cluster (tests/docker)"
+  ./tests/docker/run.sh
+fi
 
 if [[ -z ${PULSING_SKIP_SANITIZERS:-} ]]; then
   echo "== ASan+UBSan"
