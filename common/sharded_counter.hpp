@@ -1,7 +1,7 @@
 // ShardedCounter: a monotonic event count that many threads bump at once, such as the messages
 // a node's workers handle. One atomic would bounce its cache line between cores on every
 // message; here each thread adds to one of a few padded slots (chosen once per thread), and a
-// reader sums them.
+// reader sums them. Callers on a hot path still add in batches where they can.
 //
 // Thread-safe: add() and value() from any thread. value() is a sum of relaxed loads: exact once
 // the adders are quiet, a lower bound while they run.
@@ -11,8 +11,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <thread>
 
 namespace pulsing {
 
@@ -34,8 +32,11 @@ class ShardedCounter {
     std::atomic<std::uint64_t> count{0};
   };
 
+  // Threads take slots in turn as they first count (a hash of the thread id would not do: they
+  // are addresses, alike in their low bits, so all would land in one slot).
   static std::size_t slot_index() noexcept {
-    thread_local const std::size_t index = std::hash<std::thread::id>{}(std::this_thread::get_id()) % kSlots;
+    static std::atomic<std::size_t> next{0};
+    thread_local const std::size_t index = next.fetch_add(1, std::memory_order_relaxed) % kSlots;
     return index;
   }
 

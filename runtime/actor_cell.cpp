@@ -196,6 +196,7 @@ void ActorCell::run_turn() {
   tls_resume_target = this;
 
   bool budget_left = true;
+  std::uint64_t handled = 0;  // counted once per turn, not per message: W3 runs 20M+ messages/s
   for (int budget = kTurnBudget;; --budget) {
     if (budget == 0) {
       budget_left = false;
@@ -204,13 +205,14 @@ void ActorCell::run_turn() {
     Message* m = system_.pop();
     if (m == nullptr && accepting_user()) {
       m = user_.pop();
-      if (m != nullptr) node_->metrics().messages_handled.add();
+      handled += m != nullptr ? 1 : 0;
     }
     if (m == nullptr) break;
     run_message(m);
     if (mute_.load(std::memory_order_relaxed) != kNotMuted) break;
   }
   user_.publish_popped();
+  if (handled != 0) node_->metrics().messages_handled.add(handled);
   if (has_muted_senders_.load(std::memory_order_seq_cst) &&
       (holds_ > 0 || phase_ != Phase::kRunning || user_.depth() <= capacity_ / 2)) {
     // Drained enough, or blocked on something those senders might be part of: let them go.
