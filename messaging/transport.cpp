@@ -1,6 +1,7 @@
 #include "messaging/transport.hpp"
 
 #include <poll.h>
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -31,6 +32,28 @@ constexpr auto kMonitorInterval = std::chrono::milliseconds(10);
 // How long the I/O thread sleeps at most while something it has to send waits for room in
 // ZeroMQ that no descriptor announces (a ROUTER's pipe to one caller).
 constexpr auto kRetryInterval = std::chrono::milliseconds(1);
+
+// A duplicate of the I/O thread's eventfd, for lookup threads: they may outlive the transport.
+struct WakeFd {
+  explicit WakeFd(int descriptor) : fd(descriptor) {}
+  ~WakeFd() {
+    if (fd >= 0) ::close(fd);
+  }
+  WakeFd(const WakeFd&) = delete;
+  WakeFd& operator=(const WakeFd&) = delete;
+  void wake() const {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(fd, &one, sizeof(one));
+  }
+  const int fd;
+};
+
+// "tcp://host:port" → host and ":port" ("" and "" when it is not that).
+std::pair<std::string, std::string> split_endpoint(const std::string& endpoint) {
+  auto colon = endpoint.rfind(':');
+  if (!endpoint.starts_with("tcp://") || colon == std::string::npos || colon < 6) return {};
+  return {endpoint.substr(6, colon - 6), endpoint.substr(colon)};
+}
 
 // Whether ZeroMQ holds input for `socket` (ZMQ_EVENTS, which also takes in its pending news).
 bool has_input(zmq::socket_t& socket) { return (socket.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0; }
@@ -117,6 +140,12 @@ class Transport::Io {
     int dealer_fd = -1;   // ZMQ_FD: readable when the socket has news
     int monitor_fd = -1;
     Clock::time_point created;
+    // For a peer named by a host name: the numeric endpoint ZeroMQ connects to ("" until a
+    // lookup answered), the lookup under way, and when to look again while the peer is down.
+    bool named = false;
+    std::string connected_to;
+    std::shared_ptr<HostLookup> lookup;
+    Clock::time_point next_lookup;
     bool news = false;    // the descriptor said so: input (or room) may be waiting
     bool sent = false;    // sent since it last looked for input (see try_send)
     std::optional<zmq::message_t> unsent;  // a frame ZeroMQ could not take yet
@@ -140,6 +169,7 @@ class Transport::Io {
         router_(context_, zmq::socket_type::router) {
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) throw std::runtime_error(fmt::format("eventfd: {}", std::strerror(errno)));
+    lookup_waker_ = std::make_shared<WakeFd>(::fcntl(wake_fd_, F_DUPFD_CLOEXEC, 0));
     router_.set(zmq::sockopt::linger, 0);
     router_.set(zmq::sockopt::rcvhwm, config_.queued_frames);
     router_.set(zmq::sockopt::sndhwm, config_.queued_frames);
@@ -221,6 +251,11 @@ class Transport::Io {
   void read_router_monitor();
   void read_monitors();
   void check_connect_timeouts();
+  // Connects a new link: at once to a numeric address, else once a lookup found one.
+  void connect(Link& link);
+  void start_lookup(Link& link);
+  // Connects links whose lookup answered; looks again for peers that are down.
+  void update_lookups();
   void peer_down(Link& link, const std::string& why);
   void caller_gone(const std::string& endpoint);
   Caller& caller(std::string_view identity);
@@ -238,6 +273,8 @@ class Transport::Io {
   std::string bound_;
   std::string identity_;
   int wake_fd_ = -1;
+  std::shared_ptr<WakeFd> lookup_waker_;
+  std::size_t named_links_ = 0;  // links to peers named by host name (I/O thread only)
   std::atomic<bool> sleeping_{false};
   bool paused_ = false;  // reading stopped: the receiver is congested
   bool in_pass_ = false;
@@ -275,6 +312,7 @@ bool Transport::Io::pass(std::chrono::milliseconds max_wait) {
   if (in_pass_) return false;
   in_pass_ = true;
   connect_new_peers();
+  update_lookups();
   flush_ready();
   check_connect_timeouts();
   if (paused_ && !handler_.still_congested()) paused_ = false;
@@ -413,14 +451,62 @@ void Transport::Io::connect_new_peers() {
     link->dealer_fd = link->dealer.get(zmq::sockopt::fd);
     link->monitor_fd = link->monitor.get(zmq::sockopt::fd);
     connections_.fetch_add(1, std::memory_order_relaxed);
-    try {
-      link->dealer.connect(peer->endpoint());
-    } catch (const zmq::error_t& e) {
-      links_.push_back(std::move(link));
-      peer_down(*links_.back(), fmt::format("cannot connect to {}: {}", peer->endpoint(), e.what()));
-      continue;
-    }
     links_.push_back(std::move(link));
+    connect(*links_.back());
+  }
+}
+
+void Transport::Io::connect(Link& link) {
+  const std::string& endpoint = link.peer->endpoint();
+  const std::string host = split_endpoint(endpoint).first;
+  if (!host.empty() && !is_numeric_host(host)) {
+    link.named = true;
+    ++named_links_;
+    start_lookup(link);
+    return;
+  }
+  try {
+    link.dealer.connect(endpoint);
+    link.connected_to = endpoint;
+  } catch (const zmq::error_t& e) {
+    peer_down(link, fmt::format("cannot connect to {}: {}", endpoint, e.what()));
+  }
+}
+
+void Transport::Io::start_lookup(Link& link) {
+  link.lookup = HostLookup::start(split_endpoint(link.peer->endpoint()).first, config_.lookup,
+                                  [waker = lookup_waker_] { waker->wake(); });
+  link.next_lookup = Clock::now() + config_.lookup_interval;
+}
+
+void Transport::Io::update_lookups() {
+  if (named_links_ == 0) return;
+  const auto now = Clock::now();
+  for (auto& owned : links_) {
+    Link& link = *owned;
+    if (link.lookup && link.lookup->done()) {
+      auto lookup = std::move(link.lookup);
+      std::string address = lookup->address();
+      if (address.empty()) {
+        if (link.peer->state() == PeerState::kConnecting) {
+          peer_down(link, fmt::format("cannot resolve {}: {}", lookup->host(), lookup->error()));
+        }
+        continue;
+      }
+      std::string numeric = "tcp://" + address + split_endpoint(link.peer->endpoint()).second;
+      if (numeric == link.connected_to) continue;
+      try {
+        if (!link.connected_to.empty()) link.dealer.disconnect(link.connected_to);
+        link.dealer.connect(numeric);
+        link.connected_to = numeric;
+      } catch (const zmq::error_t& e) {
+        if (link.peer->state() == PeerState::kConnecting) {
+          peer_down(link, fmt::format("cannot connect to {} ({}): {}", link.peer->endpoint(), numeric, e.what()));
+        }
+      }
+    } else if (link.named && !link.lookup && link.peer->state() == PeerState::kDown && now >= link.next_lookup) {
+      start_lookup(link);  // it may be back elsewhere
+    }
   }
 }
 

@@ -49,6 +49,7 @@
 
 #include "common/spin_lock.hpp"
 #include "messaging/envelope.hpp"
+#include "messaging/host_lookup.hpp"
 #include "messaging/frame_buffers.hpp"
 
 namespace pulsing {
@@ -112,6 +113,13 @@ struct TransportConfig {
   // number of idle frame buffers kept for reuse.
   int queued_frames = 64;
   DecodeLimits limits = {};
+  // Looks up a peer's host name (messaging/host_lookup.hpp), on a thread of its own: ZeroMQ
+  // would do it on its I/O thread, where a lookup that hangs stalls every peer. While a peer is
+  // down its name is looked up again every `lookup_interval`, so that a peer that comes back at
+  // another address (a restarted container) is reached there. Empty: getaddrinfo. Tests put a
+  // lookup of their own here.
+  LookupFunction lookup;
+  std::chrono::milliseconds lookup_interval{2'000};
 };
 
 struct TransportStats {

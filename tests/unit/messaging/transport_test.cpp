@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <map>
+#include <stdexcept>
 #include <mutex>
 #include <thread>
 #include <zmq.hpp>
@@ -288,6 +290,126 @@ TEST_CASE("a caller whose connection closes is reported gone, and answers to it 
   REQUIRE(b_inbox.wait_gone(a_endpoint));
   CHECK(b.send(*b.peer(a_endpoint), reply_to(1, 5)));  // queued; nowhere to go
   CHECK(testing::eventually([&] { return b.stats().envelopes_dropped == 1; }));
+}
+
+namespace {
+
+// A lookup for the tests: names map to addresses set by the test; "stuck.test" hangs until
+// released (a name server that does not answer).
+class FakeResolver {
+ public:
+  ~FakeResolver() { release(); }
+  LookupFunction function() {
+    return [this](const std::string& host) -> std::string {
+      std::unique_lock lock(mutex_);
+      if (host == "stuck.test") {
+        ++stuck_;
+        changed_.notify_all();
+        changed_.wait(lock, [&] { return released_; });
+        throw std::runtime_error("gave up");
+      }
+      auto it = addresses_.find(host);
+      if (it == addresses_.end()) throw std::runtime_error("no such host");
+      return it->second;
+    };
+  }
+  void set(const std::string& host, const std::string& address) {
+    std::lock_guard lock(mutex_);
+    addresses_[host] = address;
+  }
+  bool wait_stuck() {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 10s, [&] { return stuck_ > 0; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::string, std::string> addresses_;
+  int stuck_ = 0;
+  bool released_ = false;
+};
+
+// ":PORT" of "tcp://HOST:PORT".
+std::string port_of(const std::string& endpoint) { return endpoint.substr(endpoint.rfind(':')); }
+
+}  // namespace
+
+TEST_CASE("a host name that takes forever to look up stalls no other peer, and is declared down") {
+  FakeResolver names;
+  TransportConfig config = quick_config();
+  config.lookup = names.function();
+  Inbox inbox;
+  Transport t(config, inbox);
+  t.start();
+  Inbox b_inbox;
+  Transport b(quick_config(), b_inbox);
+  b.start();
+
+  auto stuck = t.peer("tcp://stuck.test" + port_of(b.endpoint()));
+  CHECK(t.send(*stuck, tell(1)));
+  REQUIRE(names.wait_stuck());
+  auto other = t.peer(b.endpoint());  // numeric: no lookup
+  for (std::uint64_t i = 2; i <= 4; ++i) REQUIRE(t.send(*other, tell(i)));
+  REQUIRE(b_inbox.wait_envelopes(3));
+  CHECK(b_inbox.envelopes()[0].correlation == 2);
+
+  REQUIRE(inbox.wait_downs(1));
+  CHECK(inbox.downs()[0].endpoint == stuck->endpoint());
+  CHECK(inbox.downs()[0].why.find("could not connect") != std::string::npos);
+}
+
+TEST_CASE("a host name that does not resolve makes its peer down, saying so") {
+  FakeResolver names;
+  TransportConfig config = quick_config();
+  config.connect_timeout = 10s;  // the lookup's failure is what declares it down
+  config.lookup = names.function();
+  Inbox inbox;
+  Transport t(config, inbox);
+  t.start();
+  auto peer = t.peer("tcp://nowhere.test:7000");
+  CHECK(t.send(*peer, tell(1)));
+  REQUIRE(inbox.wait_downs(1));
+  CHECK(inbox.downs()[0].why == "cannot resolve nowhere.test: no such host");
+  CHECK_FALSE(t.send(*peer, tell(2)));
+}
+
+TEST_CASE("a peer named by host name that comes back at another address is reached there") {
+  FakeResolver names;
+  TransportConfig config = quick_config();
+  config.lookup = names.function();
+  config.lookup_interval = 50ms;
+  Inbox inbox;
+  Transport t(config, inbox);
+  t.start();
+
+  auto first_inbox = std::make_unique<Inbox>();
+  auto first = std::make_unique<Transport>(quick_config(), *first_inbox);
+  first->start();
+  const std::string port = port_of(first->endpoint());
+  names.set("moving.test", "127.0.0.1");
+  auto peer = t.peer("tcp://moving.test" + port);
+  REQUIRE(t.send(*peer, tell(1)));
+  REQUIRE(first_inbox->wait_envelopes(1));
+
+  first.reset();  // the node goes away...
+  REQUIRE(inbox.wait_downs(1));
+  TransportConfig moved = quick_config();
+  moved.listen = "tcp://127.0.0.2" + port;  // ...and comes back elsewhere, under the same name
+  Inbox moved_inbox;
+  Transport again(moved, moved_inbox);
+  again.start();
+  names.set("moving.test", "127.0.0.2");
+
+  CHECK(testing::eventually([&] { return peer->state() == Transport::PeerState::kUp; }));
+  REQUIRE(t.send(*peer, tell(2)));
+  REQUIRE(moved_inbox.wait_envelopes(1));
+  CHECK(moved_inbox.envelopes()[0].correlation == 2);
 }
 
 }  // namespace pulsing
