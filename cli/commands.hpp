@@ -6,7 +6,7 @@
 
 #include <functional>
 
-#include <CLI/CLI.hpp>
+#include "cli/cli11.hpp"
 
 namespace pulsing::cli {
 

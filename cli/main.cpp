@@ -4,7 +4,7 @@
 #include <exception>
 #include <string>
 
-#include <CLI/CLI.hpp>
+#include "cli/cli11.hpp"
 
 #include "cli/client.hpp"
 #include "cli/commands.hpp"
