@@ -277,9 +277,13 @@ class UdpDriver::Loop {
     if (joined && !was_joined_ && !seeds_.empty()) {
       log().info("membership: {} joined the cluster ({} members alive)", name_, live);
     }
-    if (!joined && attempts != reported_attempts_ && attempts > 1) {
+    // Nodes started together miss each other's first attempt: warn after 3 failures, then 6,
+    // 12, 24... (retries are spaced out, so this stays a few lines an hour).
+    const std::uint64_t failed = attempts > 0 ? attempts - 1 : 0;
+    const bool worth_saying = failed >= 3 && failed % 3 == 0 && ((failed / 3) & (failed / 3 - 1)) == 0;
+    if (!joined && attempts != reported_attempts_ && worth_saying) {
       log().warn("membership: {} runs alone: no seed has answered after {} attempts ({}); still trying", name_,
-                 attempts - 1, fmt::join(seeds_, ", "));
+                 failed, fmt::join(seeds_, ", "));
     }
     was_joined_ = joined;
     reported_attempts_ = attempts;
