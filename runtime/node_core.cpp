@@ -39,9 +39,10 @@ void NodeCore::start_network() {
     transport.advertise = config_.advertise;
     remote_ = std::make_unique<RemoteLink>(*this, std::move(transport));
     endpoint_ = remote_->endpoint();
-    if (!config_.gossip) return;
     try {
-      start_gossip();
+      if (config_.gossip) start_gossip();
+      // Only now: the link's I/O thread reads the registry, the member name and the driver.
+      remote_->start();
       return;
     } catch (const std::runtime_error& e) {
       remote_->stop();

@@ -186,9 +186,7 @@ void RemoteAnswer::send(const PayloadWriter& result) {
 // ---------------------------------------------------------------- RemoteLink
 
 RemoteLink::RemoteLink(NodeCore& node, TransportConfig config)
-    : node_(node), transport_(std::make_unique<Transport>(std::move(config), *this)) {
-  transport_->start();  // only now: the I/O thread's callbacks use transport_
-}
+    : node_(node), transport_(std::make_unique<Transport>(std::move(config), *this)) {}
 
 RemoteLink::~RemoteLink() { stop(); }
 

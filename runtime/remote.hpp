@@ -101,9 +101,13 @@ struct InboundStream {
 
 class RemoteLink final : public TransportHandler, private WaitPump {
  public:
-  // Binds `config.listen`. Throws std::runtime_error naming the address if it cannot.
+  // Binds `config.listen`. Throws std::runtime_error naming the address if it cannot. Nothing
+  // is read or sent before start(): what is sent meanwhile waits.
   RemoteLink(NodeCore& node, TransportConfig config);
   ~RemoteLink() override;
+  // Starts the I/O thread. REQUIRES: once, after the node has set up everything the link's
+  // callbacks read (its registry, its membership).
+  void start() { transport_->start(); }
 
   const std::string& endpoint() const { return transport_->endpoint(); }
   const std::string& bound_endpoint() const { return transport_->bound_endpoint(); }
