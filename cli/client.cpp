@@ -27,27 +27,20 @@ NodeConfig client_config(std::chrono::milliseconds timeout) {
 
 std::string unreachable_hint(const std::string& endpoint) {
   return fmt::format("is a pulsing node running at {}? (the address comes from --node or PULSING_NODE)",
-                     node_address(endpoint));
+                     endpoint_address(endpoint));
 }
 
 }  // namespace
 
 std::string node_endpoint(std::string_view address) {
-  std::string_view rest = address;
-  if (rest.starts_with("tcp://")) rest.remove_prefix(6);
   admin::HostPort parsed;
   try {
-    parsed = admin::split_host_port(std::string(rest));
+    parsed = admin::split_host_port(endpoint_address(address));
   } catch (const std::invalid_argument&) {
     throw CliError(kUsage, fmt::format("'{}' is not a node address: write HOST:PORT, like 127.0.0.1:7000", address));
   }
   if (parsed.port == 0) throw CliError(kUsage, fmt::format("'{}' needs a port other than 0", address));
   return "tcp://" + admin::join_host_port(parsed.host, parsed.port);
-}
-
-std::string node_address(std::string_view endpoint) {
-  if (endpoint.starts_with("tcp://")) endpoint.remove_prefix(6);
-  return std::string(endpoint);
 }
 
 std::chrono::milliseconds parse_duration(std::string_view text, std::string_view flag) {
@@ -90,12 +83,12 @@ AnyRef Client::node_service() {
     if (e.kind() == RuntimeErrorKind::kActorNotFound) {
       throw CliError(kUnreachable, fmt::format("the node at {} serves no '{}': it is not run by `pulsing node` "
                                                "(an application can serve pulsing::admin::NodeService)",
-                                               node_address(endpoint_), admin::kNodeServiceName));
+                                               endpoint_address(endpoint_), admin::kNodeServiceName));
     }
-    throw CliError(kUnreachable, fmt::format("cannot reach {}: {}; {}", node_address(endpoint_), e.what(),
+    throw CliError(kUnreachable, fmt::format("cannot reach {}: {}; {}", endpoint_address(endpoint_), e.what(),
                                              unreachable_hint(endpoint_)));
   } catch (const TimeoutError&) {
-    throw CliError(kUnreachable, fmt::format("cannot reach {}: no answer within {} ms; {}", node_address(endpoint_),
+    throw CliError(kUnreachable, fmt::format("cannot reach {}: no answer within {} ms; {}", endpoint_address(endpoint_),
                                              timeout_.count(), unreachable_hint(endpoint_)));
   }
   return *service_;
@@ -106,7 +99,7 @@ Value Client::call_node(std::string_view method, std::vector<Value> args) {
   try {
     return service.ask(method, std::move(args)).get();
   } catch (const std::exception& e) {
-    throw explain(e, fmt::format("{} on {}", method, node_address(endpoint_)));
+    throw explain(e, fmt::format("{} on {}", method, endpoint_address(endpoint_)));
   }
 }
 
@@ -118,14 +111,14 @@ AnyRef Client::instance(const std::string& name) {
     if (e.code() != kNotFound) throw;
     throw CliError(kNotFound, fmt::format("no actor named '{}' in the cluster, as {} sees it (`pulsing actors` lists "
                                           "a node's actors)",
-                                          name, node_address(endpoint_)));
+                                          name, endpoint_address(endpoint_)));
   }
   const Value& first = rows.as_list().front();
   const std::string& endpoint = first.find("endpoint")->as_text();
   try {
     return node_.resolve_at(endpoint, name, timeout_).get();
   } catch (const std::exception& e) {
-    throw explain(e, fmt::format("reaching '{}' at {}", name, node_address(endpoint)));
+    throw explain(e, fmt::format("reaching '{}' at {}", name, endpoint_address(endpoint)));
   }
 }
 

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/address.hpp"
 #include "runtime/node.hpp"
 
 namespace pulsing::cli {
@@ -38,8 +39,6 @@ class CliError : public std::runtime_error {
 
 // "host:port" or "tcp://host:port" as "tcp://host:port". Throws CliError(kUsage) otherwise.
 std::string node_endpoint(std::string_view address);
-// "tcp://host:port" as "host:port", the way people write node addresses.
-std::string node_address(std::string_view endpoint);
 
 // "5s", "500ms", "2m", or a bare number of seconds. Throws CliError(kUsage) otherwise.
 std::chrono::milliseconds parse_duration(std::string_view text, std::string_view flag);
@@ -59,7 +58,7 @@ class Client {
   AnyRef instance(const std::string& name);
 
   const std::string& endpoint() const { return endpoint_; }
-  std::string address() const { return node_address(endpoint_); }
+  std::string address() const { return endpoint_address(endpoint_); }
   std::chrono::milliseconds timeout() const { return timeout_; }
 
  private:

@@ -218,7 +218,7 @@ void add_call(CLI::App& app, Command& chosen, CallKind kind) {
           if (options->json) {
             print_value(Value::Map{{"sent", true}});
           } else {
-            std::cout << "sent " << what << " to " << node_address(actor.address().endpoint) << "\n";
+            std::cout << "sent " << what << " to " << endpoint_address(actor.address().endpoint) << "\n";
           }
         } else {
           for (Value& item : actor.stream(call->method, std::move(args))) {
@@ -255,7 +255,7 @@ void add_stop(CLI::App& app, Command& chosen) {
       for (const Value& row : rows.as_list()) {
         std::cout << fmt::format("stopped '{}' ({} #{}) on {}\n", row.find("name")->as_text(),
                                  row.find("class")->as_text(), cell_text(*row.find("id")),
-                                 node_address(row.find("endpoint")->as_text()));
+                                 endpoint_address(row.find("endpoint")->as_text()));
       }
       return int{kOk};
     };

@@ -38,4 +38,10 @@ std::optional<ActorAddress> ActorAddress::parse(std::string_view text) {
   return address;
 }
 
+std::string endpoint_address(std::string_view endpoint) {
+  constexpr std::string_view kScheme = "tcp://";
+  if (endpoint.starts_with(kScheme)) endpoint.remove_prefix(kScheme.size());
+  return std::string(endpoint);
+}
+
 }  // namespace pulsing

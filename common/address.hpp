@@ -30,6 +30,10 @@ struct ActorId {
   friend auto operator<=>(const ActorId&, const ActorId&) = default;
 };
 
+// "tcp://host:port" → "host:port", the way people and gossip write a node's address; any other
+// text is returned as it is.
+std::string endpoint_address(std::string_view endpoint);
+
 // Where an actor lives. `endpoint` is how other processes reach the node ("tcp://host:port");
 // it is empty for a node that does not listen on the network.
 struct ActorAddress {

@@ -18,12 +18,6 @@ NodeCore::~NodeCore() { shutdown(); }
 
 namespace {
 
-// "tcp://host:port" → "host:port".
-std::string host_port(const std::string& endpoint) {
-  constexpr std::string_view kScheme = "tcp://";
-  return endpoint.starts_with(kScheme) ? endpoint.substr(kScheme.size()) : endpoint;
-}
-
 bool picks_free_port(const std::string& listen) { return listen.ends_with(":0"); }
 
 }  // namespace
@@ -55,7 +49,7 @@ void NodeCore::start_network() {
 
 void NodeCore::start_gossip() {
   membership::Config config = config_.membership;
-  config.address = host_port(endpoint_);
+  config.address = endpoint_address(endpoint_);
   if (config.name.empty()) config.name = config.address;
   // Wall-clock milliseconds: a restarted node outranks what is still said about its last run.
   config.initial_incarnation = static_cast<std::uint64_t>(
@@ -63,7 +57,7 @@ void NodeCore::start_gossip() {
           .count());
   member_name_ = config.name;
   const auto probe_timeout = config.probe_interval;
-  auto driver = std::make_unique<membership::UdpDriver>(std::move(config), host_port(remote_->bound_endpoint()),
+  auto driver = std::make_unique<membership::UdpDriver>(std::move(config), endpoint_address(remote_->bound_endpoint()),
                                                         config_.seeds);
   registry::Config names = config_.registry;
   names.member = member_name_;
@@ -99,7 +93,7 @@ std::vector<membership::Member> NodeCore::members() const {
   if (gossip_) return gossip_->members();
   membership::Member self;
   self.name = member_name_.empty() ? config_.name : member_name_;
-  self.address = host_port(endpoint_);
+  self.address = endpoint_address(endpoint_);
   return {self};
 }
 
