@@ -2,11 +2,12 @@
 
 #include <cstdint>
 #include <initializer_list>
-#include <map>
 #include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
+
+#include "admin/views.hpp"
 
 namespace pulsing::admin {
 namespace {
@@ -51,8 +52,7 @@ class Exposition {
 
 std::string prometheus_text(const Node& node) {
   const NodeStats s = node.stats();
-  std::map<membership::MemberState, std::uint64_t> by_state;
-  for (const auto& m : node.members()) ++by_state[m.state];
+  auto by_state = members_by_state(node);
   auto members = [&](membership::MemberState state) { return by_state[state]; };
   auto errors = [&](ErrorCategory category) { return s.handler_errors[static_cast<std::size_t>(category)]; };
 

@@ -43,14 +43,7 @@ Value actors_view(const Node& node) {
 Value stats_view(const Node& node) {
   const NodeStats s = node.stats();
   Value::Map members;
-  for (auto state : {membership::MemberState::kAlive, membership::MemberState::kSuspect,
-                     membership::MemberState::kDead, membership::MemberState::kLeft}) {
-    members[std::string(to_string(state))] = 0;
-  }
-  for (const auto& m : node.members()) {
-    auto& count = members[std::string(to_string(m.state))];
-    count = count.as_int() + 1;
-  }
+  for (const auto& [state, count] : members_by_state(node)) members[std::string(to_string(state))] = count;
   Value::Map errors;
   for (auto category : {ErrorCategory::kBusiness, ErrorCategory::kSystem, ErrorCategory::kTimeout,
                         ErrorCategory::kRuntime}) {
@@ -76,6 +69,16 @@ Value stats_view(const Node& node) {
                     {"registry_entries", s.registry.entries},
                     {"gossip_bytes_in", s.gossip.bytes_received},
                     {"gossip_bytes_out", s.gossip.bytes_sent}};
+}
+
+std::map<membership::MemberState, std::uint64_t> members_by_state(const Node& node) {
+  std::map<membership::MemberState, std::uint64_t> counts;
+  for (auto state : {membership::MemberState::kAlive, membership::MemberState::kSuspect,
+                     membership::MemberState::kDead, membership::MemberState::kLeft}) {
+    counts[state] = 0;
+  }
+  for (const auto& m : node.members()) ++counts[m.state];
+  return counts;
 }
 
 bool joined(const Node& node) {

@@ -5,6 +5,9 @@
 // Stateless functions; safe from any thread.
 #pragma once
 
+#include <cstdint>
+#include <map>
+
 #include "messaging/value.hpp"
 #include "runtime/node.hpp"
 
@@ -24,6 +27,9 @@ Value actors_view(const Node& node);
 //  "streams_out", "ask_timeouts", "errors": {category: count}, "restarts", "dead_letters",
 //  "registry_entries", "gossip_bytes_in", "gossip_bytes_out"}
 Value stats_view(const Node& node);
+
+// How many members the node sees in each state, every state present (0 when none).
+std::map<membership::MemberState, std::uint64_t> members_by_state(const Node& node);
 
 // Whether the node is part of a cluster: it founded one (no seeds), or sees another member alive.
 bool joined(const Node& node);
