@@ -45,6 +45,7 @@ bool expects_reply(EnvelopeKind kind) {
     case EnvelopeKind::kResolve:
     case EnvelopeKind::kWatch:
     case EnvelopeKind::kPing:
+    case EnvelopeKind::kRegistry:
     case EnvelopeKind::kLookup: return true;
     default: return false;
   }

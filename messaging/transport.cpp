@@ -714,8 +714,9 @@ void Transport::Io::read_monitors() {
 void Transport::Io::read_monitor(Link& link) {
   while (auto event = next_event(link.monitor)) {
     if (event->id == ZMQ_EVENT_CONNECTED) {
-      link.peer->state_.store(PeerState::kUp, std::memory_order_release);
+      PeerState was = link.peer->state_.exchange(PeerState::kUp, std::memory_order_acq_rel);
       flush(link);
+      if (was == PeerState::kDown) handler_.on_peer_up(link.peer->endpoint());
     } else if (event->id == ZMQ_EVENT_DISCONNECTED && link.peer->state() == PeerState::kUp) {
       // What arrived on the connection before it closed is answered first: an answer that came
       // is delivered, not failed as unreachable.

@@ -68,6 +68,9 @@ class TransportHandler {
   // Our connection to `endpoint` went down. `dropped` envelopes that were pending for it are
   // lost, not counting requests (expects_reply()): their senders fail them on their own.
   virtual void on_peer_down(const std::string& endpoint, const std::string& why, std::size_t dropped) = 0;
+  // Our connection to `endpoint` is up again after it went down (ZeroMQ reconnected): what was
+  // lost with it may be sent again.
+  virtual void on_peer_up(const std::string& /*endpoint*/) {}
   // The connection `endpoint` called us on closed: the answers pending for it were dropped, and
   // answers to it can no longer be delivered until it calls again.
   virtual void on_caller_gone(const std::string& endpoint) = 0;

@@ -7,6 +7,12 @@
 //   Withdraw      a hosting node to an owner: these names of mine are gone.
 //   Lookup        a resolving node to an owner: who serves `name`?
 //   LookupAnswer  the owner's answer: the instances it knows (none: it knows of none).
+//   UpdateAck     the owner's answer to an Announce or Withdraw: applied, held (the sender is
+//                 not a member it knows yet: repeat later), or refused (malformed, oversized).
+//
+// Announces and Withdraws carry the sender's `id` (0: no answer wanted, as for a node's own
+// shard), echoed by the UpdateAck: the sender learns which updates arrived, and repairs an owner
+// whose answer did not come (registry.hpp, "delivery").
 //
 // A node speaks for its own names only: `member` and `node_id` are the sender's, and an owner
 // keeps what a member announced until that member withdraws it, leaves or dies, or announces
@@ -45,12 +51,14 @@ struct Announce {
   std::uint64_t node_id = 0;
   bool complete = false;
   std::vector<NamedActor> names;
+  std::uint64_t id = 0;
 };
 
 struct Withdraw {
   std::string member;
   std::uint64_t node_id = 0;
   std::vector<NamedActor> names;
+  std::uint64_t id = 0;
 };
 
 struct Lookup {
@@ -64,6 +72,17 @@ struct LookupAnswer {
   std::vector<Instance> instances;
 };
 
-using Message = std::variant<Announce, Withdraw, Lookup, LookupAnswer>;
+enum class UpdateResult : std::uint8_t {
+  kApplied,  // the owner's shard has it
+  kHeld,     // the owner does not know the sender as a member yet: it holds the update a while
+  kRefused,  // malformed or oversized: repeating it would not help
+};
+
+struct UpdateAck {
+  std::uint64_t id = 0;  // the update's
+  UpdateResult result = UpdateResult::kApplied;
+};
+
+using Message = std::variant<Announce, Withdraw, Lookup, LookupAnswer, UpdateAck>;
 
 }  // namespace pulsing::registry

@@ -37,7 +37,7 @@ void Registry::member_up(const std::string& member, const std::string& endpoint,
       gained.push_back({name, local.actor_id, local.class_name});
     }
   }
-  if (!gained.empty()) send_names(member, false, std::move(gained), out);
+  if (!gained.empty()) send_names(member, false, std::move(gained), now, out);
   prune_at_ = std::min(prune_at_, now + config_.handoff_grace);
 }
 
@@ -45,6 +45,7 @@ void Registry::member_down(const std::string& member, Clock::time_point now, Out
   if (member == config_.member || !placement_.contains(member)) return;
   placement_.remove(member);
   endpoints_.erase(member);
+  repairs_.erase(member);  // its updates still unanswered are ignored when they expire
   drop_host(member);
   for (auto it = cache_.begin(); it != cache_.end();) {
     auto& instances = it->second.instances;
@@ -67,22 +68,22 @@ void Registry::member_down(const std::string& member, Clock::time_point now, Out
       }
     }
   }
-  for (auto& [owner, names] : gained) send_names(owner, false, std::move(names), out);
+  for (auto& [owner, names] : gained) send_names(owner, false, std::move(names), now, out);
   tick(now, out);
 }
 
 // ---- hosting
 
 bool Registry::add_local(const std::string& name, std::uint64_t actor_id, const std::string& class_name,
-                         Clock::time_point, Output& out) {
+                         Clock::time_point now, Output& out) {
   auto [it, added] = local_.try_emplace(name, Local{actor_id, class_name, {}, {}});
   if (!added) return false;
   refresh_owners(name, it->second);
-  for (const auto& owner : it->second.owners) send_names(owner, false, {{name, actor_id, class_name}}, out);
+  for (const auto& owner : it->second.owners) send_names(owner, false, {{name, actor_id, class_name}}, now, out);
   return true;
 }
 
-void Registry::remove_local(const std::string& name, std::uint64_t actor_id, Clock::time_point, Output& out) {
+void Registry::remove_local(const std::string& name, std::uint64_t actor_id, Clock::time_point now, Output& out) {
   auto it = local_.find(name);
   if (it == local_.end() || it->second.actor_id != actor_id) return;
   for (const auto& owner : it->second.owners) {
@@ -90,6 +91,7 @@ void Registry::remove_local(const std::string& name, std::uint64_t actor_id, Clo
     if (owner == config_.member) {
       apply(w);
     } else {
+      w.id = track(owner, now);
       out.messages.push_back({owner, endpoint_of(owner), std::move(w)});
     }
   }
@@ -101,7 +103,7 @@ void Registry::refresh_owners(const std::string& name, Local& local) const {
   local.last = local.owners.empty() ? Placement::Rank{} : Placement::rank(local.owners.back(), name);
 }
 
-void Registry::resync(Output& out) {
+void Registry::resync(Clock::time_point now, Output& out) {
   std::map<std::string, std::vector<NamedActor>> batches;  // by owner
   // Every member hears, even one that owns none of our names any more: its entries of ours go.
   for (const auto& member : placement_.members()) batches.try_emplace(member);
@@ -109,10 +111,13 @@ void Registry::resync(Output& out) {
     refresh_owners(name, local);
     for (const auto& owner : local.owners) batches[owner].push_back({name, local.actor_id, local.class_name});
   }
-  for (auto& [owner, names] : batches) send_names(owner, true, std::move(names), out);
+  for (auto& [owner, names] : batches) send_names(owner, true, std::move(names), now, out);
+  // What the repairs due would have sent has just gone out.
+  for (auto& [owner, r] : repairs_) r.at = Clock::time_point::max();
 }
 
-void Registry::send_names(const std::string& to, bool complete, std::vector<NamedActor> names, Output& out) {
+void Registry::send_names(const std::string& to, bool complete, std::vector<NamedActor> names, Clock::time_point now,
+                          Output& out) {
   stats_.announced += names.size();
   // In batches the receiver accepts; only the first says `complete` (it replaces, the rest add).
   std::size_t at = 0;
@@ -125,41 +130,140 @@ void Registry::send_names(const std::string& to, bool complete, std::vector<Name
     if (to == config_.member) {
       apply(a);
     } else {
+      a.id = track(to, now);
       out.messages.push_back({to, endpoint_of(to), std::move(a)});
     }
   } while (at < names.size());
 }
 
+// ---- delivery
+
+std::uint64_t Registry::track(const std::string& to, Clock::time_point now) {
+  std::uint64_t id = next_update_++;
+  unacked_.emplace(id, Unacked{to, now + config_.update_timeout});
+  return id;
+}
+
+void Registry::on_ack(const UpdateAck& ack, Clock::time_point now) {
+  auto it = unacked_.find(ack.id);
+  if (it == unacked_.end()) return;  // late: counted lost already
+  std::string owner = std::move(it->second.owner);
+  unacked_.erase(it);
+  switch (ack.result) {
+    case UpdateResult::kApplied: {
+      // The owner is reached again: its next repair, if one comes, starts from the short backoff.
+      auto r = repairs_.find(owner);
+      if (r != repairs_.end() && r->second.at == Clock::time_point::max()) repairs_.erase(r);
+      break;
+    }
+    case UpdateResult::kHeld: lost(owner, now); break;  // it applies it once it knows us, if in time
+    case UpdateResult::kRefused: ++stats_.unacknowledged; break;  // sent again, it would be refused again
+  }
+}
+
+void Registry::undelivered(std::uint64_t id, Clock::time_point now) {
+  auto it = unacked_.find(id);
+  if (it == unacked_.end()) return;
+  std::string owner = std::move(it->second.owner);
+  unacked_.erase(it);
+  lost(owner, now);  // repaired on reconnection, or by tick() after the backoff
+}
+
+void Registry::lost(const std::string& owner, Clock::time_point now) {
+  ++stats_.unacknowledged;
+  if (!placement_.contains(owner)) return;  // gone: its successors were told when it went
+  Repair& r = repairs_[owner];
+  if (r.at != Clock::time_point::max()) return;  // one is due already: it covers this update too
+  auto backoff = config_.repair_backoff_min * (1LL << std::min(r.failures, 20u));
+  r.at = now + std::min<Clock::duration>(backoff, config_.repair_backoff_max);
+  ++r.failures;
+}
+
+void Registry::reachable(const std::string& endpoint, Clock::time_point now, Output& out) {
+  for (auto& [owner, r] : repairs_) {
+    if (r.at != Clock::time_point::max() && endpoint_of(owner) == endpoint) r.at = now;
+  }
+  run_repairs(now, out);
+}
+
+void Registry::run_repairs(Clock::time_point now, Output& out) {
+  std::vector<std::string> due;
+  for (const auto& [owner, r] : repairs_) {
+    if (r.at <= now) due.push_back(owner);
+  }
+  std::sort(due.begin(), due.end());  // the same order on every run of a seed
+  for (const auto& owner : due) repair(owner, now, out);
+}
+
+void Registry::repair(const std::string& owner, Clock::time_point now, Output& out) {
+  repairs_[owner].at = Clock::time_point::max();
+  ++stats_.repairs;
+  // Complete: the owner ends up with exactly the names of ours it owns, whichever of our updates
+  // it missed (an empty list drops all of ours there).
+  std::vector<NamedActor> names;
+  for (const auto& [name, local] : local_) {
+    if (std::find(local.owners.begin(), local.owners.end(), owner) != local.owners.end()) {
+      names.push_back({name, local.actor_id, local.class_name});
+    }
+  }
+  send_names(owner, true, std::move(names), now, out);
+}
+
+std::size_t Registry::repairs_pending() const {
+  return static_cast<std::size_t>(
+      std::count_if(repairs_.begin(), repairs_.end(), [](const auto& r) { return r.second.at != Clock::time_point::max(); }));
+}
+
 // ---- owning
 
-void Registry::receive(const Message& message, Clock::time_point now, Output& out) {
-  std::visit(
-      [&](const auto& m) {
+std::optional<UpdateAck> Registry::receive(const Message& message, Clock::time_point now, Output& out) {
+  return std::visit(
+      [&](const auto& m) -> std::optional<UpdateAck> {
         using M = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<M, Announce>) {
-          if (m.names.size() > config_.max_batch) {
-            ++stats_.rejected;
-          } else if (!placement_.contains(m.member)) {
-            // Not a live member here (yet): its join may still be on its way.
-            ++stats_.held;
-            if (held_.size() == config_.max_held) held_.pop_front();
-            held_.push_back({m, now + config_.hold_unknown});
-          } else {
-            apply(m);
-          }
+          UpdateResult result = on_announce(m, now);
+          return m.id == 0 ? std::nullopt : std::optional(UpdateAck{m.id, result});
         } else if constexpr (std::is_same_v<M, Withdraw>) {
-          if (m.names.size() > config_.max_batch) {
-            ++stats_.rejected;
-          } else {
-            apply(m);
-          }
+          UpdateResult result = on_withdraw(m);
+          return m.id == 0 ? std::nullopt : std::optional(UpdateAck{m.id, result});
         } else if constexpr (std::is_same_v<M, LookupAnswer>) {
           on_answer(m, now, out);
+        } else if constexpr (std::is_same_v<M, UpdateAck>) {
+          on_ack(m, now);
         } else {
           ++stats_.rejected;  // a Lookup: answered through answer()
         }
+        return std::nullopt;
       },
       message);
+}
+
+UpdateResult Registry::on_announce(const Announce& m, Clock::time_point now) {
+  if (m.names.size() > config_.max_batch) {
+    ++stats_.rejected;
+    return UpdateResult::kRefused;
+  }
+  if (placement_.contains(m.member)) {
+    apply(m);
+    return UpdateResult::kApplied;
+  }
+  // Not a live member here (yet): its join may still be on its way. A complete announce makes
+  // the member's earlier ones held here moot (so that its repeated repairs do not crowd out
+  // other members' announces).
+  ++stats_.held;
+  if (m.complete) std::erase_if(held_, [&](const Held& h) { return h.announce.member == m.member; });
+  if (held_.size() == config_.max_held) held_.pop_front();
+  held_.push_back({m, now + config_.hold_unknown});
+  return UpdateResult::kHeld;
+}
+
+UpdateResult Registry::on_withdraw(const Withdraw& m) {
+  if (m.names.size() > config_.max_batch) {
+    ++stats_.rejected;
+    return UpdateResult::kRefused;
+  }
+  apply(m);
+  return UpdateResult::kApplied;  // also when nothing of that run is here: nothing is left to withdraw
 }
 
 std::uint32_t Registry::host_index(const std::string& member) {
@@ -351,12 +455,19 @@ void Registry::tick(Clock::time_point now, Output& out) {
     // started together do not resync together.
     next_resync_ = now + milliseconds(config_.node_id % static_cast<std::uint64_t>(config_.resync_interval.count()));
   }
+  // Updates unanswered past their deadline count as lost (ids and deadlines grow together).
+  while (!unacked_.empty() && unacked_.begin()->second.deadline <= now) {
+    std::string owner = std::move(unacked_.begin()->second.owner);
+    unacked_.erase(unacked_.begin());
+    lost(owner, now);
+  }
   if (now >= next_resync_) {
     next_resync_ = now + config_.resync_interval;
-    resync(out);
+    resync(now, out);
     // Expired cache entries go too: the cache holds what was resolved in the last interval.
     std::erase_if(cache_, [&](const auto& entry) { return entry.second.expires <= now; });
   }
+  run_repairs(now, out);
   while (!held_.empty() && held_.front().until <= now) held_.pop_front();
   if (now >= prune_at_) {
     prune_at_ = Clock::time_point::max();
@@ -385,6 +496,8 @@ void Registry::tick(Clock::time_point now, Output& out) {
 Clock::time_point Registry::next_timer() const {
   Clock::time_point next = std::min(next_resync_, prune_at_);
   if (!held_.empty()) next = std::min(next, held_.front().until);
+  if (!unacked_.empty()) next = std::min(next, unacked_.begin()->second.deadline);
+  for (const auto& [owner, r] : repairs_) next = std::min(next, r.at);
   for (const auto& [id, p] : pending_) next = std::min({next, p.retry_at, p.answer_by});
   return next;
 }

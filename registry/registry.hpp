@@ -7,8 +7,13 @@
 //   hosting      this node is the source of truth for its own named actors: it announces them
 //                to their owners, withdraws them when they stop, announces them to new owners
 //                when the members change, and re-announces everything every `resync_interval`
-//   owning       owners keep what hosting nodes announced (the shard), answer lookups, and
-//                drop the entries of members that die or leave
+//   delivery     every Announce and Withdraw to another node is answered (UpdateAck). An owner
+//                whose answer does not come (the update was lost with a connection, the owner
+//                stalled, or did not know this node yet) is repaired: one complete announce of
+//                the names it owns, at once when its connection is back (reachable()), else
+//                after a backoff. The periodic resync is the last line of defence, not the repair
+//   owning       owners keep what hosting nodes announced (the shard), answer lookups and
+//                updates, and drop the entries of members that die or leave
 //   resolving    fresh cache, else ask the owners in order until one knows the name; a wait
 //                asks again until its deadline. Instances on members this node does not see
 //                live are never returned
@@ -16,7 +21,9 @@
 // Bounds (eventual consistency): once this node marks a member dead, no resolve here returns
 // its instances; a name announced reaches its owners within one message, and a member's view
 // change re-announces within one message of the event, so a live name resolves everywhere once
-// membership has converged (see registry tests and the R benchmarks for measured times).
+// membership has converged (see registry tests and the R benchmarks for measured times). An
+// update lost on the way costs the time until its owner is reachable again (a reconnection),
+// or `update_timeout` when nothing says it was lost — never `resync_interval`.
 //
 // Thread-compatible: one thread drives it (the driver serialises calls).
 #pragma once
@@ -53,9 +60,22 @@ struct Config {
   // A resolve that waits for a name not found yet asks again this often.
   milliseconds retry_interval{100};
   // Every node re-announces all its names to their owners this often (a complete announce, so
-  // an owner also drops what it no longer should have): repairs lost messages and views that
-  // differed. 30 s: once per memberlist push-pull of a 100-node cluster.
+  // an owner also drops what it no longer should have): the last line of defence for views that
+  // differed; lost updates are repaired long before (update_timeout, repair_backoff_*). 30 s:
+  // once per memberlist push-pull of a 100-node cluster.
   milliseconds resync_interval{30'000};
+  // An owner answers each update. One unanswered this long counts as lost and its owner is
+  // repaired. A lost connection reports its updates lost at once (undelivered()), so this only
+  // covers a stalled owner whose connection stays up, and answers lost with it: what it stalled
+  // on arrives anyway when it wakes. 5 s: longer than membership takes to declare a silent
+  // member dead at its default timings (about 4 s under 10 nodes), whose names then move on.
+  milliseconds update_timeout{5'000};
+  // A repair (one complete announce to an owner) waits for the owner's connection to be back,
+  // at most this backoff, which doubles from min to max while repairs go unanswered, and starts
+  // again at min once one is answered. 100 ms: ZeroMQ's first reconnection attempt; 2 s: its
+  // last interval between attempts.
+  milliseconds repair_backoff_min{100};
+  milliseconds repair_backoff_max{2'000};
   // A resolved name is answered from the cache this long before it is looked up again, so that
   // instances added to a pool elsewhere are seen. Entries on members gone go at once; expired
   // ones at the next resync, so the cache holds only names resolved in the last resync_interval.
@@ -79,6 +99,8 @@ struct Stats {
   std::uint64_t lookups_answered = 0;  // answered here as an owner
   std::uint64_t held = 0;        // announces held for a member not known yet
   std::uint64_t rejected = 0;    // messages refused: oversized, from a dead member, stale run
+  std::uint64_t unacknowledged = 0;  // updates sent whose owner did not answer "applied"
+  std::uint64_t repairs = 0;         // complete announces sent to repair one owner
 };
 
 struct Outgoing {
@@ -126,9 +148,16 @@ class Registry {
   // The owner `to` of lookup `lookup` cannot be reached: ask the next one now.
   void undeliverable(std::uint64_t lookup, const std::string& to, Clock::time_point now, Output& out);
 
-  // A message from another node. Lookups are answered with answer() instead.
-  void receive(const Message& message, Clock::time_point now, Output& out);
+  // A message from another node. An Announce or Withdraw returns the UpdateAck its sender is
+  // owed (when it carries an id); other messages return nothing. Lookups are answered with
+  // answer() instead.
+  std::optional<UpdateAck> receive(const Message& message, Clock::time_point now, Output& out);
   LookupAnswer answer(const Lookup& lookup);
+  // Update `id` (an Announce or Withdraw this node sent) cannot have arrived: its connection
+  // failed or the transport gave up on it. Its owner is repaired (see next_timer()).
+  void undelivered(std::uint64_t id, Clock::time_point now);
+  // The connection to `endpoint` is up again: owners there waiting for a repair get it now.
+  void reachable(const std::string& endpoint, Clock::time_point now, Output& out);
 
   void tick(Clock::time_point now, Output& out);
   Clock::time_point next_timer() const;
@@ -137,6 +166,9 @@ class Registry {
   std::size_t local_count() const { return local_.size(); }
   std::size_t shard_size() const { return shard_.size(); }
   std::size_t cache_size() const { return cache_.size(); }
+  std::size_t unanswered_updates() const { return unacked_.size(); }
+  // Owners waiting for a repair.
+  std::size_t repairs_pending() const;
   const Stats& stats() const { return stats_; }
 
  private:
@@ -166,17 +198,27 @@ class Registry {
     Clock::time_point until;
   };
 
+  UpdateResult on_announce(const Announce& m, Clock::time_point now);
+  UpdateResult on_withdraw(const Withdraw& m);
   void apply(const Announce& m);
   void apply(const Withdraw& m);
+  // Delivery: records update `id` to `to` as awaiting its answer.
+  std::uint64_t track(const std::string& to, Clock::time_point now);
+  void on_ack(const UpdateAck& ack, Clock::time_point now);
+  // An update to `owner` did not arrive, or may not have: schedules a repair.
+  void lost(const std::string& owner, Clock::time_point now);
+  void repair(const std::string& owner, Clock::time_point now, Output& out);
+  void run_repairs(Clock::time_point now, Output& out);
   void on_answer(const LookupAnswer& m, Clock::time_point now, Output& out);
   void ask_next(std::uint64_t id, Pending& p, Clock::time_point now, Output& out);
   void finish(std::uint64_t id, const std::string& name, std::vector<Instance> instances, Output& out);
   std::vector<Instance> live_instances(std::string_view name) const;
   // Announces every local name to its owners, completely (Config::resync_interval).
-  void resync(Output& out);
+  void resync(Clock::time_point now, Output& out);
   struct Local;
   void refresh_owners(const std::string& name, Local& local) const;
-  void send_names(const std::string& to, bool complete, std::vector<NamedActor> names, Output& out);
+  void send_names(const std::string& to, bool complete, std::vector<NamedActor> names, Clock::time_point now,
+                  Output& out);
   std::uint32_t host_index(const std::string& member);
   std::uint32_t class_index(const std::string& class_name);
   void drop_host(const std::string& member);
@@ -196,6 +238,20 @@ class Registry {
   };
   std::map<std::string, Local, std::less<>> local_;
   Clock::time_point next_resync_;
+
+  // Delivery: updates awaiting their owner's answer, by id (ids and deadlines grow together),
+  // and the owners due for a repair.
+  struct Unacked {
+    std::string owner;
+    Clock::time_point deadline;
+  };
+  std::map<std::uint64_t, Unacked> unacked_;
+  std::uint64_t next_update_ = 1;
+  struct Repair {
+    Clock::time_point at = Clock::time_point::max();  // max: none due
+    unsigned failures = 0;                             // repairs since one was answered
+  };
+  std::unordered_map<std::string, Repair> repairs_;  // by owner
 
   // Owning.
   std::vector<Host> hosts_;  // by index; a member gone leaves its index free for reuse

@@ -152,15 +152,21 @@ AnyRef ClusterRegistry::reference(const std::string& name, const registry::Insta
                                               std::move(address), name, i.class_name));
 }
 
-void ClusterRegistry::receive_update(const Value& payload) {
+Result<Value> ClusterRegistry::receive_update(const Value& payload) {
   registry::Message message;
   try {
     message = registry_update_from_value(payload, config_.max_batch);
   } catch (const std::exception& e) {
     reject_update(e.what());
-    return;
+    return make_failure<RuntimeError>(RuntimeErrorKind::kProtocol, fmt::format("unreadable registry update: {}", e.what()));
   }
-  feed([&](Clock::time_point now, registry::Output& out) { machine_.receive(message, now, out); });
+  std::optional<registry::UpdateAck> ack;
+  feed([&](Clock::time_point now, registry::Output& out) { ack = machine_.receive(message, now, out); });
+  return update_result_to_value(ack ? ack->result : registry::UpdateResult::kApplied);
+}
+
+void ClusterRegistry::reachable(const std::string& endpoint) {
+  feed([&](Clock::time_point now, registry::Output& out) { machine_.reachable(endpoint, now, out); });
 }
 
 void ClusterRegistry::reject_update(std::string_view why) {
@@ -235,9 +241,32 @@ void ClusterRegistry::send(registry::Outgoing& m) {
     });
     return;
   }
+  // An update: the owner answers whether it applied it; one that fails (its connection lost, no
+  // answer in time) has its owner repaired by the machine.
+  const auto* a = std::get_if<registry::Announce>(&m.message);
+  std::uint64_t id = a != nullptr ? a->id : std::get<registry::Withdraw>(m.message).id;
   Envelope e = link->envelope(EnvelopeKind::kRegistry);
   e.payload = registry_update_to_value(m.message);
-  link->tell(*peer, e);  // a lost update is repaired by the next resync
+  auto [slot, reply] = make_value_reply();
+  link->request(*peer, std::move(e), config_.update_timeout, std::move(slot),
+                {nullptr, fmt::format("registry update {} to {}", id, m.to)});
+  reply.then([this, id, owner = m.to](Result<Value> r) {
+    std::optional<registry::UpdateResult> result;
+    if (r.ok()) {
+      try {
+        result = update_result_from_value(r.value());
+      } catch (const std::exception& bad) {
+        log().warn("registry: unreadable answer to an update from {}: {}", owner, bad.what());
+      }
+    }
+    feed([&](Clock::time_point now, registry::Output& out) {
+      if (result) {
+        machine_.receive(registry::UpdateAck{id, *result}, now, out);
+      } else {
+        machine_.undelivered(id, now);
+      }
+    });
+  });
 }
 
 void ClusterRegistry::arm_timer() {

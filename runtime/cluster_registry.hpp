@@ -1,8 +1,9 @@
 // ClusterRegistry: this node's part of the cluster-wide name registry at work. It drives the
 // registry state machine (registry/registry.hpp) with the node's membership events and the
 // spawns and stops of its named actors, carries the machine's messages over the node's
-// RemoteLink (kRegistry envelopes one way, kLookup as requests), runs its timer on the node's
-// TimerService, and turns what a lookup finds into references.
+// RemoteLink (kRegistry updates and kLookup, both as requests: an update's reply says whether
+// its owner applied it, and a failed one has the machine repair that owner), runs its timer on
+// the node's TimerService, and turns what a lookup finds into references.
 //
 // resolve(name) picks among a name's instances by policy (round robin, random, local first);
 // the instances come from the cache (fresh for Config::cache_ttl) or from one lookup at an
@@ -55,11 +56,14 @@ class ClusterRegistry {
   // A caller found this instance gone: the cache stops offering it.
   void forget(const std::string& name, const ActorAddress& instance);
 
-  // Inbound, from the I/O thread: a registry update (counted and dropped when unreadable), and
-  // the answer to a lookup of `name`.
-  void receive_update(const Value& payload);
+  // Inbound, from the I/O thread: a registry update, and the answer its sender is owed (a
+  // kProtocol failure when unreadable: counted and dropped); the answer to a lookup of `name`.
+  Result<Value> receive_update(const Value& payload);
   void reject_update(std::string_view why);  // one whose payload did not even decode
   Value answer_lookup(const std::string& name);
+  // The connection to `endpoint` is up again (after it was lost): owners there that missed
+  // updates are repaired now.
+  void reachable(const std::string& endpoint);
 
   // Fails the resolves still waiting (kShutdown); nothing is sent afterwards. Idempotent.
   void stop();

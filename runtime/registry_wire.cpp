@@ -46,10 +46,15 @@ std::vector<registry::NamedActor> names_from_value(const Value& message, std::si
 Value registry_update_to_value(const registry::Message& message) {
   if (const auto* a = std::get_if<registry::Announce>(&message)) {
     return Value::Map{{"kind", "announce"},          {"member", a->member},     {"endpoint", a->endpoint},
-                      {"node", a->node_id},          {"complete", a->complete}, {"names", names_to_value(a->names)}};
+                      {"node", a->node_id},          {"complete", a->complete}, {"names", names_to_value(a->names)},
+                      {"id", a->id}};
   }
   const auto& w = std::get<registry::Withdraw>(message);
-  return Value::Map{{"kind", "withdraw"}, {"member", w.member}, {"node", w.node_id}, {"names", names_to_value(w.names)}};
+  return Value::Map{{"kind", "withdraw"},
+                    {"member", w.member},
+                    {"node", w.node_id},
+                    {"names", names_to_value(w.names)},
+                    {"id", w.id}};
 }
 
 registry::Message registry_update_from_value(const Value& value, std::size_t max_names) {
@@ -58,13 +63,34 @@ registry::Message registry_update_from_value(const Value& value, std::size_t max
     return registry::Announce{field(value, "member", Value::Kind::kText).as_text(),
                               field(value, "endpoint", Value::Kind::kText).as_text(),
                               field(value, "node", Value::Kind::kUint).as_uint(),
-                              field(value, "complete", Value::Kind::kBool).as_bool(), names_from_value(value, max_names)};
+                              field(value, "complete", Value::Kind::kBool).as_bool(), names_from_value(value, max_names),
+                              field(value, "id", Value::Kind::kUint).as_uint()};
   }
   if (kind == "withdraw") {
     return registry::Withdraw{field(value, "member", Value::Kind::kText).as_text(),
-                              field(value, "node", Value::Kind::kUint).as_uint(), names_from_value(value, max_names)};
+                              field(value, "node", Value::Kind::kUint).as_uint(), names_from_value(value, max_names),
+                              field(value, "id", Value::Kind::kUint).as_uint()};
   }
   throw std::invalid_argument(fmt::format("unknown registry message kind '{}'", kind));
+}
+
+Value update_result_to_value(registry::UpdateResult result) {
+  switch (result) {
+    case registry::UpdateResult::kApplied: return "applied";
+    case registry::UpdateResult::kHeld: return "held";
+    case registry::UpdateResult::kRefused: break;
+  }
+  return "refused";
+}
+
+registry::UpdateResult update_result_from_value(const Value& value) {
+  if (value.is_text()) {
+    const std::string& text = value.as_text();
+    if (text == "applied") return registry::UpdateResult::kApplied;
+    if (text == "held") return registry::UpdateResult::kHeld;
+    if (text == "refused") return registry::UpdateResult::kRefused;
+  }
+  throw std::invalid_argument("an answer to a registry update that is not applied, held or refused");
 }
 
 Value instances_to_value(const std::vector<registry::Instance>& instances) {

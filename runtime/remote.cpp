@@ -533,12 +533,20 @@ void RemoteLink::on_ping(const EnvelopeView& e) { reply(e, Result<Value>(Value(n
 
 void RemoteLink::on_registry(const EnvelopeView& e) {
   auto* names = node_.cluster_registry();
-  if (names == nullptr) return;  // not in a cluster: nothing to keep
-  try {
-    names->receive_update(e.payload(transport_->config().limits));
-  } catch (const DecodeError& bad) {
-    names->reject_update(bad.what());
+  if (names == nullptr) {
+    reply(e, make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
+                                        "this node is not in a cluster: it keeps no registry shard"));
+    return;
   }
+  Result<Value> answer = [&]() -> Result<Value> {
+    try {
+      return names->receive_update(e.payload(transport_->config().limits));
+    } catch (const DecodeError& bad) {
+      names->reject_update(bad.what());
+      return make_failure<RuntimeError>(RuntimeErrorKind::kProtocol, fmt::format("unreadable registry update: {}", bad.what()));
+    }
+  }();
+  if (e.correlation != 0) reply(e, std::move(answer));
 }
 
 void RemoteLink::on_lookup(const EnvelopeView& e) {
@@ -788,6 +796,10 @@ void RemoteLink::on_peer_down(const std::string& endpoint, const std::string& wh
   for (auto& request : failed) request.reply->deliver(unreachable(endpoint, why));
   for (auto correlation : readings) end_reading(correlation, unreachable(endpoint, why));
   for (std::size_t i = 0; i < dropped; ++i) node_.dead_letter(endpoint, why);
+}
+
+void RemoteLink::on_peer_up(const std::string& endpoint) {
+  if (auto* names = node_.cluster_registry()) names->reachable(endpoint);
 }
 
 void RemoteLink::on_caller_gone(const std::string& endpoint) {

@@ -154,6 +154,8 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   void on_io_thread_end() override;
   void after_io_pass() override;
   void on_peer_down(const std::string& endpoint, const std::string& why, std::size_t dropped) override;
+  // The registry repairs the owners there that missed updates while the connection was down.
+  void on_peer_up(const std::string& endpoint) override;
   // A reader's connection closed: the streams this node produces for it stop.
   void on_caller_gone(const std::string& endpoint) override;
 

@@ -68,32 +68,57 @@ void SimRegistryCluster::carry_out(std::size_t i, registry::Output& out) {
   for (auto& c : out.completions) completed_[{i, c.lookup}] = std::move(c.instances);
   for (auto& m : out.messages) {
     std::size_t to = static_cast<std::size_t>(std::stoul(m.to.substr(m.to.rfind('-') + 1)));
-    queue_.push({cluster_.now() + delay(), next_order_++, i, to, std::move(m.message)});
+    send(i, to, std::move(m.message));
   }
 }
 
 void SimRegistryCluster::deliver(const InFlight& m) {
   if (!registries_[m.from]) return;  // the sender crashed since
   auto now = cluster_.now();
+  const bool update = std::holds_alternative<registry::Announce>(m.message) ||
+                      std::holds_alternative<registry::Withdraw>(m.message);
   if (!cluster_.reachable(m.from, m.to) || !registries_[m.to]) {
     // A crashed node refuses the connection; a partition just loses the message.
-    const auto* lookup = std::get_if<registry::Lookup>(&m.message);
-    if (lookup != nullptr && !cluster_.running(m.to)) {
-      registry::Output out;
+    if (cluster_.running(m.to)) return;
+    registry::Output out;
+    if (const auto* lookup = std::get_if<registry::Lookup>(&m.message)) {
       registries_[m.from]->undeliverable(lookup->id, SimCluster::name(m.to), now, out);
-      carry_out(m.from, out);
+    } else if (update) {
+      registries_[m.from]->undelivered(update_id(m.message), now);
     }
+    carry_out(m.from, out);
+    return;
+  }
+  if (update && lose_(random_)) {
+    // Lost with a connection that broke: the sender's transport reports it.
+    registries_[m.from]->undelivered(update_id(m.message), now);
+    ++updates_lost_;
     return;
   }
   if (const auto* lookup = std::get_if<registry::Lookup>(&m.message)) {
     // The answer travels back as a message of its own.
-    queue_.push({now + delay(), next_order_++, m.to, m.from, registries_[m.to]->answer(*lookup)});
+    send(m.to, m.from, registries_[m.to]->answer(*lookup));
     return;
   }
   registry::Output out;
-  registries_[m.to]->receive(m.message, now, out);
+  auto ack = registries_[m.to]->receive(m.message, now, out);
   carry_out(m.to, out);
+  if (ack) send(m.to, m.from, *ack);
 }
+
+void SimRegistryCluster::send(std::size_t from, std::size_t to, registry::Message message) {
+  // In order per pair of nodes, as on one TCP connection: never before the one sent last.
+  auto& last = last_arrival_[{from, to}];
+  last = std::max(last, cluster_.now() + delay());
+  queue_.push({last, next_order_++, from, to, std::move(message)});
+}
+
+std::uint64_t SimRegistryCluster::update_id(const registry::Message& m) {
+  if (const auto* a = std::get_if<registry::Announce>(&m)) return a->id;
+  return std::get<registry::Withdraw>(m).id;
+}
+
+void SimRegistryCluster::lose_updates(double probability) { lose_ = std::bernoulli_distribution(probability); }
 
 Clock::time_point SimRegistryCluster::next_event() const {
   Clock::time_point next = queue_.empty() ? Clock::time_point::max() : queue_.top().at;

@@ -1,8 +1,11 @@
 // SimRegistryCluster: the cluster simulator (cluster.hpp) with a name registry on every node
 // (registry/registry.hpp), fed by that node's own membership events. Registry messages travel
-// on the same virtual time, delayed like packets but never lost (they ride on TCP); they are
+// on the same virtual time, delayed like packets but in order per pair of nodes and never lost
+// (they ride on TCP); they are
 // lost at partitions, and one sent to a crashed node is reported undeliverable (a connection
-// refused). A crashed node's registry goes with it; restarted, it is a new run with no names.
+// refused). Owners answer updates (UpdateAck) with a message back. lose_updates() makes updates
+// go lost as with a broken connection, which the sender's transport reports. A crashed node's
+// registry goes with it; restarted, it is a new run with no names.
 //
 // Node i's member name is SimCluster::name(i), its endpoint "tcp://" + SimCluster::address(i).
 // A run is a pure function of its seed. Thread-compatible.
@@ -12,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <queue>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -38,6 +42,11 @@ class SimRegistryCluster {
   bool add(std::size_t i, const std::string& name, std::uint64_t actor_id);
   void remove(std::size_t i, const std::string& name, std::uint64_t actor_id);
 
+  // From now on, each Announce and Withdraw is lost with this probability (and reported lost to
+  // its sender, as a transport reports what a broken connection dropped).
+  void lose_updates(double probability);
+  std::uint64_t updates_lost() const { return updates_lost_; }
+
   void run_for(milliseconds span);
   // Resolves `name` from node i as the runtime would (cache, else a lookup run in virtual time,
   // waiting up to `wait` for the name): the instances found.
@@ -58,6 +67,8 @@ class SimRegistryCluster {
   void on_member_event(std::size_t i, const membership::MemberEvent& e);
   void carry_out(std::size_t i, registry::Output& out);
   void deliver(const InFlight& m);
+  void send(std::size_t from, std::size_t to, registry::Message message);
+  static std::uint64_t update_id(const registry::Message& m);
   Clock::time_point next_event() const;
   void run_due();
   Clock::duration delay();
@@ -70,6 +81,9 @@ class SimRegistryCluster {
   std::vector<std::uint64_t> runs_;
   std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> queue_;
   std::uint64_t next_order_ = 0;
+  std::map<std::pair<std::size_t, std::size_t>, Clock::time_point> last_arrival_;  // by (from, to)
+  std::bernoulli_distribution lose_{0.0};
+  std::uint64_t updates_lost_ = 0;
   std::map<std::pair<std::size_t, std::uint64_t>, std::vector<registry::Instance>> completed_;
 };
 

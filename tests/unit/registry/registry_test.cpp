@@ -33,6 +33,8 @@ class Cluster {
   Clock::time_point now = kEpoch;
   // Messages to these members are not delivered (and reported undeliverable, as by a transport).
   std::set<std::string> unreachable;
+  // Messages to these members are lost with no word (an owner stalled, or behind a partition).
+  std::set<std::string> silent;
   std::uint64_t dropped = 0;
 
   explicit Cluster(int n, Config (*config)(int, std::uint64_t) = config_of) {
@@ -130,12 +132,20 @@ class Cluster {
     for (auto& c : out.completions) done_[c.lookup] = c.instances;
     for (auto& m : out.messages) {
       int to = index_of(m.to);
+      if (silent.contains(m.to)) {
+        ++dropped;
+        continue;
+      }
       if (to < 0 || unreachable.contains(m.to)) {
         ++dropped;
         if (const auto* lookup = std::get_if<Lookup>(&m.message)) {
           std::uint64_t id = lookup->id;
           std::string owner = m.to;
           act(from, [&](Registry& r, Output& o) { r.undeliverable(id, owner, now, o); });
+        } else if (const auto* a = std::get_if<Announce>(&m.message)) {
+          node(from).undelivered(a->id, now);
+        } else if (const auto* w = std::get_if<Withdraw>(&m.message)) {
+          node(from).undelivered(w->id, now);
         }
         continue;
       }
@@ -144,7 +154,9 @@ class Cluster {
         act(from, [&](Registry& r, Output& o) { r.receive(answer, now, o); });
       } else {
         Message message = m.message;
-        act(to, [&](Registry& r, Output& o) { r.receive(message, now, o); });
+        std::optional<UpdateAck> ack;
+        act(to, [&](Registry& r, Output& o) { ack = r.receive(message, now, o); });
+        if (ack) act(from, [&](Registry& r, Output& o) { r.receive(*ack, now, o); });
       }
     }
   }
@@ -389,18 +401,156 @@ TEST_CASE("a restarted node's announces replace its earlier run's entries") {
   CHECK(c.resolve(1, "old-only")->empty());
 }
 
-TEST_CASE("the periodic resync repairs an announce that was lost") {
-  Cluster c(4);
-  auto owners = c.node(0).placement().owners("svc", 3);
-  for (const auto& o : owners) c.unreachable.insert(o);
-  c.act(0, [&](Registry& r, Output& out) { r.add_local("svc", 3, "Service", c.now, out); });
+// The owners of "svc" as node 0 sees them, and a node that is not one of them.
+struct Owners {
+  std::vector<std::string> members;
+  int outsider = 0;
+};
+Owners owners_of(Cluster& c, const std::string& name) {
+  Owners o{c.node(0).placement().owners(name, 3), 0};
+  while (std::find(o.members.begin(), o.members.end(), member_of(o.outsider)) != o.members.end()) ++o.outsider;
+  return o;
+}
+
+Config no_resync(int i, std::uint64_t run) {
+  Config c = config_of(i, run);
+  c.resync_interval = std::chrono::hours(10);
+  return c;
+}
+
+TEST_CASE("updates lost with their connection reach the owner as soon as it is reachable again, with no resync") {
+  Cluster c(5, no_resync);
+  c.run_for(2s);  // past every node's first resync (at a phase of its own, within a second here)
+  auto owners = owners_of(c, "svc");
+  for (const auto& o : owners.members) {
+    if (o != member_of(1)) c.unreachable.insert(o);
+  }
+  // An announce, then a withdraw and an announce of a new actor: all lost for those owners.
+  c.act(1, [&](Registry& r, Output& out) { r.add_local("svc", 3, "Service", c.now, out); });
+  c.act(1, [&](Registry& r, Output& out) { r.remove_local("svc", 3, c.now, out); });
+  c.act(1, [&](Registry& r, Output& out) { r.add_local("svc", 4, "Service", c.now, out); });
+  CHECK(c.node(1).stats().unacknowledged > 0);
+  CHECK(c.node(1).repairs_pending() == c.unreachable.size());
   c.unreachable.clear();
-  // Node 0 may own it itself; ask from a node that is not an owner.
-  int asker = 0;
-  while (std::find(owners.begin(), owners.end(), member_of(asker)) != owners.end()) ++asker;
-  CHECK(c.resolve(asker, "svc")->size() <= 1);
+  // No time passes: the reconnection alone brings each owner the names it owns.
+  for (const auto& o : owners.members) {
+    int i = std::stoi(o.substr(o.rfind('-') + 1));
+    c.act(1, [&](Registry& r, Output& out) { r.reachable(endpoint_of(i), c.now, out); });
+  }
+  CHECK(c.node(1).repairs_pending() == 0);
+  for (const auto& o : owners.members) {
+    int i = std::stoi(o.substr(o.rfind('-') + 1));
+    auto found = c.node(i).answer(Lookup{0, "svc"}).instances;
+    REQUIRE(found.size() == 1);
+    CHECK(found.front().actor_id == 4);
+  }
+  CHECK(c.node(1).unanswered_updates() == 0);
+}
+
+TEST_CASE("with no news of the connection, a repair is tried again after a backoff that doubles up to its maximum") {
+  Cluster c(4, no_resync);
+  c.run_for(2s);
+  auto owners = owners_of(c, "svc");
+  const std::string& owner = owners.members.front() == member_of(0) ? owners.members[1] : owners.members.front();
+  c.unreachable.insert(owner);
+  c.act(0, [&](Registry& r, Output& out) { r.add_local("svc", 3, "Service", c.now, out); });
+  const auto before = c.node(0).stats().repairs;
+  // Repairs at 100, 300, 700, 1500, 3100, 5100 ms (backoff 100 ms doubling, at most 2 s).
+  c.run_for(1'600ms);
+  CHECK(c.node(0).stats().repairs - before == 4);
+  c.run_for(4'000ms);
+  CHECK(c.node(0).stats().repairs - before == 6);
+  c.unreachable.clear();
+  c.run_for(2s);
+  CHECK(c.node(0).stats().repairs - before == 7);
+  CHECK(c.node(0).repairs_pending() == 0);
+  int i = std::stoi(owner.substr(owner.rfind('-') + 1));
+  CHECK(c.node(i).answer(Lookup{0, "svc"}).instances.size() == 1);
+  // Answered: the next loss is repaired after the shortest backoff again.
+  c.unreachable.insert(owner);
+  c.act(0, [&](Registry& r, Output& out) { r.add_local("svc2", 5, "Service", c.now, out); });
+  c.unreachable.clear();
+  c.run_for(150ms);
+  CHECK(c.node(0).repairs_pending() == 0);
+}
+
+TEST_CASE("an update whose answer never comes (its owner stalled) is repaired after update_timeout") {
+  Cluster c(4, no_resync);
+  c.run_for(2s);
+  auto owners = owners_of(c, "svc");
+  for (const auto& o : owners.members) {
+    if (o != member_of(0)) c.silent.insert(o);
+  }
+  c.act(0, [&](Registry& r, Output& out) { r.add_local("svc", 3, "Service", c.now, out); });
+  c.silent.clear();
+  const auto known = c.resolve(owners.outsider, "svc")->size();  // node 0's own shard, if an owner
+  c.run_for(4s);
+  CHECK(c.node(0).stats().repairs == 0);
+  c.run_for(2s);  // update_timeout (5 s) passed, then the backoff
+  CHECK(c.node(0).stats().repairs > 0);
+  for (const auto& o : owners.members) {
+    int i = std::stoi(o.substr(o.rfind('-') + 1));
+    CHECK(c.node(i).answer(Lookup{0, "svc"}).instances.size() == 1);
+  }
+  CHECK(known <= 1);
+  CHECK(c.node(0).unanswered_updates() == 0);
+}
+
+TEST_CASE("an owner that does not know the sender yet holds its announce, and the sender repeats it until it does") {
+  // Node 3 sees nobody (its view lags): the others announce to it, and it holds what they say.
+  Cluster c(4, no_resync);
+  c.run_for(2s);
+  c.act(3, [&](Registry& r, Output& out) {
+    for (int j = 0; j < 3; ++j) r.member_down(member_of(j), c.now, out);
+  });
+  for (int k = 0; k < 40; ++k) {
+    c.act(1, [&](Registry& r, Output& out) { r.add_local("n" + std::to_string(k), 1, "Service", c.now, out); });
+  }
+  c.run_for(3s);  // the held announces expire (hold_unknown: 5 s) only later; repairs meanwhile
+  CHECK(c.node(3).stats().held > 0);
+  CHECK(c.node(1).stats().repairs > 0);
+  CHECK(c.node(3).shard_size() == 0);
+  c.run_for(10s);  // held ones expired: the repairs are what is left
+  c.act(3, [&](Registry& r, Output& out) { r.member_up(member_of(1), endpoint_of(1), c.now, out); });
+  std::size_t owned = 0;
+  for (int k = 0; k < 40; ++k) owned += c.node(1).placement().owns(member_of(3), "n" + std::to_string(k), 3);
+  CHECK(c.node(3).shard_size() == owned);
+  c.run_for(3s);
+  CHECK(c.node(3).shard_size() == owned);
+  CHECK(c.node(1).repairs_pending() == 0);
+}
+
+Config answers_never_awaited(int i, std::uint64_t run) {
+  Config c = config_of(i, run);
+  c.update_timeout = std::chrono::hours(10);
+  return c;
+}
+
+TEST_CASE("the periodic resync still repairs what nothing reported lost, as a last line of defence") {
+  Cluster c(4, answers_never_awaited);
+  auto owners = owners_of(c, "svc");
+  for (const auto& o : owners.members) c.silent.insert(o);
+  c.act(0, [&](Registry& r, Output& out) { r.add_local("svc", 3, "Service", c.now, out); });
+  c.silent.clear();
+  CHECK(c.resolve(owners.outsider, "svc")->size() <= 1);
   c.run_for(31s);
-  CHECK(c.resolve(asker, "svc")->size() == 1);
+  CHECK(c.resolve(owners.outsider, "svc")->size() == 1);
+}
+
+TEST_CASE("a member gone needs no repair") {
+  Cluster c(4, no_resync);
+  c.run_for(2s);
+  c.unreachable.insert(member_of(2));
+  c.act(0, [&](Registry& r, Output& out) {
+    for (int k = 0; k < 20; ++k) r.add_local("n" + std::to_string(k), 1, "Service", c.now, out);
+  });
+  CHECK(c.node(0).repairs_pending() == 1);
+  c.down(member_of(2));
+  CHECK(c.node(0).repairs_pending() == 0);
+  const auto repairs = c.node(0).stats().repairs;
+  c.run_for(10s);
+  CHECK(c.node(0).stats().repairs == repairs);
+  CHECK(c.node(0).unanswered_updates() == 0);
 }
 
 }  // namespace pulsing::registry
