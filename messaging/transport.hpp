@@ -90,9 +90,19 @@ struct TransportConfig {
   std::string advertise;
   // How long a new peer may take to accept a connection before it is declared down.
   std::chrono::milliseconds connect_timeout{2'000};
-  // ZMTP heartbeat: a silent connection is declared lost after `heartbeat_timeout`.
+  // ZMTP heartbeat: a silent connection is declared lost after `heartbeat_timeout`, and what
+  // was in flight on it with it (requests fail as unreachable, tells become dead letters,
+  // answers to a caller are dropped). For cluster members membership decides first: it declares
+  // a silent member dead after a probe and a suspicion timeout (about 4 s at its default timings
+  // under 10 nodes, 7 s under 100, up to 6× longer while unconfirmed), and the node then fails
+  // the requests pending on it (RemoteLink::member_dead). So this is the backstop, for peers that
+  // are not members (clients) and for TCP failing while gossip still flows; it must not be
+  // shorter than membership's verdict, or a node that stalls for a few seconds (a starved
+  // container, a paused VM, a sanitizer's slowdown) loses its connections while membership still
+  // gives it the benefit of the doubt. 10 s: above that verdict up to 1,000 members (and
+  // memberlist's own TCP timeout). A process that exits closes its connections at once anyway.
   std::chrono::milliseconds heartbeat_interval{1'000};
-  std::chrono::milliseconds heartbeat_timeout{3'000};
+  std::chrono::milliseconds heartbeat_timeout{10'000};
   // Bytes queued for one peer before senders wait (8 MiB: far above a healthy backlog).
   std::size_t max_pending_bytes = std::size_t{8} << 20;
   // How long send() waits for room before it gives up on the envelope.

@@ -66,6 +66,8 @@ void NodeCore::start_gossip() {
   cluster_registry_ = std::make_unique<ClusterRegistry>(*this, std::move(names));
   driver->on_event([this](const membership::MemberEvent& event) {
     cluster_registry_->on_member_event(event);
+    // A member that left still answers while it drains: only a dead one's requests fail now.
+    if (event.kind == membership::EventKind::kDead) remote_->member_dead("tcp://" + event.member.address);
     std::vector<std::function<void(const membership::MemberEvent&)>> handlers;
     {
       std::lock_guard lock(member_handlers_mutex_);

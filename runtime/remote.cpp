@@ -777,6 +777,17 @@ bool RemoteLink::still_congested() {
 
 void RemoteLink::on_peer_down(const std::string& endpoint, const std::string& why, std::size_t dropped) {
   log().warn("[{}] {}", node_.config().name, why);
+  fail_peer(endpoint, unreachable(endpoint, why));
+  for (std::size_t i = 0; i < dropped; ++i) node_.dead_letter(endpoint, why);
+}
+
+void RemoteLink::member_dead(const std::string& endpoint) {
+  node_.timers().schedule(Clock::now(), [this, endpoint] {
+    fail_peer(endpoint, unreachable(endpoint, "membership declared it dead"));
+  });
+}
+
+void RemoteLink::fail_peer(const std::string& endpoint, const Failure& failure) {
   std::vector<Outstanding> failed;
   std::vector<std::uint64_t> readings;
   {
@@ -793,9 +804,8 @@ void RemoteLink::on_peer_down(const std::string& endpoint, const std::string& wh
       if (r.peer == endpoint) readings.push_back(correlation);
     }
   }
-  for (auto& request : failed) request.reply->deliver(unreachable(endpoint, why));
-  for (auto correlation : readings) end_reading(correlation, unreachable(endpoint, why));
-  for (std::size_t i = 0; i < dropped; ++i) node_.dead_letter(endpoint, why);
+  for (auto& request : failed) request.reply->deliver(failure);
+  for (auto correlation : readings) end_reading(correlation, failure);
 }
 
 void RemoteLink::on_peer_up(const std::string& endpoint) {

@@ -140,6 +140,12 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   // An envelope from this node (sender fields filled in).
   Envelope envelope(EnvelopeKind kind) const;
 
+  // Membership declared the member at `endpoint` dead: the requests pending on it fail as
+  // unreachable, and the streams read from it end so, without waiting for its connection's
+  // heartbeat (TransportConfig::heartbeat_timeout). Done on the timer thread: the caller (the
+  // gossip thread) does not run the callers' continuations.
+  void member_dead(const std::string& endpoint);
+
   // Fails every outstanding request with kShutdown and stops the transport. Idempotent.
   void stop();
 
@@ -186,6 +192,8 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   void send_credit(const std::string& peer, std::uint64_t correlation, std::uint32_t credit);
   void cancel_reading(const std::string& peer, std::uint64_t correlation);
   void forget_producer(const ProducerKey& key);
+  // Fails the requests pending on `endpoint` and ends the streams read from it, with `failure`.
+  void fail_peer(const std::string& endpoint, const Failure& failure);
   void on_reply(const EnvelopeView& envelope);
   void on_resolve(const EnvelopeView& envelope);
   void on_watch(const EnvelopeView& envelope);

@@ -24,8 +24,6 @@ inline NodeConfig test_process_config() {
   config.worker_threads = 2;
   config.ask_timeout = 10s;
   config.transport.connect_timeout = 2s;
-  config.transport.heartbeat_interval = 200ms;
-  config.transport.heartbeat_timeout = 1s;
   return config;
 }
 

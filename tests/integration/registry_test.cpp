@@ -4,8 +4,14 @@
 // A reference that follows the name reaches the respawned service; a pool of one name on three
 // nodes is spread by resolve (round robin, random, local first, resolve_all). The test
 // process's node is a member of the cluster and resolves from there.
+#include <signal.h>
+
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <exception>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <thread>
@@ -172,6 +178,84 @@ TEST_CASE("names spawned while nodes join all reach every owner, with no resync 
                others[1]->registry_stats().entries == kNames;
       },
       30s));
+}
+
+// A node stalls (SIGSTOP) while this process spawns names that it owns, then resumes. With no
+// periodic resync, every name must still reach it: through the repair of an owner that missed
+// updates once its connection is back, or, when membership declared it dead meanwhile, through
+// the announces to a member that comes back.
+struct Stall {
+  std::unique_ptr<Node> a;
+  std::optional<NodeProcess> b;
+  std::optional<ActorRef<Launcher>> b_launcher;
+
+  static NodeConfig with_name_a(NodeConfig config) {
+    config.membership.name = "a";
+    config.registry.resync_interval = std::chrono::hours(1);
+    return config;
+  }
+  explicit Stall(const NodeConfig& config) : a(std::make_unique<Node>(with_name_a(config))) {
+    b.emplace(NodeProcess::start({"--member", "b", "--seed", a->endpoint().substr(std::string("tcp://").size())}));
+    REQUIRE(eventually([&] { return alive(*a) == 2; }, 15s));
+    b_launcher.emplace(resolve<Launcher>(*a, *b, "launcher").with_timeout(30s));
+  }
+  // b's shard size; 0 while b cannot be asked (its connection coming back).
+  std::uint64_t b_entries() {
+    try {
+      return b_launcher->ask(&Launcher::registry_entries).get();
+    } catch (const Error&) {
+      return 0;
+    }
+  }
+
+  // Spawns `count` names on a, from another thread, while `stalled` runs here with b stopped.
+  void spawn_while_stalled(int count, const std::function<void()>& stalled) {
+    std::atomic<int> spawned{0};
+    std::thread spawner([&] {
+      for (int i = 0; i < count; ++i) {
+        a->spawn<Calculator>({.name = "s-" + std::to_string(i)}, 0).get();
+        spawned.fetch_add(1);
+      }
+    });
+    CHECK(eventually([&] { return spawned.load() >= count / 4; }, 30s));
+    ::kill(b->pid(), SIGSTOP);
+    std::exception_ptr failed;
+    try {
+      stalled();
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    ::kill(b->pid(), SIGCONT);
+    spawner.join();
+    if (failed) std::rethrow_exception(failed);
+  }
+};
+
+TEST_CASE("a node stalled until membership declares it dead fails the asks pending on it, then gets every name back") {
+  NodeConfig config = test_process_config();
+  config.ask_timeout = 60s;  // the ask below must fail by the verdict, not by its own timeout
+  config.membership.probe_interval = 200ms;
+  config.membership.probe_timeout = 100ms;
+  config.membership.suspicion_max_multiplier = 1;
+  Stall stall(config);
+  constexpr int kNames = 600;
+  auto calc = resolve<Calculator>(*stall.a, *stall.b, "calc");
+  std::optional<Future<int>> pending;
+  stall.spawn_while_stalled(kNames, [&] {
+    pending.emplace(calc.ask(&Calculator::add, 1));
+    CHECK(eventually(
+        [&] {
+          for (const auto& m : stall.a->members()) {
+            if (m.name == "b") return m.state == membership::MemberState::kDead;
+          }
+          return false;
+        },
+        30s));
+    CHECK(runtime_kind([&] { pending->get(); }) == RuntimeErrorKind::kNodeUnreachable);
+  });
+  CHECK(eventually([&] { return alive(*stall.a) == 2; }, 30s));  // b refuted
+  CHECK(eventually([&] { return stall.a->registry_stats().entries >= kNames; }, 30s));
+  CHECK(eventually([&] { return stall.b_entries() == stall.a->registry_stats().entries; }, 30s));
 }
 
 }  // namespace pulsing::integration

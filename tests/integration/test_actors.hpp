@@ -221,7 +221,11 @@ class Launcher : public Actor {
     return out;
   }
 
-  PULSING_METHODS(Launcher, spawn_pool, spawn_stage, spawn_calculator, spawn_typed_calculator, slow_calls, members)
+  // Name instances in this node's registry shard.
+  std::uint64_t registry_entries() const { return node_->registry_stats().entries; }
+
+  PULSING_METHODS(Launcher, spawn_pool, spawn_stage, spawn_calculator, spawn_typed_calculator, slow_calls, members,
+                  registry_entries)
 
  private:
   Node* node_;
