@@ -1,4 +1,4 @@
-// pulsing_local: the local workloads W1–W4 of DESIGN §7 (and W4-idle) on pulsing, in the same
+// pulsing_local: the local workloads W1–W4 of bench/README.md (and W4-idle) on pulsing, in the same
 // shapes as bench/caf/caf_local.cpp so that `bench/run.sh` can set them side by side.
 //
 //   pulsing_local --workload W1|W2|W3|W4|W4-idle [--scale F]

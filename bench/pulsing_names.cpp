@@ -1,4 +1,4 @@
-// pulsing_names: the name registry benchmarks R1 and R2 (issue 5, DESIGN §7).
+// pulsing_names: the name registry benchmarks R1 and R2 (issue 5; bench/README.md).
 //
 //   pulsing_names --workload R1|R1-cached|R1-rate|R2|R2-memory|R3|R4 [--scale F]
 //

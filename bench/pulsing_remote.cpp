@@ -1,4 +1,4 @@
-// pulsing_remote: the remote workloads W5–W7 of DESIGN §7 on pulsing, in the same shapes as
+// pulsing_remote: the remote workloads W5–W7 of bench/README.md on pulsing, in the same shapes as
 // raw_zmq_remote.cpp and caf/caf_remote.cpp (bench/README.md has the contract).
 //
 //   pulsing_remote --workload W5|W6|W7 [--scale F]

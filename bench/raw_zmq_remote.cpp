@@ -1,4 +1,4 @@
-// raw_zmq_remote: the remote workloads W5–W7 of DESIGN §7 written directly on ZeroMQ and
+// raw_zmq_remote: the remote workloads W5–W7 of bench/README.md written directly on ZeroMQ and
 // Cap'n Proto, with no actor runtime: the baseline that says what the wire itself costs.
 //
 //   raw_zmq_remote --workload W5|W6|W7 [--scale F]

@@ -1,4 +1,4 @@
-// What every remote benchmark program (W5–W7 of DESIGN §7) shares besides bench_util.hpp: the
+// What every remote benchmark program (W5–W7 of bench/README.md) shares besides bench_util.hpp: the
 // workload sizes, starting its own server as a child process, and nearest-rank percentiles.
 //
 // A remote program is its own server: the client (the process run.sh starts) re-executes

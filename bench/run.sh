@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the benchmarks of DESIGN §7 side by side and prints one JSON line per workload and
+# Runs the benchmarks of bench/README.md side by side and prints one JSON line per workload and
 # system (medians of 3 runs), then pulsing's ratio to each other system that ran.
 #   bench/run.sh [--scale F] [WORKLOAD...]     default: every workload in the table below
 # --scale multiplies each workload's counts (e.g. 0.1 for a quick look); figures are only

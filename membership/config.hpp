@@ -1,5 +1,5 @@
 // Every knob of the membership protocol, with its default and why. The defaults are
-// hashicorp/memberlist's "local" profile (DESIGN §7), so that measurements compare like for
+// hashicorp/memberlist's "local" profile (bench/README.md), so that measurements compare like for
 // like; a deployment across data centres would stretch the timeouts.
 #pragma once
 

@@ -1,4 +1,4 @@
-// caf_local: the local workloads W1–W4 of DESIGN §7 (and W4-idle) on the C++ Actor Framework
+// caf_local: the local workloads W1–W4 of bench/README.md (and W4-idle) on the C++ Actor Framework
 // 0.17 with its default scheduler, so that pulsing's figures have a same-machine reference.
 //
 //   caf_local --workload W1|W2|W3|W4|W4-idle [--scale F]

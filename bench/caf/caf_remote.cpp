@@ -1,4 +1,4 @@
-// caf_remote: the remote workloads W5–W7 of DESIGN §7 on the C++ Actor Framework 0.17 and its
+// caf_remote: the remote workloads W5–W7 of bench/README.md on the C++ Actor Framework 0.17 and its
 // I/O module (the middleman's BASP over TCP), so that pulsing's remote figures have a
 // same-machine reference.
 //

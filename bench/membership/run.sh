@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the membership workloads of DESIGN §7 side by side: M1–M4 and the idle cost with real
+# Runs the membership workloads of bench/README.md side by side: M1–M4 and the idle cost with real
 # node processes for pulsing (gossip_node) and hashicorp/memberlist 0.2.2 (memberlist_node),
 # workload by workload so that machine noise hits both alike, then S1 on the simulator.
 #

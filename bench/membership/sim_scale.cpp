@@ -1,4 +1,4 @@
-// sim_scale: the S1 workload of DESIGN §7 on the cluster simulator (sim/), with the default
+// sim_scale: the S1 workload of bench/README.md on the cluster simulator (sim/), with the default
 // timing (memberlist's local profile). From a converged, quiet cluster of N nodes:
 //   steady      messages per node per second while nothing happens (probes and acks)
 //   update      one node announces new metadata: gossip intervals until 99.9% and 100% of the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real docker-compose cluster (DESIGN §6, issue 6): builds a Debian base image with
+# The real docker-compose cluster (issue 6): builds a Debian base image with
 # debootstrap (no image registry is reachable), the project's image from it, brings up
 # docker/docker-compose.yml on a network with no way out, and checks what an operator would:
 # 3/3 members alive on every node, "service" resolved and called from every node, the client

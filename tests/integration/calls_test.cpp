@@ -117,7 +117,7 @@ TEST_CASE("every error category crosses the wire with its fields") {
 }
 
 // After a crash (policy never), later calls fail with ActorStopped through a remote reference as
-// through a local one (DESIGN §3), also once the actor is unregistered: ids are never reused.
+// through a local one (docs/guide.md), also once the actor is unregistered: ids are never reused.
 TEST_CASE("a remote reference to an actor that crashed (policy never) fails with ActorStopped, as a local one") {
   Node node(test_process_config());
   auto child = NodeProcess::start();

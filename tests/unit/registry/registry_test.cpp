@@ -17,6 +17,7 @@ const Clock::time_point kEpoch = Clock::time_point{} + std::chrono::hours(1);
 
 std::string member_of(int i) { return "node-" + std::to_string(i); }
 std::string endpoint_of(int i) { return "tcp://10.0.0." + std::to_string(i) + ":7000"; }
+int index_of_member(const std::string& member) { return std::stoi(member.substr(member.rfind('-') + 1)); }
 
 Config config_of(int i, std::uint64_t run = 1) {
   Config c;
@@ -434,12 +435,12 @@ TEST_CASE("updates lost with their connection reach the owner as soon as it is r
   c.unreachable.clear();
   // No time passes: the reconnection alone brings each owner the names it owns.
   for (const auto& o : owners.members) {
-    int i = std::stoi(o.substr(o.rfind('-') + 1));
+    int i = index_of_member(o);
     c.act(1, [&](Registry& r, Output& out) { r.reachable(endpoint_of(i), c.now, out); });
   }
   CHECK(c.node(1).repairs_pending() == 0);
   for (const auto& o : owners.members) {
-    int i = std::stoi(o.substr(o.rfind('-') + 1));
+    int i = index_of_member(o);
     auto found = c.node(i).answer(Lookup{0, "svc"}).instances;
     REQUIRE(found.size() == 1);
     CHECK(found.front().actor_id == 4);
@@ -464,7 +465,7 @@ TEST_CASE("with no news of the connection, a repair is tried again after a backo
   c.run_for(2s);
   CHECK(c.node(0).stats().repairs - before == 7);
   CHECK(c.node(0).repairs_pending() == 0);
-  int i = std::stoi(owner.substr(owner.rfind('-') + 1));
+  int i = index_of_member(owner);
   CHECK(c.node(i).answer(Lookup{0, "svc"}).instances.size() == 1);
   // Answered: the next loss is repaired after the shortest backoff again.
   c.unreachable.insert(owner);
@@ -489,7 +490,7 @@ TEST_CASE("an update whose answer never comes (its owner stalled) is repaired af
   c.run_for(2s);  // update_timeout (5 s) passed, then the backoff
   CHECK(c.node(0).stats().repairs > 0);
   for (const auto& o : owners.members) {
-    int i = std::stoi(o.substr(o.rfind('-') + 1));
+    int i = index_of_member(o);
     CHECK(c.node(i).answer(Lookup{0, "svc"}).instances.size() == 1);
   }
   CHECK(known <= 1);
