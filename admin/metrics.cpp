@@ -66,6 +66,9 @@ std::string prometheus_text(const Node& node) {
              {{"in", s.transport.envelopes_received}, {"out", s.transport.envelopes_sent}});
   e.counter("pulsing_transport_frames_rejected_total", "Frames from other nodes that could not be read.",
             s.transport.frames_rejected);
+  e.counter("pulsing_transport_connections_lost_total",
+            "Connections to other nodes that were up and were lost (closed, or silent past the heartbeat).",
+            s.transport.connections_lost);
   e.counter("pulsing_ask_timeouts_total", "Remote asks that got no answer in time.", s.ask_timeouts);
   e.labelled("counter", "pulsing_handler_errors_total", "Failures returned by this node's handlers, by category.",
              "category",
@@ -87,6 +90,11 @@ std::string prometheus_text(const Node& node) {
   e.counter("pulsing_registry_lookups_total", "Registry lookups started on this node.", s.registry.lookups);
   e.counter("pulsing_registry_rejected_total", "Registry messages refused (oversized, stale, from the dead).",
             s.registry.rejected);
+  e.counter("pulsing_registry_unacknowledged_total",
+            "Registry updates whose owner did not answer applied (lost connection, timeout, refused).",
+            s.registry.unacknowledged);
+  e.counter("pulsing_registry_repairs_total", "Complete announces sent to repair an owner that missed updates.",
+            s.registry.repairs);
   e.labelled("counter", "pulsing_gossip_datagrams_total", "Gossip (SWIM) datagrams.", "direction",
              {{"in", s.gossip.datagrams_received}, {"out", s.gossip.datagrams_sent}});
   e.labelled("counter", "pulsing_gossip_bytes_total", "Gossip (SWIM) bytes.", "direction",

@@ -236,6 +236,7 @@ class Transport::Io {
     s.frames_rejected = frames_rejected_.load();
     s.envelopes_dropped = envelopes_dropped_.load();
     s.connections = connections_.load();
+    s.connections_lost = connections_lost_.load();
     return s;
   }
 
@@ -302,7 +303,8 @@ class Transport::Io {
   std::size_t blocked_callers_ = 0;                   // I/O thread only
 
   std::atomic<std::uint64_t> frames_sent_{0}, envelopes_sent_{0}, frames_received_{0},
-      envelopes_received_{0}, frames_rejected_{0}, envelopes_dropped_{0}, connections_{0};
+      envelopes_received_{0}, frames_rejected_{0}, envelopes_dropped_{0}, connections_{0},
+      connections_lost_{0};
 };
 
 void Transport::Io::run(const std::atomic<bool>& stopping) {
@@ -751,7 +753,9 @@ void Transport::Io::check_connect_timeouts() {
 
 void Transport::Io::peer_down(Link& link, const std::string& why) {
   Peer& peer = *link.peer;
-  peer.state_.store(PeerState::kDown, std::memory_order_release);
+  if (peer.state_.exchange(PeerState::kDown, std::memory_order_acq_rel) == PeerState::kUp) {
+    connections_lost_.fetch_add(1, std::memory_order_relaxed);
+  }
   std::size_t dropped = link.unsent_count;
   std::size_t unanswered = link.unsent_unanswered;
   link.unsent.reset();

@@ -143,6 +143,7 @@ struct TransportStats {
   std::uint64_t frames_rejected = 0;  // undecodable input, dropped
   std::uint64_t envelopes_dropped = 0;  // pending for a peer that went down, or a caller gone
   std::uint64_t connections = 0;        // opened by this node (to peers it sent requests to)
+  std::uint64_t connections_lost = 0;   // of those, times one was up and went down (heartbeat, close)
 };
 
 class Transport {

@@ -258,4 +258,24 @@ TEST_CASE("a node stalled until membership declares it dead fails the asks pendi
   CHECK(eventually([&] { return stall.b_entries() == stall.a->registry_stats().entries; }, 30s));
 }
 
+TEST_CASE("a node stalled past the heartbeat timeout, while membership keeps it alive, gets every name spawned meanwhile") {
+  NodeConfig config = test_process_config();
+  config.transport.heartbeat_interval = 200ms;
+  config.transport.heartbeat_timeout = 1s;   // a's connection to b is declared lost in the stall
+  config.membership.suspicion_mult = 60;     // while membership would wait a minute to call b dead
+  Stall stall(config);
+  constexpr int kNames = 600;
+  stall.spawn_while_stalled(kNames, [&] {
+    // Held past the heartbeat timeout: the connection is lost with updates on it.
+    CHECK(eventually([&] { return stall.a->stats().transport.connections_lost > 0; }, 30s));
+    CHECK(eventually([&] { return stall.a->registry_stats().unacknowledged > 0; }, 30s));
+  });
+  for (const auto& m : stall.a->members()) {
+    if (m.name == "b") CHECK(m.state != membership::MemberState::kDead);
+  }
+  CHECK(eventually([&] { return stall.a->registry_stats().entries >= kNames; }, 30s));
+  CHECK(eventually([&] { return stall.b_entries() == stall.a->registry_stats().entries; }, 30s));
+  CHECK(stall.a->registry_stats().repairs > 0);
+}
+
 }  // namespace pulsing::integration
