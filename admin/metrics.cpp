@@ -69,6 +69,8 @@ std::string prometheus_text(const Node& node) {
   e.counter("pulsing_transport_connections_lost_total",
             "Connections to other nodes that were up and were lost (closed, or silent past the heartbeat).",
             s.transport.connections_lost);
+  e.gauge("pulsing_transport_links", "Connections this node opened to other nodes and holds now (up, or trying).",
+          s.transport.links);
   e.counter("pulsing_ask_timeouts_total", "Remote asks that got no answer in time.", s.ask_timeouts);
   e.labelled("counter", "pulsing_handler_errors_total", "Failures returned by this node's handlers, by category.",
              "category",
@@ -78,6 +80,13 @@ std::string prometheus_text(const Node& node) {
               {"runtime", errors(ErrorCategory::kRuntime)}});
   e.counter("pulsing_restarts_total", "Actor restarts by their supervisors.", s.restarts);
   e.counter("pulsing_dead_letters_total", "Tells that no actor will ever handle.", s.dead_letters);
+  e.gauge("pulsing_remote_watches", "Watches other nodes hold on this node's actors.", s.watches_held);
+  e.labelled("counter", "pulsing_refused_total", "Requests refused at a bound on this node's memory, by bound.", "bound",
+             {{"watches_per_caller", s.watches_refused},
+              {"mailbox", s.mailbox_refused},
+              {"outbox", s.transport.envelopes_refused}});
+  e.gauge("pulsing_congested_targets", "Actors on other nodes that said they are congested: senders to them are slowed.",
+          s.congested_targets);
   e.gauge("pulsing_actors", "Actors on this node.", s.actors);
   e.gauge("pulsing_mailbox_depth", "User messages waiting, all mailboxes together.", s.queued);
   e.gauge("pulsing_mailbox_depth_max", "User messages waiting in the fullest mailbox.", s.max_queued);

@@ -27,6 +27,7 @@
 #include "cli/commands.hpp"
 #include "cli/services.hpp"
 #include "common/log.hpp"
+#include "messaging/host_lookup.hpp"
 #include "runtime/node.hpp"
 
 namespace pulsing::cli {
@@ -105,6 +106,11 @@ admin::HostPort host_port(const std::string& text, const char* flag) {
 int run_node(const NodeOptions& options) {
   const admin::HostPort listen = host_port(options.listen, "--listen");
   if (!options.advertise.empty()) host_port(options.advertise, "--advertise");
+  if (options.advertise.empty() && is_wildcard_host(listen.host)) {
+    throw CliError(kUsage, fmt::format("--listen {} listens on every interface, which is no address for other nodes "
+                                       "to reach this one at: set --advertise HOST:PORT (PULSING_ADVERTISE) too",
+                                       options.listen));
+  }
   std::vector<std::string> seeds = split_list(options.seeds);
   for (const auto& seed : seeds) host_port(seed, "--seeds");
   std::string admin_bind = options.admin;

@@ -43,10 +43,10 @@ int main() {
 
   // [guide:restart-policy]
   auto worker = ReliableWorker::spawn({.name = "reliable-worker",
-                                       .restart_policy = pulsing::RestartPolicy::kOnFailure,
-                                       .max_restarts = 3,
-                                       .min_backoff = 100ms,
-                                       .max_backoff = 2s},
+                                       .supervision = {.policy = pulsing::RestartPolicy::kOnFailure,
+                                                       .max_restarts = 3,
+                                                       .min_backoff = 100ms,
+                                                       .max_backoff = 2s}},
                                       starts)
                     .get();
   // [/guide:restart-policy]

@@ -52,9 +52,9 @@ class ResilientActor : public pulsing::Actor {
 
 int main() {
   pulsing::init();
-  auto actor = ResilientActor::spawn({.name = "resilient",
-                                      .restart_policy = pulsing::RestartPolicy::kOnFailure,
-                                      .min_backoff = 50ms})
+  auto actor = ResilientActor::spawn(
+                   {.name = "resilient",
+                    .supervision = {.policy = pulsing::RestartPolicy::kOnFailure, .min_backoff = 50ms}})
                    .get();
 
   auto run = [&](const std::string& data) {

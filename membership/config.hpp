@@ -14,19 +14,16 @@ namespace pulsing::membership {
 
 using std::chrono::milliseconds;
 
-struct Config {
-  // This node: its name (unique in the cluster), the address its gossip is received on, and the
-  // metadata it announces.
+// What a user chooses (NodeConfig::membership). Config adds what the node running the
+// protocol sets itself: one setting, one source.
+struct Options {
+  // This node: its name (unique in the cluster; a node defaults it to its advertised
+  // "host:port") and the metadata it announces.
   std::string name;
-  std::string address;
   Metadata meta;
   // Packets from another cluster are ignored (and counted): two clusters that share a network
   // must not merge by accident.
   std::string cluster = "pulsing";
-  // The incarnation this run starts with. The driver passes the wall clock in milliseconds, so
-  // that a node restarted after a crash outranks everything said about its earlier run and is
-  // alive again everywhere (memberlist left such nodes "dead" after mass restarts).
-  std::uint64_t initial_incarnation = 0;
   // Seeds the protocol's randomness (probe order, gossip targets, timer phases): a fixed seed
   // makes a simulated run reproducible. 0: the UDP driver draws one, different on every node
   // (nodes sharing a seed would choose in step: the same probe order, the same gossip targets).
@@ -86,6 +83,16 @@ struct Config {
   // The largest packet sent (UDP without fragmentation on common networks): updates beyond it
   // wait for the next packet; a full state is split across several packets.
   std::size_t max_packet_bytes = 1'400;
+};
+
+// Every knob of one member's protocol: the options, and where this run of it is.
+struct Config : Options {
+  // The address this member's gossip is received on ("host:port").
+  std::string address;
+  // The incarnation this run starts with. The driver passes the wall clock in milliseconds, so
+  // that a node restarted after a crash outranks everything said about its earlier run and is
+  // alive again everywhere (memberlist left such nodes "dead" after mass restarts).
+  std::uint64_t initial_incarnation = 0;
 };
 
 }  // namespace pulsing::membership

@@ -1,5 +1,7 @@
 #include "membership/udp_driver.hpp"
 
+#include "common/thread_role.hpp"
+
 #include <array>
 #include <cstring>
 #include <atomic>
@@ -91,7 +93,10 @@ class UdpDriver::Loop {
     }
     receive();
     carry_out(out);
-    thread_ = std::thread([this] { io_.run(); });
+    thread_ = std::thread([this] {
+      mark_runtime_thread();
+      io_.run();
+    });
   }
 
   void leave(std::chrono::milliseconds linger) {

@@ -29,6 +29,8 @@ enum Kind {
                     # the receiving node's member name
   registry @12;     # a name registry message (an announce or a withdraw) in the payload; no reply
   lookup @13;       # who serves the name `targetName`? the reply's payload lists the instances
+  flow @14;         # back to a caller: the target's mailbox is over capacity (credit 0: slow
+                    # down) or has room again (credit 1); the target as the caller named it
 }
 
 struct Envelope {
@@ -37,9 +39,10 @@ struct Envelope {
   # Chosen by the node that opens an exchange (ask, stream, resolve); echoed by every envelope
   # that belongs to it.
   correlation @2 :UInt64;
-  # The sending node, and the endpoint where answers to it go.
+  # The sending node's run. Where answers go is not said here: the connection a frame arrives on
+  # names its sender, and a field an envelope could forge is never read.
   senderNode @3 :UInt64;
-  senderEndpoint @4 :Text;
+  unusedSenderEndpoint @4 :Text;  # not written, not read
   # The target actor: by id (with the node run it belongs to, so that a reference to a node that
   # restarted is refused instead of reaching a stranger), or by name.
   target :union {

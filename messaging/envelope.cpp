@@ -17,6 +17,7 @@ static_assert(std::endian::native == std::endian::little,
 static_assert(static_cast<int>(wire::Kind::RESOLVE) == static_cast<int>(EnvelopeKind::kResolve));
 static_assert(static_cast<int>(wire::Kind::PING) == static_cast<int>(EnvelopeKind::kPing));
 static_assert(static_cast<int>(wire::Kind::LOOKUP) == static_cast<int>(EnvelopeKind::kLookup));
+static_assert(static_cast<int>(wire::Kind::FLOW) == static_cast<int>(EnvelopeKind::kFlow));
 
 std::string_view to_string(EnvelopeKind kind) {
   switch (kind) {
@@ -34,6 +35,7 @@ std::string_view to_string(EnvelopeKind kind) {
     case EnvelopeKind::kPing: return "ping";
     case EnvelopeKind::kRegistry: return "registry";
     case EnvelopeKind::kLookup: return "lookup";
+    case EnvelopeKind::kFlow: return "flow";
   }
   return "unknown";
 }
@@ -71,7 +73,6 @@ EncodedEnvelope::EncodedEnvelope(const Envelope& e) : owns_thread_segment_(!tls_
   b.setKind(static_cast<wire::Kind>(e.kind));
   b.setCorrelation(e.correlation);
   b.setSenderNode(e.sender_node);
-  if (!e.sender_endpoint.empty()) b.setSenderEndpoint(e.sender_endpoint);
   if (e.target_id != 0) {
     b.getTarget().setActorId(e.target_id);
   } else if (!e.target_name.empty()) {
@@ -127,7 +128,8 @@ void EncodedEnvelope::write_to(std::byte* out) {
 }
 
 bool travels_back(EnvelopeKind kind) {
-  return kind == EnvelopeKind::kReply || kind == EnvelopeKind::kStreamItem || kind == EnvelopeKind::kStreamEnd;
+  return kind == EnvelopeKind::kReply || kind == EnvelopeKind::kStreamItem || kind == EnvelopeKind::kStreamEnd ||
+         kind == EnvelopeKind::kFlow;
 }
 
 void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope) {
@@ -151,14 +153,13 @@ EnvelopeView read_header(wire::Envelope::Reader r, std::span<const std::byte> by
                                   kProtocolVersion));
   }
   auto kind = static_cast<std::uint16_t>(r.getKind());
-  if (kind > static_cast<std::uint16_t>(EnvelopeKind::kLookup)) {
+  if (kind > static_cast<std::uint16_t>(EnvelopeKind::kFlow)) {
     throw DecodeError(fmt::format("unknown envelope kind {}", kind));
   }
   EnvelopeView v;
   v.kind = static_cast<EnvelopeKind>(kind);
   v.correlation = r.getCorrelation();
   v.sender_node = r.getSenderNode();
-  if (r.hasSenderEndpoint()) v.sender_endpoint = view_of(r.getSenderEndpoint());  // mostly absent
   auto target = r.getTarget();
   switch (target.which()) {
     case wire::Envelope::Target::NONE: break;
@@ -246,8 +247,7 @@ Envelope EnvelopeView::decode(const DecodeLimits& limits) const {
 void decode_frame(std::span<const std::byte> frame, const std::function<void(const EnvelopeView&)>& on_envelope,
                   const DecodeLimits& limits, std::string_view sender) {
   if (frame.empty()) throw DecodeError("empty frame");
-  // A frame may batch many envelopes, but never more than a few full-size ones.
-  const std::size_t max_frame = 4 * limits.traversal_limit_words * sizeof(capnp::word);
+  const std::size_t max_frame = limits.frame_limit_bytes();
   if (frame.size() > max_frame) {
     throw DecodeError(fmt::format("frame of {} bytes exceeds the limit of {} bytes", frame.size(), max_frame));
   }
@@ -281,7 +281,7 @@ void decode_frame(std::span<const std::byte> frame, const std::function<void(con
     auto bytes = data.subspan(at, length);
     with_envelope(bytes, nullptr, limits, [&](wire::Envelope::Reader r) {
       EnvelopeView view = read_header(r, bytes);
-      if (view.sender_endpoint.empty()) view.sender_endpoint = sender;
+      view.sender_endpoint = sender;
       view.reader = &r;
       on_envelope(view);
     });

@@ -43,12 +43,13 @@ enum class EnvelopeKind : std::uint8_t {
   kPing,
   kRegistry,
   kLookup,
+  kFlow,  // flow control: a target's mailbox is congested, or has room again (runtime/remote_flow.hpp)
 };
 std::string_view to_string(EnvelopeKind kind);
 // Whether the sender waits for a reply (and so learns by itself when the envelope is lost).
 bool expects_reply(EnvelopeKind kind);
-// Whether it answers a request (a reply, a stream's items and end), and so travels back on the
-// connection that request came on.
+// Whether it answers a request (a reply, a stream's items and end, a flow notice), and so travels
+// back on the connection that request came on.
 bool travels_back(EnvelopeKind kind);
 
 inline constexpr std::uint16_t kProtocolVersion = 1;
@@ -67,8 +68,8 @@ struct Envelope {
   EnvelopeKind kind = EnvelopeKind::kTell;
   std::uint64_t correlation = 0;
   std::uint64_t sender_node = 0;
-  // Where answers go. Usually left empty when sending: the transport's connection names its
-  // node (decode_frame's `sender`).
+  // Where answers go: on receipt, the node the connection names (decode_frame's `sender`).
+  // Not sent: a receiver never takes a sender's word for who it is.
   std::string sender_endpoint;
   // The target: an actor id (non-zero), or a name, or neither (replies, stream traffic).
   std::uint64_t target_id = 0;
@@ -144,8 +145,8 @@ class EncodedEnvelope {
 void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope);
 
 // Calls `on_envelope` for each envelope of `frame`, in order. `sender` is the endpoint of the
-// node the frame came from (as its connection says): the sender_endpoint of envelopes that do
-// not name one. Throws DecodeError at the first envelope whose header is malformed, exceeds
+// node the frame came from, as its connection says ("" when it names none): every envelope's
+// sender_endpoint. Throws DecodeError at the first envelope whose header is malformed, exceeds
 // `limits`, or speaks another protocol version (the ones before it have been delivered).
 // Payloads are checked when they are decoded (and throw DecodeError then, to the caller of
 // payload()). The callback runs while the envelope's reader is open: a Cap'n Proto exception

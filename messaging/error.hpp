@@ -35,6 +35,7 @@ enum class RuntimeErrorKind : std::uint8_t {
   kProtocol,         // a malformed or unreadable message
   kCancelled,        // the caller gave up (a dropped stream reader)
   kShutdown,         // the node is shutting down
+  kOverloaded,       // refused at once: the receiver is at a bound on its memory (retry later)
 };
 std::string_view to_string(RuntimeErrorKind kind);
 

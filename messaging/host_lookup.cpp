@@ -33,6 +33,10 @@ bool is_numeric_host(std::string_view host) {
   return ::inet_pton(AF_INET, std::string(host).c_str(), &unused) == 1;
 }
 
+bool is_wildcard_host(std::string_view host) {
+  return host == "0.0.0.0" || host == "[::]" || host == "::" || host == "*";
+}
+
 std::shared_ptr<HostLookup> HostLookup::start(std::string host, LookupFunction lookup, std::function<void()> wake) {
   std::shared_ptr<HostLookup> pending(new HostLookup(std::move(host)));
   if (!lookup) lookup = lookup_ipv4;

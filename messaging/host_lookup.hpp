@@ -26,6 +26,10 @@ std::string lookup_ipv4(const std::string& host);
 // An IPv4 address, or a bracketed IPv6 one: nothing to look up.
 bool is_numeric_host(std::string_view host);
 
+// Whether `host` (as a listen address or a bound endpoint shows it) stands for every
+// interface: no address another node could reach this one at.
+bool is_wildcard_host(std::string_view host);
+
 class HostLookup {
  public:
   // Starts looking up `host` with `lookup` (lookup_ipv4 when empty); `wake`, if set, is called on

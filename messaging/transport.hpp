@@ -1,56 +1,38 @@
-// Transport: a node's ZeroMQ sockets — one ROUTER bound on the node's listen address, and one
-// DEALER per peer it sends requests to — owned by a single I/O thread (ZeroMQ sockets are not
-// thread safe; no other thread touches them).
+// Transport: how a node's envelopes reach other nodes. The runtime (runtime/remote.hpp) talks to
+// this interface only; ZmqTransport (messaging/zmq_transport.hpp) is the network, and
+// MemoryTransport (messaging/memory_transport.hpp) an in-memory network that tests step by hand.
 //
-// One connection per exchange: a request (ask, tell, stream open, resolve, ...) travels on the
-// asking node's DEALER to the other's ROUTER, and its answers (replies, stream items and ends,
-// travels_back()) return on that same connection, through the ROUTER. So a node that only
-// answers opens no connection of its own, and an answer never overtakes the loss of the
-// connection its request came on. A DEALER's routing id is its node's advertised endpoint: the
-// receiver learns where answers go from the connection, and envelopes need not carry it.
-//
-// Sending: any thread encodes its envelope and appends it to the peer's pending chunks (one
-// outbox for requests, one for answers) under a short lock; the I/O thread sends each chunk as
-// one frame (batching under load, one envelope per frame when idle). The I/O thread asks the
-// kernel (poll) only when ZeroMQ reports no input and nothing is queued, and a sender writes its
-// eventfd only while it sleeps there.
-//
-// Peers: our connection to a peer is opened with its first request; it is `kConnecting` until
-// up, `kUp` while it is, and `kDown` when it was lost or could not be made within
-// `connect_timeout` (ZeroMQ keeps reconnecting; a peer that comes back is `kUp` again). Going
-// down drops the requests pending for the peer and is reported (on_peer_down); a caller's
-// connection to us closing drops the answers pending for it (on_caller_gone). ZMTP heartbeats
-// detect a peer that vanished without closing its connections (kill -9, a cut cable).
-//
-// Memory: each outbox's pending bytes are capped (`max_pending_bytes`), and so are ZeroMQ's
-// queues (`queued_frames` × `max_frame_bytes`). send() then waits for room, at most `send_wait`,
-// and reports failure after that; on the I/O thread it runs I/O passes meanwhile, except inside
-// a pass (answers to what is being read), where it queues beyond the cap. Inbound, the handler
-// may declare itself congested: the I/O thread then stops reading until it is not, and TCP
-// pushes back on senders.
-//
-// Untrusted input: every frame whose envelope headers do not decode is dropped and counted; the
-// node goes on. Payloads are decoded, and checked, by the handler.
-// Thread-safety: peer(), send(), endpoint(), stats() from any thread. Handler callbacks run on
-// the I/O thread.
+// The contract every implementation keeps:
+// - One connection per exchange: a request (ask, tell, stream open, resolve, ...) travels on the
+//   asking node's connection to the other, and its answers (replies, stream items and ends,
+//   travels_back()) return on that same connection. An answer never overtakes the loss of the
+//   connection its request came on.
+// - Identity comes from the connection, never from an envelope: a received envelope's
+//   sender_endpoint names the connection it came on (the caller's identity() and the
+//   connection's number), and answers go to caller(that name).
+// - Peers: our connection to a peer is opened with its first request; it is `kConnecting`
+//   until up, `kUp` while it is, and `kDown` when it was lost or could not be made. Going down
+//   drops the requests pending for the peer and is reported (on_peer_down); a caller's
+//   connection closing drops the answers pending for it (on_caller_gone).
+// - Memory: what waits for each peer is bounded, each way (messaging/outbox.hpp). Only a sender
+//   that asks to (a user's thread, to a deadline) ever waits for room; the others learn that the
+//   peer is congested (SendResult) and slow down without blocking. Reading never pauses: the
+//   handler pushes back per target (runtime/remote_flow.hpp).
+// - Handler callbacks run on one thread at a time (the implementation's I/O thread).
+// Thread-safety: peer(), caller(), send(), close_peer(), notify_room(), endpoint(), stats() from
+// any thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <functional>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <thread>
-#include <unordered_map>
 #include <vector>
 
-#include "common/spin_lock.hpp"
 #include "messaging/envelope.hpp"
 #include "messaging/host_lookup.hpp"
-#include "messaging/frame_buffers.hpp"
 
 namespace pulsing {
 
@@ -58,22 +40,20 @@ class TransportHandler {
  public:
   virtual ~TransportHandler() = default;
   // One envelope, its header decoded (the view is valid during the call only: copy what must
-  // outlive it). Returns true when the receiver is over capacity (reading pauses).
-  virtual bool on_envelope(const EnvelopeView& envelope) = 0;
+  // outlive it). Reading never pauses: a congested receiver pushes back per target itself.
+  virtual void on_envelope(const EnvelopeView& envelope) = 0;
   // Every envelope of a frame has been handed to on_envelope (a handler may hold some back to
-  // deliver them together). Returns as on_envelope does.
-  virtual bool after_frame() { return false; }
-  // Polled while reading is paused: whether the receiver is still congested.
-  virtual bool still_congested() = 0;
+  // deliver them together).
+  virtual void after_frame() {}
   // Our connection to `endpoint` went down. `dropped` envelopes that were pending for it are
   // lost, not counting requests (expects_reply()): their senders fail them on their own.
   virtual void on_peer_down(const std::string& endpoint, const std::string& why, std::size_t dropped) = 0;
   // Our connection to `endpoint` is up again after it went down (ZeroMQ reconnected): what was
   // lost with it may be sent again.
   virtual void on_peer_up(const std::string& /*endpoint*/) {}
-  // The connection `endpoint` called us on closed: the answers pending for it were dropped, and
-  // answers to it can no longer be delivered until it calls again.
-  virtual void on_caller_gone(const std::string& endpoint) = 0;
+  // The connection of the caller `identity` (Transport::identity() of the node that called,
+  // '.', the connection's number) closed: the answers pending for it were dropped, and later ones will be.
+  virtual void on_caller_gone(const std::string& identity) = 0;
   // The I/O thread starts, and ends (called on it).
   virtual void on_io_thread_start() {}
   virtual void on_io_thread_end() {}
@@ -82,12 +62,8 @@ class TransportHandler {
   virtual void after_io_pass() {}
 };
 
-struct TransportConfig {
-  // Where the ROUTER binds: "tcp://host:port"; port 0 picks a free port (see endpoint()).
-  std::string listen = "tcp://127.0.0.1:0";
-  // The address peers use to reach this node, when it differs from the bound one (NAT,
-  // containers, or a wildcard bind like tcp://0.0.0.0:7000). Empty: the bound address.
-  std::string advertise;
+// How the transport behaves (NodeConfig::transport). TransportConfig adds where it listens.
+struct TransportOptions {
   // How long a new peer may take to accept a connection before it is declared down.
   std::chrono::milliseconds connect_timeout{2'000};
   // ZMTP heartbeat: a silent connection is declared lost after `heartbeat_timeout`, and what
@@ -103,10 +79,14 @@ struct TransportConfig {
   // memberlist's own TCP timeout). A process that exits closes its connections at once anyway.
   std::chrono::milliseconds heartbeat_interval{1'000};
   std::chrono::milliseconds heartbeat_timeout{10'000};
-  // Bytes queued for one peer before senders wait (8 MiB: far above a healthy backlog).
+  // Bytes queued for one peer, each way, before senders are slowed down (8 MiB: far above a
+  // healthy backlog). Past it, a request's sender waits for room if it may (a user's thread, to
+  // its call's deadline; send()'s `wait_until`), else its request is queued and send() says
+  // kCongested (the runtime mutes the sending actor until notify_room()); past
+  // kPendingLimitFactor times it, requests are refused (kFull). Replies to a caller past it are
+  // refused (a caller that does not read its answers); stream items (bounded by the reader's
+  // credit) and flow notices are not.
   std::size_t max_pending_bytes = std::size_t{8} << 20;
-  // How long send() waits for room before it gives up on the envelope.
-  std::chrono::milliseconds send_wait{30'000};
   // On stop, how long what is still queued for connected peers may take to go out.
   std::chrono::milliseconds close_linger{1'000};
   // The largest frame sent at once (more pending data goes in the next frame): 64 KiB holds
@@ -133,7 +113,30 @@ struct TransportConfig {
   // lookup of their own here.
   LookupFunction lookup;
   std::chrono::milliseconds lookup_interval{2'000};
+  // A connection of ours that is down, with nothing to send, is closed after this long: its
+  // DEALER, monitor and descriptors would otherwise live, reconnecting every 2 s, as long as the
+  // transport (one per address ever called). The next request to that peer connects anew.
+  // Members declared dead are closed at once (close_peer()).
+  std::chrono::milliseconds close_down_after{60'000};
 };
+
+struct TransportConfig : TransportOptions {
+  // Where the ROUTER binds: "tcp://host:port"; port 0 picks a free port (see endpoint()).
+  std::string listen = "tcp://127.0.0.1:0";
+  // The address peers use to reach this node, when it differs from the bound one (NAT,
+  // containers). Empty: the bound address; then `listen` may not be a wildcard bind like
+  // tcp://0.0.0.0:7000, which names no address (the constructor refuses it, saying so).
+  std::string advertise;
+};
+
+// What became of an envelope given to Transport::send().
+enum class SendResult : std::uint8_t {
+  kQueued,     // on its way
+  kCongested,  // queued, but the outbox is past max_pending_bytes: slow down (notify_room)
+  kDown,       // not sent: the peer is down (requests), or the transport stopped
+  kFull,       // not sent: the outbox is at its bound (TransportStats::envelopes_refused)
+};
+inline bool was_sent(SendResult r) { return r == SendResult::kQueued || r == SendResult::kCongested; }
 
 struct TransportStats {
   std::uint64_t frames_sent = 0;
@@ -142,8 +145,10 @@ struct TransportStats {
   std::uint64_t envelopes_received = 0;
   std::uint64_t frames_rejected = 0;  // undecodable input, dropped
   std::uint64_t envelopes_dropped = 0;  // pending for a peer that went down, or a caller gone
+  std::uint64_t envelopes_refused = 0;  // not queued: the peer's outbox was at its bound (kFull)
   std::uint64_t connections = 0;        // opened by this node (to peers it sent requests to)
   std::uint64_t connections_lost = 0;   // of those, times one was up and went down (heartbeat, close)
+  std::uint64_t links = 0;              // connections of this node's open now (up, or trying)
 };
 
 class Transport {
@@ -151,93 +156,80 @@ class Transport {
   enum class PeerState : std::uint8_t { kConnecting, kUp, kDown };
   class Peer;
 
-  // Binds. Throws std::runtime_error naming the address when it cannot.
-  Transport(TransportConfig config, TransportHandler& handler);
-  // Starts the I/O thread: from now on the handler receives callbacks. Separate from the
-  // constructor so that the handler (often the transport's owner) is fully built first.
-  // REQUIRES: called once.
-  void start();
-  ~Transport();  // stop()
+  virtual ~Transport() = default;
+  Transport() = default;
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
 
+  // Starts delivering: from now on the handler receives callbacks. Separate from the
+  // constructor so that the handler (often the transport's owner) is fully built first.
+  // REQUIRES: called once.
+  virtual void start() = 0;
+  // Stops: nothing is sent or delivered any more. Idempotent.
+  virtual void stop() = 0;
+
   // The advertised endpoint ("tcp://127.0.0.1:40213"): what peers send to.
-  const std::string& endpoint() const { return endpoint_; }
-  const TransportConfig& config() const { return config_; }
-  // The endpoint the ROUTER is bound to ("tcp://0.0.0.0:40213"): the port port 0 picked.
-  const std::string& bound_endpoint() const;
+  virtual const std::string& endpoint() const = 0;
+  // Where it listens (for ZeroMQ, the bound address: the port port 0 picked).
+  virtual const std::string& bound_endpoint() const = 0;
+  // The name this node's connections present to the peers it calls: endpoint() '#' a nonce;
+  // each connection adds '.' and its own number (hexadecimal).
+  virtual const std::string& identity() const = 0;
+  // An advertised endpoint has at most this many characters (a ZeroMQ routing id, at most 255
+  // bytes, holds it, the nonce and a connection's number).
+  static constexpr std::size_t kMaxEndpoint = 229;
+  virtual const TransportConfig& config() const = 0;
 
   // The peer at `endpoint`, created on first use (its connection with the first request).
   // Stable for the transport's life: callers may keep it.
-  std::shared_ptr<Peer> peer(const std::string& endpoint);
+  virtual std::shared_ptr<Peer> peer(const std::string& endpoint) = 0;
+  // Where answers to the connection `identity` go: the sender_endpoint of a request that came
+  // in. Answers to a caller that is gone, or never called, are dropped and counted; the
+  // transport forgets it.
+  virtual std::shared_ptr<Peer> caller(std::string_view identity) = 0;
   // Queues `envelope` for `peer`: a request on our connection to it, an answer (travels_back())
-  // on its connection to us. False when it cannot be sent: the peer is down (requests), the
-  // transport stopped, or no room came within `send_wait`. An answer to a caller that is gone
-  // is dropped (and counted) by the I/O thread.
-  bool send(Peer& peer, const Envelope& envelope);
-
-  TransportStats stats() const;
-  // Closes every socket and joins the I/O thread. Idempotent.
-  void stop();
+  // on its connection to us; see max_pending_bytes for an outbox past its bound. A sender waits
+  // for room only until `wait_until` (the default, the epoch: never), and never on the I/O
+  // thread inside a pass. An answer to a caller that is gone is dropped (and counted).
+  virtual SendResult send(Peer& peer, const Envelope& envelope, std::chrono::steady_clock::time_point wait_until) = 0;
+  SendResult send(Peer& peer, const Envelope& envelope) { return send(peer, envelope, {}); }
+  // Closes our connection to `endpoint`, if any (soon): what is pending for it fails as if it
+  // went down (on_peer_down, saying `why`), and the next request to it connects anew. For a
+  // member declared dead: nothing is left reconnecting to it.
+  virtual void close_peer(const std::string& endpoint, const std::string& why) = 0;
+  // Calls `room` (on the I/O thread, or here if it has room now) once `peer`'s requests drain to
+  // half of max_pending_bytes, or the peer goes down. Keep it short.
+  virtual void notify_room(Peer& peer, std::function<void()> room) = 0;
+  virtual TransportStats stats() const = 0;
 
   // Runs one I/O pass now, waiting at most `max_wait` for something to do: for a handler that
-  // must wait for the network on the I/O thread itself, from after_io_pass() (a blocking call
-  // inside work it runs there). False, doing nothing, when called from inside a pass (a
-  // handler callback) or when the transport is stopping.
+  // must wait for the network on the I/O thread itself (a blocking call inside work it runs
+  // there). False, doing nothing, when called from inside a pass (a handler callback), when the
+  // transport is stopping, or when it has no such passes.
   // REQUIRES: called on the I/O thread.
-  bool pump(std::chrono::milliseconds max_wait);
-
- private:
-  class Io;
-
-  const TransportConfig config_;
-  std::string endpoint_;
-  FrameBuffers buffers_;  // before io_: frames the I/O thread sends return here
-  std::unique_ptr<Io> io_;
-  std::mutex peers_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<Peer>> peers_;  // guarded by peers_mutex_
-  std::thread thread_;
-  std::atomic<bool> stopping_{false};
+  virtual bool pump(std::chrono::milliseconds max_wait) = 0;
 };
 
+// Makes a transport for a node (NodeConfig::make_transport).
+using TransportFactory = std::function<std::unique_ptr<Transport>(TransportConfig config, TransportHandler& handler)>;
+
+// One end of a connection: a peer we send requests to (Transport::peer), or a caller we answer
+// (Transport::caller). Implementations derive their own, with what waits to go to it.
 class Transport::Peer : public std::enable_shared_from_this<Peer> {
  public:
   explicit Peer(std::string endpoint) : endpoint_(std::move(endpoint)) {}
+  virtual ~Peer() = default;
   const std::string& endpoint() const { return endpoint_; }
   // The state of our connection to it (kConnecting until the first request opens it).
   PeerState state() const { return state_.load(std::memory_order_acquire); }
 
- private:
-  friend class Transport;
-  // What waits for the I/O thread: whole envelopes, length-prefixed, in chunks of at most
-  // max_frame_bytes (one envelope larger than that has a chunk of its own). A chunk becomes one
-  // frame as it is, with no copy.
-  struct Chunk {
-    std::vector<std::byte> bytes;
-    std::size_t envelopes = 0;
-    std::size_t unanswered = 0;  // of them, not requests
-    bool awaited = false;        // holds a request that expects an answer, or an answer
-  };
-  // One direction of what goes to the peer: requests (our connection), answers (its connection).
-  struct Outbox {
-    std::deque<Chunk> pending;
-    std::size_t bytes = 0;
-    std::size_t count = 0;       // envelopes
-    std::size_t unanswered = 0;  // of them, not requests
-    bool flagged = false;        // on the I/O thread's ready list
-    // The oldest chunk, taken out; none (and no longer flagged) when empty.
-    std::optional<Chunk> take();
-    // Takes everything out: the number of envelopes dropped, and of them, not requests.
-    std::pair<std::size_t, std::size_t> clear();
-  };
+ protected:
+  void set_state(PeerState state) { state_.store(state, std::memory_order_release); }
+  PeerState exchange_state(PeerState state) { return state_.exchange(state, std::memory_order_acq_rel); }
 
+ private:
   const std::string endpoint_;
   std::atomic<PeerState> state_{PeerState::kConnecting};
-  // Held for a copy into a chunk or for taking one out: a spin lock costs a fraction of a mutex.
-  SpinLock mutex_;
-  Outbox requests_;       // guarded by mutex_
-  Outbox answers_;        // guarded by mutex_
-  bool connecting_ = false;  // guarded by mutex_: handed to the I/O thread to connect
 };
 
 }  // namespace pulsing

@@ -39,6 +39,10 @@ struct DecodeLimits {
   // Cap'n Proto's own pointer nesting limit: a map level costs 3 pointers; the rest is room for
   // the message around an embedded value.
   int capnp_nesting_limit() const { return 3 * nesting_limit + 16; }
+  // The largest frame accepted (64 MiB by default): a frame may batch many envelopes, but never
+  // more than a few full-size ones. The transport has ZeroMQ refuse a larger one as it arrives
+  // (ZMQ_MAXMSGSIZE), before buffering it.
+  std::size_t frame_limit_bytes() const { return static_cast<std::size_t>(4 * traversal_limit_words * 8); }
 };
 
 // REQUIRES: every list, map, text and bytes in `value` has fewer than 2^29 elements (Cap'n

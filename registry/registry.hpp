@@ -47,11 +47,8 @@ namespace pulsing::registry {
 
 using std::chrono::milliseconds;
 
-struct Config {
-  // This node: its membership name, where it is reached, and its run (NodeId).
-  std::string member;
-  std::string endpoint;
-  std::uint64_t node_id = 0;
+// What a user chooses (NodeConfig::registry). Config adds what the node sets itself.
+struct Options {
   // Owners per name: a name stays resolvable while fewer than `replicas` of its owners are
   // down at once. 3, at most the number of members.
   std::size_t replicas = 3;
@@ -90,6 +87,13 @@ struct Config {
   std::size_t max_batch = 4'096;
   // Held announces from unknown members, at most.
   std::size_t max_held = 256;
+};
+
+struct Config : Options {
+  // This node: its membership name, where it is reached, and its run (NodeId).
+  std::string member;
+  std::string endpoint;
+  std::uint64_t node_id = 0;
 };
 
 struct Stats {

@@ -36,17 +36,14 @@ struct SpawnOptions {
   // Registers the actor under this name (empty: anonymous). Rules: 1 to 128 characters from
   // [A-Za-z0-9_.:/-], starting with a letter, digit or '_'.
   std::string name;
-  RestartPolicy restart_policy = RestartPolicy::kNever;
-  int max_restarts = SupervisionOptions{}.max_restarts;
-  std::chrono::milliseconds min_backoff = SupervisionOptions{}.min_backoff;
-  std::chrono::milliseconds max_backoff = SupervisionOptions{}.max_backoff;
+  // Whether and how the actor is restarted (policy, restarts per window, backoff, jitter); by
+  // default it is not: a crash stops it. See supervision/supervisor.hpp.
+  SupervisionOptions supervision = {};
   // Messages queued beyond this slow their senders down (see Node); 0 = the node's default.
   std::size_t mailbox_capacity = 0;
   // false (default): while a coroutine handler is suspended, the next message waits.
   // true: messages interleave at suspension points (never in parallel).
   bool reentrant = false;
-  // The remaining supervision knobs (restart window, jitter, quiet period before reset).
-  SupervisionOptions supervision = {};
 };
 
 class Actor {

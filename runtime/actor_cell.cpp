@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/log.hpp"
+#include "common/thread_role.hpp"
 #include "runtime/method_table.hpp"
 
 namespace pulsing {
@@ -25,15 +26,6 @@ namespace {
 constexpr int kTurnBudget = 256;
 thread_local ActorCell* tls_current_cell = nullptr;
 thread_local ResumeTarget* tls_resume_target = nullptr;
-
-SupervisionOptions supervision_of(const SpawnOptions& options) {
-  SupervisionOptions s = options.supervision;
-  s.policy = options.restart_policy;
-  s.max_restarts = options.max_restarts;
-  s.min_backoff = options.min_backoff;
-  s.max_backoff = options.max_backoff;
-  return s;
-}
 }  // namespace
 
 ResumeTarget* current_resume_target() { return tls_resume_target; }
@@ -53,13 +45,14 @@ ActorCell::ActorCell(std::shared_ptr<NodeContext> node, ActorId id, std::string 
       id_(id),
       name_(std::move(name)),
       methods_(methods),
-      restarter_(options.restart_policy == RestartPolicy::kNever
+      restarter_(options.supervision.policy == RestartPolicy::kNever
                      ? nullptr
-                     : new Restarter{Supervisor(supervision_of(options), node_->node_id().value ^ id.value),
+                     : new Restarter{Supervisor(options.supervision, node_->node_id().value ^ id.value),
                                      std::move(factory)}),
       reentrant_(options.reentrant),
       capacity_(static_cast<std::uint32_t>(
           options.mailbox_capacity ? options.mailbox_capacity : node_->default_mailbox_capacity())),
+      limit_(std::uint64_t{capacity_} * kLimitFactor),
       instance_(std::move(first)) {
   instance_->cell_ = this;
 }
@@ -67,9 +60,20 @@ ActorCell::ActorCell(std::shared_ptr<NodeContext> node, ActorId id, std::string 
 ActorCell::~ActorCell() {
   // Whatever is still queued can never run; rejecting fails asks and counts tells.
   while (Message* m = user_.pop()) {
-    m->reject(*this);
+    m->reject(*this, stopped_failure());
     delete m;
   }
+}
+
+Failure ActorCell::stopped_failure() const {
+  return make_failure<RuntimeError>(RuntimeErrorKind::kActorStopped, describe() + " has stopped");
+}
+
+Failure ActorCell::overloaded_failure() const {
+  return make_failure<RuntimeError>(
+      RuntimeErrorKind::kOverloaded,
+      fmt::format("{} is overloaded: its mailbox is at its bound of {} messages ({} × its capacity)", describe(),
+                  limit_, kLimitFactor));
 }
 
 std::string ActorCell::describe() const {
@@ -79,10 +83,19 @@ std::string ActorCell::describe() const {
 
 // ---------------------------------------------------------------- any thread
 
-void ActorCell::post(Message* message, bool wait_for_room) {
+void ActorCell::post(Message* message) {
+  if (!room_for(1)) {
+    // Past the hard bound: refused at once. (A thread waited at capacity, after its previous
+    // post, for as long as the ask timeout; an actor's muting was let go, see run_turn.)
+    NodeMetrics::bump(node_->metrics().mailbox_refused);
+    message->reject(*this, overloaded_failure());
+    delete message;
+    if (current() != nullptr) back_pressure();
+    return;
+  }
   std::uint64_t pushed = user_.push(message);
   schedule_if_idle();
-  if (wait_for_room && capacity_ != 0 && user_.depth_after(pushed) > capacity_) back_pressure();
+  if (capacity_ != 0 && user_.depth_after(pushed) > capacity_) back_pressure();
 }
 
 void ActorCell::post(MessageChain& chain, bool on_pool) {
@@ -144,34 +157,65 @@ std::function<void()> ActorCell::resumer_for(std::coroutine_handle<> h) {
 void ActorCell::back_pressure() {
   ActorCell* sender = current();
   if (sender == nullptr) {
-    // Not an actor: wait here until the receiver catches up, for at most the ask timeout.
-    auto deadline = Clock::now() + node_->default_ask_timeout();
-    auto pause = std::chrono::microseconds(20);
-    while (user_.depth() > capacity_ && !stopped() && Clock::now() < deadline) {
-      std::this_thread::sleep_for(pause);
-      pause = std::min(pause * 2, std::chrono::microseconds(2000));
-    }
+    // Not an actor: a user's thread waits here until the receiver catches up, for at most the
+    // ask timeout. A runtime thread (the I/O or timer thread running a continuation) never
+    // waits: the hard bound holds the mailbox instead.
+    if (!is_runtime_thread()) wait_for_depth(capacity_);
     return;
   }
-  if (sender == this || sender->mute_.load(std::memory_order_relaxed) != kNotMuted) return;
-  sender->mute_.store(kMutedInTurn, std::memory_order_seq_cst);
-  {
-    std::lock_guard lock(mutex_);
-    muted_senders_.push_back(sender->shared_from_this());
-  }
-  has_muted_senders_.store(true, std::memory_order_seq_cst);
-  // The receiver may have drained before it could see us: then nobody else will unmute us.
-  if (user_.depth() <= capacity_ / 2) release_muted();
+  if (sender == this || !mute_current(muted_)) return;
+  release_if_due();
 }
 
-void ActorCell::release_muted() {
-  std::vector<std::shared_ptr<ActorCell>> senders;
-  {
-    std::lock_guard lock(mutex_);
-    senders.swap(muted_senders_);
-    has_muted_senders_.store(false, std::memory_order_seq_cst);
+void ActorCell::release_if_due() {
+  // The receiver may have drained, or ended its last turn letting its senders go, before it
+  // could see the sender just added: then nobody else would unmute it. (add() and the turn's
+  // store of lets_senders_go_ are both seq_cst: one of the two sides sees the other.)
+  if (user_.depth() <= capacity_ / 2 || lets_senders_go_.load(std::memory_order_seq_cst)) {
+    muted_.release();
+    return;
   }
-  for (auto& sender : senders) sender->unmute();
+  // It may be suspended, and have ended its last turn before the sender was on the list: a turn
+  // looks at the list again (and starts the grace period if it is still suspended).
+  post_system(make_system_call([](ActorCell&) {}));
+}
+
+void ActorCell::arm_suspension_grace() {
+  grace_armed_ = true;
+  node_->timers().schedule(Clock::now() + kSuspensionGrace,
+                           [weak = weak_from_this(), suspension = suspension_] {
+                             auto cell = weak.lock();
+                             if (!cell) return;
+                             cell->post_system(make_system_call([suspension](ActorCell& c) {
+                               c.grace_armed_ = false;
+                               // Still the same suspension: overdue. (Else the next turn that
+                               // ends suspended with muted senders arms the timer again.)
+                               if (c.holds_ > 0 && c.suspension_ == suspension) c.suspension_overdue_ = true;
+                             }));
+                           });
+}
+
+void ActorCell::wait_for_depth(std::uint64_t depth) {
+  const auto deadline = Clock::now() + node_->default_ask_timeout();
+  auto pause = std::chrono::microseconds(20);
+  while (user_.depth() > depth && !stopped() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(2000));
+  }
+}
+
+bool ActorCell::mute_current(MuteList& receiver) {
+  ActorCell* sender = current();
+  if (sender == nullptr) return false;
+  std::uint8_t state = kNotMuted;
+  if (!sender->mute_.compare_exchange_strong(state, kMutedInTurn, std::memory_order_seq_cst)) return true;
+  receiver.add(sender->shared_from_this());
+  return true;
+}
+
+void ActorCell::add_muted(std::shared_ptr<Muted> sender) {
+  muted_.add(std::move(sender));
+  release_if_due();
 }
 
 void ActorCell::unmute() {
@@ -213,10 +257,18 @@ void ActorCell::run_turn() {
   }
   user_.publish_popped();
   if (handled != 0) node_->metrics().messages_handled.add(handled);
-  if (has_muted_senders_.load(std::memory_order_seq_cst) &&
-      (holds_ > 0 || phase_ != Phase::kRunning || user_.depth() <= capacity_ / 2)) {
-    // Drained enough, or blocked on something those senders might be part of: let them go.
-    release_muted();
+  // Gone, or blocked for long on something its senders might be part of: let them go, and any
+  // that come until a turn says otherwise. Not while in restart backoff: the actor drains again
+  // once restarted (timer-driven, awaiting none of them); until then they would only fill its
+  // mailbox.
+  const bool let_go = phase_ == Phase::kStopped || (holds_ > 0 && suspension_overdue_);
+  lets_senders_go_.store(let_go, std::memory_order_seq_cst);
+  if (muted_.nonempty()) {
+    if (let_go || user_.depth() <= capacity_ / 2) {
+      muted_.release();
+    } else if (holds_ > 0 && !grace_armed_) {
+      arm_suspension_grace();
+    }
   }
 
   end_turn();
@@ -247,7 +299,7 @@ void ActorCell::run_turn() {
 
 void ActorCell::run_message(Message* m) {
   if (phase_ == Phase::kStopped) {
-    m->reject(*this);
+    m->reject(*this, stopped_failure());
   } else {
     m->run(*this);
     after_message();
@@ -282,11 +334,16 @@ void ActorCell::note_failure(const Failure& failure) {
   if (failure.category == ErrorCategory::kSystem && !crash_) crash_ = failure;
 }
 
+void ActorCell::end_suspension() {
+  ++suspension_;
+  suspension_overdue_ = false;
+}
+
 void ActorCell::finish_handler(std::uint64_t token) {
   for (auto it = handlers_.begin(); it != handlers_.end(); ++it) {
     if (it->token == token) {
       handlers_.erase(it);
-      if (!reentrant_) --holds_;
+      if (!reentrant_ && --holds_ == 0) end_suspension();
       return;
     }
   }
@@ -310,6 +367,7 @@ void ActorCell::discard_instance() {
   auto handlers = std::move(handlers_);
   handlers_.clear();
   holds_ = 0;
+  end_suspension();
   for (auto& h : handlers) h.frame.destroy();
   auto producers = std::move(producers_);
   producers_.clear();

@@ -9,7 +9,14 @@
 //
 // Back-pressure: when a user mailbox holds more than `capacity` messages, an actor that sends to
 // it is muted (not scheduled again) after its current message, until the mailbox drains to half;
-// a non-actor thread that sends to it waits. So memory stays bounded however fast senders are.
+// a user's thread that sends to it waits (at most the ask timeout; the runtime's own threads
+// never wait, common/thread_role.hpp). Senders on other nodes are
+// muted likewise, through their RemoteLink (add_muted). Muted senders stay muted while the actor
+// waits out a restart backoff; they are let go when a non-reentrant handler has been suspended
+// for kSuspensionGrace (it may await one of them: a deadlock then costs that long). The hard bound: a mailbox never holds more than kLimitFactor ×
+// capacity messages; one posted past it is refused (rejected as kOverloaded) — an ask fails at
+// once, a tell is a dead letter that says so. So memory stays bounded however fast, or however
+// many, senders are.
 //
 // Thread-safety: post*(), request_stop(), watch() and the accessors from any thread; the rest
 // only inside the actor's turn, on the worker running it (marked REQUIRES: in turn).
@@ -30,6 +37,7 @@
 #include "runtime/actor.hpp"
 #include "runtime/future.hpp"
 #include "runtime/mailbox.hpp"
+#include "runtime/mute_list.hpp"
 #include "runtime/node_context.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/task.hpp"
@@ -58,6 +66,7 @@ namespace detail {
 
 class ActorCell final : public Runnable,
                         public ResumeTarget,
+                        public Muted,
                         public std::enable_shared_from_this<ActorCell> {
  public:
   using Factory = std::function<std::unique_ptr<Actor>()>;
@@ -68,18 +77,36 @@ class ActorCell final : public Runnable,
             Factory factory, std::unique_ptr<Actor> first, const SpawnOptions& options);
   ~ActorCell();
 
+  // A mailbox holds at most this many times its capacity (see above).
+  static constexpr std::uint32_t kLimitFactor = 4;
+  // How long a suspended non-reentrant handler keeps the senders it muted muted (see above). Long
+  // against a handler's usual awaits (a reply, a short sleep: bench/README.md workload N1 awaits
+  // 1 ms per message), short against an ask timeout.
+  static constexpr std::chrono::milliseconds kSuspensionGrace{100};
+
   // --- any thread ---
-  // Queues a user message; applies back-pressure (see above) unless `wait_for_room` is false
-  // (the network's I/O thread, which pushes back on its peers instead). Takes ownership.
-  void post(Message* message, bool wait_for_room = true);
+  // Queues a user message, applying back-pressure (see above), or refuses it past the hard
+  // bound. Takes ownership.
+  void post(Message* message);
   // Queues every message of `chain` at once (leaving it empty), without waiting for room: for
-  // the network's I/O thread, which pushes back on its peers instead. `on_pool`: if this
-  // schedules the actor, a pool worker runs it, even when the caller is a guest (see
-  // Scheduler::schedule_on_pool).
+  // the network's I/O thread, which checks the bound (room_for) and mutes its senders instead.
+  // `on_pool`: if this schedules the actor, a pool worker runs it, even when the caller is a
+  // guest (see Scheduler::schedule_on_pool).
   void post(MessageChain& chain, bool on_pool);
-  // The user mailbox holds more than its capacity / at least half of it (approximate).
+  // The user mailbox holds more than its capacity (approximate).
   bool over_capacity() const { return capacity_ != 0 && user_.depth() > capacity_; }
-  bool over_half_capacity() const { return capacity_ != 0 && user_.depth() > capacity_ / 2; }
+  // Whether `more` messages still fit under the hard bound (approximate).
+  bool room_for(std::uint64_t more) const { return limit_ == 0 || user_.depth() + more <= limit_; }
+  // Keeps `sender` muted until this mailbox drains to half (or the actor stops, or suspends a
+  // non-reentrant handler): for senders on other nodes.
+  void add_muted(std::shared_ptr<Muted> sender);
+  // Mutes the actor whose turn runs on this thread until `receiver` lets it go: it is not
+  // scheduled again after its current message. False when no actor's turn runs here (a thread
+  // must wait instead). True, doing nothing, for an actor that is muted already.
+  static bool mute_current(MuteList& receiver);
+  // The failures of a message this actor will not run: it has stopped / it is past its bound.
+  Failure stopped_failure() const;
+  Failure overloaded_failure() const;
   // User messages waiting (approximate).
   std::size_t queued() const { return user_.depth(); }
   // Queues a system message. Takes ownership.
@@ -120,6 +147,8 @@ class ActorCell final : public Runnable,
 
   void run_turn() override;
   std::function<void()> resumer_for(std::coroutine_handle<> h) override;
+  // Muted: the receiver this actor overfilled has room again.
+  void unmute() override;
 
  private:
   enum class Phase : std::uint8_t { kRunning, kBackoff, kStopped };
@@ -137,8 +166,15 @@ class ActorCell final : public Runnable,
   void stop_now(StopReason reason, std::optional<Failure> error);
   void restart();
   void back_pressure();
-  void release_muted();
-  void unmute();
+  // Lets the muted senders go if the mailbox drained or the actor lets senders go (see above).
+  void release_if_due();
+  // REQUIRES: in turn. Marks the current suspension overdue after kSuspensionGrace, unless it
+  // ended by then.
+  void arm_suspension_grace();
+  void end_suspension();  // REQUIRES: in turn; holds_ just dropped to 0
+  // Waits, on a thread that is not an actor, until the mailbox holds at most `depth` messages,
+  // the actor stops, or the ask timeout passes.
+  void wait_for_depth(std::uint64_t depth);
   void run_message(Message* message);
   void schedule_restart(std::chrono::milliseconds delay);
 
@@ -156,6 +192,7 @@ class ActorCell final : public Runnable,
   const std::unique_ptr<Restarter> restarter_;  // null under policy `never`
   const bool reentrant_;
   const std::uint32_t capacity_;
+  const std::uint64_t limit_;  // kLimitFactor × capacity_; 0: unbounded
 
   Mailbox user_;
   Mailbox system_;
@@ -168,6 +205,9 @@ class ActorCell final : public Runnable,
   std::uint64_t generation_ = 0;  // bumped when an instance is discarded
   std::uint64_t next_token_ = 0;
   int holds_ = 0;  // suspended non-reentrant handlers: user messages wait while > 0
+  std::uint64_t suspension_ = 0;    // bumped each time holds_ drops to 0
+  bool suspension_overdue_ = false;  // this suspension outlasted kSuspensionGrace
+  bool grace_armed_ = false;         // a grace timer is pending
   std::vector<LiveHandler> handlers_;
   std::vector<std::pair<std::uint64_t, std::function<void()>>> producers_;
   std::optional<Failure> crash_;
@@ -177,8 +217,10 @@ class ActorCell final : public Runnable,
   SpinLock mutex_;
   std::vector<Promise<StopNotice>> watchers_;  // guarded by mutex_
   std::unique_ptr<StopNotice> final_notice_;   // guarded by mutex_; set once stopped for good
-  std::vector<std::shared_ptr<ActorCell>> muted_senders_;  // guarded by mutex_
-  std::atomic<bool> has_muted_senders_{false};
+  MuteList muted_;  // who this actor's mailbox has muted
+  // Set by each turn: the actor lets its senders go (it stopped, or a non-reentrant handler is
+  // suspended), so a sender muted after that turn is let go at once.
+  std::atomic<bool> lets_senders_go_{false};
   // Whether this actor is muted for overfilling another's mailbox: kMutedInTurn while its turn
   // still runs, kParked once the turn ended (the releaser must then schedule it again).
   static constexpr std::uint8_t kNotMuted = 0, kMutedInTurn = 1, kParked = 2;
@@ -195,7 +237,7 @@ class SystemCall final : public Message {
  public:
   explicit SystemCall(F f) : f_(std::move(f)) {}
   void run(ActorCell& cell) override { f_(cell); }
-  void reject(ActorCell&) override {}
+  void reject(ActorCell&, const Failure&) override {}
 
  private:
   F f_;

@@ -30,9 +30,6 @@
 
 namespace pulsing::detail {
 
-inline Failure stopped_failure(const ActorCell& cell) {
-  return make_failure<RuntimeError>(RuntimeErrorKind::kActorStopped, cell.describe() + " has stopped");
-}
 
 // What a typed ask of a method returning R resolves to.
 template <typename R>
@@ -52,13 +49,13 @@ template <typename R>
 struct AskReply {
   Promise<R> promise;
   void set(Result<R> result) { promise.complete(std::move(result)); }
-  void reject(ActorCell& cell) { promise.fail(stopped_failure(cell)); }
+  void reject(ActorCell&, const Failure& why) { promise.fail(why); }
 };
 
 struct TellReply {
   template <typename X>
   void set(Result<X>&&) {}  // nobody waits; a crash is handled (and logged) by the cell
-  void reject(ActorCell& cell) { cell.node().dead_letter(cell.describe(), "the actor has stopped"); }
+  void reject(ActorCell& cell, const Failure& why) { cell.node().dead_letter(cell.describe(), why.describe()); }
 };
 
 class RemoteLink;
@@ -130,11 +127,11 @@ class DynamicReply {
     if (is_stream()) sink()->finish(failure);
     if (auto* answer = std::get_if<3>(&target_)) answer->send(Result<Value>(failure));
   }
-  void reject(ActorCell& cell) {
+  void reject(ActorCell& cell, const Failure& why) {
     if (is_tell()) {
-      cell.node().dead_letter(cell.describe(), "the actor has stopped");
+      cell.node().dead_letter(cell.describe(), why.describe());
     } else {
-      fail(stopped_failure(cell));
+      fail(why);
     }
   }
 
@@ -217,7 +214,7 @@ class ProducerDriver : public std::enable_shared_from_this<ProducerDriver<T>> {
     promise.sink = sink_;
     promise.on_yield = [self] { self->after_yield(); };
     promise.on_done = [self] { self->finished(); };
-    token_ = cell_->add_producer([self] { self->discard(stopped_failure(*self->cell_)); });
+    token_ = cell_->add_producer([self] { self->discard(self->cell_->stopped_failure()); });
   }
 
   // In turn: run the producer up to its next yield, await or end.
@@ -285,7 +282,7 @@ class CallMessage final : public Message {
     invoke_handler<typename Traits::result_type>(
         cell, [&]() -> decltype(auto) { return apply_method(self, method_, args_); }, std::move(reply_));
   }
-  void reject(ActorCell& cell) override { reply_.reject(cell); }
+  void reject(ActorCell& cell, const Failure& why) override { reply_.reject(cell, why); }
 
  private:
   M method_;
@@ -314,7 +311,7 @@ class StreamMessage final : public Message {
       channel_->finish(failure);
     }
   }
-  void reject(ActorCell& cell) override { channel_->finish(stopped_failure(cell)); }
+  void reject(ActorCell&, const Failure& why) override { channel_->finish(why); }
 
  private:
   M method_;
@@ -337,7 +334,7 @@ class DynamicCallMessage final : public Message {
       entry->invoke(*entry, cell, std::move(args_), std::move(reply_));
     }
   }
-  void reject(ActorCell& cell) override { reply_.reject(cell); }
+  void reject(ActorCell& cell, const Failure& why) override { reply_.reject(cell, why); }
 
  private:
   std::string method_;

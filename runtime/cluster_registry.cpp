@@ -11,6 +11,10 @@
 
 namespace pulsing::detail {
 
+namespace {
+Failure shut_down() { return make_failure<RuntimeError>(RuntimeErrorKind::kShutdown, "the node has shut down"); }
+}  // namespace
+
 ClusterRegistry::ClusterRegistry(NodeCore& node, registry::Config config)
     : node_(node), config_(config), machine_(std::move(config)), random_(std::random_device{}()) {}
 
@@ -49,7 +53,11 @@ void ClusterRegistry::remove_local(const std::string& name, ActorId id) {
 Future<ClusterRegistry::Instances> ClusterRegistry::find(const std::string& name, std::chrono::milliseconds wait) {
   auto found = std::make_shared<Promise<Instances>>();
   feed([&](Clock::time_point now, registry::Output& out) {
-    if (const auto* hit = machine_.cached(name, now)) {
+    // stop() sets stopped_ before it takes the lookups waiting under the mutex: a lookup added
+    // here either sees it set or is among those stop() fails.
+    if (stopped_.load()) {
+      found->fail(shut_down());
+    } else if (const auto* hit = machine_.cached(name, now)) {
       found->set_value(*hit);  // no continuation yet: nothing runs under the mutex
     } else {
       lookups_[machine_.lookup(name, now + wait, now, out)] = found;
@@ -85,6 +93,7 @@ Future<ClusterRegistry::Instances> ClusterRegistry::find(const std::string& name
 }
 
 Future<AnyRef> ClusterRegistry::resolve(const std::string& name, const ResolveOptions& options) {
+  if (stopped_.load()) return Future<AnyRef>::ready(shut_down());
   if (options.pick == Pick::kLocalFirst) {
     if (auto cell = node_.registry().find(name)) return Future<AnyRef>::ready(AnyRef(std::move(cell)));
   }
@@ -294,9 +303,7 @@ void ClusterRegistry::stop() {
     std::lock_guard lock(mutex_);
     waiting.swap(lookups_);
   }
-  for (auto& [id, promise] : waiting) {
-    promise->fail(make_failure<RuntimeError>(RuntimeErrorKind::kShutdown, "the node shut down during a resolve"));
-  }
+  for (auto& [id, promise] : waiting) promise->fail(shut_down());
 }
 
 registry::Stats ClusterRegistry::stats() const {

@@ -65,7 +65,8 @@ class ClusterRegistry {
   // updates are repaired now.
   void reachable(const std::string& endpoint);
 
-  // Fails the resolves still waiting (kShutdown); nothing is sent afterwards. Idempotent.
+  // Fails the resolves still waiting, and every later one, with kShutdown; nothing is sent
+  // afterwards. Idempotent.
   void stop();
 
   registry::Stats stats() const;

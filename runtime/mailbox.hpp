@@ -22,9 +22,10 @@ class Message {
   virtual ~Message() = default;
   // Runs the message on its actor. REQUIRES: the caller is the actor's current worker.
   virtual void run(ActorCell& cell) = 0;
-  // The actor can never run it (stopped, or the node shuts down): fail the sender's future or
-  // count a dead letter. Called at most once, instead of run().
-  virtual void reject(ActorCell& cell) = 0;
+  // The actor will not run it — it has stopped, or its mailbox is past its bound — for the
+  // reason `why`: fail the sender's future with it, or count a dead letter that says it. Called
+  // at most once, instead of run().
+  virtual void reject(ActorCell& cell, const Failure& why) = 0;
 
  private:
   friend class Mailbox;
@@ -122,7 +123,7 @@ class Mailbox {
 
   class Stub final : public Message {
     void run(ActorCell&) override {}
-    void reject(ActorCell&) override {}
+    void reject(ActorCell&, const Failure&) override {}
   };
 
   std::atomic<Message*> tail_;

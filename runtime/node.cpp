@@ -189,13 +189,19 @@ NodeStats Node::stats() const {
   s.ask_timeouts = read(m.ask_timeouts);
   for (std::size_t i = 0; i < s.handler_errors.size(); ++i) s.handler_errors[i] = read(m.handler_errors[i]);
   s.restarts = read(m.restarts);
+  s.mailbox_refused = read(m.mailbox_refused);
   s.dead_letters = core_->dead_letters();
   for (auto& cell : core_->registry().all()) {
     ++s.actors;
     s.queued += cell->queued();
     s.max_queued = std::max(s.max_queued, cell->queued());
   }
-  if (auto* remote = core_->remote()) s.transport = remote->transport_stats();
+  if (auto* remote = core_->remote()) {
+    s.transport = remote->transport_stats();
+    s.watches_held = remote->watched_here();
+    s.watches_refused = remote->watches_refused();
+    s.congested_targets = remote->congested_targets();
+  }
   s.gossip = core_->gossip_stats();
   s.registry = registry_stats();
   return s;

@@ -55,10 +55,19 @@ struct NodeConfig {
   // Node::endpoint()). Empty: a process-local node, with no network at all.
   std::string listen;
   // The address other nodes use to reach this one when it differs from the bound one (NAT,
-  // containers, a wildcard bind such as tcp://0.0.0.0:7000). Empty: the bound address.
+  // containers). Required with a wildcard bind such as tcp://0.0.0.0:7000, which names no
+  // address to reach (the node refuses to start without it). Empty: the bound address.
   std::string advertise;
-  // Network tuning: timeouts, heartbeats, buffer limits (its listen/advertise are the above).
-  TransportConfig transport;
+  // Watches one other node's connection may hold on this node's actors at once (a caller's
+  // repeated watch of one actor counts each time). Far above real use (a supervisor watching
+  // its workers); a bound on what a caller can make this node keep. Beyond it a watch fails
+  // with kOverloaded, counted in /metrics (pulsing_refused_total{bound="watches_per_caller"}).
+  std::size_t max_watches_per_caller = 4096;
+  // Network tuning: timeouts, heartbeats, buffer limits.
+  TransportOptions transport;
+  // What carries this node's messages. Empty: ZeroMQ over TCP. Tests put an in-memory network
+  // here (messaging/memory_transport.hpp), with `gossip` off; `listen` then names the node on it.
+  TransportFactory make_transport;
 
   // Cluster membership: a node that listens also gossips (SWIM over UDP, on the same port
   // number as `listen`), unless `gossip` is false. It joins the cluster through `seeds`
@@ -66,11 +75,11 @@ struct NodeConfig {
   bool gossip = true;
   std::vector<std::string> seeds;
   // Timing, metadata and cluster name. membership.name, unique in the cluster, defaults to the
-  // advertised "host:port"; address and incarnation are set by the node.
-  membership::Config membership;
+  // advertised "host:port".
+  membership::Options membership;
   // The cluster-wide name registry of a gossiping node: replicas per name, timeouts, cache
-  // lifetime (registry/registry.hpp). Member, endpoint and node id are set by the node.
-  registry::Config registry;
+  // lifetime (registry/registry.hpp).
+  registry::Options registry;
 };
 
 // One row of Node::actors().
@@ -93,6 +102,13 @@ struct NodeStats {
   std::array<std::uint64_t, 4> handler_errors{};
   std::uint64_t restarts = 0;
   std::uint64_t dead_letters = 0;
+  // Watches other nodes hold on this node's actors; watches refused (max_watches_per_caller).
+  std::size_t watches_held = 0;
+  std::uint64_t watches_refused = 0;
+  // Calls refused at a mailbox's hard bound (kOverloaded; SpawnOptions::mailbox_capacity).
+  std::uint64_t mailbox_refused = 0;
+  // Actors on other nodes that told this one they are congested (its senders to them are slowed).
+  std::size_t congested_targets = 0;
   std::size_t actors = 0;
   std::size_t queued = 0;      // user messages waiting, all actors together
   std::size_t max_queued = 0;  // in the fullest mailbox

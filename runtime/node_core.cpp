@@ -28,10 +28,8 @@ void NodeCore::start_network() {
   // the TCP port it picked may be taken for UDP by someone else: then pick again.
   constexpr int kAttempts = 8;
   for (int attempt = 1;; ++attempt) {
-    TransportConfig transport = config_.transport;
-    transport.listen = config_.listen;
-    transport.advertise = config_.advertise;
-    remote_ = std::make_unique<RemoteLink>(*this, std::move(transport));
+    TransportConfig transport{config_.transport, config_.listen, config_.advertise};
+    remote_ = std::make_unique<RemoteLink>(*this, std::move(transport), config_.make_transport);
     endpoint_ = remote_->endpoint();
     try {
       if (config_.gossip) start_gossip();
@@ -48,7 +46,7 @@ void NodeCore::start_network() {
 }
 
 void NodeCore::start_gossip() {
-  membership::Config config = config_.membership;
+  membership::Config config{config_.membership};
   config.address = endpoint_address(endpoint_);
   if (config.name.empty()) config.name = config.address;
   // Wall-clock milliseconds: a restarted node outranks what is still said about its last run.
@@ -59,7 +57,7 @@ void NodeCore::start_gossip() {
   const auto probe_timeout = config.probe_interval;
   auto driver = std::make_unique<membership::UdpDriver>(std::move(config), endpoint_address(remote_->bound_endpoint()),
                                                         config_.seeds);
-  registry::Config names = config_.registry;
+  registry::Config names{config_.registry};
   names.member = member_name_;
   names.endpoint = endpoint_;
   names.node_id = id_.value;

@@ -26,6 +26,8 @@ struct NodeMetrics {
   // Failures returned by this node's handlers, by ErrorCategory.
   std::array<Counter, 4> handler_errors{};
   Counter restarts{0};
+  // Calls refused at a mailbox's hard bound (ActorCell::kLimitFactor × its capacity).
+  Counter mailbox_refused{0};
 
   void count_error(ErrorCategory category) {
     handler_errors[static_cast<std::size_t>(category)].fetch_add(1, std::memory_order_relaxed);

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "common/thread_role.hpp"
+#include "messaging/zmq_transport.hpp"
 #include "runtime/actor_ref.hpp"
 #include "runtime/calls.hpp"
 #include "common/log.hpp"
@@ -22,6 +24,19 @@ Failure unreachable(const std::string& endpoint, std::string_view why) {
 // What an envelope is for, as a dead letter names it: its name, or "actor #<id>".
 std::string target_of(const EnvelopeView& e) {
   return e.target_name.empty() ? fmt::format("actor #{}", e.target_id) : std::string(e.target_name);
+}
+
+// The target of a call, or of a flow notice about it, as flow control names it: by id when the
+// envelope has one, else by name (RemoteActor::pace names it the same way).
+FlowTarget flow_target_of(const EnvelopeView& e) {
+  return FlowTarget{e.target_id, e.target_id != 0 ? std::string() : std::string(e.target_name)};
+}
+
+Failure outbox_full(const std::string& endpoint) {
+  return make_failure<RuntimeError>(
+      RuntimeErrorKind::kOverloaded,
+      fmt::format("too much is queued for node {} already (TransportConfig::max_pending_bytes): it does not keep up",
+                  endpoint));
 }
 
 Failure shutting_down() {
@@ -80,7 +95,7 @@ class RemoteSink final : public StreamSink<Value> {
     Envelope e = link_.envelope(EnvelopeKind::kStreamItem);
     e.correlation = correlation_;
     e.payload = std::move(item);
-    if (!link_.transport_->send(*peer_, e)) cancel();  // the reader's node is gone
+    if (!was_sent(link_.transport_->send(*peer_, e))) cancel();  // the reader's node is gone
   }
   bool park(std::function<void()> wake) override {
     std::lock_guard lock(mutex_);
@@ -185,8 +200,22 @@ void RemoteAnswer::send(const PayloadWriter& result) {
 
 // ---------------------------------------------------------------- RemoteLink
 
-RemoteLink::RemoteLink(NodeCore& node, TransportConfig config)
-    : node_(node), transport_(std::make_unique<Transport>(std::move(config), *this)) {}
+RemoteLink::RemoteLink(NodeCore& node, TransportConfig config, const TransportFactory& make_transport)
+    : node_(node),
+      // A reply to a watcher goes through the node: the actor may outlive this link (a node that
+      // could not stop it in time).
+      watched_(std::make_shared<WatchedActors>(
+          node.config().max_watches_per_caller,
+          [node = node.weak_from_this()](Transport::Peer& caller, std::uint64_t correlation, Result<Value> notice) {
+            auto core = node.lock();
+            if (RemoteLink* link = core ? core->remote() : nullptr) link->send_reply(caller, correlation, std::move(notice));
+          },
+          [](Result<StopNotice> r) { return r.ok() ? Result<Value>(notice_to_value(r.value())) : Result<Value>(r.failure()); })),
+      transport_(make_transport ? make_transport(std::move(config), *this)
+                                : std::make_unique<ZmqTransport>(std::move(config), *this)) {
+  notice_sender_->transport = transport_.get();
+  notice_sender_->node_id = node.node_id().value;
+}
 
 RemoteLink::~RemoteLink() { stop(); }
 
@@ -210,8 +239,12 @@ void RemoteLink::stop() {
   for (auto& [key, weak] : producing) {
     if (auto sink = weak.lock()) sink->cancel();
   }
+  {
+    std::lock_guard lock(notice_sender_->mutex);
+    notice_sender_->transport = nullptr;
+  }
   transport_->stop();
-  congested_.clear();
+  congested_.clear();  // nobody waits for a notice that cannot come any more
 }
 
 Envelope RemoteLink::envelope(EnvelopeKind kind) const {
@@ -250,7 +283,23 @@ void RemoteLink::request(Transport::Peer& peer, Envelope envelope, std::chrono::
   envelope.correlation = correlation;
   envelope.deadline_ms = static_cast<std::uint32_t>(
       std::min<std::int64_t>(timeout.count(), std::numeric_limits<std::uint32_t>::max()));
-  if (!transport_->send(peer, envelope)) complete(correlation, unreachable(peer.endpoint(), "cannot send to it"));
+  switch (send_request(peer, envelope, deadline)) {
+    case SendResult::kDown: complete(correlation, unreachable(peer.endpoint(), "cannot send to it")); break;
+    case SendResult::kFull: complete(correlation, outbox_full(peer.endpoint())); break;
+    default: break;
+  }
+}
+
+SendResult RemoteLink::send_request(Transport::Peer& peer, const Envelope& envelope, Clock::time_point deadline) {
+  // Only a user's thread waits for room; the runtime's threads never do (common/thread_role.hpp).
+  SendResult result = transport_->send(peer, envelope, is_runtime_thread() ? Clock::time_point{} : deadline);
+  if (result == SendResult::kCongested) {
+    // An actor is muted until the outbox drains (a thread of the runtime that is no actor just
+    // goes on: its sends are few).
+    auto muted = std::make_shared<MuteList>();
+    if (ActorCell::mute_current(*muted)) transport_->notify_room(peer, [muted] { muted->release(); });
+  }
+  return result;
 }
 
 void RemoteLink::arm_deadline_timer(Clock::time_point when) {
@@ -287,9 +336,13 @@ void RemoteLink::expire_requests() {
   }
 }
 
-bool RemoteLink::tell(Transport::Peer& peer, const Envelope& envelope) {
+std::optional<Failure> RemoteLink::tell(Transport::Peer& peer, const Envelope& envelope) {
   if (envelope.kind == EnvelopeKind::kTell) NodeMetrics::bump(node_.metrics().tells_out);
-  return transport_->send(peer, envelope);
+  switch (send_request(peer, envelope, Clock::now() + node_.default_ask_timeout())) {
+    case SendResult::kDown: return unreachable(peer.endpoint(), "cannot send to it");
+    case SendResult::kFull: return outbox_full(peer.endpoint());
+    default: return std::nullopt;
+  }
 }
 
 bool RemoteLink::complete(std::uint64_t correlation, Result<Value> result) {
@@ -334,7 +387,7 @@ Future<AnyRef> RemoteLink::resolve(const std::string& endpoint, const std::strin
 
 // ---- inbound (I/O thread)
 
-bool RemoteLink::on_envelope(const EnvelopeView& envelope) {
+void RemoteLink::on_envelope(const EnvelopeView& envelope) {
   switch (envelope.kind) {
     case EnvelopeKind::kAsk:
     case EnvelopeKind::kTell:
@@ -342,7 +395,7 @@ bool RemoteLink::on_envelope(const EnvelopeView& envelope) {
     default: break;
   }
   // Only consecutive calls to one actor are delivered together: nothing else overtakes them.
-  bool congested = post_held();
+  post_held();
   switch (envelope.kind) {
     case EnvelopeKind::kAsk:
     case EnvelopeKind::kTell:
@@ -358,29 +411,53 @@ bool RemoteLink::on_envelope(const EnvelopeView& envelope) {
     case EnvelopeKind::kStreamEnd:
     case EnvelopeKind::kStreamCredit:
     case EnvelopeKind::kStreamCancel: on_stream(envelope); break;
+    case EnvelopeKind::kFlow: on_flow(envelope); break;
   }
-  return congested;
 }
 
-bool RemoteLink::after_frame() { return post_held(); }
+void RemoteLink::after_frame() { post_held(); }
 
-bool RemoteLink::post_held() {
+void RemoteLink::post_held() {
   held_.arena.close();
-  if (held_.chain.empty()) return false;
+  if (held_.chain.empty()) return;
   auto cell = std::move(held_.cell);
+  auto caller = std::move(held_.caller);
   // Tells only: nobody waits for them, so a pool worker takes them while this thread reads on;
   // a run with asks in it may be answered here at once (a guest turn).
   cell->post(held_.chain, !std::exchange(held_.awaited, false));
-  if (!cell->over_capacity()) return false;
-  congested_.push_back(std::move(cell));
-  return true;
+  if (caller && cell->over_capacity()) notice_congestion(*cell, caller, held_.target);
+}
+
+void RemoteLink::notice_congestion(ActorCell& cell, const std::shared_ptr<Transport::Peer>& caller,
+                                   const FlowTarget& target) {
+  NoticeKey key{caller.get(), target};
+  auto it = notices_.find(key);
+  if (it != notices_.end() && !it->second->released()) return;  // told already
+  if (notices_.size() >= 4'096) std::erase_if(notices_, [](const auto& n) { return n.second->released(); });
+  auto send = [sender = notice_sender_, caller, target](bool room) {
+    Envelope e;
+    e.kind = EnvelopeKind::kFlow;
+    e.target_id = target.id;
+    e.target_name = target.name;
+    e.credit = room ? 1 : 0;
+    std::lock_guard lock(sender->mutex);
+    if (sender->transport == nullptr) return;
+    e.sender_node = sender->node_id;
+    sender->transport->send(*caller, e);
+  };
+  auto notice = std::make_shared<CongestionNotice>(send);
+  notices_[key] = notice;
+  send(false);
+  cell.add_muted(std::move(notice));
+}
+
+void RemoteLink::on_flow(const EnvelopeView& e) {
+  congested_.on_notice(std::string(e.sender_endpoint), flow_target_of(e), e.credit != 0);
 }
 
 std::shared_ptr<Transport::Peer> RemoteLink::sender_of(const EnvelopeView& e) {
   // Consecutive envelopes mostly come from one sender (a frame is one sender's batch).
-  if (!last_sender_ || last_sender_->endpoint() != e.sender_endpoint) {
-    last_sender_ = transport_->peer(std::string(e.sender_endpoint));
-  }
+  if (!last_sender_ || last_sender_->endpoint() != e.sender_endpoint) last_sender_ = transport_->caller(e.sender_endpoint);
   return last_sender_;
 }
 
@@ -435,7 +512,7 @@ class WireCallMessage final : public Message {
       entry->invoke_wire(*entry, cell, {bytes(), size_}, limits_, std::move(reply_));
     }
   }
-  void reject(ActorCell& cell) override { reply_.reject(cell); }
+  void reject(ActorCell& cell, const Failure& why) override { reply_.reject(cell, why); }
 
  private:
   WireCallMessage(std::size_t size, std::uint32_t method_at, std::uint32_t method_size, DynamicReply reply,
@@ -452,7 +529,7 @@ class WireCallMessage final : public Message {
 
 }  // namespace
 
-bool RemoteLink::on_call(const EnvelopeView& e) {
+void RemoteLink::on_call(const EnvelopeView& e) {
   const bool answered = e.kind == EnvelopeKind::kAsk || e.kind == EnvelopeKind::kStreamOpen;
   NodeMetrics& metrics = node_.metrics();
   NodeMetrics::bump(e.kind == EnvelopeKind::kAsk ? metrics.asks_in
@@ -460,13 +537,12 @@ bool RemoteLink::on_call(const EnvelopeView& e) {
                                                     : metrics.streams_in);
   if (answered && e.sender_endpoint.empty()) {
     node_.dead_letter(target_of(e), fmt::format("a {} that names no sender: nowhere to answer", to_string(e.kind)));
-    return false;
+    return;
   }
   // Consecutive calls to one actor are held back and go into its mailbox together (post_held),
   // and a run of them looks the actor up once.
   const bool same_target = held_.cell && e.target_id == held_.cell->id().value &&
                            (e.target_node == 0 || e.target_node == node_.node_id().value);
-  bool congested = false;
   if (!same_target) {
     std::string why;
     bool stopped = false;
@@ -483,10 +559,16 @@ bool RemoteLink::on_call(const EnvelopeView& e) {
       } else {
         node_.dead_letter(target_of(e), why);
       }
-      return false;
+      return;
     }
-    congested = post_held();
+    post_held();
     held_.cell = std::move(cell);
+    if (!e.sender_endpoint.empty()) held_.caller = sender_of(e);
+    held_.target = flow_target_of(e);
+  }
+  if (!held_.cell->room_for(held_.chain.size() + 1)) {
+    refuse_call(e, *held_.cell);
+    return;
   }
   auto answer = [&]() -> DynamicReply {
     switch (e.kind) {
@@ -504,7 +586,20 @@ bool RemoteLink::on_call(const EnvelopeView& e) {
   };
   held_.awaited |= e.kind != EnvelopeKind::kTell;
   held_.chain.append(WireCallMessage::create(e, answer(), transport_->config().limits, held_.arena));
-  return congested;
+}
+
+void RemoteLink::refuse_call(const EnvelopeView& e, ActorCell& target) {
+  NodeMetrics::bump(node_.metrics().mailbox_refused);
+  Failure overloaded = target.overloaded_failure();
+  if (e.kind == EnvelopeKind::kAsk) {
+    reply(e, overloaded);
+  } else if (e.kind == EnvelopeKind::kStreamOpen) {
+    end_remote_stream(e, overloaded);
+  } else {
+    node_.dead_letter(target.describe(), overloaded.describe());
+  }
+  // Its sender should have been muted: it may not have heard yet, or it let its muting lapse.
+  if (held_.caller) notice_congestion(target, held_.caller, held_.target);
 }
 
 void RemoteLink::on_reply(const EnvelopeView& e) {
@@ -586,12 +681,17 @@ void RemoteLink::on_watch(const EnvelopeView& e) {
     return;
   }
   if (e.sender_endpoint.empty()) return;  // nowhere to answer
-  // The actor may outlive this link (a node that could not stop it in time): go through the node.
-  cell->watch().then([node = node_.weak_from_this(), peer = sender_of(e), correlation = e.correlation](Result<StopNotice> r) {
-    auto core = node.lock();
-    RemoteLink* link = core ? core->remote() : nullptr;
-    if (link == nullptr) return;
-    link->send_reply(*peer, correlation, r.ok() ? Result<Value>(notice_to_value(r.value())) : Result<Value>(r.failure()));
+  if (!watched_->add(cell, sender_of(e), e.correlation)) {
+    reply(e, make_failure<RuntimeError>(RuntimeErrorKind::kOverloaded,
+                                        fmt::format("this caller holds {} watches on node {} already "
+                                                    "(NodeConfig::max_watches_per_caller)",
+                                                    watched_->max_per_caller(), transport_->endpoint())));
+  }
+}
+
+void RemoteLink::watch(Transport::Peer& peer, Envelope watch, std::shared_ptr<ReplySlot> slot, Operation operation) {
+  watching_.add(peer.endpoint(), watch.target_id, std::move(slot), [&](std::shared_ptr<ReplySlot> fan_out) {
+    request(peer, std::move(watch), kWatchTimeout, std::move(fan_out), std::move(operation));
   });
 }
 
@@ -626,11 +726,27 @@ void RemoteLink::on_stream(const EnvelopeView& e) {
   switch (e.kind) {
     case EnvelopeKind::kStreamItem: {
       std::function<bool(Value&&)> push;
+      std::optional<std::uint64_t> overrun;
       {
         std::lock_guard lock(mutex_);
         auto it = reading_.find(e.correlation);
-        if (it == reading_.end()) return;  // a stream the reader already left
-        push = it->second.inbound.push;
+        // A stream the reader already left, or another node's (answers come on the connection
+        // to the producer's node: that node is the only one that can name this stream).
+        if (it == reading_.end() || it->second.peer != e.sender_endpoint) return;
+        if (++it->second.received > it->second.granted) {
+          overrun = it->second.granted;
+        } else {
+          push = it->second.inbound.push;
+        }
+      }
+      if (overrun) {
+        // Its items would pile up unread in the reader's channel: memory is bounded by credit.
+        end_reading(e.correlation, make_failure<RuntimeError>(
+                                       RuntimeErrorKind::kProtocol,
+                                       fmt::format("the producer at {} sent more items than the {} it was granted",
+                                                   e.sender_endpoint, *overrun)));
+        send_cancel(std::string(e.sender_endpoint), e.correlation);
+        return;
       }
       std::string problem;
       try {
@@ -642,11 +758,16 @@ void RemoteLink::on_stream(const EnvelopeView& e) {
         end_reading(e.correlation, make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
                                                               fmt::format("a stream item from {} {}",
                                                                           e.sender_endpoint, problem)));
-        cancel_reading(std::string(e.sender_endpoint), e.correlation);
+        send_cancel(std::string(e.sender_endpoint), e.correlation);  // end_reading forgot it already
       }
       return;
     }
     case EnvelopeKind::kStreamEnd: {
+      {
+        std::lock_guard lock(mutex_);
+        auto it = reading_.find(e.correlation);
+        if (it == reading_.end() || it->second.peer != e.sender_endpoint) return;  // as for items
+      }
       std::optional<Failure> failure;
       try {
         if (e.has_error) failure = failure_from_value(e.error(limits));
@@ -694,7 +815,7 @@ void RemoteLink::open_stream(Transport::Peer& peer, Envelope open, std::uint32_t
       inbound.finish(shutting_down());
       return;
     }
-    reading_.emplace(correlation, Reading{std::move(inbound), peer.endpoint()});
+    reading_.emplace(correlation, Reading{std::move(inbound), peer.endpoint(), window});
   }
   // Credit goes back in batches of half a window; both callbacks may outlive the node.
   auto consumed = std::make_shared<std::atomic<std::uint32_t>>(0);
@@ -714,7 +835,11 @@ void RemoteLink::open_stream(Transport::Peer& peer, Envelope open, std::uint32_t
   open.kind = EnvelopeKind::kStreamOpen;
   open.correlation = correlation;
   open.credit = window;
-  if (!transport_->send(peer, open)) end_reading(correlation, unreachable(peer.endpoint(), "cannot send to it"));
+  switch (send_request(peer, open, Clock::now() + node_.default_ask_timeout())) {
+    case SendResult::kDown: end_reading(correlation, unreachable(peer.endpoint(), "cannot send to it")); break;
+    case SendResult::kFull: end_reading(correlation, outbox_full(peer.endpoint())); break;
+    default: break;
+  }
 }
 
 void RemoteLink::end_reading(std::uint64_t correlation, std::optional<Failure> failure) {
@@ -730,6 +855,12 @@ void RemoteLink::end_reading(std::uint64_t correlation, std::optional<Failure> f
 }
 
 void RemoteLink::send_credit(const std::string& peer, std::uint64_t correlation, std::uint32_t credit) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = reading_.find(correlation);
+    if (it == reading_.end()) return;
+    it->second.granted += credit;
+  }
   Envelope e = envelope(EnvelopeKind::kStreamCredit);
   e.correlation = correlation;
   e.credit = credit;
@@ -741,6 +872,10 @@ void RemoteLink::cancel_reading(const std::string& peer, std::uint64_t correlati
     std::lock_guard lock(mutex_);
     if (reading_.erase(correlation) == 0) return;
   }
+  send_cancel(peer, correlation);
+}
+
+void RemoteLink::send_cancel(const std::string& peer, std::uint64_t correlation) {
   Envelope e = envelope(EnvelopeKind::kStreamCancel);
   e.correlation = correlation;
   transport_->send(*transport_->peer(peer), e);
@@ -770,18 +905,17 @@ void RemoteLink::after_io_pass() { node_.scheduler().run_guest(kGuestBudget); }
 
 bool RemoteLink::pump() { return transport_->pump(std::chrono::milliseconds(1)); }
 
-bool RemoteLink::still_congested() {
-  std::erase_if(congested_, [](const std::shared_ptr<ActorCell>& cell) { return !cell->over_half_capacity(); });
-  return !congested_.empty();
-}
-
 void RemoteLink::on_peer_down(const std::string& endpoint, const std::string& why, std::size_t dropped) {
   log().warn("[{}] {}", node_.config().name, why);
+  congested_.peer_gone(endpoint);
   fail_peer(endpoint, unreachable(endpoint, why));
   for (std::size_t i = 0; i < dropped; ++i) node_.dead_letter(endpoint, why);
 }
 
 void RemoteLink::member_dead(const std::string& endpoint) {
+  watched_->node_dead(endpoint);
+  congested_.peer_gone(endpoint);
+  transport_->close_peer(endpoint, "membership declared it dead");
   node_.timers().schedule(Clock::now(), [this, endpoint] {
     fail_peer(endpoint, unreachable(endpoint, "membership declared it dead"));
   });
@@ -813,6 +947,9 @@ void RemoteLink::on_peer_up(const std::string& endpoint) {
 }
 
 void RemoteLink::on_caller_gone(const std::string& endpoint) {
+  if (last_sender_ && last_sender_->endpoint() == endpoint) last_sender_.reset();
+  std::erase_if(notices_, [&](const auto& n) { return n.first.first->endpoint() == endpoint; });
+  watched_->caller_gone(endpoint);
   std::vector<std::shared_ptr<RemoteSink>> producers;
   {
     std::lock_guard lock(mutex_);
@@ -875,6 +1012,14 @@ void RemoteActor::ask(std::string_view method, const PayloadWriter& args, std::c
   }
   link->request(*peer_, call(EnvelopeKind::kAsk, method, args), timeout, std::move(reply),
                 {shared_from_this(), std::string(method)});
+  // An actor is muted as for a tell; a thread does not wait: its ask paces itself (the reply
+  // comes once the target took it, or says it was refused).
+  pace(*link, Clock::now());
+}
+
+void RemoteActor::pace(RemoteLink& link, Clock::time_point deadline) const {
+  // Named as the envelope names it: by id when known, else by name (see to_target).
+  link.pace(*peer_, address_.actor.value, address_.actor.value != 0 ? std::string_view() : name_, deadline);
 }
 
 Future<StopNotice> RemoteActor::watch() const {
@@ -884,15 +1029,16 @@ Future<StopNotice> RemoteActor::watch() const {
     slot->deliver(shutting_down());
     return future;
   }
-  link->request(*peer_, to_target(EnvelopeKind::kWatch), kWatchTimeout, std::move(slot),
-                {shared_from_this(), "watch"});
+  link->watch(*peer_, to_target(EnvelopeKind::kWatch), std::move(slot), {shared_from_this(), "watch"});
   return future;
 }
 
 void RemoteActor::stop() const {
   RemoteLink* link = node_->remote();
-  if (link == nullptr || !link->tell(*peer_, to_target(EnvelopeKind::kStop))) {
-    node_->dead_letter(describe(), fmt::format("cannot send a stop request to node {}", peer_->endpoint()));
+  if (link == nullptr) {
+    node_->dead_letter(describe(), "cannot send a stop request: the node is shutting down");
+  } else if (auto failure = link->tell(*peer_, to_target(EnvelopeKind::kStop))) {
+    node_->dead_letter(describe(), fmt::format("cannot send a stop request: {}", failure->describe()));
   }
 }
 
@@ -905,14 +1051,17 @@ void RemoteActor::open_stream(std::string_view method, const PayloadWriter& args
   }
   link->open_stream(*peer_, call(EnvelopeKind::kStreamOpen, method, args), window, std::move(inbound),
                     events);
+  pace(*link, Clock::now());  // as an ask
 }
 
 void RemoteActor::tell(std::string_view method, const PayloadWriter& args) const {
   RemoteLink* link = node_->remote();
   if (link == nullptr) return;
-  if (!link->tell(*peer_, call(EnvelopeKind::kTell, method, args))) {
-    node_->dead_letter(describe(), fmt::format("node {} is unreachable", peer_->endpoint()));
+  if (auto failure = link->tell(*peer_, call(EnvelopeKind::kTell, method, args))) {
+    node_->dead_letter(describe(), failure->describe());
+    return;
   }
+  pace(*link, Clock::now() + default_timeout());
 }
 
 }  // namespace pulsing::detail

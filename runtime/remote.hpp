@@ -7,9 +7,9 @@
 // (Error::to_value). Internal to the runtime.
 //
 // Inbound: consecutive calls of a frame to one actor are posted together (one push into its
-// mailbox). Back-pressure: calls posted to a mailbox over its capacity pause the link's reading
-// until that mailbox drains to half; TCP then slows the sender, whose transport makes its
-// callers wait. Memory stays bounded on both sides.
+// mailbox). Back-pressure is per target (runtime/remote_flow.hpp): a mailbox over its capacity
+// mutes the callers that fill it, on their own nodes, and refuses calls past its hard bound as
+// kOverloaded; reading never pauses, so one congested actor slows nothing else.
 // The transport's I/O thread runs the turns of the actors its input wakes (see
 // Scheduler::enter_guest): a remote request and its reply cost no thread hop beyond ZeroMQ's.
 // Thread-safety: every public member may be called from any thread.
@@ -31,6 +31,8 @@
 #include "messaging/transport.hpp"
 #include "runtime/actor_cell.hpp"
 #include "runtime/future.hpp"
+#include "runtime/remote_flow.hpp"
+#include "runtime/remote_watches.hpp"
 #include "runtime/run_arena.hpp"
 #include "runtime/stream.hpp"
 #include "runtime/timer_service.hpp"
@@ -103,7 +105,8 @@ class RemoteLink final : public TransportHandler, private WaitPump {
  public:
   // Binds `config.listen`. Throws std::runtime_error naming the address if it cannot. Nothing
   // is read or sent before start(): what is sent meanwhile waits.
-  RemoteLink(NodeCore& node, TransportConfig config);
+  // `make_transport`: empty for ZeroMQ.
+  RemoteLink(NodeCore& node, TransportConfig config, const TransportFactory& make_transport);
   ~RemoteLink() override;
   // Starts the I/O thread. REQUIRES: once, after the node has set up everything the link's
   // callbacks read (its registry, its membership).
@@ -124,8 +127,9 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   // TimeoutError after `timeout`, or NodeUnreachable when the peer is or goes down.
   void request(Transport::Peer& peer, Envelope envelope, std::chrono::milliseconds timeout,
                std::shared_ptr<ReplySlot> reply, Operation operation);
-  // Sends a tell. False when it cannot be sent (the caller counts the dead letter).
-  bool tell(Transport::Peer& peer, const Envelope& envelope);
+  // Sends a tell (or a stop request); why it cannot be sent, if it cannot (the caller counts the
+  // dead letter): the peer is down, or too much is queued for it (kOverloaded).
+  std::optional<Failure> tell(Transport::Peer& peer, const Envelope& envelope);
   Future<AnyRef> resolve(const std::string& endpoint, const std::string& name, std::chrono::milliseconds timeout);
   // Asks the node at `endpoint` for its member name: membership's probe over TCP, which packet
   // loss alone cannot fail.
@@ -136,6 +140,14 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   // batches of half a window, and cancellation, which reaches the producer.
   void open_stream(Transport::Peer& peer, Envelope open, std::uint32_t window, InboundStream inbound,
                    StreamReaderEvents& events);
+
+  // Completes `slot` with the stop notice of the actor `watch` (a kWatch envelope) targets on
+  // `peer`: one request per (node, actor), however many watch it.
+  void watch(Transport::Peer& peer, Envelope watch, std::shared_ptr<ReplySlot> slot, Operation operation);
+  // Watches held: by other nodes on this node's actors, and by this node on others' (pairs).
+  std::size_t watched_here() const { return watched_->size(); }
+  std::uint64_t watches_refused() const { return watched_->refused(); }
+  std::size_t watching_elsewhere() const { return watching_.size(); }
 
   // An envelope from this node (sender fields filled in).
   Envelope envelope(EnvelopeKind kind) const;
@@ -149,10 +161,18 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   // Fails every outstanding request with kShutdown and stops the transport. Idempotent.
   void stop();
 
+  // After a call to `target` at `peer` was sent: slows the sender while the target says it is
+  // congested (CongestedTargets::pace).
+  void pace(const Transport::Peer& peer, std::uint64_t target_id, std::string_view target_name,
+            Clock::time_point deadline) {
+    congested_.pace(peer.endpoint(), target_id, target_name, deadline);
+  }
+  // Targets on other nodes that said they are congested (pairs of node and actor).
+  std::size_t congested_targets() const { return congested_.size(); }
+
   // TransportHandler (on the I/O thread).
-  bool on_envelope(const EnvelopeView& envelope) override;
-  bool after_frame() override;  // posts the held calls
-  bool still_congested() override;
+  void on_envelope(const EnvelopeView& envelope) override;
+  void after_frame() override;  // posts the held calls
   // The I/O thread is a guest of the node's scheduler (Scheduler::enter_guest): it runs the
   // actors its input wakes, between passes. A turn there that blocks on a future keeps the
   // I/O going meanwhile (WaitPump), so that the answer it waits for can arrive.
@@ -180,17 +200,29 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   struct Reading {  // a stream this node reads from a peer
     InboundStream inbound;
     std::string peer;
+    std::uint64_t granted = 0;   // items the producer may send: the window, and the credit since
+    std::uint64_t received = 0;  // items it sent; past `granted`, the stream fails
   };
   using ProducerKey = std::pair<std::string, std::uint64_t>;  // reader's endpoint, correlation
 
   bool pump() override;  // WaitPump
-  bool on_call(const EnvelopeView& envelope);  // true: the target is over capacity
-  bool post_held();  // posts held_; true: its target is over capacity
+  // Sends a request-direction envelope (see TransportConfig::max_pending_bytes): a user's thread
+  // waits for room until `deadline`, the runtime's threads never wait, and an actor that finds
+  // the peer congested is muted until its outbox drains.
+  SendResult send_request(Transport::Peer& peer, const Envelope& envelope, Clock::time_point deadline);
+  void on_call(const EnvelopeView& envelope);
+  // Refuses a call its target has no room for (kOverloaded), and tells its caller.
+  void refuse_call(const EnvelopeView& envelope, ActorCell& target);
+  void post_held();
+  // Tells `caller` that `target` (as it named it) is congested, once until the cell lets it go.
+  void notice_congestion(ActorCell& cell, const std::shared_ptr<Transport::Peer>& caller, const FlowTarget& target);
+  void on_flow(const EnvelopeView& envelope);
   void on_stream(const EnvelopeView& envelope);
   void end_reading(std::uint64_t correlation, std::optional<Failure> failure);
   void end_remote_stream(const EnvelopeView& open, Failure failure);
   void send_credit(const std::string& peer, std::uint64_t correlation, std::uint32_t credit);
-  void cancel_reading(const std::string& peer, std::uint64_t correlation);
+  void cancel_reading(const std::string& peer, std::uint64_t correlation);  // forgets it, and tells the producer
+  void send_cancel(const std::string& peer, std::uint64_t correlation);
   void forget_producer(const ProducerKey& key);
   // Fails the requests pending on `endpoint` and ends the streams read from it, with `failure`.
   void fail_peer(const std::string& endpoint, const Failure& failure);
@@ -211,7 +243,7 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   void arm_deadline_timer(Clock::time_point when);
   // The local actor an envelope is for; else null, with why, and whether it has stopped.
   std::shared_ptr<ActorCell> find_target(const EnvelopeView& envelope, std::string& why, bool& stopped);
-  // The peer an envelope came from (where its answers go). I/O thread only.
+  // Where the answers to a request go: its caller's connection. I/O thread only.
   std::shared_ptr<Transport::Peer> sender_of(const EnvelopeView& envelope);
 
   NodeCore& node_;
@@ -223,15 +255,30 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   std::map<ProducerKey, std::weak_ptr<RemoteSink>> producing_;  // guarded by mutex_
   bool stopped_ = false;                                        // guarded by mutex_
   std::atomic<std::uint64_t> next_correlation_{1};
-  std::vector<std::shared_ptr<ActorCell>> congested_;  // I/O thread only
   struct HeldCalls {  // consecutive calls to one actor, posted together (I/O thread only)
     std::shared_ptr<ActorCell> cell;
     MessageChain chain;
     RunArena arena;        // their memory
     bool awaited = false;  // some of them are asks or stream opens: someone waits
+    std::shared_ptr<Transport::Peer> caller;  // whose calls they are (null: a caller with no name)
+    FlowTarget target;                        // the actor as the caller named it
   };
   HeldCalls held_;
+  // Flow notices (runtime/remote_flow.hpp). The notices this node sent, by caller and target:
+  // one "congested" per episode (I/O thread only; released ones are swept).
+  using NoticeKey = std::pair<const Transport::Peer*, FlowTarget>;
+  std::map<NoticeKey, std::shared_ptr<CongestionNotice>> notices_;
+  // What sends room notices, from whichever thread releases them: nothing once stopped.
+  struct NoticeSender {
+    std::mutex mutex;
+    Transport* transport = nullptr;  // guarded by mutex
+    std::uint64_t node_id = 0;
+  };
+  std::shared_ptr<NoticeSender> notice_sender_ = std::make_shared<NoticeSender>();
+  CongestedTargets congested_;  // the targets elsewhere that said they are congested
   std::shared_ptr<Transport::Peer> last_sender_;        // I/O thread only: sender_of()'s cache
+  std::shared_ptr<WatchedActors> watched_;
+  WatchingActors watching_;
   std::unique_ptr<Transport> transport_;               // last: its thread uses the above
 };
 
@@ -273,6 +320,8 @@ class RemoteActor : public std::enable_shared_from_this<RemoteActor> {
 
  private:
   Envelope to_target(EnvelopeKind kind) const;
+  // After a call was sent: slows the caller while this actor says it is congested.
+  void pace(RemoteLink& link, Clock::time_point deadline) const;
   Envelope call(EnvelopeKind kind, std::string_view method, const PayloadWriter& args) const;
 
   std::shared_ptr<NodeCore> node_;

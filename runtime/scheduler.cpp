@@ -1,5 +1,7 @@
 #include "runtime/scheduler.hpp"
 
+#include "common/thread_role.hpp"
+
 #include <algorithm>
 #include <optional>
 #include <utility>
@@ -60,7 +62,10 @@ Scheduler::Scheduler(std::size_t threads) {
     workers_.push_back(std::make_unique<Worker>(*this));
   }
   for (auto& w : workers_) {
-    w->thread_ = std::thread([worker = w.get()] { worker->main_loop(); });
+    w->thread_ = std::thread([worker = w.get()] {
+      mark_runtime_thread();
+      worker->main_loop();
+    });
   }
 }
 

@@ -1,5 +1,7 @@
 #include "runtime/timer_service.hpp"
 
+#include "common/thread_role.hpp"
+
 namespace pulsing::detail {
 
 TimerService::TimerService() : thread_([this] { main_loop(); }) {}
@@ -37,6 +39,7 @@ void TimerService::stop() {
 }
 
 void TimerService::main_loop() {
+  mark_runtime_thread();
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     if (timers_.empty()) {

@@ -12,8 +12,6 @@
 #include <thread>
 #include <vector>
 
-#include "admin/host_port.hpp"
-#include "admin/http_client.hpp"
 #include "integration_support.hpp"
 #include "messaging/json.hpp"
 
@@ -46,18 +44,6 @@ Output until(std::vector<std::string> args, Holds holds, std::chrono::millisecon
 }
 
 std::string address_of(const NodeProcess& node) { return node.endpoint().substr(6); }
-
-// "admin http://127.0.0.1:PORT" from the ready line → host and port.
-admin::HostPort admin_of(const NodeProcess& node) {
-  const std::string& rest = node.ready_rest();
-  REQUIRE(rest.starts_with("admin http://"));
-  return admin::split_host_port(rest.substr(13));
-}
-
-admin::HttpResult get(const NodeProcess& node, const std::string& path) {
-  auto where = admin_of(node);
-  return admin::http_get(where.host, where.port, path, 5s);
-}
 
 // The state of `member` in `members --json` output ("" if absent or unreadable).
 std::string state_of(const Output& out, const std::string& member) {
@@ -212,14 +198,14 @@ TEST_CASE("cli: failures exit with a code that says which, and a message that sa
 
 TEST_CASE("cli: the admin endpoint serves health, readiness, metrics, members and actors") {
   Cluster cluster;
-  auto health = get(*cluster.first, "/health");
+  auto health = admin_get(*cluster.first, "/health");
   CHECK(health.status == 200);
   CHECK(health.body == "ok\n");
-  CHECK(get(*cluster.third, "/ready").status == 200);
-  CHECK(get(*cluster.first, "/nowhere").status == 404);
+  CHECK(admin_get(*cluster.third, "/ready").status == 200);
+  CHECK(admin_get(*cluster.first, "/nowhere").status == 404);
 
   pulsing({"ask", "service", "add", "1", "--node", address_of(*cluster.second)});
-  auto metrics = get(*cluster.first, "/metrics");
+  auto metrics = admin_get(*cluster.first, "/metrics");
   CHECK(metrics.status == 200);
   CHECK(metrics.content_type.find("version=0.0.4") != std::string::npos);
   for (const char* line : {"pulsing_members{state=\"alive\"} 3\n", "# TYPE pulsing_messages_handled_total counter\n",
@@ -231,9 +217,9 @@ TEST_CASE("cli: the admin endpoint serves health, readiness, metrics, members an
   CHECK(metrics.body.find("pulsing_remote_calls_total{direction=\"in\",kind=\"ask\"} 0\n") == std::string::npos);
   CHECK(metrics.body.find("pulsing_gossip_bytes_total{direction=\"in\"} 0\n") == std::string::npos);
 
-  Value members = parse_json(get(*cluster.second, "/members").body);
+  Value members = parse_json(admin_get(*cluster.second, "/members").body);
   CHECK(members.as_list().size() == 3);
-  Value actors = parse_json(get(*cluster.first, "/actors").body);
+  Value actors = parse_json(admin_get(*cluster.first, "/actors").body);
   bool found = false;
   for (const Value& row : actors.as_list()) found |= row.find("name")->as_text() == "service";
   CHECK(found);
@@ -290,6 +276,9 @@ TEST_CASE("cli: pulsing node takes its settings from a config file and refuses b
   auto listen = pulsing({"node", "--listen", "nowhere"});
   CHECK(listen.status == 2);
   CHECK(listen.text.find("--listen takes HOST:PORT") != std::string::npos);
+  auto wildcard = pulsing({"node", "--listen", "0.0.0.0:0"});
+  CHECK(wildcard.status == 2);
+  CHECK(wildcard.text.find("set --advertise HOST:PORT") != std::string::npos);
 }
 
 }  // namespace

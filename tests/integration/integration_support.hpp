@@ -1,12 +1,17 @@
 // What the integration tests share: the test process's own node, and short names for the
-// helpers (waiting with a deadline, expecting an error) of the unit tests.
+// helpers (waiting with a deadline, expecting an error) of the unit tests; a child's admin
+// endpoint and the counters its /metrics shows.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include "../unit/runtime/test_support.hpp"
+#include "admin/host_port.hpp"
+#include "admin/http_client.hpp"
 #include "process.hpp"
 #include "test_actors.hpp"
 
@@ -47,6 +52,38 @@ inline bool name_released(Node& node, const std::string& endpoint, std::string_v
   } catch (const RuntimeError& e) {
     return e.kind() == RuntimeErrorKind::kActorNotFound;
   }
+}
+
+// The admin endpoint a child named on its ready line ("admin http://127.0.0.1:PORT"): host and
+// port. Throws std::runtime_error when it named none.
+inline admin::HostPort admin_of(const NodeProcess& child) {
+  const std::string& rest = child.ready_rest();
+  if (!rest.starts_with("admin http://")) {
+    throw std::runtime_error("the node named no admin endpoint on its ready line ('" + rest + "')");
+  }
+  return admin::split_host_port(rest.substr(13));
+}
+
+// GET `path` from a child's admin endpoint.
+inline admin::HttpResult admin_get(const NodeProcess& child, const std::string& path) {
+  auto where = admin_of(child);
+  return admin::http_get(where.host, where.port, path, 5s);
+}
+
+// The value of `sample` (a metric's name with its labels, as /metrics writes them:
+// "pulsing_refused_total{bound=\"outbox\"}") in Prometheus text. Throws std::runtime_error when
+// the text has no such line.
+inline std::uint64_t metric_value(const std::string& text, std::string_view sample) {
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + at, end - at);
+    if (line.size() > sample.size() && line.starts_with(sample) && line[sample.size()] == ' ') {
+      return std::stoull(std::string(line.substr(sample.size() + 1)));
+    }
+    at = end + 1;
+  }
+  throw std::runtime_error("no sample '" + std::string(sample) + "' in /metrics");
 }
 
 }  // namespace pulsing::integration

@@ -55,9 +55,11 @@ class Observer {
   }
 
  private:
-  std::unique_ptr<Node> node_;
   std::mutex mutex_;
   std::vector<std::pair<EventKind, std::string>> events_;
+  // Last, so it is destroyed first: its gossip thread calls the event callback, which uses the
+  // members above, until the node is gone.
+  std::unique_ptr<Node> node_;
 };
 
 void send_datagram(std::uint16_t port, const void* data, std::size_t size) {

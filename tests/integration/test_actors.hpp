@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cctype>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -213,6 +214,22 @@ class Launcher : public Actor {
   ActorRef<Calculator> spawn_typed_calculator(std::string name, int initial) {
     return node_->spawn<Calculator>({.name = std::move(name)}, initial).get();
   }
+  // A calculator whose mailbox holds `mailbox_capacity` messages before it slows its senders
+  // (refusing past 4 times that); with `restart_backoff_ms` > 0 it restarts after each crash
+  // (policy on_failure, that backoff every time, no limit on restarts), else never.
+  AnyRef spawn_bounded_calculator(std::string name, int mailbox_capacity, int restart_backoff_ms) {
+    if (mailbox_capacity <= 0) throw std::invalid_argument("the mailbox capacity must be positive");
+    SpawnOptions options{.name = std::move(name), .mailbox_capacity = static_cast<std::size_t>(mailbox_capacity)};
+    if (restart_backoff_ms > 0) {
+      const std::chrono::milliseconds backoff(restart_backoff_ms);
+      options.supervision = {.policy = RestartPolicy::kOnFailure,
+                             .max_restarts = std::numeric_limits<int>::max(),
+                             .min_backoff = backoff,
+                             .max_backoff = backoff,
+                             .jitter = 0};
+    }
+    return node_->spawn<Calculator>(options, 0).get();
+  }
   int slow_calls() const { return g_slow_calls_started.load(); }
   // The cluster as this node sees it: "name=state" per member.
   std::vector<std::string> members() const {
@@ -224,8 +241,8 @@ class Launcher : public Actor {
   // Name instances in this node's registry shard.
   std::uint64_t registry_entries() const { return node_->registry_stats().entries; }
 
-  PULSING_METHODS(Launcher, spawn_pool, spawn_stage, spawn_calculator, spawn_typed_calculator, slow_calls, members,
-                  registry_entries)
+  PULSING_METHODS(Launcher, spawn_pool, spawn_stage, spawn_calculator, spawn_typed_calculator,
+                  spawn_bounded_calculator, slow_calls, members, registry_entries)
 
  private:
   Node* node_;

@@ -1,25 +1,30 @@
 // pulsing_test_node: one pulsing node in its own process, for the integration tests.
 //
 //   pulsing_test_node [--listen tcp://127.0.0.1:0] [--name NAME] [--id N]
-//                     [--member NAME] [--seed HOST:PORT]...
+//                     [--member NAME] [--seed HOST:PORT]... [--admin HOST:PORT]
 //
-// --member names the node in the cluster (membership); --seed joins a cluster through a member.
+// --member names the node in the cluster (membership); --seed joins a cluster through a member;
+// --admin serves the admin endpoint (/metrics, ...) there (port 0 picks one).
 // Listens, spawns the named actors of test_actors.hpp, prints exactly one line
-// "ready <endpoint>" on stdout once it is reachable, and runs until SIGTERM or SIGINT; then
-// shuts the node down and exits 0. Bad flags: a message on stderr, exit 2. A node that cannot
-// start (say, the port is taken): a message on stderr, exit 1.
+// "ready <endpoint>" (with --admin: "ready <endpoint> admin http://HOST:PORT") on stdout once it
+// is reachable, and runs until SIGTERM or SIGINT; then shuts the node down and exits 0. Bad
+// flags: a message on stderr, exit 2. A node that cannot start (say, the port is taken): a
+// message on stderr, exit 1.
 //
 // Actors: "calc" Calculator(0), "worker" Worker(id), "producer" Producer, "launcher" Launcher
-// (spawns pools, pipeline stages and more calculators on this node for the tests).
+// (spawns pools, pipeline stages and more calculators, some with a bounded mailbox and a
+// restart policy, on this node for the tests).
 #include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "admin/admin_endpoint.hpp"
 #include "test_actors.hpp"
 
 namespace {
@@ -27,7 +32,7 @@ namespace {
 int usage(const std::string& problem) {
   std::cerr << "pulsing_test_node: " << problem << "\n"
             << "usage: pulsing_test_node [--listen tcp://HOST:PORT] [--name NAME] [--id N] [--member NAME] "
-               "[--seed HOST:PORT]...\n";
+               "[--seed HOST:PORT]... [--admin HOST:PORT]\n";
   return 2;
 }
 
@@ -42,13 +47,15 @@ int main(int argc, char** argv) {
   config.listen = "tcp://127.0.0.1:0";
   config.worker_threads = 2;
   int id = 0;
+  std::string admin_bind;  // empty: no admin endpoint
   for (int i = 1; i < argc; ++i) {
     std::string_view flag = argv[i];
     if (flag == "--help" || flag == "-h") {
       usage("runs one node for the integration tests");
       return 0;
     }
-    if (flag != "--listen" && flag != "--name" && flag != "--id" && flag != "--member" && flag != "--seed") {
+    if (flag != "--listen" && flag != "--name" && flag != "--id" && flag != "--member" && flag != "--seed" &&
+        flag != "--admin") {
       return usage("unknown flag '" + std::string(flag) + "'");
     }
     if (i + 1 >= argc) return usage(std::string(flag) + " needs a value");
@@ -62,6 +69,8 @@ int main(int argc, char** argv) {
       config.membership.name = value;
     } else if (flag == "--seed") {
       config.seeds.push_back(value);
+    } else if (flag == "--admin") {
+      admin_bind = value;
     } else {
       char* end = nullptr;
       long parsed = std::strtol(value.c_str(), &end, 10);
@@ -86,12 +95,16 @@ int main(int argc, char** argv) {
     node.spawn<Worker>({.name = "worker"}, id).get();
     node.spawn<Producer>({.name = "producer"}).get();
     node.spawn<Launcher>({.name = "launcher"}, &node).get();
+    std::unique_ptr<admin::AdminEndpoint> endpoint;
+    if (!admin_bind.empty()) endpoint = std::make_unique<admin::AdminEndpoint>(node, admin_bind);
 
-    std::cout << "ready " << node.endpoint() << std::endl;  // endl: flushed now
+    // endl: flushed now
+    std::cout << "ready " << node.endpoint() << (endpoint ? " admin " + endpoint->url() : std::string()) << std::endl;
 
     int received = 0;
     sigwait(&stop_signals, &received);
     node.shutdown();
+    endpoint.reset();
   } catch (const std::exception& e) {
     std::cerr << "pulsing_test_node: " << e.what() << "\n";
     return 1;

@@ -38,9 +38,10 @@ std::optional<MemberState> state_of(const UdpDriver& driver, const std::string& 
 }  // namespace
 
 TEST_CASE("a peer whose socket closed is refused by the kernel: suspected at its first probe, dead after") {
-  auto a = std::make_unique<UdpDriver>(fast_config("a"), "127.0.0.1:0", std::vector<std::string>{});
+  // Declared before the driver: its thread calls the handler until it is destroyed.
   std::mutex mutex;
   std::vector<std::pair<EventKind, std::string>> events;
+  auto a = std::make_unique<UdpDriver>(fast_config("a"), "127.0.0.1:0", std::vector<std::string>{});
   a->on_event([&](const MemberEvent& e) {
     std::lock_guard lock(mutex);
     events.emplace_back(e.kind, e.member.name);

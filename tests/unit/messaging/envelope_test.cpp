@@ -16,7 +16,6 @@ Envelope sample(std::uint64_t correlation) {
   e.kind = EnvelopeKind::kAsk;
   e.correlation = correlation;
   e.sender_node = 0xfeedfacecafebeefull;
-  e.sender_endpoint = "tcp://127.0.0.1:7001";
   e.target_id = 42;
   e.target_node = 7;
   e.method = "add";
@@ -168,17 +167,39 @@ TEST_CASE("garbage never crashes the decoder") {
   }
 }
 
-TEST_CASE("an envelope of another protocol version is refused, naming both versions") {
-  capnp::MallocMessageBuilder message;
-  auto b = message.initRoot<wire::Envelope>();
-  b.setVersion(99);
+namespace {
+// A frame of the one envelope `message` holds, built by hand (as a peer that is not pulsing may).
+std::vector<std::byte> frame_of(capnp::MallocMessageBuilder& message) {
   auto words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();
   std::vector<std::byte> frame(8 + bytes.size());
   std::uint64_t length = bytes.size();
   std::memcpy(frame.data(), &length, 8);
   std::memcpy(frame.data() + 8, bytes.begin(), bytes.size());
-  CHECK_THROWS_WITH_AS(decode_all(frame), "envelope of protocol version 99 (this node speaks 1)", DecodeError);
+  return frame;
+}
+}  // namespace
+
+TEST_CASE("an envelope of another protocol version is refused, naming both versions") {
+  capnp::MallocMessageBuilder message;
+  auto b = message.initRoot<wire::Envelope>();
+  b.setVersion(99);
+  CHECK_THROWS_WITH_AS(decode_all(frame_of(message)), "envelope of protocol version 99 (this node speaks 1)",
+                       DecodeError);
+}
+
+TEST_CASE("the sender is the one the connection names, whatever the envelope claims") {
+  capnp::MallocMessageBuilder message;
+  auto b = message.initRoot<wire::Envelope>();
+  b.setVersion(kProtocolVersion);
+  b.setKind(wire::Kind::STREAM_CANCEL);
+  b.setUnusedSenderEndpoint("tcp://10.0.0.9:7000");  // another caller's endpoint, forged
+  auto frame = frame_of(message);
+  std::vector<std::string> senders;
+  auto collect = [&](const EnvelopeView& e) { senders.emplace_back(e.sender_endpoint); };
+  decode_frame(frame, collect, {}, "tcp://127.0.0.1:7001");
+  decode_frame(frame, collect, {}, "");  // a connection that names no node
+  CHECK(senders == std::vector<std::string>{"tcp://127.0.0.1:7001", ""});
 }
 
 }  // namespace pulsing

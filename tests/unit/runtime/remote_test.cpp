@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include "messaging/zmq_transport.hpp"
 #include "test_support.hpp"
 
 namespace pulsing {
@@ -277,6 +278,60 @@ TEST_CASE("a remote watch reports a crash with its error, and its node's end") {
   }
 }
 
+TEST_CASE("many watches of one remote actor are one watch on its node, and all learn of its stop") {
+  Node a(networked("a"));
+  Node b(networked("b"));
+  b.spawn<Calculator>({.name = "calc"}).get();
+  auto calc = a.resolve_at<Calculator>(b.endpoint(), "calc").get();
+  std::vector<Future<StopNotice>> watches;
+  for (int i = 0; i < 50; ++i) watches.push_back(calc.watch());
+  REQUIRE(eventually([&] { return b.stats().watches_held == 1; }));
+  CHECK(calc.ask(&Calculator::add, 1).get() == 1);  // asked after the watches: they are all out
+  CHECK(b.stats().watches_held == 1);
+  calc.stop();
+  for (auto& watch : watches) CHECK(watch.get().reason == StopReason::kStopped);
+  CHECK(b.stats().watches_held == 0);
+}
+
+TEST_CASE("the watches of a node that goes away are forgotten by the watched node") {
+  Node b(networked("b"));
+  b.spawn<Calculator>({.name = "one"}).get();
+  b.spawn<Calculator>({.name = "two"}).get();
+  {
+    Node a(networked("a"));
+    auto one = a.resolve_at<Calculator>(b.endpoint(), "one").get();
+    auto two = a.resolve_at<Calculator>(b.endpoint(), "two").get();
+    auto watching_one = one.watch();
+    auto watching_two = two.watch();
+    REQUIRE(eventually([&] { return b.stats().watches_held == 2; }));
+  }  // a shuts down: its connection to b closes
+  CHECK(eventually([&] { return b.stats().watches_held == 0; }));
+}
+
+TEST_CASE("watches past a caller's bound are refused as overloaded, and counted") {
+  Node a(networked("a"));
+  NodeConfig config = networked("b");
+  config.max_watches_per_caller = 2;
+  Node b(config);
+  std::vector<ActorRef<Calculator>> calcs;
+  for (const char* name : {"c1", "c2", "c3"}) {
+    b.spawn<Calculator>({.name = name}).get();
+    calcs.push_back(a.resolve_at<Calculator>(b.endpoint(), name).get());
+  }
+  auto first = calcs[0].watch();
+  auto second = calcs[1].watch();
+  REQUIRE(eventually([&] { return b.stats().watches_held == 2; }));
+  auto e = testing::expect_error<RuntimeError>([&] { calcs[2].watch().get(); });
+  CHECK(e.kind() == RuntimeErrorKind::kOverloaded);
+  CHECK(std::string(e.what()).find("max_watches_per_caller") != std::string::npos);
+  CHECK(b.stats().watches_refused == 1);
+  calcs[0].stop();
+  CHECK(first.get().reason == StopReason::kStopped);
+  CHECK(eventually([&] { return b.stats().watches_held == 1; }));
+  auto third = calcs[2].watch();  // room again
+  CHECK(eventually([&] { return b.stats().watches_held == 2; }));
+}
+
 TEST_CASE("stopping or watching a remote actor that never existed is refused clearly") {
   Node a(networked("a"));
   Node b(networked("b"));
@@ -320,6 +375,20 @@ TEST_CASE("asks pending on a node that shuts down fail, and the node is then unr
   auto before = a.dead_letters();
   calc.tell(&Calculator::add, 1);
   CHECK(a.dead_letters() == before + 1);
+}
+
+TEST_CASE("a resolve waiting for a name fails when its node shuts down, and so does every later one") {
+  Node node(networked("alone"));
+  auto waiting = node.resolve_any("nobody", 60s);  // an uncached name: a lookup at its owner
+  node.shutdown();
+  REQUIRE(eventually([&] { return waiting.ready(); }));
+  CHECK(testing::runtime_error_kind([&] { waiting.get(); }) == RuntimeErrorKind::kShutdown);
+  auto later = node.resolve_any("nobody", 60s);
+  REQUIRE(eventually([&] { return later.ready(); }));
+  CHECK(testing::runtime_error_kind([&] { later.get(); }) == RuntimeErrorKind::kShutdown);
+  auto all = node.resolve_all("nobody");
+  REQUIRE(eventually([&] { return all.ready(); }));
+  CHECK(testing::runtime_error_kind([&] { all.get(); }) == RuntimeErrorKind::kShutdown);
 }
 
 TEST_CASE("a node that never answers is unreachable within the connect timeout") {
@@ -404,6 +473,63 @@ TEST_CASE("when the reader's node goes away, the producer is cancelled") {
   CHECK(reader.next().has_value());
   a.reset();  // the reader's node shuts down
   CHECK(eventually([&] { return destroyed->load(); }));
+}
+
+}  // namespace pulsing
+
+namespace pulsing {
+namespace {
+
+// A node that speaks the wire as a producer that ignores credit: it answers a resolve with an
+// actor of its own, and sends 10 more items than the window granted for any stream opened.
+class GreedyProducer final : public TransportHandler {
+ public:
+  GreedyProducer() : transport_(TransportConfig{}, *this) { transport_.start(); }
+  const std::string& endpoint() const { return transport_.endpoint(); }
+
+  void on_envelope(const EnvelopeView& e) override {
+    auto caller = transport_.caller(e.sender_endpoint);
+    Envelope out;
+    out.correlation = e.correlation;
+    if (e.kind == EnvelopeKind::kResolve) {
+      out.kind = EnvelopeKind::kReply;
+      out.payload = Value::Map{{"address", Value(ActorAddress{NodeId{7}, transport_.endpoint(), ActorId{1}})},
+                               {"class", std::string("Greedy")}};
+      transport_.send(*caller, out);
+    } else if (e.kind == EnvelopeKind::kStreamOpen) {
+      out.kind = EnvelopeKind::kStreamItem;
+      for (std::uint32_t i = 0; i < e.credit + 10; ++i) {
+        out.payload = Value(static_cast<std::int64_t>(i));
+        transport_.send(*caller, out);
+      }
+    }
+  }
+  void on_peer_down(const std::string&, const std::string&, std::size_t) override {}
+  void on_caller_gone(const std::string&) override {}
+
+ private:
+  ZmqTransport transport_;
+};
+
+}  // namespace
+
+TEST_CASE("a remote producer that sends past the credit it was granted fails its stream, and the reader's memory stays bounded") {
+  GreedyProducer greedy;
+  Node a(networked("a"));
+  auto producer = a.resolve_at(greedy.endpoint(), "greedy").get();
+  const auto received_before = a.stats().transport.envelopes_received;
+  auto reader = producer.stream("anything", {});
+  // Read nothing until all of them arrived: no credit was granted past the window meanwhile.
+  REQUIRE(eventually([&] {
+    return a.stats().transport.envelopes_received >= received_before + AnyRef::kDefaultWindow + 10;
+  }));
+  std::size_t items = 0;
+  auto e = testing::expect_error<RuntimeError>([&] {
+    while (reader.next()) ++items;
+  });
+  CHECK(e.kind() == RuntimeErrorKind::kProtocol);
+  CHECK(std::string(e.what()).find("more items than") != std::string::npos);
+  CHECK(items <= AnyRef::kDefaultWindow);
 }
 
 }  // namespace pulsing

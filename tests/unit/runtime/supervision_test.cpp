@@ -31,11 +31,7 @@ class Fragile : public Actor {
 SpawnOptions restarting(std::string name, RestartPolicy policy = RestartPolicy::kOnFailure) {
   SpawnOptions options;
   options.name = std::move(name);
-  options.restart_policy = policy;
-  options.max_restarts = 3;
-  options.min_backoff = 20ms;
-  options.max_backoff = 200ms;
-  options.supervision.jitter = 0.0;
+  options.supervision = {.policy = policy, .max_restarts = 3, .min_backoff = 20ms, .max_backoff = 200ms, .jitter = 0.0};
   return options;
 }
 
@@ -83,7 +79,7 @@ TEST_CASE("a BusinessError is not a crash") {
 TEST_CASE("messages sent during the backoff wait, and the new instance serves them in order") {
   Node node(testing::test_config());
   auto options = restarting("patient");
-  options.min_backoff = 300ms;
+  options.supervision.min_backoff = 300ms;
   auto actor = node.spawn<Fragile>(options, 0).get();
   actor.tell(&Fragile::crash);
   std::vector<Future<int>> replies;
@@ -119,9 +115,9 @@ TEST_CASE("policy always also restarts an actor that stopped by itself, on_failu
 TEST_CASE("restart delays grow with each crash (backoff) and stay within the maximum") {
   Node node(testing::test_config());
   auto options = restarting("slowing");
-  options.max_restarts = 4;
-  options.min_backoff = 40ms;
-  options.max_backoff = 160ms;
+  options.supervision.max_restarts = 4;
+  options.supervision.min_backoff = 40ms;
+  options.supervision.max_backoff = 160ms;
   auto actor = node.spawn<Fragile>(options, 0).get();
   std::vector<Clock::duration> gaps;
   for (int i = 0; i < 4; ++i) {

@@ -1,4 +1,6 @@
-#include "messaging/transport.hpp"
+#include "messaging/zmq_transport.hpp"
+
+#include "common/thread_role.hpp"
 
 #include <poll.h>
 #include <fcntl.h>
@@ -9,7 +11,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <utility>
 
@@ -115,29 +119,7 @@ std::optional<MonitorEvent> next_event(zmq::socket_t& monitor) {
 
 }  // namespace
 
-std::optional<Transport::Peer::Chunk> Transport::Peer::Outbox::take() {
-  if (pending.empty()) {
-    flagged = false;
-    return std::nullopt;
-  }
-  Chunk chunk = std::move(pending.front());
-  pending.pop_front();
-  bytes -= chunk.bytes.size();
-  count -= chunk.envelopes;
-  unanswered -= chunk.unanswered;
-  return chunk;
-}
-
-std::pair<std::size_t, std::size_t> Transport::Peer::Outbox::clear() {
-  std::pair<std::size_t, std::size_t> dropped{count, unanswered};
-  pending.clear();
-  bytes = count = unanswered = 0;
-  flagged = false;
-  return dropped;
-}
-
-// Everything the I/O thread owns.
-class Transport::Io {
+class ZmqTransport::Io {
  public:
   // Our connection to a peer: our requests go out on it, their answers come back.
   struct Link {
@@ -147,6 +129,7 @@ class Transport::Io {
     int dealer_fd = -1;   // ZMQ_FD: readable when the socket has news
     int monitor_fd = -1;
     Clock::time_point created;
+    Clock::time_point down_since;  // when it last went down (kDown)
     // For a peer named by a host name: the numeric endpoint ZeroMQ connects to ("" until a
     // lookup answered), the lookup under way, and when to look again while the peer is down.
     bool named = false;
@@ -168,7 +151,7 @@ class Transport::Io {
     bool blocked = false;  // ZeroMQ refused `unsent` for now (its pipe to the caller is full)
   };
 
-  Io(const TransportConfig& config, TransportHandler& handler, FrameBuffers& buffers, Transport& owner)
+  Io(const TransportConfig& config, TransportHandler& handler, FrameBuffers& buffers, ZmqTransport& owner)
       : config_(config),
         handler_(handler),
         buffers_(buffers),
@@ -180,12 +163,16 @@ class Transport::Io {
     router_.set(zmq::sockopt::linger, 0);
     router_.set(zmq::sockopt::rcvhwm, config_.queued_frames);
     router_.set(zmq::sockopt::sndhwm, config_.queued_frames);
+    // A frame larger than decoding accepts closes its connection as its size is read, before
+    // ZeroMQ allocates it.
+    router_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(config_.limits.frame_limit_bytes()));
     // Answers to a caller that is gone fail (EHOSTUNREACH) instead of vanishing, and a full pipe
     // says so (EAGAIN) instead of dropping.
     router_.set(zmq::sockopt::router_mandatory, 1);
-    // A peer's connection is named by its endpoint (its DEALER's routing id); a restarted peer
-    // takes its name over from the connection of its earlier run.
-    router_.set(zmq::sockopt::router_handover, 1);
+    // A caller's connection is named by its DEALER's routing id: its endpoint, its run's nonce
+    // and the DEALER's number. No two connections share one, so none ever needs to take over
+    // another's name, and none may (a second connection presenting a name in use is ignored).
+    router_.set(zmq::sockopt::router_handover, 0);
     router_.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(config_.heartbeat_interval.count()));
     router_.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(config_.heartbeat_timeout.count()));
     try {
@@ -203,13 +190,18 @@ class Transport::Io {
 
   const std::string& bound() const { return bound_; }
 
-  // The routing id this node's DEALERs present: its advertised endpoint.
+  // The routing id this node's DEALERs present (Transport::identity()).
   void set_identity(std::string identity) { identity_ = std::move(identity); }
 
   void adopt(std::shared_ptr<Peer> peer) {
     std::lock_guard lock(mutex_);
     new_peers_.push_back(std::move(peer));
   }
+  void close_peer(std::string endpoint, std::string why) {
+    std::lock_guard lock(mutex_);
+    to_close_.emplace_back(std::move(endpoint), std::move(why));
+  }
+  std::size_t links() const { return links_open_.load(std::memory_order_relaxed); }
   // `peer` has requests (or answers) pending.
   void mark_ready(std::shared_ptr<Peer> peer, bool answers) {
     std::lock_guard lock(mutex_);
@@ -227,6 +219,7 @@ class Transport::Io {
   // refused: inside a pass already.
   bool pass(std::chrono::milliseconds max_wait);
   bool in_pass() const { return in_pass_; }
+  void count_refused() { envelopes_refused_.fetch_add(1, std::memory_order_relaxed); }
   TransportStats stats() const {
     TransportStats s;
     s.frames_sent = frames_sent_.load();
@@ -235,6 +228,8 @@ class Transport::Io {
     s.envelopes_received = envelopes_received_.load();
     s.frames_rejected = frames_rejected_.load();
     s.envelopes_dropped = envelopes_dropped_.load();
+    s.envelopes_refused = envelopes_refused_.load();
+    s.links = links_open_.load();
     s.connections = connections_.load();
     s.connections_lost = connections_lost_.load();
     return s;
@@ -245,6 +240,9 @@ class Transport::Io {
   // looks).
   void wait(std::chrono::milliseconds max_wait);
   void connect_new_peers();
+  // Closes the links close_peer() asked for, and those down and idle past close_down_after.
+  void close_links();
+  void close_link(std::size_t index, const std::string& why);
   void close_all();
   void flush_ready();
   void flush(Link& link);
@@ -267,6 +265,9 @@ class Transport::Io {
   void peer_down(Link& link, const std::string& why);
   void caller_gone(const std::string& endpoint);
   Caller& caller(std::string_view identity);
+  // Records that `identity`'s frames come on descriptor `fd` (ZMQ_SRCFD): its disconnection
+  // ends the caller.
+  void bind_caller(std::string_view identity, int fd);
   Link* find(const Peer* peer);
   // Some caller's answers wait for room that no descriptor announces.
   bool waiting_to_send() const { return blocked_callers_ > 0; }
@@ -274,17 +275,18 @@ class Transport::Io {
   const TransportConfig& config_;
   TransportHandler& handler_;
   FrameBuffers& buffers_;  // outlives the context: frames go back to it until the context closes
-  Transport& owner_;
+  ZmqTransport& owner_;
   zmq::context_t context_{1};
   zmq::socket_t router_;
   zmq::socket_t router_monitor_;
   std::string bound_;
   std::string identity_;
+  std::uint32_t next_routing_id_ = 0;  // the number the next DEALER adds to identity_
   int wake_fd_ = -1;
   std::shared_ptr<WakeFd> lookup_waker_;
   std::size_t named_links_ = 0;  // links to peers named by host name (I/O thread only)
+  std::atomic<std::size_t> links_open_{0};  // links_.size(), for stats()
   std::atomic<bool> sleeping_{false};
-  bool paused_ = false;  // reading stopped: the receiver is congested
   bool in_pass_ = false;
   int router_fd_ = -1;
   int router_monitor_fd_ = -1;
@@ -294,6 +296,7 @@ class Transport::Io {
 
   std::mutex mutex_;
   std::vector<std::shared_ptr<Peer>> new_peers_;      // guarded by mutex_
+  std::vector<std::pair<std::string, std::string>> to_close_;  // guarded by mutex_: endpoint, why
   std::vector<std::shared_ptr<Peer>> ready_;          // guarded by mutex_
   std::vector<std::shared_ptr<Peer>> ready_answers_;  // guarded by mutex_
   std::vector<std::unique_ptr<Link>> links_;          // I/O thread only
@@ -303,11 +306,11 @@ class Transport::Io {
   std::size_t blocked_callers_ = 0;                   // I/O thread only
 
   std::atomic<std::uint64_t> frames_sent_{0}, envelopes_sent_{0}, frames_received_{0},
-      envelopes_received_{0}, frames_rejected_{0}, envelopes_dropped_{0}, connections_{0},
+      envelopes_received_{0}, frames_rejected_{0}, envelopes_dropped_{0}, envelopes_refused_{0}, connections_{0},
       connections_lost_{0};
 };
 
-void Transport::Io::run(const std::atomic<bool>& stopping) {
+void ZmqTransport::Io::run(const std::atomic<bool>& stopping) {
   handler_.on_io_thread_start();
   while (!stopping.load(std::memory_order_acquire)) {
     pass(std::chrono::milliseconds(100));
@@ -317,14 +320,14 @@ void Transport::Io::run(const std::atomic<bool>& stopping) {
   close_all();
 }
 
-bool Transport::Io::pass(std::chrono::milliseconds max_wait) {
+bool ZmqTransport::Io::pass(std::chrono::milliseconds max_wait) {
   if (in_pass_) return false;
   in_pass_ = true;
   connect_new_peers();
+  close_links();
   update_lookups();
   flush_ready();
   check_connect_timeouts();
-  if (paused_ && !handler_.still_congested()) paused_ = false;
 
   // ZeroMQ's own account (ZMQ_EVENTS) says whether input is waiting on the ROUTER; the kernel is
   // asked only when there is nothing to do, or (once, without waiting) about the DEALERs when
@@ -339,7 +342,7 @@ bool Transport::Io::pass(std::chrono::milliseconds max_wait) {
     }
     for (auto& peer : retry) flush_answers(*peer);
   }
-  bool input = !paused_ && has_input(router_);
+  bool input = has_input(router_);
   bool news = false;
   for (auto& link : links_) {
     if (std::exchange(link->sent, false) && has_input(link->dealer)) link->news = true;
@@ -350,7 +353,7 @@ bool Transport::Io::pass(std::chrono::milliseconds max_wait) {
   } else if (input && !links_.empty()) {
     wait(std::chrono::milliseconds(0));  // the ROUTER keeps the thread busy: look at the DEALERs
   }
-  if (!paused_ && (input || has_input(router_))) read_router();
+  if (input || has_input(router_)) read_router();
   for (std::size_t i = 0; i < links_.size(); ++i) {
     if (links_[i]->news) read_dealer(*links_[i]);
   }
@@ -365,7 +368,7 @@ bool Transport::Io::pass(std::chrono::milliseconds max_wait) {
   return true;
 }
 
-void Transport::Io::wait(std::chrono::milliseconds max_wait) {
+void ZmqTransport::Io::wait(std::chrono::milliseconds max_wait) {
   if (max_wait.count() > 0) {
     // A sender that queues after this store writes the eventfd because it sees `sleeping_`.
     sleeping_.store(true, std::memory_order_seq_cst);
@@ -384,7 +387,7 @@ void Transport::Io::wait(std::chrono::milliseconds max_wait) {
   auto& fds = pollfds_;
   fds.clear();
   fds.push_back({wake_fd_, POLLIN, 0});
-  fds.push_back({paused_ ? -1 : router_fd_, POLLIN, 0});
+  fds.push_back({router_fd_, POLLIN, 0});
   fds.push_back({router_monitor_fd_, POLLIN, 0});
   constexpr std::size_t kFixed = 3;
   for (auto& link : links_) {
@@ -392,7 +395,7 @@ void Transport::Io::wait(std::chrono::milliseconds max_wait) {
     fds.push_back({link->dealer_fd, POLLIN, 0});
   }
   auto timeout = max_wait;
-  if (paused_ || waiting_to_send()) timeout = std::min(timeout, kRetryInterval);
+  if (waiting_to_send()) timeout = std::min(timeout, kRetryInterval);
   ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
   sleeping_.store(false, std::memory_order_seq_cst);
 
@@ -410,7 +413,7 @@ void Transport::Io::wait(std::chrono::milliseconds max_wait) {
   }
 }
 
-void Transport::Io::close_all() {
+void ZmqTransport::Io::close_all() {
   // Closed here, by the thread that owns them, and now: peers must see this node's connections
   // go away when it stops, even if the Transport object itself lives on (references held
   // elsewhere). What is queued goes out first (the last answers of a node that shuts down),
@@ -426,6 +429,7 @@ void Transport::Io::close_all() {
     link->dealer.close();
   }
   links_.clear();
+  links_open_.store(0, std::memory_order_relaxed);
   last_caller_ = nullptr;
   callers_.clear();
   zmq_socket_monitor(router_.handle(), nullptr, 0);
@@ -435,7 +439,7 @@ void Transport::Io::close_all() {
   context_.close();
 }
 
-void Transport::Io::connect_new_peers() {
+void ZmqTransport::Io::connect_new_peers() {
   std::vector<std::shared_ptr<Peer>> fresh;
   {
     std::lock_guard lock(mutex_);
@@ -447,9 +451,10 @@ void Transport::Io::connect_new_peers() {
     link->created = Clock::now();
     link->dealer = zmq::socket_t(context_, zmq::socket_type::dealer);
     link->dealer.set(zmq::sockopt::linger, 0);
-    link->dealer.set(zmq::sockopt::routing_id, identity_);
+    link->dealer.set(zmq::sockopt::routing_id, fmt::format("{}.{:x}", identity_, next_routing_id_++));
     link->dealer.set(zmq::sockopt::sndhwm, config_.queued_frames);
     link->dealer.set(zmq::sockopt::rcvhwm, config_.queued_frames);
+    link->dealer.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(config_.limits.frame_limit_bytes()));
     link->dealer.set(zmq::sockopt::immediate, 1);  // queue nothing on a connection not yet up
     link->dealer.set(zmq::sockopt::reconnect_ivl, 100);
     link->dealer.set(zmq::sockopt::reconnect_ivl_max, 2'000);
@@ -461,11 +466,12 @@ void Transport::Io::connect_new_peers() {
     link->monitor_fd = link->monitor.get(zmq::sockopt::fd);
     connections_.fetch_add(1, std::memory_order_relaxed);
     links_.push_back(std::move(link));
+    links_open_.store(links_.size(), std::memory_order_relaxed);
     connect(*links_.back());
   }
 }
 
-void Transport::Io::connect(Link& link) {
+void ZmqTransport::Io::connect(Link& link) {
   const std::string& endpoint = link.peer->endpoint();
   const std::string host = split_endpoint(endpoint).first;
   if (!host.empty() && !is_numeric_host(host)) {
@@ -482,13 +488,13 @@ void Transport::Io::connect(Link& link) {
   }
 }
 
-void Transport::Io::start_lookup(Link& link) {
+void ZmqTransport::Io::start_lookup(Link& link) {
   link.lookup = HostLookup::start(split_endpoint(link.peer->endpoint()).first, config_.lookup,
                                   [waker = lookup_waker_] { waker->wake(); });
   link.next_lookup = Clock::now() + config_.lookup_interval;
 }
 
-void Transport::Io::update_lookups() {
+void ZmqTransport::Io::update_lookups() {
   if (named_links_ == 0) return;
   const auto now = Clock::now();
   for (auto& owned : links_) {
@@ -519,14 +525,14 @@ void Transport::Io::update_lookups() {
   }
 }
 
-Transport::Io::Link* Transport::Io::find(const Peer* peer) {
+ZmqTransport::Io::Link* ZmqTransport::Io::find(const Peer* peer) {
   for (auto& link : links_) {
     if (link->peer.get() == peer) return link.get();
   }
   return nullptr;
 }
 
-void Transport::Io::flush_ready() {
+void ZmqTransport::Io::flush_ready() {
   std::vector<std::shared_ptr<Peer>> ready, answers;
   {
     std::lock_guard lock(mutex_);
@@ -539,15 +545,20 @@ void Transport::Io::flush_ready() {
   for (auto& peer : answers) flush_answers(*peer);
 }
 
-void Transport::Io::flush(Link& link) {
+void ZmqTransport::Io::flush(Link& link) {
   Peer& peer = *link.peer;
   while (true) {
     if (link.unsent && !try_send(link)) return;  // ZeroMQ is full: the next pass retries
-    std::optional<Peer::Chunk> chunk;
+    std::optional<Outbox::Chunk> chunk;
+    std::vector<std::function<void()>> room;
     {
       std::lock_guard lock(peer.mutex_);
       chunk = peer.requests_.take();
+      if (!peer.requests_.on_room.empty() && peer.requests_.bytes() <= config_.max_pending_bytes / 2) {
+        room.swap(peer.requests_.on_room);
+      }
     }
+    for (auto& f : room) f();
     if (!chunk) return;
     link.unsent.emplace(frame_of(std::move(chunk->bytes), buffers_));
     link.unsent_count = chunk->envelopes;
@@ -555,7 +566,7 @@ void Transport::Io::flush(Link& link) {
   }
 }
 
-bool Transport::Io::try_send(Link& link) {
+bool ZmqTransport::Io::try_send(Link& link) {
   if (link.peer->state() == PeerState::kDown) return false;
   // Sending may take in the socket's news (an answer arrived) and so leave its descriptor
   // quiet: the next pass looks (ZMQ_EVENTS) for input.
@@ -564,7 +575,7 @@ bool Transport::Io::try_send(Link& link) {
   if (!sent) return false;  // not connected yet, or at the high-water mark
   // ZeroMQ takes frames only on a completed connection (ZMQ_IMMEDIATE): it is up, whether or
   // not its monitor has said so yet.
-  if (link.peer->state() == PeerState::kConnecting) link.peer->state_.store(PeerState::kUp, std::memory_order_release);
+  if (link.peer->state() == PeerState::kConnecting) link.peer->set_state(PeerState::kUp);
   frames_sent_.fetch_add(1, std::memory_order_relaxed);
   envelopes_sent_.fetch_add(link.unsent_count, std::memory_order_relaxed);
   link.unsent.reset();
@@ -573,22 +584,24 @@ bool Transport::Io::try_send(Link& link) {
   return true;
 }
 
-void Transport::Io::flush_answers(Peer& peer) {
+void ZmqTransport::Io::flush_answers(Peer& peer) {
   auto it = callers_.find(peer.endpoint());
-  if (it == callers_.end()) {
-    // Its connection closed (or never was): the answers cannot be delivered.
+  if (it == callers_.end() || it->second.peer.get() != &peer) {
+    // Its connection closed (or never was; or this is an earlier connection's peer): the answers
+    // cannot be delivered.
     std::size_t dropped;
     {
       std::lock_guard lock(peer.mutex_);
       dropped = peer.answers_.clear().first;
     }
     envelopes_dropped_.fetch_add(dropped, std::memory_order_relaxed);
+    if (it == callers_.end()) owner_.forget_caller(peer);
     return;
   }
   Caller& caller = it->second;
   while (true) {
     if (caller.unsent && !try_send(caller)) return;  // full (the next pass retries), or gone
-    std::optional<Peer::Chunk> chunk;
+    std::optional<Outbox::Chunk> chunk;
     {
       std::lock_guard lock(peer.mutex_);
       chunk = peer.answers_.take();
@@ -599,7 +612,7 @@ void Transport::Io::flush_answers(Peer& peer) {
   }
 }
 
-bool Transport::Io::try_send(Caller& caller) {
+bool ZmqTransport::Io::try_send(Caller& caller) {
   const std::string& endpoint = caller.peer->endpoint();
   try {
     if (!router_.send(zmq::buffer(endpoint), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
@@ -620,19 +633,19 @@ bool Transport::Io::try_send(Caller& caller) {
   return true;
 }
 
-Transport::Io::Caller& Transport::Io::caller(std::string_view identity) {
+ZmqTransport::Io::Caller& ZmqTransport::Io::caller(std::string_view identity) {
   if (last_caller_ != nullptr && last_caller_->peer->endpoint() == identity) return *last_caller_;
   auto it = callers_.find(std::string(identity));
   if (it == callers_.end()) {
-    std::string endpoint(identity);
-    it = callers_.emplace(endpoint, Caller{owner_.peer(endpoint)}).first;
+    std::string name(identity);
+    it = callers_.emplace(name, Caller{owner_.own_caller(name)}).first;
   }
   last_caller_ = &it->second;
   return it->second;
 }
 
-void Transport::Io::read_router() {
-  for (int i = 0; i < kReadBurst && !paused_; ++i) {
+void ZmqTransport::Io::read_router() {
+  for (int i = 0; i < kReadBurst; ++i) {
     // A DEALER's frame arrives as [identity][payload].
     zmq::message_t identity;
     if (!router_.recv(identity, zmq::recv_flags::dontwait)) return;
@@ -654,21 +667,29 @@ void Transport::Io::read_router() {
     // a zero byte and name no endpoint.
     std::string_view sender(static_cast<const char*>(identity.data()), identity.size());
     if (!sender.empty() && sender.front() == '\0') sender = {};
-    if (!sender.empty()) {
-      // Which connection it came on: its disconnection ends the caller (read_router_monitor).
-      Caller& from = caller(sender);
-      int fd = frame.get(ZMQ_SRCFD);
-      if (fd != from.fd) {
-        if (from.fd >= 0) caller_fds_.erase(from.fd);
-        from.fd = fd;
-        if (fd >= 0) caller_fds_[fd] = from.peer->endpoint();
-      }
-    }
+    if (!sender.empty()) bind_caller(sender, frame.get(ZMQ_SRCFD));
     deliver(frame, sender);
   }
 }
 
-void Transport::Io::read_dealer(Link& link) {
+void ZmqTransport::Io::bind_caller(std::string_view identity, int fd) {
+  // Known on this descriptor already: no connection presents another's routing id, so this is
+  // the same connection (the common case: one look at a cached pointer per frame).
+  if (last_caller_ != nullptr && last_caller_->fd == fd && last_caller_->peer->endpoint() == identity) return;
+  // A descriptor is closed only after its connection's disconnection was reported, and the
+  // connection that reuses it sends nothing before it is accepted: so the report about an
+  // earlier connection on `fd` is waiting on the monitor now. Read it before `fd` is bound to
+  // this frame's caller, or it would end the wrong one (or this one, reconnected on the same
+  // descriptor).
+  read_router_monitor();
+  Caller& from = caller(identity);
+  if (fd == from.fd) return;
+  if (from.fd >= 0) caller_fds_.erase(from.fd);
+  from.fd = fd;
+  if (fd >= 0) caller_fds_[fd] = from.peer->endpoint();
+}
+
+void ZmqTransport::Io::read_dealer(Link& link) {
   // Its descriptor announced news: drain it, and look (ZMQ_EVENTS) whether more came meanwhile.
   for (int i = 0; i < kReadBurst; ++i) {
     zmq::message_t frame;
@@ -691,32 +712,32 @@ void Transport::Io::read_dealer(Link& link) {
   // A burst's worth: `news` stays set, and the next pass goes on.
 }
 
-void Transport::Io::deliver(const zmq::message_t& frame, std::string_view sender) {
+void ZmqTransport::Io::deliver(const zmq::message_t& frame, std::string_view sender) {
   frames_received_.fetch_add(1, std::memory_order_relaxed);
   try {
     decode_frame(
         {static_cast<const std::byte*>(frame.data()), frame.size()},
         [&](const EnvelopeView& envelope) {
           envelopes_received_.fetch_add(1, std::memory_order_relaxed);
-          if (handler_.on_envelope(envelope)) paused_ = true;
+          handler_.on_envelope(envelope);
         },
         config_.limits, sender);
   } catch (const DecodeError&) {
     // Counted; the envelopes before the bad one were delivered. The node stays up.
     frames_rejected_.fetch_add(1, std::memory_order_relaxed);
   }
-  if (handler_.after_frame()) paused_ = true;
+  handler_.after_frame();
 }
 
-void Transport::Io::read_monitors() {
+void ZmqTransport::Io::read_monitors() {
   read_router_monitor();
   for (std::size_t i = 0; i < links_.size(); ++i) read_monitor(*links_[i]);
 }
 
-void Transport::Io::read_monitor(Link& link) {
+void ZmqTransport::Io::read_monitor(Link& link) {
   while (auto event = next_event(link.monitor)) {
     if (event->id == ZMQ_EVENT_CONNECTED) {
-      PeerState was = link.peer->state_.exchange(PeerState::kUp, std::memory_order_acq_rel);
+      PeerState was = link.peer->exchange_state(PeerState::kUp);
       flush(link);
       if (was == PeerState::kDown) handler_.on_peer_up(link.peer->endpoint());
     } else if (event->id == ZMQ_EVENT_DISCONNECTED && link.peer->state() == PeerState::kUp) {
@@ -731,7 +752,7 @@ void Transport::Io::read_monitor(Link& link) {
   }
 }
 
-void Transport::Io::read_router_monitor() {
+void ZmqTransport::Io::read_router_monitor() {
   while (auto event = next_event(router_monitor_)) {
     if (event->id != ZMQ_EVENT_DISCONNECTED) continue;
     auto it = caller_fds_.find(static_cast<int>(event->value));
@@ -741,7 +762,53 @@ void Transport::Io::read_router_monitor() {
   }
 }
 
-void Transport::Io::check_connect_timeouts() {
+void ZmqTransport::Io::close_links() {
+  std::vector<std::pair<std::string, std::string>> asked;
+  {
+    std::lock_guard lock(mutex_);
+    asked.swap(to_close_);
+  }
+  for (auto& [endpoint, why] : asked) {
+    for (std::size_t i = 0; i < links_.size(); ++i) {
+      if (links_[i]->peer->endpoint() == endpoint) {
+        close_link(i, why);
+        break;
+      }
+    }
+  }
+  // A link down for long with nothing to send: its DEALER would go on reconnecting forever.
+  auto now = Clock::now();
+  for (std::size_t i = links_.size(); i-- > 0;) {
+    Link& link = *links_[i];
+    if (link.peer->state() != PeerState::kDown || now - link.down_since < config_.close_down_after) continue;
+    bool idle;
+    {
+      std::lock_guard lock(link.peer->mutex_);
+      idle = link.peer->requests_.empty();
+    }
+    if (idle) close_link(i, "down and idle");
+  }
+}
+
+void ZmqTransport::Io::close_link(std::size_t index, const std::string& why) {
+  Link& link = *links_[index];
+  Peer& peer = *link.peer;
+  if (peer.state() != PeerState::kDown) peer_down(link, fmt::format("connection to {} closed: {}", peer.endpoint(), why));
+  zmq_socket_monitor(link.dealer.handle(), nullptr, 0);
+  link.monitor.close();
+  link.dealer.close();
+  named_links_ -= link.named ? 1 : 0;
+  {
+    // As a peer never called: the next request connects anew.
+    std::lock_guard lock(peer.mutex_);
+    peer.connecting_ = false;
+    peer.set_state(PeerState::kConnecting);
+  }
+  links_.erase(links_.begin() + static_cast<std::ptrdiff_t>(index));
+  links_open_.store(links_.size(), std::memory_order_relaxed);
+}
+
+void ZmqTransport::Io::check_connect_timeouts() {
   auto now = Clock::now();
   for (auto& link : links_) {
     if (link->peer->state() == PeerState::kConnecting && now - link->created > config_.connect_timeout) {
@@ -751,9 +818,10 @@ void Transport::Io::check_connect_timeouts() {
   }
 }
 
-void Transport::Io::peer_down(Link& link, const std::string& why) {
+void ZmqTransport::Io::peer_down(Link& link, const std::string& why) {
   Peer& peer = *link.peer;
-  if (peer.state_.exchange(PeerState::kDown, std::memory_order_acq_rel) == PeerState::kUp) {
+  link.down_since = Clock::now();
+  if (peer.exchange_state(PeerState::kDown) == PeerState::kUp) {
     connections_lost_.fetch_add(1, std::memory_order_relaxed);
   }
   std::size_t dropped = link.unsent_count;
@@ -761,17 +829,20 @@ void Transport::Io::peer_down(Link& link, const std::string& why) {
   link.unsent.reset();
   link.unsent_count = 0;
   link.unsent_unanswered = 0;
+  std::vector<std::function<void()>> room;  // nothing waits for a peer that is down
   {
     std::lock_guard lock(peer.mutex_);
     auto [count, not_requests] = peer.requests_.clear();
     dropped += count;
     unanswered += not_requests;
+    room.swap(peer.requests_.on_room);
   }
+  for (auto& f : room) f();
   envelopes_dropped_.fetch_add(dropped, std::memory_order_relaxed);
   handler_.on_peer_down(peer.endpoint(), why, unanswered);
 }
 
-void Transport::Io::caller_gone(const std::string& endpoint) {
+void ZmqTransport::Io::caller_gone(const std::string& endpoint) {
   auto it = callers_.find(endpoint);
   if (it == callers_.end()) return;
   Caller& caller = it->second;
@@ -785,108 +856,121 @@ void Transport::Io::caller_gone(const std::string& endpoint) {
   if (last_caller_ == &caller) last_caller_ = nullptr;
   blocked_callers_ -= caller.blocked;
   std::string name = endpoint;  // `endpoint` may be the erased entry's
+  owner_.forget_caller(*caller.peer);
   callers_.erase(it);
   handler_.on_caller_gone(name);
 }
 
 // ---------------------------------------------------------------- Transport
 
-Transport::Transport(TransportConfig config, TransportHandler& handler)
+ZmqTransport::ZmqTransport(TransportConfig config, TransportHandler& handler)
     : config_(std::move(config)),
       buffers_(config_.max_frame_bytes, static_cast<std::size_t>(config_.queued_frames)),
       io_(std::make_unique<Io>(config_, handler, buffers_, *this)) {
-  endpoint_ = config_.advertise.empty() ? io_->bound() : config_.advertise;
-  if (endpoint_.empty() || endpoint_.size() > 255) {
-    throw std::runtime_error(fmt::format("the advertised endpoint '{}' must have 1 to 255 characters", endpoint_));
+  if (config_.advertise.empty() && is_wildcard_host(split_endpoint(io_->bound()).first)) {
+    throw std::runtime_error(fmt::format(
+        "listening on {} (every interface) gives other nodes no address to reach this one at: "
+        "advertise one they can reach (NodeConfig::advertise; pulsing node --advertise HOST:PORT)",
+        config_.listen));
   }
-  io_->set_identity(endpoint_);
+  endpoint_ = config_.advertise.empty() ? io_->bound() : config_.advertise;
+  if (endpoint_.empty() || endpoint_.size() > kMaxEndpoint) {
+    throw std::runtime_error(
+        fmt::format("the advertised endpoint '{}' must have 1 to {} characters", endpoint_, kMaxEndpoint));
+  }
+  std::random_device entropy;
+  std::uint64_t nonce = (std::uint64_t{entropy()} << 32) | entropy();
+  identity_ = fmt::format("{}#{:016x}", endpoint_, nonce);
+  io_->set_identity(identity_);
+}
+
+std::shared_ptr<Transport::Peer> ZmqTransport::caller(std::string_view identity) { return own_caller(identity); }
+
+std::shared_ptr<ZmqTransport::Peer> ZmqTransport::own_caller(std::string_view identity) {
+  std::lock_guard lock(peers_mutex_);
+  auto [it, inserted] = callers_.try_emplace(std::string(identity));
+  if (inserted) it->second = std::make_shared<Peer>(it->first);
+  return it->second;
+}
+
+void ZmqTransport::forget_caller(const Peer& peer) {
+  std::lock_guard lock(peers_mutex_);
+  auto it = callers_.find(peer.endpoint());
+  if (it != callers_.end() && it->second.get() == &peer) callers_.erase(it);
 }
 
 namespace {
 // The transport whose I/O thread is the calling thread, if any.
-thread_local const Transport* tls_io_of = nullptr;
+thread_local const ZmqTransport* tls_io_of = nullptr;
 }  // namespace
 
-bool Transport::pump(std::chrono::milliseconds max_wait) {
+bool ZmqTransport::pump(std::chrono::milliseconds max_wait) {
   if (stopping_.load(std::memory_order_acquire)) return false;
   return io_->pass(max_wait);
 }
 
-void Transport::start() {
+void ZmqTransport::start() {
   thread_ = std::thread([this] {
     tls_io_of = this;
+    mark_runtime_thread();
     io_->run(stopping_);
   });
 }
 
-Transport::~Transport() { stop(); }
+ZmqTransport::~ZmqTransport() { stop(); }
 
-void Transport::stop() {
+void ZmqTransport::stop() {
   if (stopping_.exchange(true)) return;
   io_->wake();
   // The I/O thread may be in a poll that started before `stopping_`: its timeout bounds this.
   if (thread_.joinable()) thread_.join();
 }
 
-std::shared_ptr<Transport::Peer> Transport::peer(const std::string& endpoint) {
+std::shared_ptr<Transport::Peer> ZmqTransport::peer(const std::string& endpoint) {
   std::lock_guard lock(peers_mutex_);
   auto [it, inserted] = peers_.try_emplace(endpoint);
   if (inserted) it->second = std::make_shared<Peer>(endpoint);
   return it->second;
 }
 
-bool Transport::send(Peer& peer, const Envelope& envelope) {
+SendResult ZmqTransport::send(Transport::Peer& to, const Envelope& envelope, Clock::time_point wait_until) {
+  auto& peer = static_cast<Peer&>(to);  // every peer of this transport is one of its own
   EncodedEnvelope encoded(envelope);
   const bool answer = travels_back(envelope.kind);
-  const bool awaited = answer || expects_reply(envelope.kind);
-  std::optional<Clock::time_point> deadline;  // set when it first has to wait
   auto pause = std::chrono::microseconds(20);
-  // The I/O thread is the one that makes room: it waits by running I/O passes, and not at all
-  // inside a pass (it is delivering input: what it sends there answers what it reads).
+  // The I/O thread makes room: it waits by running I/O passes, and not at all inside a pass.
   const bool on_io_thread = tls_io_of == this;
   const bool may_wait = !on_io_thread || !io_->in_pass();
   while (true) {
-    if (stopping_.load(std::memory_order_acquire) || (!answer && peer.state() == PeerState::kDown)) return false;
-    bool queued = false;
+    if (stopping_.load(std::memory_order_acquire) || (!answer && peer.state() == PeerState::kDown)) {
+      return SendResult::kDown;
+    }
     bool first = false;    // nothing was pending: put the peer on the I/O thread's ready list
     bool connect = false;  // its first request: the I/O thread opens the connection
+    Outbox::Admission admission;
     {
       std::lock_guard lock(peer.mutex_);
       auto& box = answer ? peer.answers_ : peer.requests_;
-      if (!may_wait || box.pending.empty() || box.bytes + encoded.size() <= config_.max_pending_bytes) {
-        // The last chunk, unless it would grow past its frame size (smaller once awaited).
-        const bool last_fits =
-            !box.pending.empty() &&
-            box.pending.back().bytes.size() + encoded.size() <=
-                (awaited || box.pending.back().awaited ? config_.max_awaited_frame_bytes : config_.max_frame_bytes);
-        if (!last_fits) box.pending.push_back({buffers_.take()});
-        auto& chunk = box.pending.back();
-        chunk.awaited |= awaited;
-        std::size_t at = chunk.bytes.size();
-        chunk.bytes.resize(at + encoded.size());
-        encoded.write_to(chunk.bytes.data() + at);
-        ++chunk.envelopes;
-        const bool unanswered = !expects_reply(envelope.kind);
-        chunk.unanswered += unanswered;
-        box.unanswered += unanswered;
-        box.bytes += encoded.size();
-        ++box.count;
-        queued = true;
+      admission = box.admit(envelope.kind, encoded.size(), config_.max_pending_bytes,
+                            may_wait && Clock::now() < wait_until);
+      if (admission == Outbox::Admission::kRefuse) {
+        io_->count_refused();
+        return SendResult::kFull;
+      }
+      if (admission != Outbox::Admission::kWait) {
+        box.append(encoded, envelope.kind, {config_.max_frame_bytes, config_.max_awaited_frame_bytes}, buffers_);
         first = !std::exchange(box.flagged, true);
         connect = !answer && !std::exchange(peer.connecting_, true);
       }
     }
-    if (queued) {
-      if (connect) io_->adopt(peer.shared_from_this());
-      if (first) io_->mark_ready(peer.shared_from_this(), answer);
+    if (admission != Outbox::Admission::kWait) {
+      auto self = std::static_pointer_cast<Peer>(peer.shared_from_this());
+      if (connect) io_->adopt(self);
+      if (first) io_->mark_ready(self, answer);
       if (first || connect) io_->wake();
-      return true;
+      return admission == Outbox::Admission::kCongested ? SendResult::kCongested : SendResult::kQueued;
     }
-    if (!deadline) {
-      deadline = Clock::now() + config_.send_wait;
-    } else if (Clock::now() > *deadline) {
-      return false;
-    }
+    // Past the bound, and this sender may wait: for room, until its deadline.
     if (on_io_thread) {
       io_->pass(std::chrono::milliseconds(1));
       continue;
@@ -896,8 +980,25 @@ bool Transport::send(Peer& peer, const Envelope& envelope) {
   }
 }
 
-TransportStats Transport::stats() const { return io_->stats(); }
+void ZmqTransport::close_peer(const std::string& endpoint, const std::string& why) {
+  io_->close_peer(endpoint, why);
+  io_->wake();
+}
 
-const std::string& Transport::bound_endpoint() const { return io_->bound(); }
+void ZmqTransport::notify_room(Transport::Peer& to, std::function<void()> room) {
+  auto& peer = static_cast<Peer&>(to);
+  {
+    std::lock_guard lock(peer.mutex_);
+    if (peer.requests_.bytes() > config_.max_pending_bytes / 2 && peer.state() != PeerState::kDown) {
+      peer.requests_.on_room.push_back(std::move(room));
+      return;
+    }
+  }
+  room();
+}
+
+TransportStats ZmqTransport::stats() const { return io_->stats(); }
+
+const std::string& ZmqTransport::bound_endpoint() const { return io_->bound(); }
 
 }  // namespace pulsing
