@@ -37,9 +37,10 @@ inline double peak_rss_mb() {
   return static_cast<double>(ru.ru_maxrss) / 1024.0;
 }
 
-// Current resident set in bytes: the second field of /proc/self/statm, in pages.
-inline int64_t current_rss_bytes() {
-  std::ifstream statm("/proc/self/statm");
+// Current resident set in bytes: the second field of /proc/<pid>/statm, in pages (pid 0: this
+// process). 0 when the process is gone.
+inline int64_t current_rss_bytes(pid_t pid = 0) {
+  std::ifstream statm(pid == 0 ? std::string("/proc/self/statm") : "/proc/" + std::to_string(pid) + "/statm");
   int64_t size_pages = 0, resident_pages = 0;
   statm >> size_pages >> resident_pages;
   return resident_pages * sysconf(_SC_PAGESIZE);

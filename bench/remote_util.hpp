@@ -5,7 +5,9 @@
 // /proc/self/exe with `--serve` put before its own arguments. The server binds a port on
 // 127.0.0.1 chosen by the OS, writes it as one decimal line on its stdout (a pipe to the
 // client), and serves until the client sends it a stop message. The child dies with its
-// parent (PR_SET_PDEATHSIG), and the client kills and reaps it on every path out.
+// parent (PR_SET_PDEATHSIG), and the client kills and reaps it on every path out. A program may
+// start several children (pulsing_overload: a server and a second client), each with its own
+// role arguments in place of `--serve`; the signal handler kills them all.
 #pragma once
 
 #include <poll.h>
@@ -66,15 +68,36 @@ inline void announce_port(int port) {
   }
 }
 
-// The running server child, for the signal handler below (one child per process).
-inline volatile sig_atomic_t g_server_child = 0;
+// The running children, for the signal handler below: one slot each (0: free). More children
+// than slots still run, but the handler does not know them (PR_SET_PDEATHSIG still ends them).
+constexpr int kMaxChildren = 4;
+inline volatile sig_atomic_t g_children[kMaxChildren] = {};
 
-// On SIGTERM / SIGINT / SIGHUP (run.sh's timeout, ^C) the client kills and reaps its child,
+inline void remember_child(pid_t pid) {
+  for (auto& slot : g_children) {
+    if (slot == 0) {
+      slot = pid;
+      return;
+    }
+  }
+}
+
+inline void forget_child(pid_t pid) {
+  for (auto& slot : g_children) {
+    if (slot == pid) slot = 0;
+  }
+}
+
+// On SIGTERM / SIGINT / SIGHUP (run.sh's timeout, ^C) the client kills and reaps its children,
 // then dies of the signal as it would have. Only async-signal-safe calls.
 inline void kill_child_and_die(int sig) {
-  pid_t child = g_server_child;
-  if (child > 0) {
-    ::kill(child, SIGKILL);
+  for (auto& slot : g_children) {
+    pid_t child = slot;
+    if (child > 0) ::kill(child, SIGKILL);
+  }
+  for (auto& slot : g_children) {
+    pid_t child = slot;
+    if (child <= 0) continue;
     while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
     }
   }
@@ -93,8 +116,9 @@ class ServerChild {
   ~ServerChild() { kill_and_reap(); }
 
   // Starts `/proc/self/exe --serve argv[1..]` and reads its port; false (child gone, reason on
-  // stderr) on failure or when no port arrives within `timeout_ms`.
-  bool start(int argc, char** argv, int timeout_ms = 10'000) {
+  // stderr) on failure or when no port arrives within `timeout_ms`. `role` replaces `--serve`
+  // for a program with more than one kind of child (e.g. {"--flood", "40213"}).
+  bool start(int argc, char** argv, int timeout_ms = 10'000, const std::vector<std::string>& role = {"--serve"}) {
     // The program's own path (not /proc/self/exe), so that the child's name is the program's.
     char exe[4096];
     ssize_t len = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -102,7 +126,7 @@ class ServerChild {
     exe[len] = '\0';
     std::vector<char*> args;
     args.push_back(argv[0]);
-    args.push_back(const_cast<char*>("--serve"));
+    for (const auto& arg : role) args.push_back(const_cast<char*>(arg.c_str()));
     for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
     args.push_back(nullptr);
 
@@ -123,7 +147,7 @@ class ServerChild {
       ::_exit(127);
     }
     ::close(fds[1]);
-    g_server_child = pid_;
+    remember_child(pid_);
     for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::signal(sig, kill_child_and_die);
 
     std::string line;
@@ -156,6 +180,8 @@ class ServerChild {
   }
 
   int port() const { return port_; }
+  // The child's process id while it runs (-1 before start and after it was reaped).
+  pid_t pid() const { return pid_; }
 
   // After the stop message: waits up to `timeout_ms` for the child to exit, then kills it.
   // True when it exited on its own with status 0.
@@ -166,15 +192,15 @@ class ServerChild {
       int status = 0;
       pid_t r = ::waitpid(pid_, &status, WNOHANG);
       if (r == pid_) {
+        forget_child(pid_);
         pid_ = -1;
-        g_server_child = 0;
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
         std::fprintf(stderr, "remote: the server child failed (status %d)\n", status);
         return false;
       }
       if (r < 0 && errno != EINTR) {
+        forget_child(pid_);
         pid_ = -1;
-        g_server_child = 0;
         return false;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -190,8 +216,8 @@ class ServerChild {
     ::kill(pid_, SIGKILL);
     while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
+    forget_child(pid_);
     pid_ = -1;
-    g_server_child = 0;
   }
 
  private:

@@ -42,6 +42,10 @@ R2       pulsing  pulsing_names
 R2-memory pulsing pulsing_names
 R3       pulsing  pulsing_names
 R4       pulsing  pulsing_names
+N1       pulsing  pulsing_overload
+N2       pulsing  pulsing_overload
+N3       pulsing  pulsing_overload
+N4       pulsing  pulsing_overload
 '
 
 usage() {
