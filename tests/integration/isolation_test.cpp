@@ -202,6 +202,12 @@ TEST_CASE("crash loop: while an actor that crashes on every message restarts, th
 namespace {
 
 // The resident set of process `pid`, in bytes (VmRSS in /proc/<pid>/status).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 std::int64_t rss_bytes(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -304,7 +310,10 @@ TEST_CASE("hostile caller: a raw DEALER pipelining pings it never reads is refus
   CHECK(calc.ask(&Calculator::add, 1).get() == answered + 1'000'001);
   sample_rss();
   MESSAGE("the child's resident set grew by " << (rss_peak - rss_before) / 1024 << " KiB at most");
-  CHECK(rss_peak - rss_before <= std::int64_t{64} << 20);
+  // Under a sanitizer the resident set says little about what the node keeps: ASan holds freed
+  // memory in quarantine (256 MiB by default), and both keep shadow memory. The plain build holds
+  // the bound.
+  if (!kSanitized) CHECK(rss_peak - rss_before <= std::int64_t{64} << 20);
   CHECK(child.terminate() == 0);
 }
 
