@@ -202,6 +202,7 @@ void RemoteAnswer::send(const PayloadWriter& result) {
 
 RemoteLink::RemoteLink(NodeCore& node, TransportConfig config, const TransportFactory& make_transport)
     : node_(node),
+      deadline_timer_(node.timers(), *this),
       // A reply to a watcher goes through the node: the actor may outlive this link (a node that
       // could not stop it in time).
       watched_(std::make_shared<WatchedActors>(
@@ -220,21 +221,16 @@ RemoteLink::RemoteLink(NodeCore& node, TransportConfig config, const TransportFa
 RemoteLink::~RemoteLink() { stop(); }
 
 void RemoteLink::stop() {
-  std::unordered_map<std::uint64_t, Outstanding> failed;
   std::unordered_map<std::uint64_t, Reading> reading;
   std::map<ProducerKey, std::weak_ptr<RemoteSink>> producing;
   {
     std::lock_guard lock(mutex_);
     if (stopped_) return;
     stopped_ = true;
-    failed.swap(outstanding_);
     reading.swap(reading_);
     producing.swap(producing_);
-    deadlines_.clear();
-    if (deadline_timer_) node_.timers().cancel(*deadline_timer_);
-    deadline_timer_.reset();
   }
-  for (auto& [correlation, outstanding] : failed) outstanding.reply->deliver(shutting_down());
+  for (auto& request : requests_.close()) request.reply->deliver(shutting_down());
   for (auto& [correlation, r] : reading) r.inbound.finish(shutting_down());
   for (auto& [key, weak] : producing) {
     if (auto sink = weak.lock()) sink->cancel();
@@ -262,21 +258,9 @@ void RemoteLink::request(Transport::Peer& peer, Envelope envelope, std::chrono::
   }
   std::uint64_t correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
   auto deadline = Clock::now() + timeout;
-  {
-    std::lock_guard lock(mutex_);
-    if (stopped_) {
-      reply->deliver(shutting_down());
-      return;
-    }
-    outstanding_.emplace(correlation, Outstanding{std::move(reply), &peer, timeout, std::move(operation)});
-    // Completed requests leave their deadlines behind; sweep them once they are the majority.
-    if (deadlines_.size() > 2 * outstanding_.size() + 64) {
-      std::erase_if(deadlines_, [&](const Deadline& d) { return !outstanding_.contains(d.second); });
-      std::make_heap(deadlines_.begin(), deadlines_.end(), std::greater<>());
-    }
-    deadlines_.emplace_back(deadline, correlation);
-    std::push_heap(deadlines_.begin(), deadlines_.end(), std::greater<>());
-    arm_deadline_timer(deadline);
+  if (auto refused = requests_.add(correlation, {std::move(reply), &peer, timeout, std::move(operation)}, deadline)) {
+    refused->reply->deliver(shutting_down());
+    return;
   }
   if (envelope.kind == EnvelopeKind::kAsk) NodeMetrics::bump(node_.metrics().asks_out);
   if (envelope.kind == EnvelopeKind::kStreamOpen) NodeMetrics::bump(node_.metrics().streams_out);
@@ -302,31 +286,18 @@ SendResult RemoteLink::send_request(Transport::Peer& peer, const Envelope& envel
   return result;
 }
 
-void RemoteLink::arm_deadline_timer(Clock::time_point when) {
-  // One timer for all requests: most complete long before their deadline, and a timer per
-  // request would cost more than the request.
-  if (deadline_timer_ && deadline_timer_->when <= when) return;
-  if (deadline_timer_) node_.timers().cancel(*deadline_timer_);
-  deadline_timer_ = node_.timers().schedule(when, [this] { expire_requests(); });
+void RemoteLink::DeadlineTimer::set(Clock::time_point when) {
+  if (timer_) timers_.cancel(*timer_);
+  timer_ = timers_.schedule(when, [link = &link_] { link->expire_requests(); });
+}
+
+void RemoteLink::DeadlineTimer::clear() {
+  if (timer_) timers_.cancel(*timer_);
+  timer_.reset();
 }
 
 void RemoteLink::expire_requests() {
-  std::vector<Outstanding> expired;
-  {
-    std::lock_guard lock(mutex_);
-    deadline_timer_.reset();
-    auto now = Clock::now();
-    while (!deadlines_.empty() && deadlines_.front().first <= now) {
-      std::uint64_t correlation = deadlines_.front().second;
-      std::pop_heap(deadlines_.begin(), deadlines_.end(), std::greater<>());
-      deadlines_.pop_back();
-      auto it = outstanding_.find(correlation);
-      if (it == outstanding_.end()) continue;  // answered in time
-      expired.push_back(std::move(it->second));
-      outstanding_.erase(it);
-    }
-    if (!deadlines_.empty() && !stopped_) arm_deadline_timer(deadlines_.front().first);
-  }
+  std::vector<PendingRequests::Request> expired = requests_.expire(Clock::now());
   // A reply that comes after this finds no outstanding request and is dropped.
   node_.metrics().ask_timeouts.fetch_add(expired.size(), std::memory_order_relaxed);
   for (auto& request : expired) {
@@ -346,15 +317,9 @@ std::optional<Failure> RemoteLink::tell(Transport::Peer& peer, const Envelope& e
 }
 
 bool RemoteLink::complete(std::uint64_t correlation, Result<Value> result) {
-  std::shared_ptr<ReplySlot> reply;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = outstanding_.find(correlation);
-    if (it == outstanding_.end()) return false;
-    reply = std::move(it->second.reply);
-    outstanding_.erase(it);
-  }
-  reply->deliver(std::move(result));
+  auto request = requests_.take(correlation);
+  if (!request) return false;
+  request->reply->deliver(std::move(result));
   return true;
 }
 
@@ -922,18 +887,10 @@ void RemoteLink::member_dead(const std::string& endpoint) {
 }
 
 void RemoteLink::fail_peer(const std::string& endpoint, const Failure& failure) {
-  std::vector<Outstanding> failed;
+  std::vector<PendingRequests::Request> failed = requests_.take_peer(endpoint);
   std::vector<std::uint64_t> readings;
   {
     std::lock_guard lock(mutex_);
-    for (auto it = outstanding_.begin(); it != outstanding_.end();) {
-      if (it->second.peer->endpoint() == endpoint) {
-        failed.push_back(std::move(it->second));
-        it = outstanding_.erase(it);
-      } else {
-        ++it;
-      }
-    }
     for (auto& [correlation, r] : reading_) {
       if (r.peer == endpoint) readings.push_back(correlation);
     }

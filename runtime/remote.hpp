@@ -31,6 +31,7 @@
 #include "messaging/transport.hpp"
 #include "runtime/actor_cell.hpp"
 #include "runtime/future.hpp"
+#include "runtime/pending_requests.hpp"
 #include "runtime/remote_flow.hpp"
 #include "runtime/remote_watches.hpp"
 #include "runtime/run_arena.hpp"
@@ -45,14 +46,6 @@ class ActorCell;
 class NodeCore;
 class RemoteActor;
 class RemoteSink;
-
-// Where the reply to an ask sent to another node goes. The link delivers every slot it was given
-// exactly once: the reply, its error, a timeout, or why the request could not be answered.
-class ReplySlot {
- public:
-  virtual ~ReplySlot() = default;
-  virtual void deliver(Result<Value> reply) = 0;
-};
 
 // A reply slot that is the state of the caller's Future<T> itself (one allocation per ask): a
 // successful reply is converted to T on arrival by `convert`, whose exceptions fail the future
@@ -117,12 +110,7 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   std::shared_ptr<Transport::Peer> peer(const std::string& endpoint) { return transport_->peer(endpoint); }
   TransportStats transport_stats() const { return transport_->stats(); }
 
-  // What a TimeoutError names: "ask <actor>.<what>" when `actor` is set, else `what` itself.
-  // Formatted only if the request times out (formatting per ask would cost more than the ask).
-  struct Operation {
-    std::shared_ptr<const RemoteActor> actor;
-    std::string what;
-  };
+  using Operation = RequestOperation;
   // Sends an ask (or a resolve) and completes `reply` with the reply's payload, its error, a
   // TimeoutError after `timeout`, or NodeUnreachable when the peer is or goes down.
   void request(Transport::Peer& peer, Envelope envelope, std::chrono::milliseconds timeout,
@@ -188,15 +176,18 @@ class RemoteLink final : public TransportHandler, private WaitPump {
  private:
   friend class RemoteSink;
   friend class RemoteAnswer;
-  struct Outstanding {
-    std::shared_ptr<ReplySlot> reply;
-    const Transport::Peer* peer;  // peers live as long as the transport
-    std::chrono::milliseconds timeout;
-    Operation operation;
+  // The requests' one deadline timer, on the node's TimerService: it calls expire_requests().
+  class DeadlineTimer final : public PendingRequests::Alarm {
+   public:
+    DeadlineTimer(TimerService& timers, RemoteLink& link) : timers_(timers), link_(link) {}
+    void set(Clock::time_point when) override;
+    void clear() override;
+
+   private:
+    TimerService& timers_;
+    RemoteLink& link_;
+    std::optional<TimerService::TimerId> timer_;  // guarded by the table's lock (its only caller)
   };
-  // Request deadlines, earliest on top. Entries of requests completed since are skipped when
-  // they surface and swept out when they outnumber the live ones, so the heap stays bounded.
-  using Deadline = std::pair<Clock::time_point, std::uint64_t>;  // deadline, correlation
   struct Reading {  // a stream this node reads from a peer
     InboundStream inbound;
     std::string peer;
@@ -237,20 +228,17 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   void send_reply(Transport::Peer& peer, std::uint64_t correlation, Result<Value> result);
   // Completes and forgets an outstanding request; false if it was no longer outstanding.
   bool complete(std::uint64_t correlation, Result<Value> result);
-  // Fails the requests whose deadline has passed, then waits for the next deadline.
+  // Fails the requests whose deadline has passed (the deadline timer's callback).
   void expire_requests();
-  // REQUIRES: mutex_ held. Arms the one deadline timer for `when` unless it fires earlier.
-  void arm_deadline_timer(Clock::time_point when);
   // The local actor an envelope is for; else null, with why, and whether it has stopped.
   std::shared_ptr<ActorCell> find_target(const EnvelopeView& envelope, std::string& why, bool& stopped);
   // Where the answers to a request go: its caller's connection. I/O thread only.
   std::shared_ptr<Transport::Peer> sender_of(const EnvelopeView& envelope);
 
   NodeCore& node_;
+  DeadlineTimer deadline_timer_;
+  PendingRequests requests_{deadline_timer_};
   std::mutex mutex_;
-  std::unordered_map<std::uint64_t, Outstanding> outstanding_;  // guarded by mutex_
-  std::vector<Deadline> deadlines_;                             // guarded by mutex_: a min-heap
-  std::optional<TimerService::TimerId> deadline_timer_;         // guarded by mutex_
   std::unordered_map<std::uint64_t, Reading> reading_;          // guarded by mutex_
   std::map<ProducerKey, std::weak_ptr<RemoteSink>> producing_;  // guarded by mutex_
   bool stopped_ = false;                                        // guarded by mutex_
