@@ -79,82 +79,6 @@ StopNotice notice_from_value(const Value& v) {
 
 }  // namespace
 
-// The producer's end of a stream read by another node: sends items while the reader has granted
-// credit, parks the producer when it has none, and stops it when the reader cancels.
-class RemoteSink final : public StreamSink<Value> {
- public:
-  RemoteSink(RemoteLink& link, std::shared_ptr<Transport::Peer> peer, std::uint64_t correlation, std::uint32_t credit)
-      : link_(link), peer_(std::move(peer)), correlation_(correlation), credit_(credit) {}
-
-  void push(Value&& item) override {
-    {
-      std::lock_guard lock(mutex_);
-      if (cancelled_ || finished_) return;
-      if (credit_ > 0) --credit_;
-    }
-    Envelope e = link_.envelope(EnvelopeKind::kStreamItem);
-    e.correlation = correlation_;
-    e.payload = std::move(item);
-    if (!was_sent(link_.transport_->send(*peer_, e))) cancel();  // the reader's node is gone
-  }
-  bool park(std::function<void()> wake) override {
-    std::lock_guard lock(mutex_);
-    if (credit_ > 0 || cancelled_) return false;
-    wake_ = std::move(wake);
-    return true;
-  }
-  bool cancelled() const override {
-    std::lock_guard lock(mutex_);
-    return cancelled_;
-  }
-  void finish(std::optional<Failure> failure) override {
-    bool tell_reader;
-    {
-      std::lock_guard lock(mutex_);
-      if (finished_) return;
-      finished_ = true;
-      tell_reader = !cancelled_;
-      wake_ = nullptr;
-    }
-    if (tell_reader) {
-      Envelope e = link_.envelope(EnvelopeKind::kStreamEnd);
-      e.correlation = correlation_;
-      if (failure) e.error = failure_to_value(*failure);
-      link_.transport_->send(*peer_, e);
-    }
-    link_.forget_producer({peer_->endpoint(), correlation_});
-  }
-
-  void grant(std::uint32_t credit) {
-    std::function<void()> wake;
-    {
-      std::lock_guard lock(mutex_);
-      credit_ += credit;
-      wake = std::exchange(wake_, nullptr);
-    }
-    if (wake) wake();
-  }
-  void cancel() {
-    std::function<void()> wake;
-    {
-      std::lock_guard lock(mutex_);
-      cancelled_ = true;
-      wake = std::exchange(wake_, nullptr);
-    }
-    if (wake) wake();
-  }
-
- private:
-  RemoteLink& link_;
-  const std::shared_ptr<Transport::Peer> peer_;
-  const std::uint64_t correlation_;
-  mutable std::mutex mutex_;
-  std::uint32_t credit_;            // guarded by mutex_
-  bool cancelled_ = false;          // guarded by mutex_
-  bool finished_ = false;           // guarded by mutex_
-  std::function<void()> wake_;      // guarded by mutex_: the parked producer
-};
-
 // ---------------------------------------------------------------- RemoteAnswer
 
 RemoteAnswer::RemoteAnswer(RemoteLink& link, std::shared_ptr<Transport::Peer> asker, std::uint64_t correlation,
@@ -203,6 +127,7 @@ void RemoteAnswer::send(const PayloadWriter& result) {
 RemoteLink::RemoteLink(NodeCore& node, TransportConfig config, const TransportFactory& make_transport)
     : node_(node),
       deadline_timer_(node.timers(), *this),
+      streams_(node.node_id().value),
       // A reply to a watcher goes through the node: the actor may outlive this link (a node that
       // could not stop it in time).
       watched_(std::make_shared<WatchedActors>(
@@ -214,6 +139,7 @@ RemoteLink::RemoteLink(NodeCore& node, TransportConfig config, const TransportFa
           [](Result<StopNotice> r) { return r.ok() ? Result<Value>(notice_to_value(r.value())) : Result<Value>(r.failure()); })),
       transport_(make_transport ? make_transport(std::move(config), *this)
                                 : std::make_unique<ZmqTransport>(std::move(config), *this)) {
+  streams_.attach(*transport_);
   notice_sender_->transport = transport_.get();
   notice_sender_->node_id = node.node_id().value;
 }
@@ -221,20 +147,9 @@ RemoteLink::RemoteLink(NodeCore& node, TransportConfig config, const TransportFa
 RemoteLink::~RemoteLink() { stop(); }
 
 void RemoteLink::stop() {
-  std::unordered_map<std::uint64_t, Reading> reading;
-  std::map<ProducerKey, std::weak_ptr<RemoteSink>> producing;
-  {
-    std::lock_guard lock(mutex_);
-    if (stopped_) return;
-    stopped_ = true;
-    reading.swap(reading_);
-    producing.swap(producing_);
-  }
+  if (stopped_.exchange(true)) return;
   for (auto& request : requests_.close()) request.reply->deliver(shutting_down());
-  for (auto& [correlation, r] : reading) r.inbound.finish(shutting_down());
-  for (auto& [key, weak] : producing) {
-    if (auto sink = weak.lock()) sink->cancel();
-  }
+  streams_.close(shutting_down());
   {
     std::lock_guard lock(notice_sender_->mutex);
     notice_sender_->transport = nullptr;
@@ -375,7 +290,7 @@ void RemoteLink::on_envelope(const EnvelopeView& envelope) {
     case EnvelopeKind::kStreamItem:
     case EnvelopeKind::kStreamEnd:
     case EnvelopeKind::kStreamCredit:
-    case EnvelopeKind::kStreamCancel: on_stream(envelope); break;
+    case EnvelopeKind::kStreamCancel: streams_.on_envelope(envelope); break;
     case EnvelopeKind::kFlow: on_flow(envelope); break;
   }
 }
@@ -538,14 +453,7 @@ void RemoteLink::on_call(const EnvelopeView& e) {
   auto answer = [&]() -> DynamicReply {
     switch (e.kind) {
       case EnvelopeKind::kAsk: return DynamicReply(RemoteAnswer(*this, sender_of(e), e.correlation, held_.cell));
-      case EnvelopeKind::kStreamOpen: {
-        auto sink = std::make_shared<RemoteSink>(*this, sender_of(e), e.correlation, e.credit);
-        {
-          std::lock_guard lock(mutex_);
-          producing_[{std::string(e.sender_endpoint), e.correlation}] = sink;
-        }
-        return DynamicReply(std::shared_ptr<StreamSink<Value>>(std::move(sink)));
-      }
+      case EnvelopeKind::kStreamOpen: return DynamicReply(streams_.produce(sender_of(e), e.correlation, e.credit));
       default: return DynamicReply();
     }
   };
@@ -686,84 +594,6 @@ void RemoteLink::send_reply(Transport::Peer& peer, std::uint64_t correlation, Re
   transport_->send(peer, e);  // a reply to a node that went away is lost with it
 }
 
-void RemoteLink::on_stream(const EnvelopeView& e) {
-  const DecodeLimits& limits = transport_->config().limits;
-  switch (e.kind) {
-    case EnvelopeKind::kStreamItem: {
-      std::function<bool(Value&&)> push;
-      std::optional<std::uint64_t> overrun;
-      {
-        std::lock_guard lock(mutex_);
-        auto it = reading_.find(e.correlation);
-        // A stream the reader already left, or another node's (answers come on the connection
-        // to the producer's node: that node is the only one that can name this stream).
-        if (it == reading_.end() || it->second.peer != e.sender_endpoint) return;
-        if (++it->second.received > it->second.granted) {
-          overrun = it->second.granted;
-        } else {
-          push = it->second.inbound.push;
-        }
-      }
-      if (overrun) {
-        // Its items would pile up unread in the reader's channel: memory is bounded by credit.
-        end_reading(e.correlation, make_failure<RuntimeError>(
-                                       RuntimeErrorKind::kProtocol,
-                                       fmt::format("the producer at {} sent more items than the {} it was granted",
-                                                   e.sender_endpoint, *overrun)));
-        send_cancel(std::string(e.sender_endpoint), e.correlation);
-        return;
-      }
-      std::string problem;
-      try {
-        if (!push(e.payload(limits))) problem = "does not convert to the reader's type";
-      } catch (const DecodeError& bad) {
-        problem = fmt::format("is unreadable: {}", bad.what());
-      }
-      if (!problem.empty()) {
-        end_reading(e.correlation, make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
-                                                              fmt::format("a stream item from {} {}",
-                                                                          e.sender_endpoint, problem)));
-        send_cancel(std::string(e.sender_endpoint), e.correlation);  // end_reading forgot it already
-      }
-      return;
-    }
-    case EnvelopeKind::kStreamEnd: {
-      {
-        std::lock_guard lock(mutex_);
-        auto it = reading_.find(e.correlation);
-        if (it == reading_.end() || it->second.peer != e.sender_endpoint) return;  // as for items
-      }
-      std::optional<Failure> failure;
-      try {
-        if (e.has_error) failure = failure_from_value(e.error(limits));
-      } catch (const DecodeError& bad) {
-        failure = make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
-                                             fmt::format("an unreadable stream end from {}: {}", e.sender_endpoint,
-                                                         bad.what()));
-      }
-      end_reading(e.correlation, std::move(failure));
-      return;
-    }
-    case EnvelopeKind::kStreamCredit:
-    case EnvelopeKind::kStreamCancel: {
-      std::shared_ptr<RemoteSink> sink;
-      {
-        std::lock_guard lock(mutex_);
-        auto it = producing_.find({std::string(e.sender_endpoint), e.correlation});
-        if (it != producing_.end()) sink = it->second.lock();
-      }
-      if (!sink) return;
-      if (e.kind == EnvelopeKind::kStreamCredit) {
-        sink->grant(e.credit);
-      } else {
-        sink->cancel();
-      }
-      return;
-    }
-    default: return;
-  }
-}
-
 void RemoteLink::end_remote_stream(const EnvelopeView& open, Failure failure) {
   Envelope e = envelope(EnvelopeKind::kStreamEnd);
   e.correlation = open.correlation;
@@ -774,81 +604,33 @@ void RemoteLink::end_remote_stream(const EnvelopeView& open, Failure failure) {
 void RemoteLink::open_stream(Transport::Peer& peer, Envelope open, std::uint32_t window, InboundStream inbound,
                              StreamReaderEvents& events) {
   std::uint64_t correlation = next_correlation_.fetch_add(1, std::memory_order_relaxed);
-  {
-    std::lock_guard lock(mutex_);
-    if (stopped_) {
-      inbound.finish(shutting_down());
-      return;
-    }
-    reading_.emplace(correlation, Reading{std::move(inbound), peer.endpoint(), window});
+  if (!streams_.read(correlation, peer.endpoint(), window, inbound)) {
+    inbound.finish(shutting_down());
+    return;
   }
   // Credit goes back in batches of half a window; both callbacks may outlive the node.
   auto consumed = std::make_shared<std::atomic<std::uint32_t>>(0);
   std::uint32_t half = std::max<std::uint32_t>(1, window / 2);
   auto node = node_.weak_from_this();
   events.set_reader_events(
-      [node, endpoint = peer.endpoint(), correlation, consumed, half](std::size_t n) {
+      [node, correlation, consumed, half](std::size_t n) {
         if (consumed->fetch_add(static_cast<std::uint32_t>(n)) + n < half) return;
         std::uint32_t grant = consumed->exchange(0);
         auto core = node.lock();
-        if (grant > 0 && core && core->remote()) core->remote()->send_credit(endpoint, correlation, grant);
+        if (grant > 0 && core && core->remote()) core->remote()->streams_.grant(correlation, grant);
       },
-      [node, endpoint = peer.endpoint(), correlation] {
+      [node, correlation] {
         auto core = node.lock();
-        if (core && core->remote()) core->remote()->cancel_reading(endpoint, correlation);
+        if (core && core->remote()) core->remote()->streams_.cancel_reading(correlation);
       });
   open.kind = EnvelopeKind::kStreamOpen;
   open.correlation = correlation;
   open.credit = window;
   switch (send_request(peer, open, Clock::now() + node_.default_ask_timeout())) {
-    case SendResult::kDown: end_reading(correlation, unreachable(peer.endpoint(), "cannot send to it")); break;
-    case SendResult::kFull: end_reading(correlation, outbox_full(peer.endpoint())); break;
+    case SendResult::kDown: streams_.end_reading(correlation, unreachable(peer.endpoint(), "cannot send to it")); break;
+    case SendResult::kFull: streams_.end_reading(correlation, outbox_full(peer.endpoint())); break;
     default: break;
   }
-}
-
-void RemoteLink::end_reading(std::uint64_t correlation, std::optional<Failure> failure) {
-  std::optional<Reading> reading;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = reading_.find(correlation);
-    if (it == reading_.end()) return;
-    reading = std::move(it->second);
-    reading_.erase(it);
-  }
-  reading->inbound.finish(std::move(failure));
-}
-
-void RemoteLink::send_credit(const std::string& peer, std::uint64_t correlation, std::uint32_t credit) {
-  {
-    std::lock_guard lock(mutex_);
-    auto it = reading_.find(correlation);
-    if (it == reading_.end()) return;
-    it->second.granted += credit;
-  }
-  Envelope e = envelope(EnvelopeKind::kStreamCredit);
-  e.correlation = correlation;
-  e.credit = credit;
-  transport_->send(*transport_->peer(peer), e);
-}
-
-void RemoteLink::cancel_reading(const std::string& peer, std::uint64_t correlation) {
-  {
-    std::lock_guard lock(mutex_);
-    if (reading_.erase(correlation) == 0) return;
-  }
-  send_cancel(peer, correlation);
-}
-
-void RemoteLink::send_cancel(const std::string& peer, std::uint64_t correlation) {
-  Envelope e = envelope(EnvelopeKind::kStreamCancel);
-  e.correlation = correlation;
-  transport_->send(*transport_->peer(peer), e);
-}
-
-void RemoteLink::forget_producer(const ProducerKey& key) {
-  std::lock_guard lock(mutex_);
-  producing_.erase(key);
 }
 
 namespace {
@@ -887,16 +669,8 @@ void RemoteLink::member_dead(const std::string& endpoint) {
 }
 
 void RemoteLink::fail_peer(const std::string& endpoint, const Failure& failure) {
-  std::vector<PendingRequests::Request> failed = requests_.take_peer(endpoint);
-  std::vector<std::uint64_t> readings;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& [correlation, r] : reading_) {
-      if (r.peer == endpoint) readings.push_back(correlation);
-    }
-  }
-  for (auto& request : failed) request.reply->deliver(failure);
-  for (auto correlation : readings) end_reading(correlation, failure);
+  for (auto& request : requests_.take_peer(endpoint)) request.reply->deliver(failure);
+  streams_.peer_lost(endpoint, failure);
 }
 
 void RemoteLink::on_peer_up(const std::string& endpoint) {
@@ -907,15 +681,7 @@ void RemoteLink::on_caller_gone(const std::string& endpoint) {
   if (last_sender_ && last_sender_->endpoint() == endpoint) last_sender_.reset();
   std::erase_if(notices_, [&](const auto& n) { return n.first.first->endpoint() == endpoint; });
   watched_->caller_gone(endpoint);
-  std::vector<std::shared_ptr<RemoteSink>> producers;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& [key, weak] : producing_) {
-      if (key.first != endpoint) continue;
-      if (auto sink = weak.lock()) producers.push_back(std::move(sink));
-    }
-  }
-  for (auto& sink : producers) sink->cancel();  // its reader is gone: stop at the next yield
+  streams_.caller_gone(endpoint);
 }
 
 // ---------------------------------------------------------------- RemoteActor

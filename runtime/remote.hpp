@@ -33,6 +33,7 @@
 #include "runtime/future.hpp"
 #include "runtime/pending_requests.hpp"
 #include "runtime/remote_flow.hpp"
+#include "runtime/remote_streams.hpp"
 #include "runtime/remote_watches.hpp"
 #include "runtime/run_arena.hpp"
 #include "runtime/stream.hpp"
@@ -45,7 +46,6 @@ namespace detail {
 class ActorCell;
 class NodeCore;
 class RemoteActor;
-class RemoteSink;
 
 // A reply slot that is the state of the caller's Future<T> itself (one allocation per ask): a
 // successful reply is converted to T on arrival by `convert`, whose exceptions fail the future
@@ -87,12 +87,6 @@ std::pair<std::shared_ptr<ReplySlot>, Future<T>> make_reply(typename ReplyState<
 inline std::pair<std::shared_ptr<ReplySlot>, Future<Value>> make_value_reply() {
   return make_reply<Value>([](Value&& v) { return std::move(v); }, "a request");
 }
-
-// Where the items of a stream read from another node go (the reader's channel, typed or not).
-struct InboundStream {
-  std::function<bool(Value&&)> push;  // false: the item does not convert to the reader's type
-  std::function<void(std::optional<Failure>)> finish;
-};
 
 class RemoteLink final : public TransportHandler, private WaitPump {
  public:
@@ -174,7 +168,6 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   void on_caller_gone(const std::string& endpoint) override;
 
  private:
-  friend class RemoteSink;
   friend class RemoteAnswer;
   // The requests' one deadline timer, on the node's TimerService: it calls expire_requests().
   class DeadlineTimer final : public PendingRequests::Alarm {
@@ -188,13 +181,6 @@ class RemoteLink final : public TransportHandler, private WaitPump {
     RemoteLink& link_;
     std::optional<TimerService::TimerId> timer_;  // guarded by the table's lock (its only caller)
   };
-  struct Reading {  // a stream this node reads from a peer
-    InboundStream inbound;
-    std::string peer;
-    std::uint64_t granted = 0;   // items the producer may send: the window, and the credit since
-    std::uint64_t received = 0;  // items it sent; past `granted`, the stream fails
-  };
-  using ProducerKey = std::pair<std::string, std::uint64_t>;  // reader's endpoint, correlation
 
   bool pump() override;  // WaitPump
   // Sends a request-direction envelope (see TransportConfig::max_pending_bytes): a user's thread
@@ -208,13 +194,7 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   // Tells `caller` that `target` (as it named it) is congested, once until the cell lets it go.
   void notice_congestion(ActorCell& cell, const std::shared_ptr<Transport::Peer>& caller, const FlowTarget& target);
   void on_flow(const EnvelopeView& envelope);
-  void on_stream(const EnvelopeView& envelope);
-  void end_reading(std::uint64_t correlation, std::optional<Failure> failure);
   void end_remote_stream(const EnvelopeView& open, Failure failure);
-  void send_credit(const std::string& peer, std::uint64_t correlation, std::uint32_t credit);
-  void cancel_reading(const std::string& peer, std::uint64_t correlation);  // forgets it, and tells the producer
-  void send_cancel(const std::string& peer, std::uint64_t correlation);
-  void forget_producer(const ProducerKey& key);
   // Fails the requests pending on `endpoint` and ends the streams read from it, with `failure`.
   void fail_peer(const std::string& endpoint, const Failure& failure);
   void on_reply(const EnvelopeView& envelope);
@@ -238,10 +218,8 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   NodeCore& node_;
   DeadlineTimer deadline_timer_;
   PendingRequests requests_{deadline_timer_};
-  std::mutex mutex_;
-  std::unordered_map<std::uint64_t, Reading> reading_;          // guarded by mutex_
-  std::map<ProducerKey, std::weak_ptr<RemoteSink>> producing_;  // guarded by mutex_
-  bool stopped_ = false;                                        // guarded by mutex_
+  RemoteStreams streams_;
+  std::atomic<bool> stopped_{false};
   std::atomic<std::uint64_t> next_correlation_{1};
   struct HeldCalls {  // consecutive calls to one actor, posted together (I/O thread only)
     std::shared_ptr<ActorCell> cell;
