@@ -89,7 +89,12 @@ class ZmqTransport final : public Transport {
   bool pump(std::chrono::milliseconds max_wait) override;
 
  private:
+  // The I/O thread's loop (zmq_transport.cpp), and the two sides it polls: the links to peers
+  // this node calls (messaging/zmq_links.hpp) and the callers that call it
+  // (messaging/zmq_callers.hpp). Nested, for the peers' outboxes and the table of callers.
   class Io;
+  class DealerLinks;
+  class RouterCallers;
 
   const TransportConfig config_;
   std::string endpoint_;
