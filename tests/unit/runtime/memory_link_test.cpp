@@ -1,0 +1,104 @@
+// Two nodes on the in-memory network (messaging/memory_transport.hpp): the remote runtime's
+// logic — correlation, answers, peer loss — stepped by hand, with no socket and no sleep. Nothing
+// crosses between the nodes except inside net->deliver(), called by the test.
+#include <doctest/doctest.h>
+
+#include "messaging/memory_transport.hpp"
+#include "test_support.hpp"
+
+namespace pulsing {
+namespace {
+
+using testing::eventually;
+
+class Tally : public Actor {
+ public:
+  int add(int n) { return total_ += n; }
+  PULSING_METHODS(Tally, add)
+
+ private:
+  int total_ = 0;
+};
+
+NodeConfig on(const std::shared_ptr<MemoryNetwork>& net, const std::string& name) {
+  NodeConfig config = testing::test_config();
+  config.gossip = false;
+  config.listen = name;
+  config.make_transport = net->factory();
+  return config;
+}
+
+// Steps the network until `future` is ready (or the deadline of eventually() passes).
+template <typename F>
+bool settle(MemoryNetwork& net, const F& future) {
+  return eventually([&] {
+    net.deliver();
+    return future.ready();
+  });
+}
+
+}  // namespace
+
+TEST_CASE("memory network: a resolve and an ask cross only when the network delivers") {
+  auto net = MemoryNetwork::create();
+  Node a(on(net, "mem://a"));
+  Node b(on(net, "mem://b"));
+  b.spawn<Tally>({.name = "tally"}).get();
+
+  auto resolved = a.resolve_at<Tally>("mem://b", "tally");
+  CHECK_FALSE(resolved.ready());  // nothing moved yet
+  REQUIRE(settle(*net, resolved));
+  auto tally = resolved.get();
+  CHECK(tally.is_remote());
+
+  auto sum = tally.ask(&Tally::add, 5);
+  REQUIRE(settle(*net, sum));
+  CHECK(sum.get() == 5);
+  for (int i = 0; i < 10; ++i) tally.tell(&Tally::add, 1);
+  auto after = tally.ask(&Tally::add, 0);
+  REQUIRE(settle(*net, after));
+  CHECK(after.get() == 15);  // the tells came first
+}
+
+TEST_CASE("memory network: an ask in flight when its node crashes fails as unreachable, and so does the next") {
+  auto net = MemoryNetwork::create();
+  Node a(on(net, "mem://a"));
+  Node b(on(net, "mem://b"));
+  b.spawn<Tally>({.name = "tally"}).get();
+  auto resolved = a.resolve_at<Tally>("mem://b", "tally");
+  REQUIRE(settle(*net, resolved));
+  auto tally = resolved.get();
+
+  auto pending = tally.ask(&Tally::add, 1);  // sent, never delivered
+  net->cut("mem://b");
+  REQUIRE(settle(*net, pending));
+  CHECK(testing::runtime_error_kind([&] { pending.get(); }) == RuntimeErrorKind::kNodeUnreachable);
+
+  auto later = tally.ask(&Tally::add, 1);
+  REQUIRE(settle(*net, later));
+  CHECK(testing::runtime_error_kind([&] { later.get(); }) == RuntimeErrorKind::kNodeUnreachable);
+}
+
+TEST_CASE("memory network: a held node's answers wait, and arrive in order once it is released") {
+  auto net = MemoryNetwork::create();
+  Node a(on(net, "mem://a"));
+  Node b(on(net, "mem://b"));
+  b.spawn<Tally>({.name = "tally"}).get();
+  auto resolved = a.resolve_at<Tally>("mem://b", "tally");
+  REQUIRE(settle(*net, resolved));
+  auto tally = resolved.get();
+
+  net->hold("mem://b");  // b's process is stopped: what is sent to it waits
+  auto first = tally.ask(&Tally::add, 1);
+  auto second = tally.ask(&Tally::add, 2);
+  net->deliver();
+  CHECK_FALSE(first.ready());
+  CHECK(net->in_flight() >= 1);
+  net->release("mem://b");
+  REQUIRE(settle(*net, second));
+  REQUIRE(settle(*net, first));
+  CHECK(first.get() == 1);
+  CHECK(second.get() == 3);
+}
+
+}  // namespace pulsing
