@@ -37,6 +37,20 @@ bool settle(MemoryNetwork& net, const F& future) {
   });
 }
 
+// Node a holds a reference to "tally" on node b, resolved over the network.
+struct Pair {
+  Pair() {
+    b.spawn<Tally>({.name = "tally"}).get();
+    auto resolved = a.resolve_at<Tally>("mem://b", "tally");
+    REQUIRE(settle(*net, resolved));
+    tally = resolved.get();
+  }
+  std::shared_ptr<MemoryNetwork> net = MemoryNetwork::create();
+  Node a{on(net, "mem://a")};
+  Node b{on(net, "mem://b")};
+  ActorRef<Tally> tally;
+};
+
 }  // namespace
 
 TEST_CASE("memory network: a resolve and an ask cross only when the network delivers") {
@@ -61,13 +75,9 @@ TEST_CASE("memory network: a resolve and an ask cross only when the network deli
 }
 
 TEST_CASE("memory network: an ask in flight when its node crashes fails as unreachable, and so does the next") {
-  auto net = MemoryNetwork::create();
-  Node a(on(net, "mem://a"));
-  Node b(on(net, "mem://b"));
-  b.spawn<Tally>({.name = "tally"}).get();
-  auto resolved = a.resolve_at<Tally>("mem://b", "tally");
-  REQUIRE(settle(*net, resolved));
-  auto tally = resolved.get();
+  Pair p;
+  auto& net = p.net;
+  auto& tally = p.tally;
 
   auto pending = tally.ask(&Tally::add, 1);  // sent, never delivered
   net->cut("mem://b");
@@ -80,13 +90,9 @@ TEST_CASE("memory network: an ask in flight when its node crashes fails as unrea
 }
 
 TEST_CASE("memory network: a held node's answers wait, and arrive in order once it is released") {
-  auto net = MemoryNetwork::create();
-  Node a(on(net, "mem://a"));
-  Node b(on(net, "mem://b"));
-  b.spawn<Tally>({.name = "tally"}).get();
-  auto resolved = a.resolve_at<Tally>("mem://b", "tally");
-  REQUIRE(settle(*net, resolved));
-  auto tally = resolved.get();
+  Pair p;
+  auto& net = p.net;
+  auto& tally = p.tally;
 
   net->hold("mem://b");  // b's process is stopped: what is sent to it waits
   auto first = tally.ask(&Tally::add, 1);
