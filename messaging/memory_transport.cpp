@@ -20,7 +20,7 @@ void MemoryNetwork::join(MemoryTransport& transport) {
   if (find(transport.endpoint_) != nullptr) {
     throw std::runtime_error(fmt::format("cannot listen on {}: a node is there already", transport.endpoint_));
   }
-  transport.identity_ = fmt::format("{}#{:016x}", transport.endpoint_, next_run_++);
+  transport.identity_ = Transport::identity_of(transport.endpoint_, next_run_++);
   transports_[transport.endpoint_] = &transport;
   identities_[transport.identity_] = &transport;
   // Whoever lost its connection to this endpoint has it back (ZeroMQ reconnects on its own).

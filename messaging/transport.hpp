@@ -29,7 +29,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "messaging/envelope.hpp"
 #include "messaging/host_lookup.hpp"
@@ -175,6 +178,14 @@ class Transport {
   // The name this node's connections present to the peers it calls: endpoint() '#' a nonce;
   // each connection adds '.' and its own number (hexadecimal).
   virtual const std::string& identity() const = 0;
+  // The identity of one run of the node at `endpoint` (`nonce` drawn for the run), and whether
+  // a caller's `identity` belongs to some run of that node: the one place the format is kept.
+  static std::string identity_of(std::string_view endpoint, std::uint64_t nonce) {
+    return fmt::format("{}#{:016x}", endpoint, nonce);
+  }
+  static bool identity_is_of(std::string_view identity, std::string_view endpoint) {
+    return identity.size() > endpoint.size() && identity.starts_with(endpoint) && identity[endpoint.size()] == '#';
+  }
   // An advertised endpoint has at most this many characters (a ZeroMQ routing id, at most 255
   // bytes, holds it, the nonce and a connection's number).
   static constexpr std::size_t kMaxEndpoint = 229;

@@ -252,7 +252,7 @@ ZmqTransport::ZmqTransport(TransportConfig config, TransportHandler& handler)
   }
   std::random_device entropy;
   std::uint64_t nonce = (std::uint64_t{entropy()} << 32) | entropy();
-  identity_ = fmt::format("{}#{:016x}", endpoint_, nonce);
+  identity_ = identity_of(endpoint_, nonce);
   io_->set_identity(identity_);
 }
 

@@ -26,17 +26,21 @@ std::string target_of(const EnvelopeView& e) {
   return e.target_name.empty() ? fmt::format("actor #{}", e.target_id) : std::string(e.target_name);
 }
 
-// The target of a call, or of a flow notice about it, as flow control names it: by id when the
-// envelope has one, else by name (RemoteActor::pace names it the same way).
-FlowTarget flow_target_of(const EnvelopeView& e) {
-  return FlowTarget{e.target_id, e.target_id != 0 ? std::string() : std::string(e.target_name)};
-}
+// The target of a call, or of a flow notice about it, as flow control names it (RemoteActor::pace
+// names it from the same id and name).
+FlowTarget flow_target_of(const EnvelopeView& e) { return FlowTarget::of(e.target_id, e.target_name); }
 
-Failure outbox_full(const std::string& endpoint) {
-  return make_failure<RuntimeError>(
-      RuntimeErrorKind::kOverloaded,
-      fmt::format("too much is queued for node {} already (TransportConfig::max_pending_bytes): it does not keep up",
-                  endpoint));
+// Why a request-direction envelope for `endpoint` was not sent, if it was not.
+std::optional<Failure> not_sent(SendResult result, const std::string& endpoint) {
+  switch (result) {
+    case SendResult::kDown: return unreachable(endpoint, "cannot send to it");
+    case SendResult::kFull:
+      return make_failure<RuntimeError>(
+          RuntimeErrorKind::kOverloaded,
+          fmt::format("too much is queued for node {} already (TransportConfig::max_pending_bytes): it does not keep up",
+                      endpoint));
+    default: return std::nullopt;
+  }
 }
 
 Failure shutting_down() {
@@ -182,11 +186,7 @@ void RemoteLink::request(Transport::Peer& peer, Envelope envelope, std::chrono::
   envelope.correlation = correlation;
   envelope.deadline_ms = static_cast<std::uint32_t>(
       std::min<std::int64_t>(timeout.count(), std::numeric_limits<std::uint32_t>::max()));
-  switch (send_request(peer, envelope, deadline)) {
-    case SendResult::kDown: complete(correlation, unreachable(peer.endpoint(), "cannot send to it")); break;
-    case SendResult::kFull: complete(correlation, outbox_full(peer.endpoint())); break;
-    default: break;
-  }
+  if (auto failure = not_sent(send_request(peer, envelope, deadline), peer.endpoint())) complete(correlation, *failure);
 }
 
 SendResult RemoteLink::send_request(Transport::Peer& peer, const Envelope& envelope, Clock::time_point deadline) {
@@ -224,11 +224,7 @@ void RemoteLink::expire_requests() {
 
 std::optional<Failure> RemoteLink::tell(Transport::Peer& peer, const Envelope& envelope) {
   if (envelope.kind == EnvelopeKind::kTell) NodeMetrics::bump(node_.metrics().tells_out);
-  switch (send_request(peer, envelope, Clock::now() + node_.default_ask_timeout())) {
-    case SendResult::kDown: return unreachable(peer.endpoint(), "cannot send to it");
-    case SendResult::kFull: return outbox_full(peer.endpoint());
-    default: return std::nullopt;
-  }
+  return not_sent(send_request(peer, envelope, Clock::now() + node_.default_ask_timeout()), peer.endpoint());
 }
 
 bool RemoteLink::complete(std::uint64_t correlation, Result<Value> result) {
@@ -626,10 +622,8 @@ void RemoteLink::open_stream(Transport::Peer& peer, Envelope open, std::uint32_t
   open.kind = EnvelopeKind::kStreamOpen;
   open.correlation = correlation;
   open.credit = window;
-  switch (send_request(peer, open, Clock::now() + node_.default_ask_timeout())) {
-    case SendResult::kDown: streams_.end_reading(correlation, unreachable(peer.endpoint(), "cannot send to it")); break;
-    case SendResult::kFull: streams_.end_reading(correlation, outbox_full(peer.endpoint())); break;
-    default: break;
+  if (auto failure = not_sent(send_request(peer, open, Clock::now() + node_.default_ask_timeout()), peer.endpoint())) {
+    streams_.end_reading(correlation, std::move(failure));
   }
 }
 
@@ -741,8 +735,8 @@ void RemoteActor::ask(std::string_view method, const PayloadWriter& args, std::c
 }
 
 void RemoteActor::pace(RemoteLink& link, Clock::time_point deadline) const {
-  // Named as the envelope names it: by id when known, else by name (see to_target).
-  link.pace(*peer_, address_.actor.value, address_.actor.value != 0 ? std::string_view() : name_, deadline);
+  // Named from what the envelope carries (see to_target); CongestedTargets applies FlowTarget::of.
+  link.pace(*peer_, address_.actor.value, name_, deadline);
 }
 
 Future<StopNotice> RemoteActor::watch() const {

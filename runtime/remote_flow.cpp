@@ -26,7 +26,7 @@ void CongestedTargets::on_notice(const std::string& peer, const FlowTarget& targ
 void CongestedTargets::pace(const std::string& peer, std::uint64_t id, std::string_view name,
                             Clock::time_point deadline) {
   if (size_.load(std::memory_order_acquire) == 0) return;
-  Key key{peer, FlowTarget{id, id != 0 ? std::string() : std::string(name)}};
+  Key key{peer, FlowTarget::of(id, name)};
   std::unique_lock lock(mutex_);
   auto it = congested_.find(key);
   if (it == congested_.end()) return;

@@ -37,6 +37,10 @@ namespace pulsing::detail {
 // How a caller named the actor it called: its id (non-zero), else its name. The flow notices
 // about it name it the same way, so that the caller finds its own reference's target.
 struct FlowTarget {
+  // The target called by `id` if it is non-zero, else by `name`: the one place the rule is kept.
+  static FlowTarget of(std::uint64_t id, std::string_view name) {
+    return FlowTarget{id, id != 0 ? std::string() : std::string(name)};
+  }
   std::uint64_t id = 0;
   std::string name;
   auto operator<=>(const FlowTarget&) const = default;
@@ -54,7 +58,7 @@ class CongestedTargets {
   // After a call to `target` at `peer` was sent: if the target is congested, mutes the current
   // actor (ActorCell::mute_current) or, on a thread that is no actor, waits until the target
   // has room, the peer is gone, or `deadline`.
-  // The target is named as FlowTarget names it (`name` used only when `id` is 0).
+  // The target is named as FlowTarget::of names it (`name` used only when `id` is 0).
   void pace(const std::string& peer, std::uint64_t id, std::string_view name, Clock::time_point deadline);
   // `peer` went down (or died, or the node stops): nothing held for it holds anyone any more.
   void peer_gone(const std::string& peer);

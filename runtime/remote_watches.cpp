@@ -75,10 +75,8 @@ void WatchedActors::caller_gone(const std::string& identity) {
 }
 
 void WatchedActors::node_dead(const std::string& endpoint) {
-  // A caller's identity is its node's endpoint, '#', and its run's nonce.
-  const std::string prefix = endpoint + "#";
   std::lock_guard lock(mutex_);
-  erase_locked([&](const std::string& caller) { return caller.starts_with(prefix); });
+  erase_locked([&](const std::string& caller) { return Transport::identity_is_of(caller, endpoint); });
 }
 
 std::size_t WatchedActors::size() const {
