@@ -335,7 +335,7 @@ TEST_CASE("a resolve waiting on a stopped node fails with kShutdown when the nod
       },
       15s));
 
-  ::kill(child.pid(), SIGSTOP);
+  child.pause();
   // A lookup of a name nobody serves, at its owners (the stopped child among them), waiting up
   // to a minute for it to appear; and a resolve sent to the stopped child itself.
   auto by_name = node.resolve_any("nobody", 60s);
@@ -351,7 +351,7 @@ TEST_CASE("a resolve waiting on a stopped node fails with kShutdown when the nod
   CHECK(runtime_kind([&] { by_name.get(); }) == RuntimeErrorKind::kShutdown);
   CHECK(runtime_kind([&] { at_child.get(); }) == RuntimeErrorKind::kShutdown);
 
-  ::kill(child.pid(), SIGCONT);
+  child.resume();
   CHECK(child.terminate() == 0);
 }
 

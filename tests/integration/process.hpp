@@ -3,6 +3,7 @@
 //
 //   auto b = NodeProcess::start();                      // waits for its "ready <endpoint>" line
 //   auto calc = node.resolve_at<Calculator>(b.endpoint(), "calc").get();
+//   b.pause(); b.resume();                              // SIGSTOP (waits until stopped), SIGCONT
 //   b.kill();                                           // SIGKILL, reaped
 //   auto n = NodeProcess::start_program(PULSING_CLI_PATH, {"node", "--listen", "127.0.0.1:0"});
 //   auto [status, out] = NodeProcess::run_program(PULSING_CLI_PATH, {"members", "--node", ...});
@@ -110,6 +111,24 @@ class NodeProcess {
 
   // SIGKILL, then reaped. Idempotent.
   void kill() { reap_now(); }
+
+  // SIGSTOP, and returns once every thread of the child has stopped. kill() returning is not
+  // enough: until the kernel schedules the thread picked to take the signal, the child's other
+  // threads run on, and on a loaded machine answer what arrives meanwhile.
+  void pause() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGSTOP);
+    int status = 0;
+    pid_t r = -1;
+    do {
+      r = ::waitpid(pid_, &status, WUNTRACED);
+    } while (r < 0 && errno == EINTR);
+    if (r == pid_ && !WIFSTOPPED(status)) record(status);  // it died instead
+  }
+  // SIGCONT: a paused child runs again.
+  void resume() {
+    if (pid_ > 0) ::kill(pid_, SIGCONT);
+  }
 
   // SIGTERM, then waits at most `limit` for the child to exit (SIGKILL after that). Returns the
   // exit status: the exit code, or 128 + the signal that ended it.

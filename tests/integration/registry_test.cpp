@@ -218,14 +218,14 @@ struct Stall {
       }
     });
     CHECK(eventually([&] { return spawned.load() >= count / 4; }, 30s));
-    ::kill(b->pid(), SIGSTOP);
+    b->pause();
     std::exception_ptr failed;
     try {
       stalled();
     } catch (...) {
       failed = std::current_exception();
     }
-    ::kill(b->pid(), SIGCONT);
+    b->resume();
     spawner.join();
     if (failed) std::rethrow_exception(failed);
   }
