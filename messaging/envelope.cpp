@@ -132,6 +132,20 @@ bool travels_back(EnvelopeKind kind) {
          kind == EnvelopeKind::kFlow;
 }
 
+bool is_control(EnvelopeKind kind) {
+  switch (kind) {
+    case EnvelopeKind::kReply:
+    case EnvelopeKind::kStreamCredit:
+    case EnvelopeKind::kResolve:
+    case EnvelopeKind::kWatch:
+    case EnvelopeKind::kPing:
+    case EnvelopeKind::kRegistry:
+    case EnvelopeKind::kLookup:
+    case EnvelopeKind::kFlow: return true;
+    default: return false;
+  }
+}
+
 void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope) {
   EncodedEnvelope encoded(envelope);
   std::size_t at = frame.size();

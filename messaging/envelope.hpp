@@ -51,6 +51,12 @@ bool expects_reply(EnvelopeKind kind);
 // Whether it answers a request (a reply, a stream's items and end, a flow notice), and so travels
 // back on the connection that request came on.
 bool travels_back(EnvelopeKind kind);
+// Whether it is control traffic, which goes ahead of calls queued to the same peer (Outbox):
+// replies, stream credit, flow notices, and the runtime's own requests (resolve, watch, ping,
+// registry, lookup). Calls, stream items and ends, stream cancel and stop keep their place behind
+// the calls sent before them: a cancel must not pass the open it cancels, nor a stop the tells
+// its sender sent first.
+bool is_control(EnvelopeKind kind);
 
 inline constexpr std::uint16_t kProtocolVersion = 1;
 

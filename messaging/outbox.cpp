@@ -5,24 +5,26 @@
 namespace pulsing {
 
 Outbox::Admission Outbox::admit(EnvelopeKind kind, std::size_t size, std::size_t max, bool may_wait) const {
-  if (pending_.empty()) return Admission::kQueue;  // one envelope always goes: nothing else would
+  const Lane& lane = lane_of(kind);
+  if (lane.chunks.empty()) return Admission::kQueue;  // one envelope always goes: nothing else would
   const bool answer = travels_back(kind);
   const std::size_t refuse_past = !answer                      ? max * kPendingLimitFactor
                                   : kind == EnvelopeKind::kReply ? max
                                                                  : SIZE_MAX;
-  if (bytes_ + size <= max) return Admission::kQueue;
+  if (lane.bytes + size <= max) return Admission::kQueue;
   if (may_wait && !answer) return Admission::kWait;
-  if (bytes_ + size > refuse_past) return Admission::kRefuse;
+  if (lane.bytes + size > refuse_past) return Admission::kRefuse;
   return Admission::kCongested;
 }
 
 void Outbox::append(EncodedEnvelope& encoded, EnvelopeKind kind, ChunkSizes sizes, FrameBuffers& buffers) {
   const bool awaited = travels_back(kind) || expects_reply(kind);
+  Lane& lane = lane_of(kind);
   // The last chunk, unless it would grow past its frame size (smaller once awaited).
-  const bool last_fits = !pending_.empty() && pending_.back().bytes.size() + encoded.size() <=
-                                           (awaited || pending_.back().awaited ? sizes.awaited : sizes.frame);
-  if (!last_fits) pending_.push_back({buffers.take()});
-  Chunk& chunk = pending_.back();
+  const bool last_fits = !lane.chunks.empty() && lane.chunks.back().bytes.size() + encoded.size() <=
+                                                   (awaited || lane.chunks.back().awaited ? sizes.awaited : sizes.frame);
+  if (!last_fits) lane.chunks.push_back({buffers.take()});
+  Chunk& chunk = lane.chunks.back();
   chunk.awaited |= awaited;
   std::size_t at = chunk.bytes.size();
   chunk.bytes.resize(at + encoded.size());
@@ -31,18 +33,19 @@ void Outbox::append(EncodedEnvelope& encoded, EnvelopeKind kind, ChunkSizes size
   const bool unanswered = !expects_reply(kind);
   chunk.unanswered += unanswered;
   unanswered_ += unanswered;
-  bytes_ += encoded.size();
+  lane.bytes += encoded.size();
   ++count_;
 }
 
 std::optional<Outbox::Chunk> Outbox::take() {
-  if (pending_.empty()) {
+  Lane& lane = !control_.chunks.empty() ? control_ : calls_;
+  if (lane.chunks.empty()) {
     flagged = false;
     return std::nullopt;
   }
-  Chunk chunk = std::move(pending_.front());
-  pending_.pop_front();
-  bytes_ -= chunk.bytes.size();
+  Chunk chunk = std::move(lane.chunks.front());
+  lane.chunks.pop_front();
+  lane.bytes -= chunk.bytes.size();
   count_ -= chunk.envelopes;
   unanswered_ -= chunk.unanswered;
   return chunk;
@@ -50,8 +53,9 @@ std::optional<Outbox::Chunk> Outbox::take() {
 
 std::pair<std::size_t, std::size_t> Outbox::clear() {
   std::pair<std::size_t, std::size_t> dropped{count_, unanswered_};
-  pending_.clear();
-  bytes_ = count_ = unanswered_ = 0;
+  control_ = {};
+  calls_ = {};
+  count_ = unanswered_ = 0;
   flagged = false;
   return dropped;
 }

@@ -3,7 +3,12 @@
 //
 // Envelopes are kept whole and length-prefixed in chunks of at most a frame's size (one envelope
 // larger than that has a chunk of its own): a transport sends each chunk as one frame, with no
-// copy. The bound, in bytes (TransportOptions::max_pending_bytes, "max" below):
+// copy. Two lanes, each in order: control traffic (is_control: replies, credit, flow notices,
+// resolve, watch, ping, registry, lookups) and calls (everything else). take() empties the
+// control lane first, so control never waits behind a backlog of calls to the same peer.
+//
+// The bound, in bytes (TransportOptions::max_pending_bytes, "max" below), holds for each lane
+// on its own, so that a flood of calls never refuses control:
 //   - past max, senders are told to slow down (kCongested), and a sender that may wait does;
 //   - requests past kPendingLimitFactor × max are refused, and replies past max (a caller that
 //     does not read its answers); stream items (bounded by their reader's credit) and flow
@@ -52,16 +57,17 @@ class Outbox {
   // Whether an envelope of `kind` and `size` bytes goes in, given the bound `max` and whether
   // its sender may wait now.
   Admission admit(EnvelopeKind kind, std::size_t size, std::size_t max, bool may_wait) const;
-  // Appends an encoded envelope (taking a fresh buffer from `buffers` when the last chunk is
-  // full).
+  // Appends an encoded envelope to its kind's lane (taking a fresh buffer from `buffers` when
+  // the lane's last chunk is full).
   void append(EncodedEnvelope& encoded, EnvelopeKind kind, ChunkSizes sizes, FrameBuffers& buffers);
-  // The oldest chunk, taken out; none (and no longer flagged) when empty.
+  // The oldest chunk of control, else of calls, taken out; none (and no longer flagged) when
+  // both lanes are empty.
   std::optional<Chunk> take();
   // Takes everything out: the number of envelopes dropped, and of them, not requests.
   std::pair<std::size_t, std::size_t> clear();
 
-  bool empty() const { return pending_.empty(); }
-  std::size_t bytes() const { return bytes_; }
+  bool empty() const { return control_.chunks.empty() && calls_.chunks.empty(); }
+  std::size_t bytes() const { return control_.bytes + calls_.bytes; }
   std::size_t count() const { return count_; }  // envelopes
   std::size_t unanswered() const { return unanswered_; }
 
@@ -71,8 +77,15 @@ class Outbox {
   std::vector<std::function<void()>> on_room;
 
  private:
-  std::deque<Chunk> pending_;
-  std::size_t bytes_ = 0;
+  struct Lane {
+    std::deque<Chunk> chunks;
+    std::size_t bytes = 0;
+  };
+  Lane& lane_of(EnvelopeKind kind) { return is_control(kind) ? control_ : calls_; }
+  const Lane& lane_of(EnvelopeKind kind) const { return is_control(kind) ? control_ : calls_; }
+
+  Lane control_;
+  Lane calls_;
   std::size_t count_ = 0;
   std::size_t unanswered_ = 0;
 };

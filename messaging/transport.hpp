@@ -88,7 +88,8 @@ struct TransportOptions {
   // kCongested (the runtime mutes the sending actor until notify_room()); past
   // kPendingLimitFactor times it, requests are refused (kFull). Replies to a caller past it are
   // refused (a caller that does not read its answers); stream items (bounded by the reader's
-  // credit) and flow notices are not.
+  // credit) and flow notices are not. Held for calls and for control traffic separately
+  // (Outbox's two lanes), so that a backlog of calls never refuses control.
   std::size_t max_pending_bytes = std::size_t{8} << 20;
   // On stop, how long what is still queued for connected peers may take to go out.
   std::chrono::milliseconds close_linger{1'000};

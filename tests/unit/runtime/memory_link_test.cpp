@@ -107,4 +107,25 @@ TEST_CASE("memory network: a held node's answers wait, and arrive in order once 
   CHECK(second.get() == 3);
 }
 
+TEST_CASE("memory network: a resolve sent behind a backlog of tells is answered before the tells arrive") {
+  Pair p;
+  auto& net = p.net;
+  constexpr int kTells = 20'000;  // some 30 frames
+  for (int i = 0; i < kTells; ++i) p.tally.tell(&Tally::add, 1);
+  auto resolved = p.a.resolve_at<Tally>("mem://b", "tally");
+  // One frame at a time: the resolve goes ahead of the tells queued before it.
+  REQUIRE(eventually([&] {
+    net->deliver(1);
+    return resolved.ready();
+  }));
+  CHECK(resolved.get().is_remote());
+  auto on_b = p.b.resolve<Tally>("tally").get();
+  CHECK(on_b.ask(&Tally::add, 0).get() < kTells);
+  CHECK(net->in_flight() > 0);
+  // And every tell arrives, in order, after it.
+  auto total = p.tally.ask(&Tally::add, 0);
+  REQUIRE(settle(*net, total));
+  CHECK(total.get() == kTells);
+}
+
 }  // namespace pulsing
