@@ -58,7 +58,7 @@ struct TellReply {
   void reject(ActorCell& cell, const Failure& why) { cell.node().dead_letter(cell.describe(), why.describe()); }
 };
 
-class RemoteLink;
+class Answers;
 
 // A typed result written straight into a reply (write_wire).
 template <typename T>
@@ -77,7 +77,7 @@ class WireResult final : public PayloadWriter {
 class RemoteAnswer {
  public:
   // `target` is the actor asked (named in the ActorStopped error).
-  RemoteAnswer(RemoteLink& link, std::shared_ptr<Transport::Peer> asker, std::uint64_t correlation,
+  RemoteAnswer(Answers& answers, std::shared_ptr<Transport::Peer> asker, std::uint64_t correlation,
                std::shared_ptr<ActorCell> target);
   RemoteAnswer(RemoteAnswer&& other) noexcept;
   RemoteAnswer& operator=(RemoteAnswer&& other) noexcept;
@@ -91,7 +91,7 @@ class RemoteAnswer {
  private:
   void drop();  // unanswered: ActorStopped
 
-  RemoteLink* link_;
+  Answers* answers_;
   std::shared_ptr<Transport::Peer> asker_;  // null once sent or moved from
   std::uint64_t correlation_;
   std::shared_ptr<ActorCell> target_;

@@ -1,15 +1,16 @@
 // The runtime's network side.
 //   RemoteLink   a node's link to other nodes: owns its Transport, sends asks / tells / resolves
-//                and matches their replies (with timeouts, and failing them at once when the
-//                peer goes down), and dispatches inbound calls into local actors.
+//                and matches their replies (PendingRequests: with timeouts, and failing them at
+//                once when the peer goes down), and dispatches what arrives: calls to
+//                InboundCalls, the runtime's own requests to ControlServices, streams to
+//                RemoteStreams; answers leave through Answers.
 //   RemoteActor  what a reference holds for an actor on another node.
 // Calls cross the wire by name with Value arguments; errors keep their category and fields
 // (Error::to_value). Internal to the runtime.
 //
-// Inbound: consecutive calls of a frame to one actor are posted together (one push into its
-// mailbox). Back-pressure is per target (runtime/remote_flow.hpp): a mailbox over its capacity
-// mutes the callers that fill it, on their own nodes, and refuses calls past its hard bound as
-// kOverloaded; reading never pauses, so one congested actor slows nothing else.
+// Back-pressure is per target (runtime/remote_flow.hpp, runtime/inbound_calls.hpp): a mailbox over
+// its capacity mutes the callers that fill it, on their own nodes, and refuses calls past its
+// hard bound as kOverloaded; reading never pauses, so one congested actor slows nothing else.
 // The transport's I/O thread runs the turns of the actors its input wakes (see
 // Scheduler::enter_guest): a remote request and its reply cost no thread hop beyond ZeroMQ's.
 // Thread-safety: every public member may be called from any thread.
@@ -30,12 +31,14 @@
 
 #include "messaging/transport.hpp"
 #include "runtime/actor_cell.hpp"
+#include "runtime/answers.hpp"
+#include "runtime/control_services.hpp"
 #include "runtime/future.hpp"
+#include "runtime/inbound_calls.hpp"
 #include "runtime/pending_requests.hpp"
 #include "runtime/remote_flow.hpp"
 #include "runtime/remote_streams.hpp"
 #include "runtime/remote_watches.hpp"
-#include "runtime/run_arena.hpp"
 #include "runtime/stream.hpp"
 #include "runtime/timer_service.hpp"
 
@@ -127,12 +130,14 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   // `peer`: one request per (node, actor), however many watch it.
   void watch(Transport::Peer& peer, Envelope watch, std::shared_ptr<ReplySlot> slot, Operation operation);
   // Watches held: by other nodes on this node's actors, and by this node on others' (pairs).
-  std::size_t watched_here() const { return watched_->size(); }
-  std::uint64_t watches_refused() const { return watched_->refused(); }
+  std::size_t watched_here() const { return control_.watched().size(); }
+  std::uint64_t watches_refused() const { return control_.watched().refused(); }
   std::size_t watching_elsewhere() const { return watching_.size(); }
 
   // An envelope from this node (sender fields filled in).
-  Envelope envelope(EnvelopeKind kind) const;
+  Envelope envelope(EnvelopeKind kind) const { return answers_.envelope(kind); }
+  // What answers the requests of other nodes (RemoteAnswer, the watches held here).
+  Answers& answers() { return answers_; }
 
   // Membership declared the member at `endpoint` dead: the requests pending on it fail as
   // unreachable, and the streams read from it end so, without waiting for its connection's
@@ -154,7 +159,7 @@ class RemoteLink final : public TransportHandler, private WaitPump {
 
   // TransportHandler (on the I/O thread).
   void on_envelope(const EnvelopeView& envelope) override;
-  void after_frame() override;  // posts the held calls
+  void after_frame() override { inbound_.flush(); }  // posts the held calls
   // The I/O thread is a guest of the node's scheduler (Scheduler::enter_guest): it runs the
   // actors its input wakes, between passes. A turn there that blocks on a future keeps the
   // I/O going meanwhile (WaitPump), so that the answer it waits for can arrive.
@@ -168,7 +173,6 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   void on_caller_gone(const std::string& endpoint) override;
 
  private:
-  friend class RemoteAnswer;
   // The requests' one deadline timer, on the node's TimerService: it calls expire_requests().
   class DeadlineTimer final : public PendingRequests::Alarm {
    public:
@@ -187,33 +191,14 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   // waits for room until `deadline`, the runtime's threads never wait, and an actor that finds
   // the peer congested is muted until its outbox drains.
   SendResult send_request(Transport::Peer& peer, const Envelope& envelope, Clock::time_point deadline);
-  void on_call(const EnvelopeView& envelope);
-  // Refuses a call its target has no room for (kOverloaded), and tells its caller.
-  void refuse_call(const EnvelopeView& envelope, ActorCell& target);
-  void post_held();
-  // Tells `caller` that `target` (as it named it) is congested, once until the cell lets it go.
-  void notice_congestion(ActorCell& cell, const std::shared_ptr<Transport::Peer>& caller, const FlowTarget& target);
   void on_flow(const EnvelopeView& envelope);
-  void end_remote_stream(const EnvelopeView& open, Failure failure);
   // Fails the requests pending on `endpoint` and ends the streams read from it, with `failure`.
   void fail_peer(const std::string& endpoint, const Failure& failure);
   void on_reply(const EnvelopeView& envelope);
-  void on_resolve(const EnvelopeView& envelope);
-  void on_watch(const EnvelopeView& envelope);
-  void on_stop(const EnvelopeView& envelope);
-  void on_ping(const EnvelopeView& envelope);
-  void on_registry(const EnvelopeView& envelope);  // an update for this node's registry shard
-  void on_lookup(const EnvelopeView& envelope);
-  void reply(const EnvelopeView& request, Result<Value> result);
-  void send_reply(Transport::Peer& peer, std::uint64_t correlation, Result<Value> result);
   // Completes and forgets an outstanding request; false if it was no longer outstanding.
   bool complete(std::uint64_t correlation, Result<Value> result);
   // Fails the requests whose deadline has passed (the deadline timer's callback).
   void expire_requests();
-  // The local actor an envelope is for; else null, with why, and whether it has stopped.
-  std::shared_ptr<ActorCell> find_target(const EnvelopeView& envelope, std::string& why, bool& stopped);
-  // Where the answers to a request go: its caller's connection. I/O thread only.
-  std::shared_ptr<Transport::Peer> sender_of(const EnvelopeView& envelope);
 
   NodeCore& node_;
   DeadlineTimer deadline_timer_;
@@ -221,29 +206,10 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   RemoteStreams streams_;
   std::atomic<bool> stopped_{false};
   std::atomic<std::uint64_t> next_correlation_{1};
-  struct HeldCalls {  // consecutive calls to one actor, posted together (I/O thread only)
-    std::shared_ptr<ActorCell> cell;
-    MessageChain chain;
-    RunArena arena;        // their memory
-    bool awaited = false;  // some of them are asks or stream opens: someone waits
-    std::shared_ptr<Transport::Peer> caller;  // whose calls they are (null: a caller with no name)
-    FlowTarget target;                        // the actor as the caller named it
-  };
-  HeldCalls held_;
-  // Flow notices (runtime/remote_flow.hpp). The notices this node sent, by caller and target:
-  // one "congested" per episode (I/O thread only; released ones are swept).
-  using NoticeKey = std::pair<const Transport::Peer*, FlowTarget>;
-  std::map<NoticeKey, std::shared_ptr<CongestionNotice>> notices_;
-  // What sends room notices, from whichever thread releases them: nothing once stopped.
-  struct NoticeSender {
-    std::mutex mutex;
-    Transport* transport = nullptr;  // guarded by mutex
-    std::uint64_t node_id = 0;
-  };
-  std::shared_ptr<NoticeSender> notice_sender_ = std::make_shared<NoticeSender>();
+  Answers answers_;
+  InboundCalls inbound_;
+  ControlServices control_;
   CongestedTargets congested_;  // the targets elsewhere that said they are congested
-  std::shared_ptr<Transport::Peer> last_sender_;        // I/O thread only: sender_of()'s cache
-  std::shared_ptr<WatchedActors> watched_;
   WatchingActors watching_;
   std::unique_ptr<Transport> transport_;               // last: its thread uses the above
 };

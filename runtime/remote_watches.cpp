@@ -1,9 +1,43 @@
 #include "runtime/remote_watches.hpp"
 
+#include <stdexcept>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "messaging/error.hpp"
 #include "runtime/actor_cell.hpp"
 #include "runtime/remote.hpp"
 
 namespace pulsing::detail {
+
+Value stop_notice_to_value(const StopNotice& notice) {
+  return Value::Map{{"address", Value(notice.address)},
+                    {"name", notice.name},
+                    {"reason", std::string(to_string(notice.reason))},
+                    {"error", notice.error ? failure_to_value(*notice.error) : Value()}};
+}
+
+StopNotice stop_notice_from_value(const Value& v) {
+  auto field = [&](std::string_view key) -> const Value& {
+    const Value* found = v.find(key);
+    if (found == nullptr) throw std::invalid_argument(fmt::format("no '{}'", key));
+    return *found;
+  };
+  StopNotice notice{field("address").as_actor(), field("name").as_text()};
+  const std::string& reason = field("reason").as_text();
+  if (reason == to_string(StopReason::kStopped)) {
+    notice.reason = StopReason::kStopped;
+  } else if (reason == to_string(StopReason::kCrashed)) {
+    notice.reason = StopReason::kCrashed;
+  } else if (reason == to_string(StopReason::kShutdown)) {
+    notice.reason = StopReason::kShutdown;
+  } else {
+    throw std::invalid_argument(fmt::format("unknown stop reason '{}'", reason));
+  }
+  if (!field("error").is_null()) notice.error = failure_from_value(field("error"));
+  return notice;
+}
 
 // ---------------------------------------------------------------- WatchedActors
 

@@ -29,6 +29,11 @@ namespace pulsing::detail {
 
 class ReplySlot;
 
+// A stop notice on the wire: {address, name, reason, error (a failure, or null)}.
+Value stop_notice_to_value(const StopNotice& notice);
+// Throws (ConversionError, std::invalid_argument) on a value of another shape.
+StopNotice stop_notice_from_value(const Value& value);
+
 class WatchedActors : public std::enable_shared_from_this<WatchedActors> {
  public:
   // How a watcher learns the outcome: the reply to its request `correlation`, sent to `caller`.

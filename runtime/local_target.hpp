@@ -1,0 +1,31 @@
+// The local actor that an envelope from another node names, by id or by name, and how a dead
+// letter names what it was for.
+// Thread-safety: any thread (the node's registry is).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "messaging/envelope.hpp"
+
+namespace pulsing::detail {
+
+class ActorCell;
+class NodeCore;
+
+struct LocalTarget {
+  std::shared_ptr<ActorCell> cell;  // null when there is none
+  std::string why;                  // why there is none
+  bool stopped = false;             // there was one, and it has stopped
+};
+
+// The actor `e` is for on `node` (whose endpoint, for the message, is `endpoint`). An id of an
+// earlier run of this node names no actor; an id issued in this run and gone has stopped (ids
+// are never reused within a run).
+LocalTarget find_local_target(NodeCore& node, std::string_view endpoint, const EnvelopeView& e);
+
+// What an envelope is for, as a dead letter names it: its name, or "actor #<id>".
+std::string target_of(const EnvelopeView& e);
+
+}  // namespace pulsing::detail
