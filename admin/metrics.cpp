@@ -83,6 +83,7 @@ std::string prometheus_text(const Node& node) {
   e.gauge("pulsing_remote_watches", "Watches other nodes hold on this node's actors.", s.watches_held);
   e.labelled("counter", "pulsing_refused_total", "Requests refused at a bound on this node's memory, by bound.", "bound",
              {{"watches_per_caller", s.watches_refused},
+              {"streams_per_caller", s.streams_refused},
               {"mailbox", s.mailbox_refused},
               {"outbox", s.transport.envelopes_refused}});
   e.gauge("pulsing_congested_targets", "Actors on other nodes that said they are congested: senders to them are slowed.",

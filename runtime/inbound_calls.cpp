@@ -112,15 +112,23 @@ void InboundCalls::on_call(const EnvelopeView& e) {
     refuse(e, *held_.cell);
     return;
   }
-  auto answer = [&]() -> DynamicReply {
-    switch (e.kind) {
-      case EnvelopeKind::kAsk: return DynamicReply(RemoteAnswer(answers_, answers_.caller_of(e), e.correlation, held_.cell));
-      case EnvelopeKind::kStreamOpen: return DynamicReply(streams_.produce(answers_.caller_of(e), e.correlation, e.credit));
-      default: return DynamicReply();
+  DynamicReply answer;
+  if (e.kind == EnvelopeKind::kAsk) {
+    answer = DynamicReply(RemoteAnswer(answers_, answers_.caller_of(e), e.correlation, held_.cell));
+  } else if (e.kind == EnvelopeKind::kStreamOpen) {
+    auto sink = streams_.produce(answers_.caller_of(e), e.correlation, e.credit);
+    if (!sink) {
+      answers_.end_stream(e, make_failure<RuntimeError>(
+                                 RuntimeErrorKind::kOverloaded,
+                                 fmt::format("this caller reads {} streams from node {} already "
+                                             "(NodeConfig::max_streams_per_caller)",
+                                             streams_.max_per_caller(), node_.endpoint())));
+      return;
     }
-  };
+    answer = DynamicReply(std::move(sink));
+  }
   held_.awaited |= e.kind != EnvelopeKind::kTell;
-  held_.chain.append(WireCallMessage::create(e, answer(), limits_, held_.arena));
+  held_.chain.append(WireCallMessage::create(e, std::move(answer), limits_, held_.arena));
 }
 
 void InboundCalls::flush() {

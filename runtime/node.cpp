@@ -200,6 +200,8 @@ NodeStats Node::stats() const {
     s.transport = remote->transport_stats();
     s.watches_held = remote->watched_here();
     s.watches_refused = remote->watches_refused();
+    s.streams_producing = remote->streams_producing();
+    s.streams_refused = remote->streams_refused();
     s.congested_targets = remote->congested_targets();
   }
   s.gossip = core_->gossip_stats();

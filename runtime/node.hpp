@@ -63,6 +63,12 @@ struct NodeConfig {
   // its workers); a bound on what a caller can make this node keep. Beyond it a watch fails
   // with kOverloaded, counted in /metrics (pulsing_refused_total{bound="watches_per_caller"}).
   std::size_t max_watches_per_caller = 4096;
+  // Streams one other node's connection may have this node produce at once (counted from the
+  // open's arrival, whether its producer has started or waits in the mailbox, until the stream
+  // ends). A producer waiting for a reader's credit keeps its coroutine alive: this bounds what a
+  // caller that opens streams and never reads them can make this node keep. Beyond it the open
+  // fails with kOverloaded, counted in /metrics (pulsing_refused_total{bound="streams_per_caller"}).
+  std::size_t max_streams_per_caller = 4096;
   // Network tuning: timeouts, heartbeats, buffer limits.
   TransportOptions transport;
   // What carries this node's messages. Empty: ZeroMQ over TCP. Tests put an in-memory network
@@ -105,6 +111,9 @@ struct NodeStats {
   // Watches other nodes hold on this node's actors; watches refused (max_watches_per_caller).
   std::size_t watches_held = 0;
   std::uint64_t watches_refused = 0;
+  // Streams this node produces for readers on other nodes; opens refused (max_streams_per_caller).
+  std::size_t streams_producing = 0;
+  std::uint64_t streams_refused = 0;
   // Calls refused at a mailbox's hard bound (kOverloaded; SpawnOptions::mailbox_capacity).
   std::uint64_t mailbox_refused = 0;
   // Actors on other nodes that told this one they are congested (its senders to them are slowed).

@@ -88,7 +88,7 @@ void RemoteAnswer::send(const PayloadWriter& result) {
 RemoteLink::RemoteLink(NodeCore& node, TransportConfig config, const TransportFactory& make_transport)
     : node_(node),
       deadline_timer_(node.timers(), *this),
-      streams_(node.node_id().value),
+      streams_(node.node_id().value, node.config().max_streams_per_caller),
       answers_(node.node_id().value),
       inbound_(node, answers_, streams_),
       control_(node, answers_),

@@ -133,6 +133,9 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   std::size_t watched_here() const { return control_.watched().size(); }
   std::uint64_t watches_refused() const { return control_.watched().refused(); }
   std::size_t watching_elsewhere() const { return watching_.size(); }
+  // Streams this node produces for readers elsewhere; opens refused at max_streams_per_caller.
+  std::size_t streams_producing() const { return streams_.producing(); }
+  std::uint64_t streams_refused() const { return streams_.refused(); }
 
   // An envelope from this node (sender fields filled in).
   Envelope envelope(EnvelopeKind kind) const { return answers_.envelope(kind); }

@@ -14,6 +14,10 @@ class RemoteSink final : public StreamSink<Value> {
   RemoteSink(RemoteStreams& streams, std::shared_ptr<Transport::Peer> reader, std::uint64_t correlation,
              std::uint32_t credit)
       : streams_(streams), reader_(std::move(reader)), correlation_(correlation), credit_(credit) {}
+  // Dropped unfinished (its call never ran): it no longer counts against its reader's bound.
+  ~RemoteSink() override {
+    if (!finished_) streams_.forget_producer({reader_->endpoint(), correlation_}, this);
+  }
 
   void push(Value&& item) override {
     {
@@ -49,7 +53,7 @@ class RemoteSink final : public StreamSink<Value> {
       if (failure) e.error = failure_to_value(*failure);
       streams_.send(*reader_, e);
     }
-    streams_.forget_producer({reader_->endpoint(), correlation_});
+    streams_.forget_producer({reader_->endpoint(), correlation_}, this);
   }
 
   void grant(std::uint32_t credit) {
@@ -222,9 +226,20 @@ void RemoteStreams::send_cancel(const std::string& peer, std::uint64_t correlati
 std::shared_ptr<StreamSink<Value>> RemoteStreams::produce(std::shared_ptr<Transport::Peer> caller,
                                                           std::uint64_t correlation, std::uint32_t credit) {
   ProducerKey key{caller->endpoint(), correlation};
-  auto sink = std::make_shared<RemoteSink>(*this, std::move(caller), correlation, credit);
   std::lock_guard lock(mutex_);
-  producing_[std::move(key)] = sink;
+  std::size_t& held = producing_per_caller_[key.first];
+  auto same = producing_.find(key);  // a reader's node restarted: its earlier stream is cancelled
+  if (held >= max_per_caller_ && same == producing_.end()) {
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    return nullptr;
+  }
+  auto sink = std::make_shared<RemoteSink>(*this, std::move(caller), correlation, credit);
+  if (same != producing_.end()) {
+    same->second = sink;
+  } else {
+    producing_.emplace(std::move(key), sink);
+    ++held;
+  }
   return sink;
 }
 
@@ -240,9 +255,14 @@ void RemoteStreams::caller_gone(const std::string& endpoint) {
   for (auto& sink : producers) sink->cancel();  // its reader is gone: stop at the next yield
 }
 
-void RemoteStreams::forget_producer(const ProducerKey& key) {
+void RemoteStreams::forget_producer(const ProducerKey& key, const RemoteSink* sink) {
   std::lock_guard lock(mutex_);
-  producing_.erase(key);
+  auto it = producing_.find(key);
+  // Not if the entry is another sink's now (the same correlation, opened again).
+  if (it == producing_.end() || (!it->second.expired() && it->second.lock().get() != sink)) return;
+  producing_.erase(it);
+  auto held = producing_per_caller_.find(key.first);
+  if (held != producing_per_caller_.end() && --held->second == 0) producing_per_caller_.erase(held);
 }
 
 // ---- both
@@ -256,6 +276,7 @@ void RemoteStreams::close(const Failure& why) {
     closed_ = true;
     reading.swap(reading_);
     producing.swap(producing_);
+    producing_per_caller_.clear();
   }
   for (auto& [correlation, r] : reading) r.inbound.finish(why);
   for (auto& [key, weak] : producing) {

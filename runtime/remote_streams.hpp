@@ -7,7 +7,9 @@
 //             connection to the node the stream was opened on: no other node can name it.
 //   Producing a stream a local actor produces for a reader on another node (produce()): its sink
 //             sends items while the reader has credit, parks the producer when it has none, and
-//             stops it when the reader cancels or the reader's connection closes.
+//             stops it when the reader cancels or the reader's connection closes. At most
+//             `max_per_caller` at once for one reader's connection; past it, produce() refuses
+//             (and counts) the open.
 // Every stream ends exactly once: its end, a failure, its peer lost, the reader's cancel, or
 // close() (then kShutdown for readers, cancel for producers).
 // Ownership: the tables are the object's; an InboundStream belongs to its reader, a sink is
@@ -17,6 +19,7 @@
 // producer's callback runs or while sending.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -42,7 +45,8 @@ class RemoteSink;
 class RemoteStreams {
  public:
   // `node_id`: the sending node's run, stamped on every envelope sent.
-  explicit RemoteStreams(std::uint64_t node_id) : node_id_(node_id) {}
+  RemoteStreams(std::uint64_t node_id, std::size_t max_per_caller)
+      : node_id_(node_id), max_per_caller_(max_per_caller) {}
   // REQUIRES: once, before any other member; `transport` outlives the object.
   void attach(Transport& transport) { transport_ = &transport; }
 
@@ -59,9 +63,12 @@ class RemoteStreams {
   void peer_lost(const std::string& endpoint, const Failure& failure);
 
   // Producing. A sink for the stream `correlation` that `caller` (the connection its open came
-  // on) reads, with `credit` items granted.
+  // on) reads, with `credit` items granted; null (counted in refused()) when the caller has
+  // max_per_caller() streams produced for it already.
   std::shared_ptr<StreamSink<Value>> produce(std::shared_ptr<Transport::Peer> caller, std::uint64_t correlation,
                                              std::uint32_t credit);
+  std::size_t max_per_caller() const { return max_per_caller_; }
+  std::uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
   // The reader's connection closed: the streams produced for it stop at their next yield.
   void caller_gone(const std::string& endpoint);
 
@@ -89,13 +96,17 @@ class RemoteStreams {
   void send_cancel(const std::string& peer, std::uint64_t correlation);
   Envelope envelope(EnvelopeKind kind, std::uint64_t correlation) const;
   void send(Transport::Peer& peer, const Envelope& envelope) { transport_->send(peer, envelope); }
-  void forget_producer(const ProducerKey& key);
+  // Forgets `sink`'s entry (not another's under the same key) and its place in the caller's bound.
+  void forget_producer(const ProducerKey& key, const RemoteSink* sink);
 
   const std::uint64_t node_id_;
+  const std::size_t max_per_caller_;
+  std::atomic<std::uint64_t> refused_{0};
   Transport* transport_ = nullptr;
   mutable std::mutex mutex_;
   std::unordered_map<std::uint64_t, Reading> reading_;          // guarded by mutex_
   std::map<ProducerKey, std::weak_ptr<RemoteSink>> producing_;  // guarded by mutex_
+  std::unordered_map<std::string, std::size_t> producing_per_caller_;  // guarded by mutex_
   bool closed_ = false;                                         // guarded by mutex_
 };
 

@@ -1,9 +1,11 @@
 // Calls between two nodes over real sockets on 127.0.0.1 (both nodes in this process; the
 // multi-process tests are in tests/integration).
 #include <future>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -330,6 +332,32 @@ TEST_CASE("watches past a caller's bound are refused as overloaded, and counted"
   CHECK(eventually([&] { return b.stats().watches_held == 1; }));
   auto third = calcs[2].watch();  // room again
   CHECK(eventually([&] { return b.stats().watches_held == 2; }));
+}
+
+TEST_CASE("stream opens past a caller's bound are refused as overloaded, and counted") {
+  Node a(networked("a"));
+  NodeConfig config = networked("b");
+  config.max_streams_per_caller = 2;
+  Node b(config);
+  b.spawn<Producer>({.name = "producer"}, std::make_shared<std::atomic<bool>>(false)).get();
+  auto producer = a.resolve_at<Producer>(b.endpoint(), "producer").get();
+  // Two endless streams nobody reads: their producers wait for credit.
+  auto first = std::make_optional(producer.stream(&Producer::forever));
+  auto second = std::make_optional(producer.stream(&Producer::forever));
+  REQUIRE(eventually([&] { return b.stats().streams_producing == 2; }));
+  auto third = producer.stream(&Producer::count_to, 3);
+  auto e = testing::expect_error<RuntimeError>([&] { third.next(); });
+  CHECK(e.kind() == RuntimeErrorKind::kOverloaded);
+  CHECK(std::string(e.what()).find("max_streams_per_caller") != std::string::npos);
+  CHECK(b.stats().streams_refused == 1);
+  // The readers leave: their producers stop, and there is room again.
+  first.reset();
+  second.reset();
+  REQUIRE(eventually([&] { return b.stats().streams_producing == 0; }));
+  std::vector<std::int64_t> items;
+  for (auto item : producer.stream(&Producer::count_to, 3)) items.push_back(item);
+  CHECK(items == std::vector<std::int64_t>{1, 2, 3});
+  CHECK(b.stats().streams_refused == 1);
 }
 
 TEST_CASE("stopping or watching a remote actor that never existed is refused clearly") {
