@@ -163,8 +163,9 @@ void ActorCell::back_pressure() {
     if (!is_runtime_thread()) wait_for_depth(capacity_);
     return;
   }
-  if (sender == this || !mute_current(muted_)) return;
-  release_if_due();
+  // Only when newly muted: the rest of a burst sent by an actor muted already costs nothing
+  // here (W3's senders send 1,000 tells per turn).
+  if (sender != this && mute_current(muted_) == Mute::kMuted) release_if_due();
 }
 
 void ActorCell::release_if_due() {
@@ -204,13 +205,15 @@ void ActorCell::wait_for_depth(std::uint64_t depth) {
   }
 }
 
-bool ActorCell::mute_current(MuteList& receiver) {
+ActorCell::Mute ActorCell::mute_current(MuteList& receiver) {
   ActorCell* sender = current();
-  if (sender == nullptr) return false;
+  if (sender == nullptr) return Mute::kNoActor;
   std::uint8_t state = kNotMuted;
-  if (!sender->mute_.compare_exchange_strong(state, kMutedInTurn, std::memory_order_seq_cst)) return true;
+  if (!sender->mute_.compare_exchange_strong(state, kMutedInTurn, std::memory_order_seq_cst)) {
+    return Mute::kAlreadyMuted;
+  }
   receiver.add(sender->shared_from_this());
-  return true;
+  return Mute::kMuted;
 }
 
 void ActorCell::add_muted(std::shared_ptr<Muted> sender) {

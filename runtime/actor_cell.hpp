@@ -100,10 +100,15 @@ class ActorCell final : public Runnable,
   // Keeps `sender` muted until this mailbox drains to half (or the actor stops, or suspends a
   // non-reentrant handler): for senders on other nodes.
   void add_muted(std::shared_ptr<Muted> sender);
+  // How mute_current() went.
+  enum class Mute : std::uint8_t {
+    kNoActor,       // no actor's turn runs on this thread: a thread must wait instead
+    kMuted,         // the actor is muted now, on `receiver`'s list
+    kAlreadyMuted,  // it was muted already in this turn (on this list or another): nothing done
+  };
   // Mutes the actor whose turn runs on this thread until `receiver` lets it go: it is not
-  // scheduled again after its current message. False when no actor's turn runs here (a thread
-  // must wait instead). True, doing nothing, for an actor that is muted already.
-  static bool mute_current(MuteList& receiver);
+  // scheduled again after its current message.
+  static Mute mute_current(MuteList& receiver);
   // The failures of a message this actor will not run: it has stopped / it is past its bound.
   Failure stopped_failure() const;
   Failure overloaded_failure() const;

@@ -138,7 +138,9 @@ SendResult RemoteLink::send_request(Transport::Peer& peer, const Envelope& envel
     // An actor is muted until the outbox drains (a thread of the runtime that is no actor just
     // goes on: its sends are few).
     auto muted = std::make_shared<MuteList>();
-    if (ActorCell::mute_current(*muted)) transport_->notify_room(peer, [muted] { muted->release(); });
+    if (ActorCell::mute_current(*muted) == ActorCell::Mute::kMuted) {
+      transport_->notify_room(peer, [muted] { muted->release(); });
+    }
   }
   return result;
 }

@@ -31,7 +31,7 @@ void CongestedTargets::pace(const std::string& peer, std::uint64_t id, std::stri
   auto it = congested_.find(key);
   if (it == congested_.end()) return;
   // The entry is released under this lock: an actor on its list now is unmuted by it.
-  if (ActorCell::mute_current(it->second->muted)) return;
+  if (ActorCell::mute_current(it->second->muted) != ActorCell::Mute::kNoActor) return;
   room_.wait_until(lock, deadline, [&] { return !congested_.contains(key); });
 }
 
