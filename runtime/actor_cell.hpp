@@ -13,10 +13,11 @@
 // never wait, common/thread_role.hpp). Senders on other nodes are
 // muted likewise, through their RemoteLink (add_muted). Muted senders stay muted while the actor
 // waits out a restart backoff; they are let go when a non-reentrant handler has been suspended
-// for kSuspensionGrace (it may await one of them: a deadlock then costs that long). The hard bound: a mailbox never holds more than kLimitFactor ×
+// for kSuspensionGrace (it may await one of them: a deadlock then costs that long). The hard bound: a mailbox holds at most kLimitFactor ×
 // capacity messages; one posted past it is refused (rejected as kOverloaded) — an ask fails at
-// once, a tell is a dead letter that says so. So memory stays bounded however fast, or however
-// many, senders are.
+// once, a tell is a dead letter that says so. One exception: an actor not muted yet gets one
+// message past the bound, and is muted by it (see admits_past_bound). So memory stays bounded
+// however fast, or however many, senders are: by the bound plus one message per sending actor.
 //
 // Thread-safety: post*(), request_stop(), watch() and the accessors from any thread; the rest
 // only inside the actor's turn, on the worker running it (marked REQUIRES: in turn).
@@ -171,6 +172,8 @@ class ActorCell final : public Runnable,
   void stop_now(StopReason reason, std::optional<Failure> error);
   void restart();
   void back_pressure();
+  // Whether a message posted past the hard bound is taken anyway: see the .cpp.
+  bool admits_past_bound() const;
   // Lets the muted senders go if the mailbox drained or the actor lets senders go (see above).
   void release_if_due();
   // REQUIRES: in turn. Marks the current suspension overdue after kSuspensionGrace, unless it

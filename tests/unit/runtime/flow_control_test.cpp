@@ -65,6 +65,22 @@ Task<int> Sink::ask_flooder(ActorRef<Flooder> flooder) {
   co_return co_await flooder.ask(&Flooder::sent);
 }
 
+// Tells a sink once, as it starts, and counts that it did.
+class TellsOnce : public Actor {
+ public:
+  TellsOnce(ActorRef<Sink> sink, std::shared_ptr<std::atomic<int>> told) : sink_(std::move(sink)), told_(std::move(told)) {}
+  void on_start() override {
+    sink_.tell(&Sink::take, 1);
+    told_->fetch_add(1);
+  }
+  void noop() {}
+  PULSING_METHODS(TellsOnce, noop)
+
+ private:
+  ActorRef<Sink> sink_;
+  std::shared_ptr<std::atomic<int>> told_;
+};
+
 class Echo : public Actor {
  public:
   int echo(int v) { return v; }
@@ -115,6 +131,24 @@ TEST_CASE("a sink suspended on a gate holds at most its bound: the rest of a flo
   // Nothing vanished: each tell was taken or refused (and so was the ask).
   REQUIRE(eventually([&] { return node.stats().queued == 0; }));
   CHECK(static_cast<std::uint64_t>(sink.ref.ask(&Sink::taken).get()) + node.stats().mailbox_refused == 1'001);
+}
+
+TEST_CASE("many actors that each tell a held-up sink once all get through: none of them was asked to slow down before") {
+  Node node(small_mailboxes("local", false));
+  HeldSink sink(node);
+  auto blocked = sink.ref.ask(&Sink::block);  // its turn goes on: whoever it mutes stays muted
+  constexpr int kSenders = 3 * static_cast<int>(kLimit);
+  auto told = std::make_shared<std::atomic<int>>(0);
+  for (int i = 0; i < kSenders; ++i) node.spawn<TellsOnce>({}, sink.ref, told).get();
+  REQUIRE(eventually([&] { return told->load() == kSenders; }));
+  // Past the bound by one message per actor, each muted by it; nothing refused.
+  CHECK(node.stats().mailbox_refused == 0);
+  CHECK(node.stats().max_queued <= kLimit + kSenders);
+
+  sink.unblock.set_value();
+  CHECK(blocked.get() == 1);
+  REQUIRE(eventually([&] { return sink.ref.ask(&Sink::taken).get() == kSenders; }));
+  CHECK(node.stats().dead_letters == 0);
 }
 
 TEST_CASE("an actor suspended awaiting the sender it muted lets that sender go, and both go on") {
