@@ -10,8 +10,11 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <utility>
+
+#include "runtime/message_pool.hpp"
 
 namespace pulsing::detail {
 
@@ -20,6 +23,13 @@ class ActorCell;
 class Message {
  public:
   virtual ~Message() = default;
+  // Messages live in recycled memory (message_pool.hpp): most are freed on another thread than
+  // the one that made them. A subclass with memory of its own declares its own pair.
+  static void* operator new(std::size_t size) { return message_pool::allocate(size); }
+  static void operator delete(void* memory, std::size_t size) noexcept { message_pool::free(memory, size); }
+  // Placement, for a subclass built in memory it brings.
+  static void* operator new(std::size_t, void* where) noexcept { return where; }
+  static void operator delete(void*, void*) noexcept {}
   // Runs the message on its actor. REQUIRES: the caller is the actor's current worker.
   virtual void run(ActorCell& cell) = 0;
   // The actor will not run it — it has stopped, or its mailbox is past its bound — for the
