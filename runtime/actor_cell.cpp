@@ -26,7 +26,30 @@ namespace {
 constexpr int kTurnBudget = 256;
 thread_local ActorCell* tls_current_cell = nullptr;
 thread_local ResumeTarget* tls_resume_target = nullptr;
+
+// A cheap clock for how long tells have been held back: CPU cycles where there is a counter.
+std::uint64_t send_clock() {
+#if defined(__x86_64__) || defined(__i386__)
+  return __builtin_ia32_rdtsc();
+#else
+  return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+#endif
+}
+// About half a millisecond in cycles (or a millisecond in nanoseconds): a held tell waits no
+// longer than this before the next tell to its target pushes it.
+constexpr std::uint64_t kSendHold = std::uint64_t{1} << 20;
+
+// The tells an actor's turn holds back on this thread (ActorCell::post_tell).
+struct HeldSends {
+  std::shared_ptr<ActorCell> target;  // kept alive until pushed
+  MessageChain chain;
+  std::uint64_t since = 0;        // send_clock() at the chain's first tell
+  const ActorCell* last = nullptr;  // the target of the last tell posted directly (compared only)
+};
+thread_local HeldSends tls_held;
 }  // namespace
+
+void flush_before_waiting() { ActorCell::flush_sends(); }
 
 ResumeTarget* current_resume_target() { return tls_resume_target; }
 void set_current_resume_target(ResumeTarget* target) { tls_resume_target = target; }
@@ -84,6 +107,7 @@ std::string ActorCell::describe() const {
 // ---------------------------------------------------------------- any thread
 
 void ActorCell::post(Message* message) {
+  flush_sends();  // what this thread held back goes first
   if (!room_for(1) && !admits_past_bound()) {
     // Past the hard bound: refused at once. (A thread waited at capacity, after its previous
     // post, for as long as the ask timeout; an actor's muting was let go, see run_turn.)
@@ -94,6 +118,48 @@ void ActorCell::post(Message* message) {
     return;
   }
   std::uint64_t pushed = user_.push(message);
+  schedule_if_idle();
+  if (capacity_ != 0 && user_.depth_after(pushed) > capacity_) back_pressure();
+}
+
+void ActorCell::post_tell(Message* message) {
+  ActorCell* sender = current();
+  HeldSends& held = tls_held;
+  if (sender != nullptr && sender != this) {
+    if (held.target.get() == this) {
+      held.chain.append(message);
+      if (held.chain.size() >= kSendBatch || send_clock() - held.since > kSendHold) flush_sends();
+      return;
+    }
+    if (held.last == this) {  // a second tell in a row: hold it, and what follows
+      flush_sends();
+      held.target = shared_from_this();
+      held.since = send_clock();
+      held.chain.append(message);
+      return;
+    }
+  }
+  post(message);
+  held.last = this;
+}
+
+void ActorCell::flush_sends() {
+  HeldSends& held = tls_held;
+  held.last = nullptr;
+  if (held.chain.empty()) return;
+  std::shared_ptr<ActorCell> target = std::move(held.target);
+  held.target = nullptr;
+  MessageChain chain(std::move(held.chain));  // post_held may post (and so flush) again
+  target->post_held(chain);
+}
+
+void ActorCell::post_held(MessageChain& chain) {
+  if (!room_for(chain.size())) {
+    // Near the bound: one by one, so that each is admitted or refused as post() decides.
+    while (Message* m = chain.take_first()) post(m);
+    return;
+  }
+  std::uint64_t pushed = user_.push(chain);
   schedule_if_idle();
   if (capacity_ != 0 && user_.depth_after(pushed) > capacity_) back_pressure();
 }
@@ -321,6 +387,7 @@ void ActorCell::run_message(Message* m) {
     after_message();
   }
   delete m;
+  flush_sends();  // the tells it held back leave by the end of the message
 }
 
 void ActorCell::after_message() {

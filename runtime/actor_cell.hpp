@@ -89,6 +89,17 @@ class ActorCell final : public Runnable,
   // Queues a user message, applying back-pressure (see above), or refuses it past the hard
   // bound. Takes ownership.
   void post(Message* message);
+  // Queues a tell, as post() does; a burst of them may be pushed together. In an actor's turn,
+  // the second and later tells in a row to one target are held back on the thread and pushed as
+  // one chain (a single atomic exchange on the target's mailbox, instead of one per tell that
+  // senders on other cores fight over): when the message being handled is done, when the actor
+  // posts anything else, before it waits on a future, at kSendBatch tells, or with the next tell
+  // once kSendHold has passed. Order per sender and target is kept. Takes ownership.
+  void post_tell(Message* message);
+  // Pushes the tells this thread holds back (see post_tell), if any.
+  static void flush_sends();
+  // Tells held back at most (see post_tell).
+  static constexpr std::uint32_t kSendBatch = 64;
   // Queues every message of `chain` at once (leaving it empty), without waiting for room: for
   // the network's I/O thread, which checks the bound (room_for) and mutes its senders instead.
   // `on_pool`: if this schedules the actor, a pool worker runs it, even when the caller is a
@@ -172,6 +183,8 @@ class ActorCell final : public Runnable,
   void stop_now(StopReason reason, std::optional<Failure> error);
   void restart();
   void back_pressure();
+  // Pushes a chain of tells held back by post_tell(), applying the bound and back-pressure.
+  void post_held(MessageChain& chain);
   // Whether a message posted past the hard bound is taken anyway: see the .cpp.
   bool admits_past_bound() const;
   // Lets the muted senders go if the mailbox drained or the actor lets senders go (see above).

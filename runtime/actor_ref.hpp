@@ -77,6 +77,7 @@ class AnyRef {
  protected:
   // Queues `message` for the local actor. REQUIRES: cell_.
   void post(detail::Message* message) const;
+  void post_tell(detail::Message* message) const;
   // A call by name to the remote actor, its arguments written by `args`; `reply` receives the
   // outcome. REQUIRES: remote_.
   Future<Value> remote_ask(std::string_view method, const PayloadWriter& args) const;
@@ -128,7 +129,7 @@ class ActorRef : public AnyRef {
     check_call<M, A...>();
     if (remote_) return remote_tell(method_name(method), TypedArgs<M, A...>(args...));
     if (!valid()) return;  // nowhere to deliver, and no node here to count it
-    post(new detail::CallMessage<M, detail::TellReply>(method, detail::TellReply{}, std::forward<A>(args)...));
+    post_tell(new detail::CallMessage<M, detail::TellReply>(method, detail::TellReply{}, std::forward<A>(args)...));
   }
 
   template <typename M, typename... A>

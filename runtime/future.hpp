@@ -74,6 +74,9 @@ class WaitPump {
 };
 WaitPump* current_wait_pump();
 void set_current_wait_pump(WaitPump* pump);
+// Pushes the tells an actor's turn on this thread holds back (ActorCell::post_tell): what is
+// awaited may depend on them.
+void flush_before_waiting();
 
 template <typename T>
 class FutureState {
@@ -109,6 +112,8 @@ class FutureState {
   }
 
   void wait() {
+    if (ready()) return;
+    flush_before_waiting();
     if (WaitPump* pump = current_wait_pump()) {
       while (!ready() && pump->pump()) {
       }

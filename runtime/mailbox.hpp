@@ -51,6 +51,10 @@ class MessageChain {
   MessageChain() = default;
   MessageChain(const MessageChain&) = delete;
   MessageChain& operator=(const MessageChain&) = delete;
+  MessageChain(MessageChain&& other) noexcept
+      : first_(std::exchange(other.first_, nullptr)),
+        last_(std::exchange(other.last_, nullptr)),
+        size_(std::exchange(other.size_, 0)) {}
   ~MessageChain() {
     while (first_ != nullptr) delete std::exchange(first_, first_->next_.load(std::memory_order_relaxed));
   }
@@ -64,6 +68,15 @@ class MessageChain {
     }
     last_ = message;
     ++size_;
+  }
+  // Unlinks and returns the first message; nullptr when empty.
+  Message* take_first() {
+    Message* message = first_;
+    if (message == nullptr) return nullptr;
+    first_ = message->next_.load(std::memory_order_relaxed);
+    if (first_ == nullptr) last_ = nullptr;
+    --size_;
+    return message;
   }
   bool empty() const { return first_ == nullptr; }
   std::uint64_t size() const { return size_; }

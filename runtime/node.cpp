@@ -256,6 +256,7 @@ Failure AnyRef::unreachable_failure() const {
 }
 
 void AnyRef::post(detail::Message* message) const { cell_->post(message); }
+void AnyRef::post_tell(detail::Message* message) const { cell_->post_tell(message); }
 
 Future<Value> AnyRef::remote_ask(std::string_view method, const PayloadWriter& args) const {
   auto [slot, future] = detail::make_value_reply();
@@ -286,7 +287,7 @@ Future<Value> AnyRef::ask(std::string_view method, std::vector<Value> args) cons
 void AnyRef::tell(std::string_view method, std::vector<Value> args) const {
   if (remote_) return remote_tell(method, detail::ValueArgs(args));
   if (!cell_) return;
-  post(new detail::DynamicCallMessage(std::string(method), std::move(args), detail::DynamicReply()));
+  post_tell(new detail::DynamicCallMessage(std::string(method), std::move(args), detail::DynamicReply()));
 }
 
 StreamReader<Value> AnyRef::stream(std::string_view method, std::vector<Value> args, std::size_t window) const {

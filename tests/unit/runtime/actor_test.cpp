@@ -62,6 +62,25 @@ class Recorder : public Actor {
   std::vector<std::pair<int, std::int64_t>> log_;
 };
 
+// Sends bursts of tells from an actor (which a node may push to the target together), mixed
+// with tells elsewhere and with asks.
+class Burster : public Actor {
+ public:
+  void burst(ActorRef<Recorder> to, ActorRef<Recorder> elsewhere, int id, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      to.tell(&Recorder::record, id, i);
+      if (i % 7 == 0) elsewhere.tell(&Recorder::record, id, i);
+      if (i % 50 == 0) (void)to.ask(&Recorder::count);
+    }
+  }
+  // Tells `n` times, then asks: the ask comes after every one of them.
+  Task<std::int64_t> tell_then_count(ActorRef<Recorder> to, int id, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) to.tell(&Recorder::record, id, i);
+    co_return static_cast<std::int64_t>(co_await to.ask(&Recorder::count));
+  }
+  PULSING_METHODS(Burster, burst, tell_then_count)
+};
+
 }  // namespace
 
 TEST_CASE("ask returns the handler's result, and state persists between messages") {
@@ -167,6 +186,34 @@ TEST_CASE("errors survive a round trip through Value with category and fields") 
   check_round_trip(TimeoutError("fetch", 5000));
   check_round_trip(RuntimeError(RuntimeErrorKind::kNodeUnreachable, "gone"));
   CHECK(failure_from_value(Value("garbage")).category == ErrorCategory::kRuntime);
+}
+
+TEST_CASE("tells an actor sends in bursts arrive in order, between its tells elsewhere and its asks") {
+  Node node(testing::test_config());
+  auto recorder = node.spawn<Recorder>({.mailbox_capacity = 100'000}).get();
+  auto elsewhere = node.spawn<Recorder>({.mailbox_capacity = 100'000}).get();
+  constexpr int kSenders = 4;
+  constexpr std::int64_t kEach = 5'000;
+  for (int s = 0; s < kSenders; ++s) {
+    node.spawn<Burster>({}).get().tell(&Burster::burst, recorder, elsewhere, s, kEach);
+  }
+  REQUIRE(eventually([&] { return recorder.ask(&Recorder::count).get() == kSenders * kEach; }));
+  for (int s = 0; s < kSenders; ++s) {
+    auto seq = recorder.ask(&Recorder::sequence_of, s).get();
+    REQUIRE(seq.size() == kEach);
+    bool in_order = true;
+    for (std::int64_t i = 0; i < kEach; ++i) in_order = in_order && seq[static_cast<std::size_t>(i)] == i;
+    CHECK(in_order);
+  }
+  CHECK_FALSE(recorder.ask(&Recorder::overlapped).get());
+  REQUIRE(eventually([&] { return elsewhere.ask(&Recorder::count).get() == kSenders * ((kEach + 6) / 7); }));
+}
+
+TEST_CASE("an ask an actor sends after a burst of tells to the same actor is answered after all of them") {
+  Node node(testing::test_config());
+  auto recorder = node.spawn<Recorder>({}).get();
+  auto burster = node.spawn<Burster>({}).get();
+  CHECK(burster.ask(&Burster::tell_then_count, recorder, 0, std::int64_t{1'000}).get() == 1'000);
 }
 
 TEST_CASE("messages from one sender arrive in the order sent, and handlers never overlap") {
