@@ -181,9 +181,19 @@ TEST_CASE("a congested actor on another node mutes the remote actor flooding it,
   CHECK(blocked.get() == 1);
   // Room again: the flood goes on to its end, and each tell was taken or refused, none lost.
   REQUIRE(eventually([&] { return flooder.ask(&Flooder::sent).get() == 2'000; }));
+  std::uint64_t asks_refused = 0;
   REQUIRE(eventually([&] {
-    return b.stats().queued == 0 &&
-           static_cast<std::uint64_t>(sink.ref.ask(&Sink::taken).get()) + b.stats().mailbox_refused == 2'000;
+    if (b.stats().queued != 0) return false;
+    try {
+      auto taken = static_cast<std::uint64_t>(sink.ref.ask(&Sink::taken).get());
+      return taken + b.stats().mailbox_refused == 2'000 + asks_refused;
+    } catch (const RuntimeError& e) {
+      // The last of the flood still arriving (sent is not delivered): the mailbox was at its
+      // bound again, and this ask was refused, and counted, like the tells past it.
+      if (e.kind() != RuntimeErrorKind::kOverloaded) throw;
+      ++asks_refused;
+      return false;
+    }
   }));
   CHECK(eventually([&] { return a.stats().congested_targets == 0; }));
 }
