@@ -81,6 +81,16 @@ class Burster : public Actor {
   PULSING_METHODS(Burster, burst, tell_then_count)
 };
 
+// Whether `sender`'s records reached `recorder` as 0, 1, ..., count - 1 and nothing else.
+bool recorded_in_order(const ActorRef<Recorder>& recorder, int sender, std::int64_t count) {
+  auto seq = recorder.ask(&Recorder::sequence_of, sender).get();
+  if (seq.size() != static_cast<std::size_t>(count)) return false;
+  for (std::size_t i = 0; i < seq.size(); ++i) {
+    if (seq[i] != static_cast<std::int64_t>(i)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("ask returns the handler's result, and state persists between messages") {
@@ -198,13 +208,7 @@ TEST_CASE("tells an actor sends in bursts arrive in order, between its tells els
     node.spawn<Burster>({}).get().tell(&Burster::burst, recorder, elsewhere, s, kEach);
   }
   REQUIRE(eventually([&] { return recorder.ask(&Recorder::count).get() == kSenders * kEach; }));
-  for (int s = 0; s < kSenders; ++s) {
-    auto seq = recorder.ask(&Recorder::sequence_of, s).get();
-    REQUIRE(seq.size() == kEach);
-    bool in_order = true;
-    for (std::int64_t i = 0; i < kEach; ++i) in_order = in_order && seq[static_cast<std::size_t>(i)] == i;
-    CHECK(in_order);
-  }
+  for (int s = 0; s < kSenders; ++s) CHECK(recorded_in_order(recorder, s, kEach));
   CHECK_FALSE(recorder.ask(&Recorder::overlapped).get());
   REQUIRE(eventually([&] { return elsewhere.ask(&Recorder::count).get() == kSenders * ((kEach + 6) / 7); }));
 }
@@ -230,13 +234,7 @@ TEST_CASE("messages from one sender arrive in the order sent, and handlers never
   for (auto& t : senders) t.join();
   REQUIRE(eventually([&] { return recorder.ask(&Recorder::count).get() == kSenders * kEach; }));
   CHECK_FALSE(recorder.ask(&Recorder::overlapped).get());
-  for (int s = 0; s < kSenders; ++s) {
-    auto seq = recorder.ask(&Recorder::sequence_of, s).get();
-    REQUIRE(seq.size() == kEach);
-    bool in_order = true;
-    for (std::int64_t i = 0; i < kEach; ++i) in_order = in_order && seq[static_cast<std::size_t>(i)] == i;
-    CHECK(in_order);
-  }
+  for (int s = 0; s < kSenders; ++s) CHECK(recorded_in_order(recorder, s, kEach));
 }
 
 TEST_CASE("a coroutine handler co_awaits another actor") {
