@@ -8,7 +8,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config git
-  libzmq3-dev cppzmq-dev capnproto libcapnp-dev
+  libzmq3-dev cppzmq-dev capnproto libcapnp-dev libsodium-dev
   libboost-dev libspdlog-dev libfmt-dev libcli11-dev doctest-dev
   nlohmann-json3-dev libxxhash-dev zlib1g-dev
   libcaf-dev            # the comparison benchmarks only (bench/caf)
