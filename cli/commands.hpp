@@ -16,5 +16,7 @@ using Command = std::function<int()>;
 void add_node_command(CLI::App& app, Command& chosen);
 // members, actors, resolve, ask, tell, stream, stop, inspect, health (cli/client_commands.cpp).
 void add_client_commands(CLI::App& app, Command& chosen);
+// `pulsing keygen FILE`: a new cluster key in a new private file (cli/keygen_command.cpp).
+void add_keygen_command(CLI::App& app, Command& chosen);
 
 }  // namespace pulsing::cli

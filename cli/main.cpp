@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   Command chosen;
   add_node_command(app, chosen);
   add_client_commands(app, chosen);
+  add_keygen_command(app, chosen);
   std::string commands;
   bool known = false;
   for (const CLI::App* sub : app.get_subcommands({})) {

@@ -3,6 +3,7 @@
 // is what the operator sees: the output, the exit code, the error message.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -279,6 +280,52 @@ TEST_CASE("cli: pulsing node takes its settings from a config file and refuses b
   auto wildcard = pulsing({"node", "--listen", "0.0.0.0:0"});
   CHECK(wildcard.status == 2);
   CHECK(wildcard.text.find("set --advertise HOST:PORT") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace pulsing::integration
+
+namespace pulsing::integration {
+namespace {
+
+TEST_CASE("cli: keygen writes a new private key file, and never replaces one") {
+  char dir_template[] = "/tmp/pulsing-keygen-XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string dir = dir_template;
+  const std::string file = dir + "/cluster.key";
+
+  auto made = pulsing({"keygen", file});
+  REQUIRE_MESSAGE(made.status == 0, made.text);
+  CHECK(made.text.find("wrote cluster key ") != std::string::npos);
+  struct stat st {};
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
+  std::ifstream in(file);
+  std::string comment, key;
+  std::getline(in, comment);
+  std::getline(in, key);
+  CHECK(comment.rfind("# pulsing cluster key ", 0) == 0);
+  CHECK(key.size() == 64);
+  // The id printed is the one the file's comment names.
+  const std::string id = made.text.substr(std::string("wrote cluster key ").size(), 8);
+  CHECK(comment.find(id) != std::string::npos);
+
+  auto again = pulsing({"keygen", file});
+  CHECK(again.status == 1);
+  CHECK(again.text.find("exists already") != std::string::npos);
+  std::ifstream still(file);
+  std::string unchanged;
+  std::getline(still, unchanged);
+  std::getline(still, unchanged);
+  CHECK(unchanged == key);
+
+  CHECK(pulsing({"keygen"}).status == 2);  // FILE is required
+  auto nowhere = pulsing({"keygen", dir + "/no/such/dir/k"});
+  CHECK(nowhere.status == 1);
+  CHECK(nowhere.text.find("cannot create key file") != std::string::npos);
+
+  std::remove(file.c_str());
+  ::rmdir(dir.c_str());
 }
 
 }  // namespace
