@@ -117,9 +117,7 @@ void ActorCell::post(Message* message) {
     if (current() != nullptr) back_pressure();
     return;
   }
-  std::uint64_t pushed = user_.push(message);
-  schedule_if_idle();
-  if (capacity_ != 0 && user_.depth_after(pushed) > capacity_) back_pressure();
+  settle_push(user_.push(message));
 }
 
 void ActorCell::post_tell(Message* message) {
@@ -148,7 +146,6 @@ void ActorCell::flush_sends() {
   held.last = nullptr;
   if (held.chain.empty()) return;
   std::shared_ptr<ActorCell> target = std::move(held.target);
-  held.target = nullptr;
   MessageChain chain(std::move(held.chain));  // post_held may post (and so flush) again
   target->post_held(chain);
 }
@@ -159,7 +156,10 @@ void ActorCell::post_held(MessageChain& chain) {
     while (Message* m = chain.take_first()) post(m);
     return;
   }
-  std::uint64_t pushed = user_.push(chain);
+  settle_push(user_.push(chain));
+}
+
+void ActorCell::settle_push(std::uint64_t pushed) {
   schedule_if_idle();
   if (capacity_ != 0 && user_.depth_after(pushed) > capacity_) back_pressure();
 }

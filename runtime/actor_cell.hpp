@@ -185,6 +185,9 @@ class ActorCell final : public Runnable,
   void back_pressure();
   // Pushes a chain of tells held back by post_tell(), applying the bound and back-pressure.
   void post_held(MessageChain& chain);
+  // After a push by a thread that waits for room (post, post_held): schedules the actor, and
+  // applies back-pressure if the mailbox, `pushed` messages in so far, is over capacity.
+  void settle_push(std::uint64_t pushed);
   // Whether a message posted past the hard bound is taken anyway: see the .cpp.
   bool admits_past_bound() const;
   // Lets the muted senders go if the mailbox drained or the actor lets senders go (see above).
