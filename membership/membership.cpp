@@ -39,6 +39,7 @@ Membership::Membership(Config config)
 
 void Membership::start(Clock::time_point now, std::vector<std::string> seeds, Output& out) {
   self_.state_since = now;
+  started_at_ = now;
   std::erase(seeds, config_.address);
   seeds_ = std::move(seeds);
   joined_ = seeds_.empty();
@@ -186,6 +187,7 @@ void Membership::unreachable(const std::string& address, Clock::time_point now, 
 }
 
 void Membership::on_alive(const Alive& m, Heard heard, Clock::time_point now, Output& out) {
+  if (!credible(m.incarnation, now)) return;
   const Identity& who = *m.who;
   const bool spread = heard != Heard::kJoinAnswer;
   if (who.name == self_.name) {
@@ -239,6 +241,7 @@ void Membership::on_alive(const Alive& m, Heard heard, Clock::time_point now, Ou
 }
 
 void Membership::on_suspect(const Suspect& m, Clock::time_point now, Output& out) {
+  if (!credible(m.incarnation, now)) return;
   if (m.name == self_.name) {
     if (!leaving_ && m.incarnation >= self_.incarnation) refute(m.incarnation, out);
     return;
@@ -274,6 +277,7 @@ void Membership::on_suspect(const Suspect& m, Clock::time_point now, Output& out
 }
 
 void Membership::on_dead(const Dead& m, Clock::time_point now, Output& out) {
+  if (!credible(m.incarnation, now)) return;
   if (m.name == self_.name) {
     if (!leaving_ && m.incarnation >= self_.incarnation) refute(m.incarnation, out);
     return;
@@ -481,8 +485,19 @@ void Membership::reap(Clock::time_point now) {
 
 // ---- helpers
 
+bool Membership::credible(std::uint64_t incarnation, Clock::time_point now) {
+  const auto elapsed = std::chrono::duration_cast<milliseconds>(now - started_at_).count();
+  const std::uint64_t clock = config_.initial_incarnation + static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed));
+  const std::uint64_t ceiling = clock > UINT64_MAX - kIncarnationHeadroom ? UINT64_MAX : clock + kIncarnationHeadroom;
+  if (incarnation <= ceiling) return true;
+  ++stats_.incredible_incarnations;
+  return false;
+}
+
 void Membership::refute(std::uint64_t claimed_incarnation, Output&) {
-  self_.incarnation = std::max(self_.incarnation, claimed_incarnation) + 1;
+  // Saturates rather than wrapping to 0 (credible() keeps claims far below the top anyway).
+  const std::uint64_t claimed = std::max(self_.incarnation, claimed_incarnation);
+  self_.incarnation = claimed == UINT64_MAX ? claimed : claimed + 1;
   ++stats_.refutations;
   awareness_.apply(1);  // being suspected hints that this node is the slow one
   broadcasts_.push(self_.name, self_alive());

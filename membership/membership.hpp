@@ -72,6 +72,9 @@ struct Stats {
   std::uint64_t nacks_received = 0;
   std::uint64_t unreachable = 0;        // ICMP reports that nothing listens at a probed address
   std::uint64_t refutations = 0;        // suspicions (or deaths) about this node it denied
+  // Gossip that names an incarnation no honest member can have reached (far ahead of this
+  // node's clock): forged, and refused (Membership::credible).
+  std::uint64_t incredible_incarnations = 0;
   std::uint64_t push_pulls = 0;         // full-state exchanges started
   std::uint64_t join_attempts = 0;
 };
@@ -164,6 +167,14 @@ class Membership {
   void reap(Clock::time_point now);
 
   // Helpers.
+  // False (and counted) for an incarnation beyond any honest one. Each run of a member starts
+  // at its wall clock in milliseconds (Config::initial_incarnation) and a refutation adds one,
+  // so an honest incarnation stays within kIncarnationHeadroom of this node's own clock. One
+  // forged 2^64-1 would otherwise outrank its member for good (its refutation could not go
+  // higher): memberlist accepts it.
+  bool credible(std::uint64_t incarnation, Clock::time_point now);
+  // 2^48: a refutation every millisecond for 8,900 years, or clocks 8,900 years apart.
+  static constexpr std::uint64_t kIncarnationHeadroom = std::uint64_t{1} << 48;
   void refute(std::uint64_t claimed_incarnation, Output& out);
   void set_state(Record& record, MemberState state, Clock::time_point now, EventKind event, Output& out);
   void suspect(Record& record, std::uint64_t incarnation, const std::string& from, Clock::time_point now, Output& out);
@@ -186,6 +197,7 @@ class Membership {
   Member self_;
   IdentityPtr self_identity_;  // what self_alive() announces: self_'s name, address and meta
   bool leaving_ = false;
+  Clock::time_point started_at_{};  // start(): this node's clock is initial_incarnation since
   std::mt19937_64 random_;
   Awareness awareness_;
   BroadcastQueue broadcasts_;

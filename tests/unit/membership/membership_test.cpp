@@ -589,6 +589,40 @@ TEST_CASE("messages older than what is known are ignored and counted") {
   CHECK(m->meta == fresh);
 }
 
+TEST_CASE("gossip at an incarnation far beyond any honest one is refused and counted, and its member stays alive") {
+  // The forgery an outsider could send: node 2 is dead (or left) at incarnation 2^64-1, which no
+  // refutation could outrank. It, and a suspicion or an alive at 2^64-1, change nothing.
+  Harness h;
+  form_cluster(h, 3);
+  h.clear_events();
+  const Member before = *h.node(0).find(name_of(2));
+  const auto refused_before = h.node(0).stats().incredible_incarnations;
+  constexpr std::uint64_t kTop = UINT64_MAX;
+  Output out = h.inject(0,
+                        test_packet({Dead{name_of(2), kTop, name_of(2)}, Dead{name_of(2), kTop, name_of(1)},
+                                     Suspect{name_of(2), kTop, name_of(1)},
+                                     Alive{make_identity(name_of(2), "10.6.6.6:7946"), kTop}}),
+                        address_of(1));
+  CHECK(out.events.empty());
+  CHECK(*h.node(0).find(name_of(2)) == before);
+  CHECK(h.node(0).stats().incredible_incarnations == refused_before + 4);
+
+  // Said about node 2 to node 2 itself: no refutation to 2^64-1 + 1 = 0.
+  const auto self_before = h.node(2).self().incarnation;
+  h.inject(2, test_packet({Dead{name_of(2), kTop, name_of(1)}}), address_of(1));
+  CHECK(h.node(2).self().incarnation == self_before);
+  CHECK(h.node(2).stats().refutations == 0);
+}
+
+TEST_CASE("a refutation of the highest credible incarnation goes one higher") {
+  Harness h;
+  form_cluster(h, 2);
+  const std::uint64_t high = (std::uint64_t{1} << 47);  // within the headroom: an honest word
+  h.inject(1, test_packet({Suspect{name_of(1), high, name_of(0)}}), address_of(0));
+  CHECK(h.node(1).self().incarnation == high + 1);
+  CHECK(h.node(1).stats().incredible_incarnations == 0);
+}
+
 TEST_CASE("news repeated at the incarnation already known is ignored but not counted as stale") {
   // Gossip and push-pull repeat what everyone knows all the time; only older news is stale.
   Harness h;
