@@ -14,7 +14,7 @@ include(CMakePackageConfigHelpers)
 set(_pulsing_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/pulsing)
 
 # The folders an application needs, each a pulsing_<folder> library; runtime needs the rest.
-set(_pulsing_installed common messaging membership registry supervision runtime)
+set(_pulsing_installed common messaging security membership registry supervision runtime)
 # The admin endpoint (issue 6) is exported like the others once its folder is in the build.
 if(TARGET pulsing_admin)
   list(APPEND _pulsing_installed admin)

@@ -50,7 +50,7 @@ std::string to_address(const udp::endpoint& e) {
 
 class UdpDriver::Loop {
  public:
-  Loop(Config config, const std::string& bind, std::vector<std::string> seeds, PacketLimits limits)
+  Loop(Config config, const std::string& bind, std::vector<std::string> seeds, Sealing sealing, PacketLimits limits)
       : socket_(io_), timer_(io_), resolver_(io_), seeds_(std::move(seeds)), limits_(limits) {
     auto [host, port] = split_address(bind);
     try {
@@ -77,6 +77,7 @@ class UdpDriver::Loop {
       config.random_seed = (std::uint64_t{entropy()} << 32 | entropy()) | 1;
     }
     name_ = config.name;
+    if (sealing.keys != nullptr) seal_ = std::make_unique<DatagramSeal>(sealing.keys, config.cluster, sealing.options);
     machine_ = std::make_unique<Membership>(std::move(config));
   }
 
@@ -225,9 +226,11 @@ class UdpDriver::Loop {
       ++stats_.datagrams_received;
       stats_.bytes_received += n;
     }
+    std::span<const std::byte> bytes{buffer_.data(), n};
+    if (!open(bytes)) return;
     Packet packet;
     try {
-      packet = decode({buffer_.data(), n}, limits_);
+      packet = decode(bytes, limits_);
     } catch (const PacketError& e) {
       std::lock_guard lock(mutex_);
       if (stats_.bad_packets++ % 1000 == 0) {
@@ -240,8 +243,49 @@ class UdpDriver::Loop {
     run([&](Output& out) { machine_->receive(packet, from, Clock::now(), out); });
   }
 
+  // Opens a sealed datagram in place of `bytes` (into opened_), or refuses it: true when what is
+  // in `bytes` now may be decoded. A node without keys refuses sealed datagrams.
+  bool open(std::span<const std::byte>& bytes) {
+    Refusal refusal = Refusal::kNone;
+    if (seal_ != nullptr) {
+      refusal = seal_->open(bytes, wall_clock_ms(), opened_);
+      bytes = opened_;
+    } else if (!bytes.empty() && bytes[0] == kSealedEncoding) {
+      refusal = Refusal::kUnsealed;
+    }
+    if (refusal == Refusal::kNone) return true;
+    std::uint64_t count;
+    {
+      std::lock_guard lock(mutex_);
+      count = ++stats_.refused[static_cast<std::size_t>(refusal)];
+    }
+    if (count % 1000 == 1) {
+      log().warn("membership: refused a datagram from {} ({}, {} so far){}", to_address(sender_), to_string(refusal),
+                 count, refusal_hint(refusal));
+    }
+    return false;
+  }
+
+  const char* refusal_hint(Refusal refusal) const {
+    if (refusal == Refusal::kUnsealed) {
+      return seal_ != nullptr ? ": a node without the cluster key (or a stranger)"
+                              : ": a node with a cluster key; this one has none";
+    }
+    if (refusal == Refusal::kUnknownKey) return ": a node with another cluster key";
+    return "";
+  }
+
+  static std::uint64_t wall_clock_ms() {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
+  }
+
   void carry_out(Output& out) {
-    for (auto& o : out.packets) send(o.to, encode(o.packet));
+    for (auto& o : out.packets) {
+      auto bytes = encode(o.packet);
+      send(o.to, seal_ != nullptr ? seal_->seal(bytes, wall_clock_ms()) : std::move(bytes));
+    }
     for (const auto& e : out.events) {
       for (const auto& handler : handlers_) handler(e);
     }
@@ -373,6 +417,9 @@ class UdpDriver::Loop {
   std::string address_;
   std::string cluster_;
   std::string name_;
+  // Seals what is sent and opens what arrives; null without keys. Sealing happens where
+  // carry_out() runs: start() (before the loop's thread exists), then the loop's thread only.
+  std::unique_ptr<DatagramSeal> seal_;
 
   mutable std::mutex mutex_;
   std::unique_ptr<Membership> machine_;  // guarded by mutex_
@@ -382,6 +429,7 @@ class UdpDriver::Loop {
   std::vector<EventHandler> handlers_;
   FallbackProber prober_;
   std::array<std::byte, 65'536> buffer_{};
+  std::vector<std::byte> opened_;  // the datagram in buffer_, opened
   udp::endpoint sender_;
   std::map<std::string, udp::endpoint> resolved_;
   std::map<udp::endpoint, std::string> names_;  // the other way round, for ICMP errors
@@ -393,8 +441,9 @@ class UdpDriver::Loop {
   std::uint64_t reported_attempts_ = 0;
 };
 
-UdpDriver::UdpDriver(Config config, const std::string& bind, std::vector<std::string> seeds, PacketLimits limits)
-    : loop_(std::make_unique<Loop>(std::move(config), bind, std::move(seeds), limits)) {}
+UdpDriver::UdpDriver(Config config, const std::string& bind, std::vector<std::string> seeds, Sealing sealing,
+                     PacketLimits limits)
+    : loop_(std::make_unique<Loop>(std::move(config), bind, std::move(seeds), std::move(sealing), limits)) {}
 UdpDriver::~UdpDriver() = default;
 void UdpDriver::on_event(EventHandler handler) { loop_->on_event(std::move(handler)); }
 void UdpDriver::set_fallback_prober(FallbackProber prober) { loop_->set_fallback_prober(std::move(prober)); }

@@ -4,13 +4,16 @@
 // resolved asynchronously, and one that does not resolve yet (a container not started) is
 // retried like a seed that does not answer.
 //
-// Bad packets (garbage, another protocol version, too large) are dropped and counted; the node
-// goes on. A node whose seeds stay silent logs that it runs alone, and keeps trying.
+// With a keyring every datagram is sealed (datagram_seal.hpp) and only sealed ones that open
+// are decoded: a node without the key, or with another, never becomes a member. Refused
+// datagrams (by Refusal) and bad packets (garbage, another protocol version, too large) are
+// dropped and counted; the node goes on. A node whose seeds stay silent logs that it runs alone, and keeps trying.
 //
 // Thread-safety: every public member may be called from any thread. Event handlers and the
 // fallback prober run on the driver's thread and must not block it.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include "membership/codec.hpp"
+#include "membership/datagram_seal.hpp"
 #include "membership/membership.hpp"
 
 namespace pulsing::membership {
@@ -32,6 +36,15 @@ struct DriverStats {
   std::uint64_t bad_packets = 0;     // undecodable, dropped
   std::uint64_t send_failures = 0;   // the kernel refused a datagram
   std::uint64_t unresolved = 0;      // datagrams dropped: the host name did not resolve (yet)
+  // Datagrams refused before decoding, by reason (index: Refusal; kNone stays 0).
+  std::array<std::uint64_t, kRefusalKinds> refused{};
+};
+
+// How a driver protects its datagrams. No keys: plain datagrams, and sealed ones are refused
+// (kUnsealed) — the developer mode of a node on loopback.
+struct Sealing {
+  std::shared_ptr<const security::Keyring> keys;
+  SealOptions options;
 };
 
 class UdpDriver {
@@ -42,7 +55,7 @@ class UdpDriver {
 
   // Binds UDP on `bind` ("host:port"; port 0 picks a free one). An empty config.address becomes
   // the bound "host:port". Throws std::runtime_error naming the address when it cannot bind.
-  UdpDriver(Config config, const std::string& bind, std::vector<std::string> seeds,
+  UdpDriver(Config config, const std::string& bind, std::vector<std::string> seeds, Sealing sealing = {},
             PacketLimits limits = {});
   ~UdpDriver();  // stop()
   UdpDriver(const UdpDriver&) = delete;

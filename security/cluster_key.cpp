@@ -40,7 +40,8 @@ ClusterKey::ClusterKey(const Bytes& bytes) : bytes_(bytes) {
   std::array<unsigned char, crypto_kdf_BYTES_MIN> id{};
   crypto_kdf_derive_from_key(id.data(), id.size(), static_cast<std::uint64_t>(KeyPurpose::kKeyId), kContext,
                              bytes_.data());
-  id_ = to_hex(id.data(), 4);
+  std::copy_n(id.begin(), kIdSize, id_bytes_.begin());
+  id_ = to_hex(id_bytes_.data(), kIdSize);
 }
 
 ClusterKey::~ClusterKey() { sodium_memzero(bytes_.data(), bytes_.size()); }

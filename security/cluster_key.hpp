@@ -45,7 +45,9 @@ class ClusterKey {
  public:
   static constexpr std::size_t kSize = 32;
   static constexpr std::size_t kTextSize = 2 * kSize;
+  static constexpr std::size_t kIdSize = 4;
   using Bytes = std::array<unsigned char, kSize>;
+  using IdBytes = std::array<unsigned char, kIdSize>;
 
   // A new key from the system's secure random source.
   static ClusterKey generate();
@@ -60,6 +62,8 @@ class ClusterKey {
   std::string to_text() const;
   // 8 hex digits, the same on every node holding this key.
   const std::string& id() const { return id_; }
+  // The id as the 4 bytes that its hex digits spell: how a sealed datagram names its key.
+  const IdBytes& id_bytes() const { return id_bytes_; }
   // The key for `purpose`, the same on every node holding this key.
   Bytes derive(KeyPurpose purpose) const;
 
@@ -68,6 +72,7 @@ class ClusterKey {
  private:
   explicit ClusterKey(const Bytes& bytes);
   Bytes bytes_;
+  IdBytes id_bytes_{};
   std::string id_;
 };
 
