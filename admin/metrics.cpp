@@ -110,6 +110,17 @@ std::string prometheus_text(const Node& node) {
   e.labelled("counter", "pulsing_gossip_bytes_total", "Gossip (SWIM) bytes.", "direction",
              {{"in", s.gossip.bytes_received}, {"out", s.gossip.bytes_sent}});
   e.counter("pulsing_gossip_bad_packets_total", "Gossip datagrams that could not be read.", s.gossip.bad_packets);
+  auto refused = [&](membership::Refusal r) {
+    return std::pair<std::string_view, std::uint64_t>{membership::to_string(r), s.gossip.refused[static_cast<std::size_t>(r)]};
+  };
+  using membership::Refusal;
+  e.labelled("counter", "pulsing_gossip_refused_total", "Gossip datagrams refused before anything read them.",
+             "reason",
+             {refused(Refusal::kUnsealed), refused(Refusal::kMalformed), refused(Refusal::kUnknownKey),
+              refused(Refusal::kForged), refused(Refusal::kStale), refused(Refusal::kReplayed)});
+  e.counter("pulsing_gossip_incredible_incarnations_total",
+            "Gossip naming an incarnation far beyond any honest one (forged): refused.",
+            s.gossip.protocol.incredible_incarnations);
   return e.take();
 }
 

@@ -29,6 +29,7 @@
 #include "common/log.hpp"
 #include "messaging/host_lookup.hpp"
 #include "runtime/node.hpp"
+#include "security/key_file.hpp"
 
 namespace pulsing::cli {
 namespace {
@@ -43,6 +44,8 @@ struct NodeOptions {
   std::string cluster = "pulsing";
   std::size_t workers = 0;
   std::string log_level = "info";
+  std::string cluster_key_file;
+  std::string replay_window = "30s";
   std::string config;
 };
 
@@ -126,6 +129,15 @@ int run_node(const NodeOptions& options) {
     throw CliError(kUsage, fmt::format("--services: {}", e.what()));
   }
 
+  std::shared_ptr<const security::Keyring> keys;
+  if (!options.cluster_key_file.empty()) {
+    try {
+      keys = std::make_shared<const security::Keyring>(security::read_key_file(options.cluster_key_file));
+    } catch (const security::KeyError& e) {
+      throw CliError(kUsage, fmt::format("--cluster-key-file: {}", e.what()));
+    }
+  }
+
   log().set_level(spdlog::level::from_str(options.log_level));
 
   NodeConfig config;
@@ -136,6 +148,9 @@ int run_node(const NodeOptions& options) {
   config.worker_threads = options.workers;
   config.membership.name = options.name;
   config.membership.cluster = options.cluster;
+  config.cluster_keys = keys;
+  config.gossip_seal.replay_window_ms =
+      static_cast<std::uint64_t>(parse_duration(options.replay_window, "--replay-window").count());
 
   // Block the stop signals before any thread starts, so that every thread inherits the mask and
   // only sigwait below receives them.
@@ -170,6 +185,13 @@ int run_node(const NodeOptions& options) {
   std::fprintf(stderr, "pulsing node %s: listening on %s, seeds [%s], services [%s]\n", name.c_str(),
                node->endpoint().c_str(), fmt::format("{}", fmt::join(seeds, ", ")).c_str(),
                fmt::format("{}", fmt::join(served, ", ")).c_str());
+  if (keys != nullptr) {
+    std::fprintf(stderr, "pulsing node %s: gossip sealed with cluster key %s (%zu key%s in the ring)\n", name.c_str(),
+                 keys->primary().id().c_str(), keys->keys().size(), keys->keys().size() == 1 ? "" : "s");
+  } else {
+    std::fprintf(stderr, "pulsing node %s: no cluster key: gossip is not sealed (give --cluster-key-file; "
+                 "`pulsing keygen FILE` makes one)\n", name.c_str());
+  }
   std::cout << "ready " << node->endpoint() << (endpoint ? " admin " + endpoint->url() : std::string()) << std::endl;
 
   int received = 0;
@@ -212,6 +234,15 @@ void add_node_command(CLI::App& app, Command& chosen) {
   sub->add_option("--log-level", options->log_level, "what the node logs on stderr: debug, info, warn, error, off")
       ->envname("PULSING_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  sub->add_option("--cluster-key-file", options->cluster_key_file,
+                  "the cluster key (`pulsing keygen FILE` makes one; mode 0600): gossip is sealed with it, and "
+                  "only nodes holding it are heard")
+      ->envname("PULSING_CLUSTER_KEY_FILE");
+  sub->add_option("--replay-window", options->replay_window,
+                  "with a key: gossip stamped further than this from our clock is refused (a capture sent again, "
+                  "or a clock far off)")
+      ->envname("PULSING_REPLAY_WINDOW")
       ->capture_default_str();
   sub->add_option("--config", options->config, "a file of 'key = value' lines, keys named as these flags")
       ->envname("PULSING_CONFIG");

@@ -27,6 +27,7 @@
 #include "membership/config.hpp"
 #include "membership/udp_driver.hpp"
 #include "registry/registry.hpp"
+#include "security/cluster_key.hpp"
 #include "messaging/transport.hpp"
 #include "runtime/actor.hpp"
 #include "runtime/actor_ref.hpp"
@@ -86,6 +87,14 @@ struct NodeConfig {
   // The cluster-wide name registry of a gossiping node: replicas per name, timeouts, cache
   // lifetime (registry/registry.hpp).
   registry::Options registry;
+  // The cluster key (with secondaries during a rotation; security/key_file.hpp reads one).
+  // With keys, every gossip datagram is sealed with the primary and only datagrams sealed with
+  // one of these keys are heard: a node without them never becomes a member. Null: no key,
+  // nothing sealed (the developer mode of a node on loopback).
+  std::shared_ptr<const security::Keyring> cluster_keys;
+  // With keys: how old (by its sender's clock) a gossip datagram may be, and how many senders'
+  // sequence numbers are kept, to refuse captures sent again (membership/datagram_seal.hpp).
+  membership::SealOptions gossip_seal;
 };
 
 // One row of Node::actors().

@@ -56,7 +56,7 @@ void NodeCore::start_gossip() {
   member_name_ = config.name;
   const auto probe_timeout = config.probe_interval;
   auto driver = std::make_unique<membership::UdpDriver>(std::move(config), endpoint_address(remote_->bound_endpoint()),
-                                                        config_.seeds);
+                                                        config_.seeds, membership::Sealing{config_.cluster_keys, config_.gossip_seal});
   registry::Config names{config_.registry};
   names.member = member_name_;
   names.endpoint = endpoint_;

@@ -1,0 +1,223 @@
+// Security against real processes: `pulsing node` processes on 127.0.0.1 with and without a
+// cluster key, and the test process playing the outsider — a node without the key, a datagram
+// captured off the wire and sent again, a flipped bit, a forged incarnation. What is checked is
+// what an operator sees: who is a member (`pulsing members`), and the refusals /metrics counts.
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "integration_support.hpp"
+#include "membership/codec.hpp"
+#include "messaging/json.hpp"
+
+#ifndef PULSING_CLI_PATH
+#error "define PULSING_CLI_PATH: the path of the pulsing executable"
+#endif
+
+namespace pulsing::integration {
+namespace {
+
+std::pair<int, std::string> pulsing(std::vector<std::string> args) {
+  return NodeProcess::run_program(PULSING_CLI_PATH, std::move(args), 30s);
+}
+
+std::string address_of(const NodeProcess& node) { return node.endpoint().substr(6); }
+std::uint16_t port_of(const NodeProcess& node) {
+  return static_cast<std::uint16_t>(std::stoi(node.endpoint().substr(node.endpoint().rfind(':') + 1)));
+}
+
+NodeProcess start_node(std::vector<std::string> args) {
+  args.insert(args.begin(), {"node", "--listen", "127.0.0.1:0", "--workers", "1"});
+  return NodeProcess::start_program(PULSING_CLI_PATH, args);
+}
+
+// Key files made with `pulsing keygen`, in a directory of their own, removed at the end.
+class KeyFiles {
+ public:
+  KeyFiles() {
+    char dir[] = "/tmp/pulsing-security-XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    dir_ = dir;
+  }
+  ~KeyFiles() {
+    for (const auto& file : files_) std::remove(file.c_str());
+    ::rmdir(dir_.c_str());
+  }
+  std::string make(const std::string& name) {
+    std::string file = dir_ + "/" + name;
+    auto [status, text] = pulsing({"keygen", file});
+    REQUIRE_MESSAGE(status == 0, text);
+    files_.push_back(file);
+    return file;
+  }
+
+ private:
+  std::string dir_;
+  std::vector<std::string> files_;
+};
+
+// name → state, from `pulsing members --json` on `node`.
+std::map<std::string, std::string> members_seen_by(const NodeProcess& node) {
+  auto [status, text] = pulsing({"members", "--node", address_of(node), "--json"});
+  REQUIRE_MESSAGE(status == 0, text);
+  std::map<std::string, std::string> seen;
+  for (const Value& row : parse_json(text).as_list()) seen[row.find("name")->as_text()] = row.find("state")->as_text();
+  return seen;
+}
+
+std::uint64_t refused(const NodeProcess& node, const std::string& reason) {
+  auto metrics = admin_get(node, "/metrics");
+  REQUIRE(metrics.status == 200);
+  return metric_value(metrics.body, "pulsing_gossip_refused_total{reason=\"" + reason + "\"}");
+}
+
+std::uint64_t metric(const NodeProcess& node, const std::string& sample) {
+  auto metrics = admin_get(node, "/metrics");
+  REQUIRE(metrics.status == 200);
+  return metric_value(metrics.body, sample);
+}
+
+// A UDP socket of the test's own on 127.0.0.1: the outsider.
+class Udp {
+ public:
+  Udp() : fd_(::socket(AF_INET, SOCK_DGRAM, 0)) {
+    REQUIRE(fd_ >= 0);
+    sockaddr_in self = loopback(0);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&self), sizeof self) == 0);
+    socklen_t size = sizeof self;
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&self), &size) == 0);
+    port_ = ntohs(self.sin_port);
+  }
+  ~Udp() { ::close(fd_); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  void send(std::uint16_t port, const std::vector<std::byte>& bytes) {
+    sockaddr_in to = loopback(port);
+    REQUIRE(::sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
+            static_cast<ssize_t>(bytes.size()));
+  }
+  // The next datagram, waiting up to `limit`.
+  std::optional<std::vector<std::byte>> receive(std::chrono::milliseconds limit) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) != 1) return std::nullopt;
+    std::vector<std::byte> bytes(65'536);
+    ssize_t n = ::recv(fd_, bytes.data(), bytes.size(), 0);
+    if (n < 0) return std::nullopt;
+    bytes.resize(static_cast<std::size_t>(n));
+    return bytes;
+  }
+
+ private:
+  static sockaddr_in loopback(std::uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+  }
+  int fd_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_CASE("security: a node without the cluster key, or with another, never becomes a member, and is counted") {
+  KeyFiles keys;
+  const std::string key = keys.make("cluster.key");
+  const std::string other = keys.make("other.key");
+  auto a = start_node({"--name", "a", "--cluster-key-file", key});
+  auto b = start_node({"--name", "b", "--cluster-key-file", key, "--seeds", address_of(a)});
+  auto joined = pulsing({"members", "--node", address_of(a), "--expect", "2", "--wait", "20s"});
+  REQUIRE_MESSAGE(joined.first == 0, joined.second);
+
+  auto keyless = start_node({"--name", "keyless", "--seeds", address_of(a)});
+  auto stranger = start_node({"--name", "stranger", "--cluster-key-file", other, "--seeds", address_of(a)});
+  // Their join attempts reach `a`, which refuses them unread...
+  REQUIRE(eventually([&] { return refused(a, "unsealed") > 0 && refused(a, "unknown_key") > 0; }, 20s));
+  // ... and they are members nowhere, nor is anyone a member of theirs. (`a`'s answers to them
+  // are sealed: refused there too.)
+  const std::map<std::string, std::string> cluster{{"a", "alive"}, {"b", "alive"}};
+  CHECK(members_seen_by(a) == cluster);
+  CHECK(members_seen_by(b) == cluster);
+  CHECK(members_seen_by(keyless) == std::map<std::string, std::string>{{"keyless", "alive"}});
+  CHECK(members_seen_by(stranger) == std::map<std::string, std::string>{{"stranger", "alive"}});
+}
+
+TEST_CASE("security: a gossip datagram captured off the wire is heard once, and a copy flipped or sent again is refused") {
+  KeyFiles keys;
+  const std::string key = keys.make("cluster.key");
+  auto a = start_node({"--name", "a", "--cluster-key-file", key, "--replay-window", "2s"});
+  // `b` takes the test for its seed: its join request, sealed, is the capture.
+  Udp outsider;
+  auto b = start_node({"--name", "b", "--cluster-key-file", key, "--seeds", outsider.address()});
+  auto captured = outsider.receive(10s);
+  const auto captured_at = std::chrono::steady_clock::now();
+  REQUIRE(captured.has_value());
+  CHECK(captured->at(0) == membership::kSealedEncoding);
+
+  // Sent on to `a` as it was: a real join request, which `a` hears (and so `b` joins).
+  outsider.send(port_of(a), *captured);
+  REQUIRE(eventually([&] { return members_seen_by(a).contains("b"); }, 20s));
+  CHECK(refused(a, "replayed") == 0);
+
+  outsider.send(port_of(a), *captured);
+  CHECK(eventually([&] { return refused(a, "replayed") == 1; }, 10s));
+  auto flipped = *captured;
+  flipped[flipped.size() / 2] ^= std::byte{0x20};
+  outsider.send(port_of(a), flipped);
+  CHECK(eventually([&] { return refused(a, "forged") == 1; }, 10s));
+
+  // Once the window has passed, the capture is refused for its age.
+  REQUIRE(eventually([&] { return std::chrono::steady_clock::now() > captured_at + 2500ms; }, 10s));
+  outsider.send(port_of(a), *captured);
+  CHECK(eventually([&] { return refused(a, "stale") == 1; }, 10s));
+  CHECK(refused(a, "replayed") == 1);
+  CHECK(members_seen_by(a) == std::map<std::string, std::string>{{"a", "alive"}, {"b", "alive"}});
+}
+
+TEST_CASE("security: pulsing node refuses a key file that others may read, or none at all, saying why") {
+  KeyFiles keys;
+  const std::string key = keys.make("cluster.key");
+  REQUIRE(::chmod(key.c_str(), 0644) == 0);
+  auto [status, text] = pulsing({"node", "--listen", "127.0.0.1:0", "--cluster-key-file", key});
+  CHECK(status == 2);
+  CHECK(text.find("chmod 600") != std::string::npos);
+  auto [missing, why] = pulsing({"node", "--listen", "127.0.0.1:0", "--cluster-key-file", key + ".none"});
+  CHECK(missing == 2);
+  CHECK(why.find("--cluster-key-file") != std::string::npos);
+  auto [window, said] = pulsing({"node", "--listen", "127.0.0.1:0", "--replay-window", "soon"});
+  CHECK(window == 2);
+  CHECK(said.find("--replay-window takes a duration") != std::string::npos);
+}
+
+TEST_CASE("security: a forged death at incarnation 2^64-1 is refused, and its member stays alive") {
+  // Without a key (loopback developer mode), where an outsider can speak the protocol at all:
+  // the forgery that would have made every node mark `c` gone for good.
+  auto a = start_node({"--name", "a"});
+  auto b = start_node({"--name", "b", "--seeds", address_of(a)});
+  auto c = start_node({"--name", "c", "--seeds", address_of(a)});
+  for (const NodeProcess* node : {&a, &b, &c}) {
+    auto out = pulsing({"members", "--node", address_of(*node), "--expect", "3", "--wait", "20s"});
+    REQUIRE_MESSAGE(out.first == 0, out.second);
+  }
+  using namespace membership;
+  const auto forged = encode(Packet{"pulsing", {Dead{"c", UINT64_MAX, "c"}, Dead{"c", UINT64_MAX, "a"}}});
+  Udp outsider;
+  for (const NodeProcess* node : {&a, &b, &c}) outsider.send(port_of(*node), forged);
+  const std::string counted = "pulsing_gossip_incredible_incarnations_total";
+  for (const NodeProcess* node : {&a, &b, &c}) {
+    CHECK(eventually([&] { return metric(*node, counted) == 2; }, 10s));
+  }
+  const std::map<std::string, std::string> all_alive{{"a", "alive"}, {"b", "alive"}, {"c", "alive"}};
+  for (const NodeProcess* node : {&a, &b, &c}) CHECK(members_seen_by(*node) == all_alive);
+}
+
+}  // namespace
+}  // namespace pulsing::integration
