@@ -4,6 +4,8 @@
 #include <initializer_list>
 #include <string_view>
 #include <utility>
+#include <vector>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -28,8 +30,11 @@ class Exposition {
   // name{label="key"} value, for each (key, value).
   void labelled(std::string_view type, std::string_view name, std::string_view help, std::string_view label,
                 Labelled values) {
-    family(name, help, type);
-    for (const auto& [key, value] : values) out_ += fmt::format("{}{{{}=\"{}\"}} {}\n", name, label, key, value);
+    labelled_range(type, name, help, label, values);
+  }
+  void labelled(std::string_view type, std::string_view name, std::string_view help, std::string_view label,
+                const std::vector<std::pair<std::string, std::uint64_t>>& values) {
+    labelled_range(type, name, help, label, values);
   }
   // name{direction="in",kind="..."}: calls that crossed the network.
   void directed(std::string_view name, std::string_view help, Labelled in, Labelled out) {
@@ -41,6 +46,13 @@ class Exposition {
   std::string take() { return std::move(out_); }
 
  private:
+  template <typename Values>
+  void labelled_range(std::string_view type, std::string_view name, std::string_view help, std::string_view label,
+                      const Values& values) {
+    family(name, help, type);
+    for (const auto& [key, value] : values) out_ += fmt::format("{}{{{}=\"{}\"}} {}\n", name, label, key, value);
+  }
+
   void family(std::string_view name, std::string_view help, std::string_view type) {
     out_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   }
@@ -118,6 +130,17 @@ std::string prometheus_text(const Node& node) {
              "reason",
              {refused(Refusal::kUnsealed), refused(Refusal::kMalformed), refused(Refusal::kUnknownKey),
               refused(Refusal::kForged), refused(Refusal::kStale), refused(Refusal::kReplayed)});
+  e.counter("pulsing_gossip_failed_probes_total", "Probes of a member that got no answer: each made it suspect.",
+            s.gossip.protocol.failed_probes);
+  e.counter("pulsing_gossip_refutations_total", "Suspicions of this node (or its death) that it denied.",
+            s.gossip.protocol.refutations);
+  if (auto keys = node.cluster_keys()) {
+    // One sample per key of the ring; the value is its place: 0 the primary, then secondaries.
+    std::vector<std::pair<std::string, std::uint64_t>> ring;
+    for (std::size_t i = 0; i < keys->keys().size(); ++i) ring.emplace_back(keys->keys()[i].id(), i);
+    e.labelled("gauge", "pulsing_cluster_key", "The cluster keys in use, by id: 0 is the primary, 1 and 2 secondaries.",
+               "id", ring);
+  }
   e.counter("pulsing_gossip_incredible_incarnations_total",
             "Gossip naming an incarnation far beyond any honest one (forged): refused.",
             s.gossip.protocol.incredible_incarnations);

@@ -2,7 +2,8 @@
 // serves the node service (so that client commands can reach the cluster through it), hosts the
 // built-in services it is told to, and serves the admin endpoint. On SIGTERM it reports not
 // ready, leaves the cluster gracefully (the others see "left", not "dead"), lets its actors
-// finish their work (NodeConfig::shutdown_grace), and exits 0.
+// finish their work (NodeConfig::shutdown_grace), and exits 0. On SIGHUP it reads its cluster
+// key file again (a step of a key rotation).
 //
 // Every setting comes from, in order of precedence: its flag, its environment variable, the
 // config file (`key = value` lines with the flags' names), its default.
@@ -106,6 +107,25 @@ admin::HostPort host_port(const std::string& text, const char* flag) {
   }
 }
 
+// SIGHUP: the key file is read again and its keys replace the node's (a step of a rolling
+// rotation). A file that cannot be read leaves the keys in use as they are.
+void reload_keys(Node& node, const NodeOptions& options, const std::string& name) {
+  if (options.cluster_key_file.empty() || node.cluster_keys() == nullptr) {
+    log().warn("pulsing node {}: SIGHUP ignored: this node runs without a cluster key", name);
+    return;
+  }
+  try {
+    auto keys = std::make_shared<const security::Keyring>(security::read_key_file(options.cluster_key_file));
+    node.set_cluster_keys(keys);
+    std::vector<std::string> ids;
+    for (const auto& key : keys->keys()) ids.push_back(key.id());
+    log().info("pulsing node {}: cluster keys reloaded from {}: primary {}, ring [{}]", name,
+               options.cluster_key_file, keys->primary().id(), fmt::join(ids, ", "));
+  } catch (const security::KeyError& e) {
+    log().error("pulsing node {}: cluster keys not reloaded, the keys in use stay: {}", name, e.what());
+  }
+}
+
 int run_node(const NodeOptions& options) {
   const admin::HostPort listen = host_port(options.listen, "--listen");
   if (!options.advertise.empty()) host_port(options.advertise, "--advertise");
@@ -158,6 +178,7 @@ int run_node(const NodeOptions& options) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);  // not a stop: reload the cluster key file
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   std::unique_ptr<Node> node;
@@ -195,7 +216,7 @@ int run_node(const NodeOptions& options) {
   std::cout << "ready " << node->endpoint() << (endpoint ? " admin " + endpoint->url() : std::string()) << std::endl;
 
   int received = 0;
-  sigwait(&stop_signals, &received);
+  while (sigwait(&stop_signals, &received) == 0 && received == SIGHUP) reload_keys(*node, options, name);
   std::fprintf(stderr, "pulsing node %s: %s received, leaving the cluster\n", name.c_str(),
                received == SIGTERM ? "SIGTERM" : "SIGINT");
   if (endpoint) endpoint->set_draining();

@@ -54,14 +54,22 @@ DatagramSeal::DatagramSeal(std::shared_ptr<const security::Keyring> keys, std::s
     : cluster_(std::move(cluster)),
       sender_(sender != 0 ? sender : random_sender()),
       guard_(options.replay_window_ms, options.max_senders) {
+  set_keys(keys);
+}
+
+DatagramSeal::~DatagramSeal() { wipe(); }
+
+void DatagramSeal::set_keys(const std::shared_ptr<const security::Keyring>& keys) {
   if (keys == nullptr) throw std::invalid_argument("DatagramSeal: no keyring");
+  wipe();
   for (const security::ClusterKey& key : keys->keys()) {
     keys_.push_back(Key{key.id_bytes(), key.derive(security::KeyPurpose::kGossip)});
   }
 }
 
-DatagramSeal::~DatagramSeal() {
+void DatagramSeal::wipe() {
   for (Key& key : keys_) sodium_memzero(key.gossip.data(), key.gossip.size());
+  keys_.clear();
 }
 
 std::vector<std::byte> DatagramSeal::seal(std::span<const std::byte> plain, std::uint64_t now_ms) {

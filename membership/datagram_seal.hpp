@@ -78,6 +78,10 @@ class DatagramSeal {
   DatagramSeal(const DatagramSeal&) = delete;
   DatagramSeal& operator=(const DatagramSeal&) = delete;
 
+  // Seals with `keys`' primary from now on and opens what any of them sealed (a rotation step).
+  // What was admitted stays admitted: a replay is still refused. REQUIRES: keys is not null.
+  void set_keys(const std::shared_ptr<const security::Keyring>& keys);
+
   // `plain` sealed with the primary key, stamped `now_ms`.
   std::vector<std::byte> seal(std::span<const std::byte> plain, std::uint64_t now_ms);
   // Opens `datagram` into `plain` (kNone), or says why not (then `plain` is unspecified).
@@ -89,6 +93,7 @@ class DatagramSeal {
     std::array<unsigned char, 32> gossip;  // wiped on destruction
   };
   const Key* find(std::span<const std::byte, 4> id) const;
+  void wipe();  // forgets keys_, zeroing them
   // The associated data of a datagram with this header: the header, then the cluster name.
   std::span<const unsigned char> associated_data(std::span<const std::byte> header);
 

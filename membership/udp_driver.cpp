@@ -123,6 +123,15 @@ class UdpDriver::Loop {
     });
   }
 
+  void set_keys(std::shared_ptr<const security::Keyring> keys) {
+    if (keys == nullptr || seal_ == nullptr) {
+      throw std::invalid_argument(keys == nullptr ? "membership: no keyring given"
+                                                  : "membership: a driver started without a cluster key cannot "
+                                                    "take one while it runs (restart it with the key)");
+    }
+    asio::post(io_, [this, keys = std::move(keys)] { seal_->set_keys(keys); });
+  }
+
   std::uint16_t port() const { return port_; }
   const std::string& address() const { return address_; }
   std::vector<Member> members() const {
@@ -451,6 +460,7 @@ void UdpDriver::start() { loop_->start(); }
 void UdpDriver::leave(std::chrono::milliseconds linger) { loop_->leave(linger); }
 void UdpDriver::stop() { loop_->stop(); }
 void UdpDriver::fallback_ack(std::uint32_t seq) { loop_->fallback_ack(seq); }
+void UdpDriver::set_keys(std::shared_ptr<const security::Keyring> keys) { loop_->set_keys(std::move(keys)); }
 std::uint16_t UdpDriver::port() const { return loop_->port(); }
 const std::string& UdpDriver::address() const { return loop_->address(); }
 std::vector<Member> UdpDriver::members() const { return loop_->members(); }

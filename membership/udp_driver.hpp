@@ -74,6 +74,11 @@ class UdpDriver {
   // The reliable channel reached the target of probe `seq` (FallbackProbe::target: the caller
   // checks that it was who answered).
   void fallback_ack(std::uint32_t seq);
+  // Seals with `keys`' primary from now on and opens what any key of it sealed: a step of a key
+  // rotation. Takes effect on the driver's thread, before the next datagram it handles.
+  // REQUIRES: keys is not null, and the driver was made with keys (Sealing::keys): a driver
+  // does not go from plain to sealed while it runs. Throws std::invalid_argument otherwise.
+  void set_keys(std::shared_ptr<const security::Keyring> keys);
 
   std::uint16_t port() const;
   const std::string& address() const;  // this node's advertised "host:port"

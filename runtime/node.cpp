@@ -209,6 +209,10 @@ NodeStats Node::stats() const {
   return s;
 }
 NodeId Node::id() const { return core_->node_id(); }
+std::shared_ptr<const security::Keyring> Node::cluster_keys() const { return core_->cluster_keys(); }
+void Node::set_cluster_keys(std::shared_ptr<const security::Keyring> keys) {
+  core_->set_cluster_keys(std::move(keys));
+}
 registry::Stats Node::registry_stats() const {
   auto* cluster = core_->cluster_registry();
   return cluster != nullptr ? cluster->stats() : registry::Stats{};

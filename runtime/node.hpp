@@ -207,6 +207,13 @@ class Node {
   // lookups, rejected messages. All zero when the node does not gossip.
   registry::Stats registry_stats() const;
   std::uint64_t dead_letters() const;
+  // The cluster keys in use (null: none; NodeConfig::cluster_keys at first).
+  std::shared_ptr<const security::Keyring> cluster_keys() const;
+  // Replaces the cluster keys while the node runs: one step of a rolling rotation (add the new
+  // key as a secondary on every node, then make it primary on every node, then remove the old
+  // one; docs/operating.md). REQUIRES: keys is not null, and the node started with keys;
+  // throws std::invalid_argument otherwise.
+  void set_cluster_keys(std::shared_ptr<const security::Keyring> keys);
   NodeStats stats() const;
   NodeId id() const;
   const NodeConfig& config() const;

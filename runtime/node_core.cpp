@@ -12,6 +12,7 @@ namespace pulsing::detail {
 NodeCore::NodeCore(NodeConfig config)
     : config_(std::move(config)),
       id_{std::random_device{}() * 0x100000001ull ^ std::random_device{}()},
+      keys_(config_.cluster_keys),
       scheduler_(config_.worker_threads) {}
 
 NodeCore::~NodeCore() { shutdown(); }
@@ -104,6 +105,22 @@ void NodeCore::on_member_event(std::function<void(const membership::MemberEvent&
 
 membership::DriverStats NodeCore::gossip_stats() const {
   return gossip_ != nullptr ? gossip_->stats() : membership::DriverStats{};
+}
+
+std::shared_ptr<const security::Keyring> NodeCore::cluster_keys() const {
+  std::lock_guard lock(keys_mutex_);
+  return keys_;
+}
+
+void NodeCore::set_cluster_keys(std::shared_ptr<const security::Keyring> keys) {
+  if (keys == nullptr || config_.cluster_keys == nullptr) {
+    throw std::invalid_argument(keys == nullptr ? "set_cluster_keys: no keyring given"
+                                                : "set_cluster_keys: a node started without a cluster key cannot "
+                                                  "take one while it runs (restart it with the key)");
+  }
+  if (gossip_) gossip_->set_keys(keys);
+  std::lock_guard lock(keys_mutex_);
+  keys_ = std::move(keys);
 }
 
 void NodeCore::dead_letter(std::string_view target, std::string_view why) {

@@ -65,6 +65,9 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
   void on_member_event(std::function<void(const membership::MemberEvent&)> handler);
   // Gossip's counters; zero when the node does not gossip.
   membership::DriverStats gossip_stats() const;
+  // The keyring in use (null: none), and its replacement (Node::set_cluster_keys).
+  std::shared_ptr<const security::Keyring> cluster_keys() const;
+  void set_cluster_keys(std::shared_ptr<const security::Keyring> keys);
 
   void shutdown();
 
@@ -73,6 +76,8 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
 
   const NodeConfig config_;
   const NodeId id_;
+  mutable std::mutex keys_mutex_;
+  std::shared_ptr<const security::Keyring> keys_;  // guarded by keys_mutex_; config_.cluster_keys at first
   std::string endpoint_;  // set once by start_network()
   TimerService timers_;
   NodeMetrics metrics_;

@@ -129,6 +129,10 @@ class NodeProcess {
   void resume() {
     if (pid_ > 0) ::kill(pid_, SIGCONT);
   }
+  // SIGHUP: a `pulsing node` reads its cluster key file again.
+  void hang_up() {
+    if (pid_ > 0) ::kill(pid_, SIGHUP);
+  }
 
   // SIGTERM, then waits at most `limit` for the child to exit (SIGKILL after that). Returns the
   // exit status: the exit code, or 128 + the signal that ended it.

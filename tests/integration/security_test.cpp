@@ -10,13 +10,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include "integration_support.hpp"
 #include "membership/codec.hpp"
+#include "security/cluster_key.hpp"
 #include "messaging/json.hpp"
 
 #ifndef PULSING_CLI_PATH
@@ -59,6 +63,20 @@ class KeyFiles {
     files_.push_back(file);
     return file;
   }
+  // The key lines of a key file (its comments left out).
+  static std::vector<std::string> keys_in(const std::string& file) {
+    std::ifstream in(file);
+    std::vector<std::string> keys;
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line[0] != '#') keys.push_back(line);
+    }
+    return keys;
+  }
+  // Replaces `file`'s keys with `keys` (the first the primary), keeping its mode.
+  static void write(const std::string& file, const std::vector<std::string>& keys) {
+    std::ofstream out(file, std::ios::trunc);
+    for (const auto& key : keys) out << key << "\n";
+  }
 
  private:
   std::string dir_;
@@ -67,10 +85,12 @@ class KeyFiles {
 
 // name → state, from `pulsing members --json` on `node`.
 std::map<std::string, std::string> members_seen_by(const NodeProcess& node) {
-  auto [status, text] = pulsing({"members", "--node", address_of(node), "--json"});
+  auto [status, text] = NodeProcess::run_program(PULSING_CLI_PATH, {"members", "--node", address_of(node), "--json"}, 30s,
+                                                 /*with_stderr=*/false);
   REQUIRE_MESSAGE(status == 0, text);
+  const Value rows = parse_json(text);  // kept: as_list() refers into it
   std::map<std::string, std::string> seen;
-  for (const Value& row : parse_json(text).as_list()) seen[row.find("name")->as_text()] = row.find("state")->as_text();
+  for (const Value& row : rows.as_list()) seen[row.find("name")->as_text()] = row.find("state")->as_text();
   return seen;
 }
 
@@ -180,6 +200,90 @@ TEST_CASE("security: a gossip datagram captured off the wire is heard once, and 
   CHECK(eventually([&] { return refused(a, "stale") == 1; }, 10s));
   CHECK(refused(a, "replayed") == 1);
   CHECK(members_seen_by(a) == std::map<std::string, std::string>{{"a", "alive"}, {"b", "alive"}});
+}
+
+// The ids of the keys a node uses, the primary first, as /metrics shows them.
+std::vector<std::string> key_ids(const NodeProcess& node) {
+  auto metrics = admin_get(node, "/metrics");
+  REQUIRE(metrics.status == 200);
+  std::vector<std::string> ids(3);
+  const std::string prefix = "pulsing_cluster_key{id=\"";
+  for (std::size_t at = metrics.body.find(prefix); at != std::string::npos; at = metrics.body.find(prefix, at + 1)) {
+    const std::string id = metrics.body.substr(at + prefix.size(), 8);
+    const std::size_t place = std::stoul(metrics.body.substr(metrics.body.find(' ', at) + 1));
+    if (place < ids.size()) ids[place] = id;
+  }
+  while (!ids.empty() && ids.back().empty()) ids.pop_back();
+  return ids;
+}
+
+TEST_CASE("security: a rolling key rotation over three nodes under traffic: no suspicion, no failed call") {
+  KeyFiles keys;
+  const std::string file = keys.make("cluster.key");
+  const std::string old_key = KeyFiles::keys_in(file).at(0);
+  const std::string new_key = KeyFiles::keys_in(keys.make("next.key")).at(0);
+  std::vector<NodeProcess> nodes;
+  nodes.push_back(start_node({"--name", "a", "--cluster-key-file", file, "--services", "ca=counter"}));
+  for (const char* name : {"b", "c"}) {
+    nodes.push_back(start_node({"--name", name, "--cluster-key-file", file, "--seeds", address_of(nodes[0]),
+                                "--services", std::string("c") + name + "=counter"}));
+  }
+  for (const auto& node : nodes) {
+    auto out = pulsing({"members", "--node", address_of(node), "--expect", "3", "--wait", "20s"});
+    REQUIRE_MESSAGE(out.first == 0, out.second);
+  }
+  const std::vector<std::string> old_ids = key_ids(nodes[0]);
+  REQUIRE(old_ids.size() == 1);
+
+  // Traffic: asks to a counter on every node, from the test's own node, all through the rotation.
+  NodeConfig config = test_process_config();
+  config.gossip = false;
+  Node client(config);
+  std::vector<AnyRef> counters;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    counters.push_back(client.resolve_at(nodes[i].endpoint(), std::string("c") + "abc"[i]).get());
+  }
+  std::atomic<bool> rotating{true};
+  std::atomic<int> answered{0}, failed{0};
+  std::thread traffic([&] {
+    for (std::size_t i = 0; rotating.load(); ++i) {
+      auto answer = counters[i % counters.size()].ask("add", {Value(1)}).result();
+      (answer.ok() ? answered : failed).fetch_add(1);
+    }
+  });
+
+  // The three steps, each on one node after another, each node seen to take it.
+  auto id_of = [](const std::string& key) { return security::ClusterKey::parse(key).id(); };
+  auto step = [&](const std::vector<std::string>& ring) {
+    KeyFiles::write(file, ring);
+    std::vector<std::string> ids;
+    for (const auto& key : ring) ids.push_back(id_of(key));
+    for (auto& node : nodes) {
+      node.hang_up();
+      REQUIRE(eventually([&] { return key_ids(node) == ids; }, 10s));
+    }
+  };
+  CHECK(old_ids == std::vector<std::string>{id_of(old_key)});
+  step({old_key, new_key});  // 1: the new key as a secondary everywhere
+  step({new_key, old_key});  // 2: the new key primary everywhere
+  step({new_key});           // 3: the old key removed
+
+  // Gossip goes on under the new key alone: every node hears the others after the last step.
+  for (const auto& node : nodes) {
+    const auto before = metric(node, "pulsing_gossip_datagrams_total{direction=\"in\"}");
+    CHECK(eventually([&] { return metric(node, "pulsing_gossip_datagrams_total{direction=\"in\"}") > before + 10; }, 10s));
+  }
+  rotating = false;
+  traffic.join();
+  CHECK(answered.load() > 0);
+  CHECK(failed.load() == 0);
+  const std::map<std::string, std::string> all_alive{{"a", "alive"}, {"b", "alive"}, {"c", "alive"}};
+  for (const auto& node : nodes) {
+    CHECK(members_seen_by(node) == all_alive);
+    CHECK(metric(node, "pulsing_gossip_failed_probes_total") == 0);  // nobody was ever suspected
+    CHECK(refused(node, "unknown_key") == 0);
+    CHECK(refused(node, "forged") == 0);
+  }
 }
 
 TEST_CASE("security: pulsing node refuses a key file that others may read, or none at all, saying why") {

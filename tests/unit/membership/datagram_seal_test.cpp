@@ -113,6 +113,21 @@ TEST_CASE("during a rotation a node opens datagrams sealed with any key of its r
   CHECK(old_only.open(promoted.seal(plain, kNow), kNow, opened) == Refusal::kUnknownKey);
 }
 
+TEST_CASE("new keys take effect at once, and what was admitted before stays a replay") {
+  const auto old_key = ClusterKey::generate();
+  const auto new_key = ClusterKey::generate();
+  DatagramSeal a(ring({old_key}), "prod"), b(ring({old_key}), "prod");
+  std::vector<std::byte> opened;
+  const auto before = a.seal(bytes_of("x"), kNow);
+  REQUIRE(b.open(before, kNow, opened) == Refusal::kNone);
+  b.set_keys(ring({new_key, old_key}));
+  CHECK(b.open(before, kNow, opened) == Refusal::kReplayed);
+  a.set_keys(ring({new_key}));
+  CHECK(b.open(a.seal(bytes_of("y"), kNow), kNow, opened) == Refusal::kNone);
+  b.set_keys(ring({ClusterKey::generate()}));
+  CHECK(b.open(a.seal(bytes_of("z"), kNow), kNow, opened) == Refusal::kUnknownKey);
+}
+
 TEST_CASE("a datagram stamped outside the replay window is stale") {
   auto key = ring({ClusterKey::generate()});
   SealOptions options;
