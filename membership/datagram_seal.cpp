@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <stdexcept>
 
@@ -11,17 +12,27 @@ namespace pulsing::membership {
 namespace {
 
 static_assert(DatagramSeal::kTagSize == crypto_aead_xchacha20poly1305_ietf_ABYTES);
-static_assert(DatagramSeal::kHeaderSize - 5 == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == 24);
 static_assert(crypto_aead_xchacha20poly1305_ietf_KEYBYTES == 32);
 
-void put_u64(std::byte* at, std::uint64_t value) {
-  for (int i = 0; i < 8; ++i) at[i] = static_cast<std::byte>(value >> (8 * i));
+// Where the header's fields are.
+constexpr std::size_t kKeyIdAt = 1, kKeyIdSize = 2, kSenderAt = 3, kSequenceAt = 11, kClockAt = 15;
+
+void put_le(std::byte* at, std::uint64_t value, int size) {
+  for (int i = 0; i < size; ++i) at[i] = static_cast<std::byte>(value >> (8 * i));
 }
 
-std::uint64_t get_u64(const std::byte* at) {
+std::uint64_t get_le(const std::byte* at, int size) {
   std::uint64_t value = 0;
-  for (int i = 7; i >= 0; --i) value = value << 8 | std::to_integer<std::uint64_t>(at[i]);
+  for (int i = size - 1; i >= 0; --i) value = value << 8 | std::to_integer<std::uint64_t>(at[i]);
   return value;
+}
+
+// The nonce of a datagram with this header: sender and sequence number, then zeros.
+std::array<unsigned char, 24> nonce_of(const std::byte* header) {
+  std::array<unsigned char, 24> nonce{};
+  std::memcpy(nonce.data(), header + kSenderAt, 12);
+  return nonce;
 }
 
 const unsigned char* uchars(const std::byte* bytes) { return reinterpret_cast<const unsigned char*>(bytes); }
@@ -74,16 +85,21 @@ void DatagramSeal::wipe() {
 
 std::vector<std::byte> DatagramSeal::seal(std::span<const std::byte> plain, std::uint64_t now_ms) {
   const Key& key = keys_.front();
+  if (sequence_ == UINT32_MAX) {  // numbers are never reused under one sender: become another
+    sender_ = random_sender();
+    sequence_ = 0;
+  }
   std::vector<std::byte> out(kOverhead + plain.size());
   out[0] = kSealedEncoding;
-  std::memcpy(out.data() + 1, key.id.data(), key.id.size());
-  put_u64(out.data() + 5, sender_);
-  put_u64(out.data() + 13, ++sequence_);
-  put_u64(out.data() + 21, now_ms);
+  std::memcpy(out.data() + kKeyIdAt, key.id.data(), kKeyIdSize);
+  put_le(out.data() + kSenderAt, sender_, 8);
+  put_le(out.data() + kSequenceAt, ++sequence_, 4);
+  put_le(out.data() + kClockAt, now_ms / 1000, 4);
   auto ad = associated_data({out.data(), kHeaderSize});
+  const auto nonce = nonce_of(out.data());
   unsigned long long written = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(uchars(out.data() + kHeaderSize), &written, uchars(plain.data()),
-                                             plain.size(), ad.data(), ad.size(), nullptr, uchars(out.data() + 5),
+                                             plain.size(), ad.data(), ad.size(), nullptr, nonce.data(),
                                              key.gossip.data());
   out.resize(kHeaderSize + written);
   return out;
@@ -92,32 +108,33 @@ std::vector<std::byte> DatagramSeal::seal(std::span<const std::byte> plain, std:
 Refusal DatagramSeal::open(std::span<const std::byte> datagram, std::uint64_t now_ms, std::vector<std::byte>& plain) {
   if (datagram.empty() || datagram[0] != kSealedEncoding) return Refusal::kUnsealed;
   if (datagram.size() < kOverhead) return Refusal::kMalformed;
-  const Key* key = find(datagram.subspan<1, 4>());
-  if (key == nullptr) return Refusal::kUnknownKey;
   auto ad = associated_data(datagram.first(kHeaderSize));
+  const auto nonce = nonce_of(datagram.data());
   auto sealed = datagram.subspan(kHeaderSize);
   plain.resize(sealed.size() - kTagSize);
-  unsigned long long written = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(uchars(plain.data()), &written, nullptr, uchars(sealed.data()),
-                                                 sealed.size(), ad.data(), ad.size(), uchars(datagram.data() + 5),
-                                                 key->gossip.data()) != 0) {
-    return Refusal::kForged;
+  // Two bytes of id: two keys of a ring may share them (1 in 65,536), so each that does is tried.
+  bool named = false, opened = false;
+  for (const Key& key : keys_) {
+    if (std::memcmp(key.id.data(), datagram.data() + kKeyIdAt, kKeyIdSize) != 0) continue;
+    named = true;
+    unsigned long long written = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(uchars(plain.data()), &written, nullptr, uchars(sealed.data()),
+                                                   sealed.size(), ad.data(), ad.size(), nonce.data(),
+                                                   key.gossip.data()) == 0) {
+      plain.resize(written);
+      opened = true;
+      break;
+    }
   }
-  plain.resize(written);
-  switch (guard_.admit(get_u64(datagram.data() + 5), get_u64(datagram.data() + 13), get_u64(datagram.data() + 21),
+  if (!opened) return named ? Refusal::kForged : Refusal::kUnknownKey;
+  const std::uint64_t clock_ms = get_le(datagram.data() + kClockAt, 4) * 1000;
+  switch (guard_.admit(get_le(datagram.data() + kSenderAt, 8), get_le(datagram.data() + kSequenceAt, 4), clock_ms,
                        now_ms)) {
     case ReplayGuard::Verdict::kFresh: return Refusal::kNone;
     case ReplayGuard::Verdict::kStale: return Refusal::kStale;
     case ReplayGuard::Verdict::kReplayed: return Refusal::kReplayed;
   }
   return Refusal::kForged;
-}
-
-const DatagramSeal::Key* DatagramSeal::find(std::span<const std::byte, 4> id) const {
-  for (const Key& key : keys_) {
-    if (std::memcmp(key.id.data(), id.data(), id.size()) == 0) return &key;
-  }
-  return nullptr;
 }
 
 std::span<const unsigned char> DatagramSeal::associated_data(std::span<const std::byte> header) {

@@ -5,21 +5,22 @@
 //
 //   offset  bytes  field
 //   0       1      kSealedEncoding (2): plain packets start with 0 or 1 (codec.hpp)
-//   1       4      the sealing key's id (ClusterKey::id_bytes)
-//   5       8      sender: a random number drawn at every start of the sending node
-//   13      8      sequence number, 1, 2, 3... per sender
-//   21      8      the sender's wall clock, milliseconds since the Unix epoch
-//   29      n      the plain datagram (codec.hpp's encoding), encrypted
-//   29+n    16     the authentication tag
+//   1       2      the sealing key's id, its first two bytes (ClusterKey::id_bytes)
+//   3       8      sender: a random number drawn at every start of the sending node
+//   11      4      sequence number, 1, 2, 3... per sender
+//   15      4      the sender's wall clock, seconds since the Unix epoch
+//   19      n      the plain datagram (codec.hpp's encoding), encrypted
+//   19+n    16     the authentication tag
 //
 // Integers are little-endian. The cipher is XChaCha20-Poly1305 (libsodium's IETF AEAD) under the
-// key's gossip subkey (KeyPurpose::kGossip). Its 24-byte nonce is bytes 5..28 (sender, sequence
-// and clock: never repeated under one key, since a sender never reuses a number and senders
-// are random); the associated data is bytes 0..28 followed by the cluster name, so a datagram
-// of another cluster sharing the key does not open either. Nothing of a datagram reaches a
-// parser before its tag is checked. The seal costs 45 bytes per datagram.
+// key's gossip subkey (KeyPurpose::kGossip). Its 24-byte nonce is the sender and the sequence
+// number followed by 12 zero bytes: never repeated under one key, since a sender never reuses a
+// number (at 2^32 - 1 it draws a new sender) and senders are random. The associated data is
+// bytes 0..18 followed by the cluster name, so a datagram of another cluster sharing the key
+// does not open either. Nothing of a datagram reaches a parser before its tag is checked. The
+// seal costs 35 bytes per datagram (memberlist's keyring: 29, with no replay protection).
 //
-// open() tries the key the datagram names, among the keyring's (so that during a rotation a
+// open() tries the keys of the ring whose id starts as the datagram says (so that during a rotation a
 // node opens what is sealed with either key, and seals with its primary), then asks the
 // ReplayGuard whether the authenticated header is new.
 //
@@ -67,7 +68,7 @@ const char* to_string(Refusal refusal);
 
 class DatagramSeal {
  public:
-  static constexpr std::size_t kHeaderSize = 29;
+  static constexpr std::size_t kHeaderSize = 19;
   static constexpr std::size_t kTagSize = 16;
   static constexpr std::size_t kOverhead = kHeaderSize + kTagSize;
 
@@ -92,7 +93,6 @@ class DatagramSeal {
     security::ClusterKey::IdBytes id;
     std::array<unsigned char, 32> gossip;  // wiped on destruction
   };
-  const Key* find(std::span<const std::byte, 4> id) const;
   void wipe();  // forgets keys_, zeroing them
   // The associated data of a datagram with this header: the header, then the cluster name.
   std::span<const unsigned char> associated_data(std::span<const std::byte> header);
@@ -100,7 +100,7 @@ class DatagramSeal {
   std::vector<Key> keys_;  // the primary first
   std::string cluster_;
   std::uint64_t sender_;
-  std::uint64_t sequence_ = 0;
+  std::uint32_t sequence_ = 0;
   ReplayGuard guard_;
   std::vector<unsigned char> ad_;  // associated_data()'s buffer
 };

@@ -240,6 +240,9 @@ class UdpDriver::Loop {
     Packet packet;
     try {
       packet = decode(bytes, limits_);
+      // A sealed packet leaves its cluster out: the seal's associated data carried it, and only
+      // a datagram of this cluster opened.
+      if (seal_ != nullptr) packet.cluster = cluster_;
     } catch (const PacketError& e) {
       std::lock_guard lock(mutex_);
       if (stats_.bad_packets++ % 1000 == 0) {
@@ -292,8 +295,12 @@ class UdpDriver::Loop {
 
   void carry_out(Output& out) {
     for (auto& o : out.packets) {
-      auto bytes = encode(o.packet);
-      send(o.to, seal_ != nullptr ? seal_->seal(bytes, wall_clock_ms()) : std::move(bytes));
+      if (seal_ == nullptr) {
+        send(o.to, encode(o.packet));
+        continue;
+      }
+      o.packet.cluster.clear();  // bound in by the seal instead (on_datagram)
+      send(o.to, seal_->seal(encode(o.packet), wall_clock_ms()));
     }
     for (const auto& e : out.events) {
       for (const auto& handler : handlers_) handler(e);

@@ -5,7 +5,8 @@
 // retried like a seed that does not answer.
 //
 // With a keyring every datagram is sealed (datagram_seal.hpp) and only sealed ones that open
-// are decoded: a node without the key, or with another, never becomes a member. Refused
+// are decoded: a node without the key, or with another, never becomes a member. (The packets
+// inside leave their cluster name out: the seal binds it in.) Refused
 // datagrams (by Refusal) and bad packets (garbage, another protocol version, too large) are
 // dropped and counted; the node goes on. A node whose seeds stay silent logs that it runs alone, and keeps trying.
 //

@@ -6,7 +6,7 @@
 // (shared by every process on the machine). The first line is {"event":"started",...}. SIGTERM
 // or SIGINT makes it leave the cluster gracefully and exit.
 //
-//   gossip_node --port P --name NAME [--seed host:port]... [--bind 127.0.0.1]
+//   gossip_node --port P --name NAME [--seed host:port]... [--bind 127.0.0.1] [--key HEX]
 #include <csignal>
 #include <cstdio>
 #include <mutex>
@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
   app.add_option("--name", name, "member name, unique in the cluster")->required();
   app.add_option("--seed", seeds, "host:port of a member to join through (repeatable)");
   app.add_option("--bind", bind, "the address to listen on");
+  std::string key;
+  app.add_option("--key", key, "a cluster key, 64 hex digits: gossip is sealed with it");
   CLI11_PARSE(app, argc, argv);
 
   sigset_t stop_signals;
@@ -60,6 +62,10 @@ int main(int argc, char** argv) {
   config.listen = "tcp://" + bind + ":" + std::to_string(port);
   config.seeds = seeds;
   config.membership.name = name;
+  if (!key.empty()) {
+    config.cluster_keys = std::make_shared<const pulsing::security::Keyring>(
+        std::vector<pulsing::security::ClusterKey>{pulsing::security::ClusterKey::parse(key)});
+  }
   pulsing::Node node(config);
   node.on_member_event([&node](const pulsing::membership::MemberEvent& e) {
     print_event(pulsing::membership::to_string(e.kind), e.member.name, count_alive(node));

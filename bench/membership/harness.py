@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -45,8 +46,12 @@ def log(*parts):
     print(LOG_TAG, *parts, file=sys.stderr, flush=True)
 
 
+# Fields every JSON line carries (--keys adds "keys": true).
+_every_line = {}
+
+
 def emit(obj):
-    print(json.dumps(obj), flush=True)
+    print(json.dumps(dict(obj, **_every_line)), flush=True)
 
 
 def now_ns():
@@ -238,6 +243,8 @@ class Cluster:
 
     def _argv(self, i, port, seed_port):
         argv = [self.args.bin, "--port", str(port), "--name", "node%d" % i]
+        if self.args.key:
+            argv += ["--key", self.args.key]  # the same for every node of the run
         if seed_port is not None:
             argv += ["--seed", "127.0.0.1:%d" % seed_port]
         return argv
@@ -544,6 +551,8 @@ def in_netns_or_reexec(args, workload):
             "--nodes", str(args.nodes), "--seed-rng", str(args.seed_rng + 1000)]
     if args.log_dir:
         argv += ["--log-dir", args.log_dir]
+    if args.keys:
+        argv += ["--keys"]
     budget = CONVERGE_TIMEOUT_S + max(args.m4_seconds, args.cost_seconds) + 120
     log("%s: entering a new network namespace (unshare -n)" % workload)
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
@@ -715,7 +724,13 @@ def main():
     ap.add_argument("--log-dir", help="keep every node's stderr here")
     ap.add_argument("--seed-rng", type=int, default=1, help="seed for victims and ports")
     ap.add_argument("--inside-netns", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--keys", action="store_true",
+                    help="gossip encrypted: pulsing sealed with a cluster key, memberlist with its keyring "
+                         "(SecretKey, AES-256-GCM); one random key per harness run")
     args = ap.parse_args()
+    args.key = secrets.token_hex(32) if args.keys else None
+    if args.keys:
+        _every_line["keys"] = True
 
     if args.inside_netns:
         global LOG_TAG

@@ -3,10 +3,11 @@
 # node processes for pulsing (gossip_node) and hashicorp/memberlist 0.2.2 (memberlist_node),
 # workload by workload so that machine noise hits both alike, then S1 on the simulator.
 #
-#   bench/membership/run.sh [--quick] [WORKLOAD...]   default: M1-16 M1-48 M2 M3 M4 cost S1
+#   bench/membership/run.sh [--quick] [--keys] [WORKLOAD...]   default: M1-16 M1-48 M2 M3 M4 cost S1
 #
 # Stdout carries one JSON line per workload and system (harness.py's and sim_scale's); progress
-# goes to stderr. --quick: 2 runs per workload, M4 for 20 s, S1 at 1,000 nodes only.
+# goes to stderr. --quick: 2 runs per workload, M4 for 20 s, S1 at 1,000 nodes only. --keys: gossip
+# encrypted on both sides (pulsing's sealed datagrams, memberlist's keyring), lines marked "keys".
 # Installs what it needs: the project's dependencies, iptables (M4 drops 10% of UDP inside a
 # network namespace of its own; cost counts bytes there), Go and Debian's memberlist.
 set -euo pipefail
@@ -14,12 +15,14 @@ cd "$(dirname "$0")/../.."
 
 build=build-bench
 quick=()
+keys=()
 workloads=()
 while (($#)); do
   case $1 in
     --quick) quick=(--quick); shift ;;
+    --keys) keys=(--keys); shift ;;
     M1-16 | M1-48 | M2 | M3 | M4 | cost | S1) workloads+=("$1"); shift ;;
-    *) echo "usage: bench/membership/run.sh [--quick] [M1-16|M1-48|M2|M3|M4|cost|S1]..." >&2; exit 2 ;;
+    *) echo "usage: bench/membership/run.sh [--quick] [--keys] [M1-16|M1-48|M2|M3|M4|cost|S1]..." >&2; exit 2 ;;
   esac
 done
 ((${#workloads[@]})) || workloads=(M1-16 M1-48 M2 M3 M4 cost S1)
@@ -45,6 +48,6 @@ for w in "${workloads[@]}"; do
   for sys in pulsing memberlist; do
     prog=$build/bench/membership/gossip_node
     [[ $sys == memberlist ]] && prog=$build/membership/memberlist_node
-    python3 bench/membership/harness.py --system "$sys" --bin "$prog" --workloads "$w" "${quick[@]}"
+    python3 bench/membership/harness.py --system "$sys" --bin "$prog" --workloads "$w" "${quick[@]}" "${keys[@]}"
   done
 done

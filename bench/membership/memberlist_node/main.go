@@ -21,6 +21,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"log"
@@ -107,6 +108,7 @@ func main() {
 	bind := flag.String("bind", "127.0.0.1", "address to bind and advertise")
 	var seeds seedList
 	flag.Var(&seeds, "seed", "host:port of a member to join (repeatable)")
+	key := flag.String("key", "", "64 hex digits: an AES-256 key for memberlist's keyring (gossip encrypted)")
 	flag.Parse()
 	if *port <= 0 || *port > 65535 {
 		fmt.Fprintln(os.Stderr, "memberlist_node: --port P is required")
@@ -126,6 +128,14 @@ func main() {
 	conf.AdvertisePort = *port
 	conf.Events = p
 	conf.Logger = log.New(os.Stderr, *name+" ", log.LstdFlags|log.Lmicroseconds)
+	if *key != "" {
+		secret, err := hex.DecodeString(*key)
+		if err != nil || len(secret) != 32 {
+			fmt.Fprintln(os.Stderr, "memberlist_node: --key takes 64 hex digits")
+			os.Exit(2)
+		}
+		conf.SecretKey = secret
+	}
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)

@@ -63,7 +63,7 @@ TEST_CASE("every altered byte, another key, another cluster and plain packets ar
       INFO("byte " << i);
       // The encoding byte and the key id decide what is tried; every other byte fails the tag.
       if (i == 0) CHECK(r == Refusal::kUnsealed);
-      else if (i < 5) CHECK(r == Refusal::kUnknownKey);
+      else if (i < 3) CHECK(r == Refusal::kUnknownKey);
       else CHECK(r == Refusal::kForged);
     }
   }
@@ -78,7 +78,7 @@ TEST_CASE("every altered byte, another key, another cluster and plain packets ar
   SUBCASE("another key claiming our key's id") {
     DatagramSeal forger(ring({ClusterKey::generate()}), "prod");
     auto forged = forger.seal(plain, kNow);
-    std::copy(sealed.begin() + 1, sealed.begin() + 5, forged.begin() + 1);
+    std::copy(sealed.begin() + 1, sealed.begin() + 3, forged.begin() + 1);
     DatagramSeal b(key, "prod");
     CHECK(b.open(forged, kNow, opened) == Refusal::kForged);
   }
