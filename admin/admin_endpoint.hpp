@@ -6,6 +6,8 @@
 //   GET /metrics   Prometheus text (admin/metrics.hpp)
 //   GET /members   JSON: members_view        GET /actors   JSON: actors_view
 //   GET /          the list of these; any other path: 404 naming them
+// With a bearer token, every path but /health and /ready answers 401 unless the request says
+// `Authorization: Bearer TOKEN` (compared in constant time).
 //
 // Ownership: borrows the node, which must outlive the endpoint (stop() it first).
 // Thread-safety: every member from any thread.
@@ -22,9 +24,10 @@ namespace pulsing::admin {
 
 class AdminEndpoint {
  public:
-  // Binds `bind` ("host:port"; port 0 picks one) and serves at once. Throws std::runtime_error
-  // naming the address when it cannot bind.
-  AdminEndpoint(Node& node, const std::string& bind);
+  // Binds `bind` ("host:port"; port 0 picks one) and serves at once; `bearer_token` (empty:
+  // none) guards what is not a probe. Throws std::runtime_error naming the address when it
+  // cannot bind.
+  AdminEndpoint(Node& node, const std::string& bind, std::string bearer_token = {});
   ~AdminEndpoint();  // stop()
   AdminEndpoint(const AdminEndpoint&) = delete;
   AdminEndpoint& operator=(const AdminEndpoint&) = delete;
@@ -38,8 +41,11 @@ class AdminEndpoint {
 
  private:
   HttpResponse handle(const HttpRequest& request);
+  HttpResponse route(const HttpRequest& request);
+  bool authorized(const HttpRequest& request) const;
 
   Node& node_;
+  const std::string token_digest_;  // of the bearer token (BLAKE2b); empty without one
   std::atomic<bool> draining_{false};
   HttpServer server_;  // last: its thread calls handle(), which uses the members above
 };

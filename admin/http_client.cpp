@@ -20,7 +20,7 @@ enum class Step { kResolve, kConnect, kSend, kRead, kDone };
 }  // namespace
 
 HttpResult http_get(const std::string& host_text, std::uint16_t port, const std::string& target,
-                    std::chrono::milliseconds timeout) {
+                    std::chrono::milliseconds timeout, const std::string& bearer_token) {
   // "[::1]" as well as "::1".
   bool bracketed = host_text.size() > 2 && host_text.front() == '[' && host_text.back() == ']';
   const std::string host = bracketed ? host_text.substr(1, host_text.size() - 2) : host_text;
@@ -33,6 +33,7 @@ HttpResult http_get(const std::string& host_text, std::uint16_t port, const std:
   http::request<http::empty_body> request{http::verb::get, target, 11};
   request.set(http::field::host, where);
   request.set(http::field::user_agent, "pulsing");
+  if (!bearer_token.empty()) request.set(http::field::authorization, "Bearer " + bearer_token);
   request.keep_alive(false);
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxBody);

@@ -26,8 +26,9 @@ struct HttpResult {
 //   "cannot resolve 'nosuchhost': Host not found (authoritative)"
 // A host name is resolved first (an address is not); a name server that does not answer is not
 // interrupted by the timeout, so with a host name the call may last longer.
+// With `bearer_token`, the request says `Authorization: Bearer TOKEN` (an admin endpoint's token).
 // REQUIRES: target starts with '/'.
 HttpResult http_get(const std::string& host, std::uint16_t port, const std::string& target,
-                    std::chrono::milliseconds timeout);
+                    std::chrono::milliseconds timeout, const std::string& bearer_token = {});
 
 }  // namespace pulsing::admin

@@ -157,6 +157,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto question = target.find('?');
     request.target = std::string(target.substr(0, question));
     if (question != std::string_view::npos) request.query = std::string(target.substr(question + 1));
+    if (auto it = req.find(http::field::authorization); it != req.end()) {
+      request.authorization = std::string(it->value().data(), it->value().size());
+    }
 
     HttpResponse answer;
     try {
@@ -172,6 +175,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     Response res = text_response(static_cast<unsigned>(answer.status), req.version(), std::move(answer.body));
     res.set(http::field::content_type, answer.content_type);
+    if (!answer.www_authenticate.empty()) res.set(http::field::www_authenticate, answer.www_authenticate);
     if (answer.status == 204 || answer.status == 304) {
       res.body().clear();  // they have no body, and so no Content-Length either
       res.erase(http::field::content_length);

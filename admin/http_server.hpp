@@ -35,12 +35,14 @@ struct HttpRequest {
   std::string method;  // "GET" or "HEAD" (the only ones that reach the handler)
   std::string target;  // the path, without the query: "/metrics"; not percent-decoded
   std::string query;   // what followed '?', not decoded; empty when there was none
+  std::string authorization;  // the Authorization header's value; empty when there was none
 };
 
 struct HttpResponse {
   int status = 200;  // 200..599; anything else is replaced by a 500 naming it
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;  // dropped for 204 and 304, which have none
+  std::string www_authenticate;  // the WWW-Authenticate header of a 401; none when empty
 };
 
 struct HttpServerLimits {

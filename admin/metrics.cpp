@@ -134,6 +134,8 @@ std::string prometheus_text(const Node& node) {
             s.gossip.protocol.failed_probes);
   e.counter("pulsing_gossip_refutations_total", "Suspicions of this node (or its death) that it denied.",
             s.gossip.protocol.refutations);
+  e.gauge("pulsing_insecure", "1 when this node runs without a cluster key: its gossip is not authenticated.",
+          node.cluster_keys() == nullptr ? 1 : 0);
   if (auto keys = node.cluster_keys()) {
     // One sample per key of the ring; the value is its place: 0 the primary, then secondaries.
     std::vector<std::pair<std::string, std::uint64_t>> ring;

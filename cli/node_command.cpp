@@ -47,6 +47,8 @@ struct NodeOptions {
   std::string log_level = "info";
   std::string cluster_key_file;
   std::string replay_window = "30s";
+  std::string admin_token_file;
+  bool insecure = false;
   std::string config;
 };
 
@@ -107,6 +109,31 @@ admin::HostPort host_port(const std::string& text, const char* flag) {
   }
 }
 
+// Secure by default: a node that other machines can reach refuses to start unprotected. Without
+// a cluster key anyone who reaches its port could join the cluster (loopback is the quick
+// developer mode, out of their reach); an admin endpoint they can reach needs a token.
+// --insecure starts it anyway, with a warning.
+void refuse_insecure_exposure(const NodeOptions& options, const admin::HostPort& listen, bool keyed,
+                              const std::string& admin_bind, bool admin_exposed, bool admin_token) {
+  std::vector<std::string> problems;
+  if (!keyed && !is_loopback_host(listen.host)) {
+    problems.push_back(fmt::format("--listen {} is reachable from other machines, and without a cluster key "
+                                   "anyone there can join the cluster: give --cluster-key-file FILE "
+                                   "(`pulsing keygen FILE` makes one; every node needs the same)",
+                                   options.listen));
+  }
+  if (admin_exposed && !admin_token) {
+    problems.push_back(fmt::format("--admin {} is reachable from other machines: give --admin-token-file FILE, or "
+                                   "keep the admin endpoint on 127.0.0.1",
+                                   admin_bind));
+  }
+  if (problems.empty()) return;
+  if (!options.insecure) {
+    throw CliError(kUsage, fmt::format("{} (or --insecure to start unprotected anyway)", fmt::join(problems, "; ")));
+  }
+  for (const auto& problem : problems) log().warn("--insecure: starting anyway, unprotected: {}", problem);
+}
+
 // SIGHUP: the key file is read again and its keys replace the node's (a step of a rolling
 // rotation). A file that cannot be read leaves the keys in use as they are.
 void reload_keys(Node& node, const NodeOptions& options, const std::string& name) {
@@ -138,10 +165,12 @@ int run_node(const NodeOptions& options) {
   for (const auto& seed : seeds) host_port(seed, "--seeds");
   std::string admin_bind = options.admin;
   if (admin_bind.empty()) {
-    // Beside the node's port, so that several nodes on one host do not collide.
-    admin_bind = admin::join_host_port(listen.host, listen.port == 0 ? 0 : static_cast<std::uint16_t>(listen.port + 1000));
+    // Loopback, beside the node's port (so that several nodes on one host do not collide): the
+    // endpoint shows the cluster's inner workings, and is for this machine unless asked.
+    admin_bind = admin::join_host_port("127.0.0.1", listen.port == 0 ? 0 : static_cast<std::uint16_t>(listen.port + 1000));
   }
-  if (admin_bind != "off") host_port(admin_bind, "--admin");
+  const bool admin_on = admin_bind != "off";
+  const bool admin_exposed = admin_on && !is_loopback_host(host_port(admin_bind, "--admin").host);
   std::vector<ServiceSpec> services;
   try {
     services = parse_services(options.services);
@@ -150,13 +179,18 @@ int run_node(const NodeOptions& options) {
   }
 
   std::shared_ptr<const security::Keyring> keys;
-  if (!options.cluster_key_file.empty()) {
-    try {
+  std::string admin_token;
+  const char* reading = "--cluster-key-file";
+  try {
+    if (!options.cluster_key_file.empty()) {
       keys = std::make_shared<const security::Keyring>(security::read_key_file(options.cluster_key_file));
-    } catch (const security::KeyError& e) {
-      throw CliError(kUsage, fmt::format("--cluster-key-file: {}", e.what()));
     }
+    reading = "--admin-token-file";
+    if (!options.admin_token_file.empty()) admin_token = security::read_token_file(options.admin_token_file);
+  } catch (const security::KeyError& e) {
+    throw CliError(kUsage, fmt::format("{}: {}", reading, e.what()));
   }
+  refuse_insecure_exposure(options, listen, keys != nullptr, admin_bind, admin_exposed, !admin_token.empty());
 
   log().set_level(spdlog::level::from_str(options.log_level));
 
@@ -190,9 +224,9 @@ int run_node(const NodeOptions& options) {
   admin::NodeService::serve(*node).get();
   for (const auto& spec : services) spawn_service(*node, spec);
   std::unique_ptr<admin::AdminEndpoint> endpoint;
-  if (admin_bind != "off") {
+  if (admin_on) {
     try {
-      endpoint = std::make_unique<admin::AdminEndpoint>(*node, admin_bind);
+      endpoint = std::make_unique<admin::AdminEndpoint>(*node, admin_bind, std::move(admin_token));
     } catch (const std::exception& e) {
       throw CliError(kFailed, fmt::format("cannot serve the admin endpoint on {}: {} (choose another with --admin, "
                                           "or --admin off)",
@@ -241,7 +275,7 @@ void add_node_command(CLI::App& app, Command& chosen) {
       ->envname("PULSING_SEEDS");
   sub->add_option("--name", options->name, "this node's name in the cluster (default: its advertised HOST:PORT)")
       ->envname("PULSING_NAME");
-  sub->add_option("--admin", options->admin, "the admin HTTP endpoint, HOST:PORT or 'off' (default: the listen host, port + 1000)")
+  sub->add_option("--admin", options->admin, "the admin HTTP endpoint, HOST:PORT or 'off' (default: 127.0.0.1, the listen port + 1000)")
       ->envname("PULSING_ADMIN");
   sub->add_option("--services", options->services,
                   "built-in services to host, KIND or NAME=KIND, comma separated; kinds: echo, calculator, counter, kv, tokens")
@@ -260,6 +294,14 @@ void add_node_command(CLI::App& app, Command& chosen) {
                   "the cluster key (`pulsing keygen FILE` makes one; mode 0600): gossip is sealed with it, and "
                   "only nodes holding it are heard")
       ->envname("PULSING_CLUSTER_KEY_FILE");
+  sub->add_option("--admin-token-file", options->admin_token_file,
+                  "a file holding the admin endpoint's bearer token (mode 0600): every path but /health and "
+                  "/ready then needs 'Authorization: Bearer TOKEN'")
+      ->envname("PULSING_ADMIN_TOKEN_FILE");
+  sub->add_flag("--insecure", options->insecure,
+                "start even when other machines can reach this node unprotected (no cluster key, or an admin "
+                "endpoint without a token); logged, and /metrics shows pulsing_insecure 1")
+      ->envname("PULSING_INSECURE");
   sub->add_option("--replay-window", options->replay_window,
                   "with a key: gossip stamped further than this from our clock is refused (a capture sent again, "
                   "or a clock far off)")

@@ -37,6 +37,11 @@ bool is_wildcard_host(std::string_view host) {
   return host == "0.0.0.0" || host == "[::]" || host == "::" || host == "*";
 }
 
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  return host.starts_with("127.") && is_numeric_host(host);
+}
+
 std::shared_ptr<HostLookup> HostLookup::start(std::string host, LookupFunction lookup, std::function<void()> wake) {
   std::shared_ptr<HostLookup> pending(new HostLookup(std::move(host)));
   if (!lookup) lookup = lookup_ipv4;

@@ -30,6 +30,10 @@ bool is_numeric_host(std::string_view host);
 // interface: no address another node could reach this one at.
 bool is_wildcard_host(std::string_view host);
 
+// Whether `host` is written as this machine's loopback: "localhost", 127.x.y.z, ::1. Any other
+// name may reach other machines (conservatively: names are not looked up).
+bool is_loopback_host(std::string_view host);
+
 class HostLookup {
  public:
   // Starts looking up `host` with `lookup` (lookup_ipv4 when empty); `wake`, if set, is called on

@@ -19,11 +19,13 @@ trap cleanup EXIT
 step() { printf '\n== %s\n' "$*"; }
 show() { printf '$ pulsing %s\n' "$*"; "$pulsing" "$@"; }
 
-# start_node N ARGS...: starts node N on a free port; sets address[N] once it printed "ready".
+# start_node N ARGS...: starts node N on a free port, with the demo's cluster key; sets
+# address[N] once it printed "ready".
 declare -A address
 start_node() {
   local n=$1; shift
-  "$pulsing" node --listen 127.0.0.1:0 --name "node$n" --workers 2 "$@" >"$work/node$n.out" 2>"$work/node$n.log" &
+  "$pulsing" node --listen 127.0.0.1:0 --name "node$n" --workers 2 --cluster-key-file "$work/cluster.key" "$@" \
+    >"$work/node$n.out" 2>"$work/node$n.log" &
   pids+=($!)
   for _ in $(seq 100); do  # up to 10 s
     if read -r word endpoint _ <"$work/node$n.out" 2>/dev/null && [[ $word == ready ]]; then
@@ -47,6 +49,9 @@ wait_state() {
   echo "node$1 did not see $2 $3 within 30 s" >&2
   exit 1
 }
+
+step "A cluster key: only nodes that hold it can join (gossip is sealed with it)"
+show keygen "$work/cluster.key"
 
 step "Three nodes on 127.0.0.1: node1 hosts 'service' (a calculator) and 'tokens' (a token stream)"
 start_node 1 --services service=calculator,tokens

@@ -302,6 +302,18 @@ done
 echo "   node1 sees:"
 member_states "$(members_json node1)" | sed 's/^/     /'
 
+phase "the keygen service made the cluster key, and every node seals its gossip with it"
+keygen=$(compose ps -a -q keygen)
+[[ $(docker inspect -f '{{.State.ExitCode}}' "$keygen") == 0 ]] || fail "the keygen service failed"
+key_id=
+for node in node1 node2 node3; do
+  line=$(docker logs "${cid[$node]}" 2>&1 | grep -o 'gossip sealed with cluster key [0-9a-f]*' || true)
+  [[ -n $line ]] || fail "$node did not say that it seals its gossip"
+  [[ -z $key_id || $key_id == "${line##* }" ]] || fail "$node uses key ${line##* }, another node $key_id"
+  key_id=${line##* }
+done
+echo "   node1, node2, node3: gossip sealed with cluster key $key_id"
+
 # healthy NODE: the image's HEALTHCHECK (pulsing health, GET /health) passes in NODE.
 healthy() {
   seen="$1: $(docker inspect -f '{{.State.Health.Status}}' "${cid[$1]}")"

@@ -64,10 +64,11 @@ inline admin::HostPort admin_of(const NodeProcess& child) {
   return admin::split_host_port(rest.substr(13));
 }
 
-// GET `path` from a child's admin endpoint.
-inline admin::HttpResult admin_get(const NodeProcess& child, const std::string& path) {
+// GET `path` from a child's admin endpoint (with its bearer token, if it has one).
+inline admin::HttpResult admin_get(const NodeProcess& child, const std::string& path,
+                                   const std::string& bearer_token = {}) {
   auto where = admin_of(child);
-  return admin::http_get(where.host, where.port, path, 5s);
+  return admin::http_get(where.host, where.port, path, 5s, bearer_token);
 }
 
 // The value of `sample` (a metric's name with its labels, as /metrics writes them:

@@ -301,6 +301,46 @@ TEST_CASE("security: pulsing node refuses a key file that others may read, or no
   CHECK(said.find("--replay-window takes a duration") != std::string::npos);
 }
 
+TEST_CASE("security: with a token, the admin endpoint answers 401 to what is not a probe without it") {
+  KeyFiles keys;
+  const std::string token_file = keys.make("admin.token");  // 64 hex digits serve as a token too
+  const std::string token = KeyFiles::keys_in(token_file).at(0);
+  auto a = start_node({"--name", "a", "--admin-token-file", token_file});
+  for (const char* path : {"/metrics", "/members", "/actors", "/"}) {
+    INFO(path);
+    CHECK(admin_get(a, path).status == 401);
+    CHECK(admin_get(a, path, "not-the-token-but-long-enough").status == 401);
+    CHECK(admin_get(a, path, token).status == 200);
+  }
+  CHECK(admin_get(a, "/health").status == 200);
+  CHECK(admin_get(a, "/ready").status == 200);
+  CHECK(admin_get(a, "/metrics", token).body.find("pulsing_insecure 1") != std::string::npos);  // no cluster key
+}
+
+TEST_CASE("security: a node other machines can reach refuses to start unprotected, unless --insecure") {
+  // Refused before anything is bound: nothing listens beyond loopback.
+  auto [listen_status, listen_why] =
+      pulsing({"node", "--listen", "0.0.0.0:0", "--advertise", "127.0.0.1:7999", "--admin", "off"});
+  CHECK(listen_status == 2);
+  CHECK(listen_why.find("--cluster-key-file") != std::string::npos);
+  CHECK(listen_why.find("--insecure") != std::string::npos);
+  auto [admin_status, admin_why] = pulsing({"node", "--listen", "127.0.0.1:0", "--admin", "0.0.0.0:0"});
+  CHECK(admin_status == 2);
+  CHECK(admin_why.find("--admin-token-file") != std::string::npos);
+
+  // --insecure starts it, in a network namespace of its own (only its own loopback, down): an
+  // address on every interface there reaches no other machine.
+  if (NodeProcess::run_program("/usr/bin/unshare", {"-n", "true"}, 10s).first != 0) {
+    MESSAGE("unshare -n is not permitted here (not root): the --insecure start is not tried");
+    return;
+  }
+  auto insecure = NodeProcess::start_program(
+      "/usr/bin/unshare", {"-n", "--", PULSING_CLI_PATH, "node", "--listen", "0.0.0.0:0", "--advertise",
+                           "127.0.0.1:7999", "--admin", "0.0.0.0:0", "--insecure"});
+  CHECK(insecure.running());
+  CHECK(insecure.terminate() == 0);
+}
+
 TEST_CASE("security: a forged death at incarnation 2^64-1 is refused, and its member stays alive") {
   // Without a key (loopback developer mode), where an outsider can speak the protocol at all:
   // the forgery that would have made every node mark `c` gone for good.

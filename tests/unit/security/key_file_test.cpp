@@ -120,5 +120,21 @@ TEST_CASE("bad key files are refused with the file, the line and the reason") {
   CHECK(key_error([&] { read_key_file(link); }).find("symbolic link") != std::string::npos);
 }
 
+TEST_CASE("an admin token file gives its first token line, and is refused when open, short or odd") {
+  TempDir dir;
+  std::string path = dir.file("admin.token");
+  write_file(path, "# the admin token\n\n  0123456789abcdef0123  \nsecond line ignored\n", 0600);
+  CHECK(read_token_file(path) == "0123456789abcdef0123");
+
+  write_file(path, "0123456789abcdef0123\n", 0644);
+  CHECK(key_error([&] { read_token_file(path); }).find("admin token file " + path) != std::string::npos);
+  write_file(path, "short\n", 0600);
+  CHECK(key_error([&] { read_token_file(path); }).find("use at least 16") != std::string::npos);
+  write_file(path, "0123456789 abcdef0123\n", 0600);
+  CHECK(key_error([&] { read_token_file(path); }).find("printable ASCII") != std::string::npos);
+  write_file(path, "# nothing\n", 0600);
+  CHECK(key_error([&] { read_token_file(path); }).find("holds no token") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace pulsing::security
