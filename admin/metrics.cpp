@@ -84,6 +84,8 @@ std::string prometheus_text(const Node& node) {
   e.gauge("pulsing_transport_links", "Connections this node opened to other nodes and holds now (up, or trying).",
           s.transport.links);
   e.counter("pulsing_ask_timeouts_total", "Remote asks that got no answer in time.", s.ask_timeouts);
+  e.counter("pulsing_foreign_replies_total", "Replies that did not come from the node asked: dropped.",
+            s.foreign_replies);
   e.labelled("counter", "pulsing_handler_errors_total", "Failures returned by this node's handlers, by category.",
              "category",
              {{"business", errors(ErrorCategory::kBusiness)},

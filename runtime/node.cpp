@@ -187,6 +187,7 @@ NodeStats Node::stats() const {
   s.tells_out = read(m.tells_out);
   s.streams_out = read(m.streams_out);
   s.ask_timeouts = read(m.ask_timeouts);
+  s.foreign_replies = read(m.foreign_replies);
   for (std::size_t i = 0; i < s.handler_errors.size(); ++i) s.handler_errors[i] = read(m.handler_errors[i]);
   s.restarts = read(m.restarts);
   s.mailbox_refused = read(m.mailbox_refused);

@@ -113,6 +113,7 @@ struct NodeStats {
   std::uint64_t asks_in = 0, tells_in = 0, streams_in = 0;
   std::uint64_t asks_out = 0, tells_out = 0, streams_out = 0;
   std::uint64_t ask_timeouts = 0;  // remote asks that got no answer in time
+  std::uint64_t foreign_replies = 0;  // replies that did not come from the node asked: dropped
   // Failures this node's handlers returned, indexed by ErrorCategory.
   std::array<std::uint64_t, 4> handler_errors{};
   std::uint64_t restarts = 0;

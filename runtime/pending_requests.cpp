@@ -26,6 +26,20 @@ std::optional<PendingRequests::Request> PendingRequests::take(std::uint64_t corr
   return request;
 }
 
+std::optional<PendingRequests::Request> PendingRequests::take_answer(std::uint64_t correlation,
+                                                                     std::string_view answered_by, bool* foreign) {
+  std::lock_guard lock(mutex_);
+  auto it = pending_.find(correlation);
+  if (it == pending_.end()) return std::nullopt;
+  if (it->second.peer == nullptr || it->second.peer->endpoint() != answered_by) {
+    *foreign = true;
+    return std::nullopt;
+  }
+  Request request = std::move(it->second);
+  pending_.erase(it);
+  return request;
+}
+
 std::vector<PendingRequests::Request> PendingRequests::expire(Clock::time_point now) {
   std::vector<Request> expired;
   std::lock_guard lock(mutex_);

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -76,6 +77,10 @@ class PendingRequests {
   std::optional<Request> add(std::uint64_t correlation, Request request, Clock::time_point deadline);
   // The request answered by `correlation`, if it is still pending.
   std::optional<Request> take(std::uint64_t correlation);
+  // The same for an answer that came from `answered_by` (an envelope's sender_endpoint): taken
+  // only if the request was sent to that peer. An answer from anyone else (a forgery for a
+  // guessed correlation id) leaves the request pending and sets `*foreign`.
+  std::optional<Request> take_answer(std::uint64_t correlation, std::string_view answered_by, bool* foreign);
   // The requests whose deadline is `now` or earlier; the alarm moves to the next deadline.
   std::vector<Request> expire(Clock::time_point now);
   // The requests sent to the node at `endpoint`.

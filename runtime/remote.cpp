@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -205,6 +206,12 @@ Future<AnyRef> RemoteLink::resolve(const std::string& endpoint, const std::strin
   return future;
 }
 
+std::uint64_t RemoteLink::random_correlation_start() {
+  std::random_device entropy;
+  // Below 2^63 (room to count up) and never 0.
+  return ((std::uint64_t{entropy()} << 32 | entropy()) >> 1) | 1;
+}
+
 // ---- inbound (I/O thread)
 
 void RemoteLink::on_envelope(const EnvelopeView& envelope) {
@@ -240,17 +247,18 @@ void RemoteLink::on_flow(const EnvelopeView& e) {
 }
 
 void RemoteLink::on_reply(const EnvelopeView& e) {
+  // Only the node asked answers: a reply that came on another connection is dropped and counted,
+  // and the request waits on for its own.
+  bool foreign = false;
+  auto request = requests_.take_answer(e.correlation, e.sender_endpoint, &foreign);
+  if (foreign) NodeMetrics::bump(node_.metrics().foreign_replies);
+  if (!request) return;
   const DecodeLimits& limits = transport_->config().limits;
   try {
-    if (e.has_error) {
-      complete(e.correlation, failure_from_value(e.error(limits)));
-    } else {
-      complete(e.correlation, Result<Value>(e.payload(limits)));
-    }
+    request->reply->deliver(e.has_error ? failure_from_value(e.error(limits)) : Result<Value>(e.payload(limits)));
   } catch (const DecodeError& bad) {
-    complete(e.correlation, make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,
-                                                       fmt::format("an unreadable reply from {}: {}",
-                                                                   e.sender_endpoint, bad.what())));
+    request->reply->deliver(make_failure<RuntimeError>(
+        RuntimeErrorKind::kProtocol, fmt::format("an unreadable reply from {}: {}", e.sender_endpoint, bad.what())));
   }
 }
 

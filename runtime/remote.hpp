@@ -208,7 +208,10 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   PendingRequests requests_{deadline_timer_};
   RemoteStreams streams_;
   std::atomic<bool> stopped_{false};
-  std::atomic<std::uint64_t> next_correlation_{1};
+  static std::uint64_t random_correlation_start();
+  // Correlation ids start at a random value: a stranger cannot guess which are pending (and
+  // answers are taken only from the node asked: PendingRequests::take_answer).
+  std::atomic<std::uint64_t> next_correlation_{random_correlation_start()};
   Answers answers_;
   InboundCalls inbound_;
   ControlServices control_;

@@ -76,6 +76,23 @@ TEST_CASE("pending requests: an answered request leaves, and a second answer fin
   CHECK(f.table.size() == 0);
 }
 
+TEST_CASE("pending requests: an answer from another peer than the one asked is refused, and the request waits on") {
+  Fixture f;
+  auto slot = f.send(7, f.b, 100ms);
+  bool foreign = false;
+  CHECK_FALSE(f.table.take_answer(7, "mem://c", &foreign));  // c forges b's answer
+  CHECK(foreign);
+  CHECK(f.table.size() == 1);
+  foreign = false;
+  CHECK_FALSE(f.table.take_answer(8, "mem://c", &foreign));  // no such request: nothing forged
+  CHECK_FALSE(foreign);
+  auto taken = f.table.take_answer(7, "mem://b", &foreign);
+  REQUIRE(taken);
+  CHECK(taken->reply == slot);
+  CHECK_FALSE(foreign);
+  CHECK(f.table.size() == 0);
+}
+
 TEST_CASE("pending requests: the alarm stands at the earliest deadline and follows it as requests expire") {
   Fixture f;
   f.send(1, f.b, 300ms);
