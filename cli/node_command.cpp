@@ -137,7 +137,7 @@ void refuse_insecure_exposure(const NodeOptions& options, const admin::HostPort&
 // SIGHUP: the key file is read again and its keys replace the node's (a step of a rolling
 // rotation). A file that cannot be read leaves the keys in use as they are.
 void reload_keys(Node& node, const NodeOptions& options, const std::string& name) {
-  if (options.cluster_key_file.empty() || node.cluster_keys() == nullptr) {
+  if (node.cluster_keys() == nullptr) {  // started without --cluster-key-file
     log().warn("pulsing node {}: SIGHUP ignored: this node runs without a cluster key", name);
     return;
   }

@@ -41,7 +41,7 @@ void ReplayGuard::record(Seen& seen, std::uint64_t sequence) {
   if (sequence > seen.highest) {
     const std::uint64_t ahead = sequence - seen.highest;
     // The old highest becomes bit ahead - 1; everything shifts by `ahead`.
-    seen.below = ahead > kReorderSpan ? 0 : (ahead == kReorderSpan ? 0 : seen.below << ahead);
+    seen.below = ahead >= kReorderSpan ? 0 : seen.below << ahead;  // a shift by 64 is undefined
     if (seen.highest != 0 && ahead <= kReorderSpan) seen.below |= std::uint64_t{1} << (ahead - 1);
     seen.highest = sequence;
   } else {
