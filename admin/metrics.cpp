@@ -81,6 +81,12 @@ std::string prometheus_text(const Node& node) {
   e.counter("pulsing_transport_connections_lost_total",
             "Connections to other nodes that were up and were lost (closed, or silent past the heartbeat).",
             s.transport.connections_lost);
+  e.labelled("counter", "pulsing_transport_callers_total",
+             "Connections to this node that presented a CURVE key, admitted or refused (a key it does not know).",
+             "outcome", {{"admitted", s.transport.callers_admitted}, {"refused", s.transport.callers_refused}});
+  e.labelled("counter", "pulsing_not_permitted_total",
+             "Requests refused because the caller's role may not send them, by role.", "role",
+             {{"operator", s.not_permitted[0]}, {"observer", s.not_permitted[1]}});
   e.gauge("pulsing_transport_links", "Connections this node opened to other nodes and holds now (up, or trying).",
           s.transport.links);
   e.counter("pulsing_ask_timeouts_total", "Remote asks that got no answer in time.", s.ask_timeouts);

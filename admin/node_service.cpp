@@ -8,6 +8,8 @@
 namespace pulsing::admin {
 
 Future<ActorRef<NodeService>> NodeService::serve(Node& node) {
+  // What only reads is open to clients with an observer's key; stop_all is not.
+  node.allow_observer_calls(std::string(kNodeServiceName), {"members", "actors", "stats", "instances"});
   return node.spawn<NodeService>({.name = std::string(kNodeServiceName)}, &node);
 }
 

@@ -9,6 +9,7 @@
 //                   stopped (as instances), once each has stopped
 //
 //   pulsing::admin::NodeService::serve(node);   // spawns it as kNodeServiceName
+// Clients with an observer's key may call every method but stop_all (Node::allow_observer_calls).
 //
 // The node outlives the actor (it stops with the node). Thread-safety: an actor.
 #pragma once

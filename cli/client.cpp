@@ -1,6 +1,7 @@
 #include "cli/client.hpp"
 
 #include <charconv>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -8,12 +9,34 @@
 #include "admin/node_service.hpp"
 #include "common/log.hpp"
 #include "messaging/error.hpp"
+#include "security/curve_keys.hpp"
+#include "security/key_file.hpp"
 
 namespace pulsing::cli {
 namespace {
 
-NodeConfig client_config(std::chrono::milliseconds timeout) {
+// The keys a client calls with, into `config`: a client key file makes it a client; a cluster
+// key file, a holder of the cluster key (it calls with a node's rights).
+void add_keys(NodeConfig& config, std::string key_file) {
+  if (key_file.empty()) {
+    const char* cluster = std::getenv("PULSING_CLUSTER_KEY_FILE");
+    if (cluster == nullptr || *cluster == '\0') return;
+    key_file = cluster;
+  }
+  try {
+    if (security::is_client_key_file(key_file)) {
+      config.client_key = std::make_shared<const security::ClientKey>(security::read_client_key_file(key_file));
+    } else {
+      config.cluster_keys = std::make_shared<const security::Keyring>(security::read_key_file(key_file));
+    }
+  } catch (const security::KeyError& e) {
+    throw CliError(kUsage, fmt::format("--key-file: {}", e.what()));
+  }
+}
+
+NodeConfig client_config(std::chrono::milliseconds timeout, const std::string& key_file) {
   NodeConfig config;
+  add_keys(config, key_file);
   config.name = "pulsing-cli";
   config.worker_threads = 1;
   config.listen = "tcp://127.0.0.1:0";
@@ -60,6 +83,7 @@ CliError explain(const std::exception& error, std::string_view what) {
     switch (runtime->kind()) {
       case RuntimeErrorKind::kActorNotFound: return {kNotFound, fmt::format("{}: {}", what, error.what())};
       case RuntimeErrorKind::kNodeUnreachable: return {kUnreachable, fmt::format("{}: {}", what, error.what())};
+      case RuntimeErrorKind::kNotPermitted: return {kNotPermitted, fmt::format("{}: {}", what, error.what())};
       case RuntimeErrorKind::kUnknownMethod:
       case RuntimeErrorKind::kBadArguments:
       case RuntimeErrorKind::kInvalidName: return {kUsage, fmt::format("{}: {}", what, error.what())};
@@ -69,8 +93,8 @@ CliError explain(const std::exception& error, std::string_view what) {
   return {kFailed, fmt::format("{}: {}", what, error.what())};
 }
 
-Client::Client(std::string_view node_address, std::chrono::milliseconds timeout)
-    : endpoint_(node_endpoint(node_address)), timeout_(timeout), node_(client_config(timeout)) {
+Client::Client(std::string_view node_address, std::chrono::milliseconds timeout, const std::string& key_file)
+    : endpoint_(node_endpoint(node_address)), timeout_(timeout), node_(client_config(timeout, key_file)) {
   // What goes wrong is the command's error message; the runtime's warnings would say it twice.
   log().set_level(spdlog::level::err);
 }

@@ -26,6 +26,7 @@ enum ExitCode : int {
   kUsage = 2,        // a bad flag, bad JSON, an unknown method, the wrong number of arguments
   kNotFound = 3,     // no actor by that name
   kUnreachable = 4,  // no pulsing node answers at that address
+  kNotPermitted = 5, // the key given does not allow this command (an observer's key)
 };
 
 class CliError : public std::runtime_error {
@@ -49,8 +50,11 @@ CliError explain(const std::exception& error, std::string_view what);
 
 class Client {
  public:
-  // Connects lazily: nothing is sent before the first call.
-  Client(std::string_view node_address, std::chrono::milliseconds timeout);
+  // Connects lazily: nothing is sent before the first call. With a `key_file` (a client key
+  // file, or a cluster key file; "" looks at PULSING_CLUSTER_KEY_FILE) every connection is
+  // encrypted and authenticated (CURVE); without one, connections are plain, as a node without
+  // a key expects. Throws CliError(kUsage) when the file cannot be used.
+  Client(std::string_view node_address, std::chrono::milliseconds timeout, const std::string& key_file);
 
   // Calls `method` of the node service; rethrows failures as CliErrors.
   Value call_node(std::string_view method, std::vector<Value> args = {});

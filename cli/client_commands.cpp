@@ -27,6 +27,7 @@ using Clock = std::chrono::steady_clock;
 struct ClientOptions {
   std::string node = "127.0.0.1:7000";
   std::string timeout = "5s";
+  std::string key_file;
   bool json = false;
 
   std::chrono::milliseconds timeout_ms() const { return parse_duration(timeout, "--timeout"); }
@@ -42,6 +43,10 @@ std::pair<CLI::App*, std::shared_ptr<ClientOptions>> client_command(CLI::App& ap
       ->capture_default_str();
   sub->add_option("--timeout", options->timeout, "how long to wait for each answer: 500ms, 5s, 2m")
       ->capture_default_str();
+  sub->add_option("--key-file", options->key_file,
+                  "the key to call with: a client key file (`pulsing keygen --client`), or the cluster key file "
+                  "itself (full rights); env PULSING_KEY_FILE, else PULSING_CLUSTER_KEY_FILE")
+      ->envname("PULSING_KEY_FILE");
   sub->add_flag("--json", options->json, "print JSON, for scripts");
   return {sub, options};
 }
@@ -131,7 +136,7 @@ void add_members(CLI::App& app, Command& chosen) {
   sub->add_option("--wait", *wait, "how long --expect waits")->capture_default_str();
   sub->callback([&chosen, options = options, expect, wait] {
     chosen = [options, expect, wait] {
-      Client client(options->node, options->timeout_ms());
+      Client client(options->node, options->timeout_ms(), options->key_file);
       auto poll = [&] { return client.call_node("members"); };
       Value rows = *expect == 0 ? poll()
                                 : wait_for(
@@ -154,7 +159,7 @@ void add_actors(CLI::App& app, Command& chosen) {
   auto [sub, options] = client_command(app, "actors", "the actors on a node");
   sub->callback([&chosen, options = options] {
     chosen = [options] {
-      Client client(options->node, options->timeout_ms());
+      Client client(options->node, options->timeout_ms(), options->key_file);
       print_actors(client.call_node("actors"), options->json);
       return int{kOk};
     };
@@ -169,7 +174,7 @@ void add_resolve(CLI::App& app, Command& chosen) {
   sub->add_option("--wait", *wait, "wait this long for the name to appear")->capture_default_str();
   sub->callback([&chosen, options = options, name, wait] {
     chosen = [options, name, wait] {
-      Client client(options->node, options->timeout_ms());
+      Client client(options->node, options->timeout_ms(), options->key_file);
       auto poll = [&]() -> Value {
         try {
           return client.call_node("instances", {*name});
@@ -207,7 +212,7 @@ void add_call(CLI::App& app, Command& chosen, CallKind kind) {
   sub->callback([&chosen, options = options, call, kind] {
     chosen = [options, call, kind] {
       std::vector<Value> args = parse_arguments(call->args);  // bad JSON fails before any traffic
-      Client client(options->node, options->timeout_ms());
+      Client client(options->node, options->timeout_ms(), options->key_file);
       AnyRef actor = client.instance(call->name).with_timeout(client.timeout());
       const std::string what = fmt::format("{}.{}", call->name, call->method);
       try {
@@ -243,7 +248,7 @@ void add_stop(CLI::App& app, Command& chosen) {
   sub->add_option("name", *name, "the actor's name")->required();
   sub->callback([&chosen, options = options, name] {
     chosen = [options, name] {
-      Client client(options->node, options->timeout_ms());
+      Client client(options->node, options->timeout_ms(), options->key_file);
       Value rows;
       try {
         rows = client.call_node("stop_all", {*name});
@@ -271,7 +276,7 @@ void add_inspect(CLI::App& app, Command& chosen) {
   sub->callback([&chosen, options = options, interval, count] {
     chosen = [options, interval, count] {
       const auto every = parse_duration(*interval, "--interval");
-      Client client(options->node, options->timeout_ms());
+      Client client(options->node, options->timeout_ms(), options->key_file);
       const bool terminal = ::isatty(STDOUT_FILENO) != 0 && !options->json;
       for (int shown = 0; *count == 0 || shown < *count; ++shown) {
         if (shown > 0) std::this_thread::sleep_for(every);

@@ -46,6 +46,7 @@ struct NodeOptions {
   std::size_t workers = 0;
   std::string log_level = "info";
   std::string cluster_key_file;
+  std::string authorized_clients;
   std::string replay_window = "30s";
   std::string admin_token_file;
   bool insecure = false;
@@ -135,7 +136,8 @@ void refuse_insecure_exposure(const NodeOptions& options, const admin::HostPort&
 }
 
 // SIGHUP: the key file is read again and its keys replace the node's (a step of a rolling
-// rotation). A file that cannot be read leaves the keys in use as they are.
+// rotation), and so is the authorized-clients file. A file that cannot be read leaves what is
+// in use as it is.
 void reload_keys(Node& node, const NodeOptions& options, const std::string& name) {
   if (node.cluster_keys() == nullptr) {  // started without --cluster-key-file
     log().warn("pulsing node {}: SIGHUP ignored: this node runs without a cluster key", name);
@@ -150,6 +152,16 @@ void reload_keys(Node& node, const NodeOptions& options, const std::string& name
                options.cluster_key_file, keys->primary().id(), fmt::join(ids, ", "));
   } catch (const security::KeyError& e) {
     log().error("pulsing node {}: cluster keys not reloaded, the keys in use stay: {}", name, e.what());
+  }
+  if (options.authorized_clients.empty()) return;
+  try {
+    auto clients = security::read_authorized_clients(options.authorized_clients);
+    const std::size_t count = clients.size();
+    node.set_authorized_clients(std::move(clients));
+    log().info("pulsing node {}: authorized clients reloaded from {}: {} client{}", name, options.authorized_clients,
+               count, count == 1 ? "" : "s");
+  } catch (const security::KeyError& e) {
+    log().error("pulsing node {}: authorized clients not reloaded, the list in use stays: {}", name, e.what());
   }
 }
 
@@ -179,11 +191,20 @@ int run_node(const NodeOptions& options) {
   }
 
   std::shared_ptr<const security::Keyring> keys;
+  std::vector<security::AuthorizedClient> clients;
   std::string admin_token;
   const char* reading = "--cluster-key-file";
   try {
     if (!options.cluster_key_file.empty()) {
       keys = std::make_shared<const security::Keyring>(security::read_key_file(options.cluster_key_file));
+    }
+    reading = "--authorized-clients";
+    if (!options.authorized_clients.empty()) {
+      if (keys == nullptr) {
+        throw CliError(kUsage, "--authorized-clients needs --cluster-key-file: without a key every caller is "
+                               "admitted, and no client list means anything");
+      }
+      clients = security::read_authorized_clients(options.authorized_clients);
     }
     reading = "--admin-token-file";
     if (!options.admin_token_file.empty()) admin_token = security::read_token_file(options.admin_token_file);
@@ -203,6 +224,7 @@ int run_node(const NodeOptions& options) {
   config.membership.name = options.name;
   config.membership.cluster = options.cluster;
   config.cluster_keys = keys;
+  config.authorized_clients = std::move(clients);
   config.gossip_seal.replay_window_ms =
       static_cast<std::uint64_t>(parse_duration(options.replay_window, "--replay-window").count());
 
@@ -243,6 +265,8 @@ int run_node(const NodeOptions& options) {
   if (keys != nullptr) {
     std::fprintf(stderr, "pulsing node %s: gossip sealed with cluster key %s (%zu key%s in the ring)\n", name.c_str(),
                  keys->primary().id().c_str(), keys->keys().size(), keys->keys().size() == 1 ? "" : "s");
+    std::fprintf(stderr, "pulsing node %s: connections encrypted (CURVE); %zu authorized client%s\n", name.c_str(),
+                 config.authorized_clients.size(), config.authorized_clients.size() == 1 ? "" : "s");
   } else {
     std::fprintf(stderr, "pulsing node %s: no cluster key: gossip is not sealed (give --cluster-key-file; "
                  "`pulsing keygen FILE` makes one)\n", name.c_str());
@@ -294,6 +318,10 @@ void add_node_command(CLI::App& app, Command& chosen) {
                   "the cluster key (`pulsing keygen FILE` makes one; mode 0600): gossip is sealed with it, and "
                   "only nodes holding it are heard")
       ->envname("PULSING_CLUSTER_KEY_FILE");
+  sub->add_option("--authorized-clients", options->authorized_clients,
+                  "with a key: a file of 'operator|observer PUBLIC-KEY [name]' lines, the clients admitted "
+                  "besides the nodes (`pulsing keygen --client` makes a client key); reloaded on SIGHUP")
+      ->envname("PULSING_AUTHORIZED_CLIENTS");
   sub->add_option("--admin-token-file", options->admin_token_file,
                   "a file holding the admin endpoint's bearer token (mode 0600): every path but /health and "
                   "/ready then needs 'Authorization: Bearer TOKEN'")

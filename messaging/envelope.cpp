@@ -19,6 +19,15 @@ static_assert(static_cast<int>(wire::Kind::PING) == static_cast<int>(EnvelopeKin
 static_assert(static_cast<int>(wire::Kind::LOOKUP) == static_cast<int>(EnvelopeKind::kLookup));
 static_assert(static_cast<int>(wire::Kind::FLOW) == static_cast<int>(EnvelopeKind::kFlow));
 
+std::string_view to_string(CallerRole role) {
+  switch (role) {
+    case CallerRole::kNode: return "node";
+    case CallerRole::kOperator: return "operator";
+    case CallerRole::kObserver: return "observer";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(EnvelopeKind kind) {
   switch (kind) {
     case EnvelopeKind::kAsk: return "ask";
@@ -259,7 +268,7 @@ Envelope EnvelopeView::decode(const DecodeLimits& limits) const {
 }
 
 void decode_frame(std::span<const std::byte> frame, const std::function<void(const EnvelopeView&)>& on_envelope,
-                  const DecodeLimits& limits, std::string_view sender) {
+                  const DecodeLimits& limits, std::string_view sender, CallerRole role) {
   if (frame.empty()) throw DecodeError("empty frame");
   const std::size_t max_frame = limits.frame_limit_bytes();
   if (frame.size() > max_frame) {
@@ -296,6 +305,7 @@ void decode_frame(std::span<const std::byte> frame, const std::function<void(con
     with_envelope(bytes, nullptr, limits, [&](wire::Envelope::Reader r) {
       EnvelopeView view = read_header(r, bytes);
       view.sender_endpoint = sender;
+      view.role = role;
       view.reader = &r;
       on_envelope(view);
     });

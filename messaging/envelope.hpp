@@ -60,6 +60,12 @@ bool is_control(EnvelopeKind kind);
 
 inline constexpr std::uint16_t kProtocolVersion = 1;
 
+// Who sent an envelope, as the connection it came on says (never the envelope itself): a
+// member node (and everyone, when connections are not authenticated), or a client admitted with
+// an operator's or an observer's key (messaging/curve.hpp). A node checks it before dispatching.
+enum class CallerRole : std::uint8_t { kNode, kOperator, kObserver };
+std::string_view to_string(CallerRole role);
+
 // Writes a payload straight into an envelope (a typed call's C++ arguments, as a list), with no
 // Value in between. See Envelope::payload_writer.
 class PayloadWriter {
@@ -102,6 +108,7 @@ struct EnvelopeView {
   std::uint64_t correlation = 0;
   std::uint64_t sender_node = 0;
   std::string_view sender_endpoint;
+  CallerRole role = CallerRole::kNode;  // of the connection it came on
   std::uint64_t target_id = 0;
   std::string_view target_name;
   std::uint64_t target_node = 0;
@@ -152,13 +159,14 @@ void append_envelope(std::vector<std::byte>& frame, const Envelope& envelope);
 
 // Calls `on_envelope` for each envelope of `frame`, in order. `sender` is the endpoint of the
 // node the frame came from, as its connection says ("" when it names none): every envelope's
-// sender_endpoint. Throws DecodeError at the first envelope whose header is malformed, exceeds
+// sender_endpoint; `role`, what the connection was admitted as: every envelope's role. Throws DecodeError at the first envelope whose header is malformed, exceeds
 // `limits`, or speaks another protocol version (the ones before it have been delivered).
 // Payloads are checked when they are decoded (and throw DecodeError then, to the caller of
 // payload()). The callback runs while the envelope's reader is open: a Cap'n Proto exception
 // escaping it counts as the frame's. REQUIRES: not called from its own callback.
 void decode_frame(std::span<const std::byte> frame, const std::function<void(const EnvelopeView&)>& on_envelope,
-                  const DecodeLimits& limits = {}, std::string_view sender = {});
+                  const DecodeLimits& limits = {}, std::string_view sender = {},
+                  CallerRole role = CallerRole::kNode);
 
 // Reads the payload of the envelope whose bytes (an EnvelopeView's, or a copy of them, 8-byte
 // aligned) are `envelope`: calls `read` with its wire form (nullopt when there is none) while

@@ -31,6 +31,7 @@ std::string_view to_string(RuntimeErrorKind kind) {
     case RuntimeErrorKind::kCancelled: return "cancelled";
     case RuntimeErrorKind::kShutdown: return "shutdown";
     case RuntimeErrorKind::kOverloaded: return "overloaded";
+    case RuntimeErrorKind::kNotPermitted: return "not_permitted";
   }
   return "unknown";
 }
@@ -91,7 +92,7 @@ Failure classify(std::exception_ptr thrown) {
 namespace {
 
 std::optional<RuntimeErrorKind> parse_runtime_kind(std::string_view name) {
-  for (int k = 0; k <= static_cast<int>(RuntimeErrorKind::kOverloaded); ++k) {
+  for (int k = 0; k <= static_cast<int>(RuntimeErrorKind::kNotPermitted); ++k) {
     auto kind = static_cast<RuntimeErrorKind>(k);
     if (to_string(kind) == name) return kind;
   }

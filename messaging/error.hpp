@@ -36,6 +36,7 @@ enum class RuntimeErrorKind : std::uint8_t {
   kCancelled,        // the caller gave up (a dropped stream reader)
   kShutdown,         // the node is shutting down
   kOverloaded,       // refused at once: the receiver is at a bound on its memory (retry later)
+  kNotPermitted,     // the caller's key does not allow this request (an observer's ask)
 };
 std::string_view to_string(RuntimeErrorKind kind);
 

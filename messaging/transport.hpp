@@ -39,6 +39,8 @@
 
 namespace pulsing {
 
+class CurveAuthority;
+
 class TransportHandler {
  public:
   virtual ~TransportHandler() = default;
@@ -122,6 +124,10 @@ struct TransportOptions {
   // transport (one per address ever called). The next request to that peer connects anew.
   // Members declared dead are closed at once (close_peer()).
   std::chrono::milliseconds close_down_after{60'000};
+  // CURVE: when set, every connection is encrypted and authenticated, and only the client keys
+  // it admits may call (messaging/curve.hpp). The node sets it from its cluster key; null: plain
+  // connections, every caller a node (the developer mode on loopback).
+  std::shared_ptr<const CurveAuthority> curve;
 };
 
 struct TransportConfig : TransportOptions {
@@ -153,6 +159,10 @@ struct TransportStats {
   std::uint64_t connections = 0;        // opened by this node (to peers it sent requests to)
   std::uint64_t connections_lost = 0;   // of those, times one was up and went down (heartbeat, close)
   std::uint64_t links = 0;              // connections of this node's open now (up, or trying)
+  // Connections made to this node that presented a CURVE key: admitted, and refused (an
+  // unknown key: without the cluster key, or a client not listed). Zero without CURVE.
+  std::uint64_t callers_admitted = 0;
+  std::uint64_t callers_refused = 0;
 };
 
 class Transport {

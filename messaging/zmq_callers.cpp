@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "messaging/curve.hpp"
+#include "messaging/zap_handler.hpp"
 #include "messaging/zmq_sockets.hpp"
 
 namespace pulsing {
@@ -43,6 +45,14 @@ void ZmqTransport::RouterCallers::bind() {
   router_.set(zmq::sockopt::router_handover, 0);
   router_.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(config_.heartbeat_interval.count()));
   router_.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(config_.heartbeat_timeout.count()));
+  if (config_.curve) {
+    // Every connection is encrypted, and admitted by the context's ZAP handler (ZapHandler),
+    // which gives it its role.
+    CurvePair pair = config_.curve->server_pair();
+    router_.set(zmq::sockopt::curve_server, 1);
+    router_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(pair.secret_key.data(), pair.secret_key.size()));
+    router_.set(zmq::sockopt::zap_domain, "pulsing");
+  }
   try {
     router_.bind(config_.listen);
   } catch (const zmq::error_t& e) {
@@ -189,7 +199,18 @@ void ZmqTransport::RouterCallers::read() {
     std::string_view sender(static_cast<const char*>(identity.data()), identity.size());
     if (!sender.empty() && sender.front() == '\0') sender = {};
     if (!sender.empty()) bind_caller(sender, frame.get(ZMQ_SRCFD));
-    inbound_.deliver(frame, sender);
+    // Under CURVE a connection has the role its key was admitted with (and one without is
+    // refused outright); plain connections are all nodes.
+    CallerRole role = CallerRole::kNode;
+    if (config_.curve) {
+      auto admitted = zmq_io::role_of(frame);
+      if (!admitted) {
+        counters_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      role = *admitted;
+    }
+    inbound_.deliver(frame, sender, role);
   }
 }
 

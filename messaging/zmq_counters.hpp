@@ -15,7 +15,8 @@ namespace pulsing::zmq_io {
 
 struct Counters {
   std::atomic<std::uint64_t> frames_sent{0}, envelopes_sent{0}, frames_received{0}, envelopes_received{0},
-      frames_rejected{0}, envelopes_dropped{0}, envelopes_refused{0}, connections{0}, connections_lost{0};
+      frames_rejected{0}, envelopes_dropped{0}, envelopes_refused{0}, connections{0}, connections_lost{0},
+      callers_admitted{0}, callers_refused{0};
 
   // Every field but `links`, which is no counter: the owner of the links fills it in.
   TransportStats stats() const {
@@ -29,6 +30,8 @@ struct Counters {
     s.envelopes_refused = envelopes_refused.load();
     s.connections = connections.load();
     s.connections_lost = connections_lost.load();
+    s.callers_admitted = callers_admitted.load();
+    s.callers_refused = callers_refused.load();
     return s;
   }
 };

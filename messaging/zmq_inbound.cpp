@@ -15,7 +15,7 @@ bool Inbound::single_frame(zmq::socket_t& socket, zmq::message_t& frame) {
   return false;
 }
 
-void Inbound::deliver(const zmq::message_t& frame, std::string_view sender) {
+void Inbound::deliver(const zmq::message_t& frame, std::string_view sender, CallerRole role) {
   counters_.frames_received.fetch_add(1, std::memory_order_relaxed);
   try {
     decode_frame(
@@ -24,7 +24,7 @@ void Inbound::deliver(const zmq::message_t& frame, std::string_view sender) {
           counters_.envelopes_received.fetch_add(1, std::memory_order_relaxed);
           handler_.on_envelope(envelope);
         },
-        limits_, sender);
+        limits_, sender, role);
   } catch (const DecodeError&) {
     // Counted; the envelopes before the bad one were delivered. The node stays up.
     counters_.frames_rejected.fetch_add(1, std::memory_order_relaxed);

@@ -27,8 +27,9 @@ class Inbound {
   // the message's other frames, if any: then it is counted as received and rejected, and this
   // returns false (a pulsing peer sends one payload frame).
   bool single_frame(zmq::socket_t& socket, zmq::message_t& frame);
-  // Hands the envelopes of `frame`, from the node at `sender` ("" when unknown), to the handler.
-  void deliver(const zmq::message_t& frame, std::string_view sender);
+  // Hands the envelopes of `frame`, from the node at `sender` ("" when unknown) on a connection
+  // admitted as `role`, to the handler.
+  void deliver(const zmq::message_t& frame, std::string_view sender, CallerRole role = CallerRole::kNode);
 
  private:
   const DecodeLimits& limits_;

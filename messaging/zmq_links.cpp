@@ -33,22 +33,56 @@ std::unique_ptr<ZmqTransport::DealerLinks::Link> ZmqTransport::DealerLinks::make
   auto link = std::make_unique<Link>();
   link->peer = std::move(peer);
   link->created = Clock::now();
-  link->dealer = zmq::socket_t(context_, zmq::socket_type::dealer);
-  link->dealer.set(zmq::sockopt::linger, 0);
-  link->dealer.set(zmq::sockopt::routing_id, fmt::format("{}.{:x}", identity_, next_routing_id_++));
-  link->dealer.set(zmq::sockopt::sndhwm, config_.queued_frames);
-  link->dealer.set(zmq::sockopt::rcvhwm, config_.queued_frames);
-  link->dealer.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(config_.limits.frame_limit_bytes()));
-  link->dealer.set(zmq::sockopt::immediate, 1);  // queue nothing on a connection not yet up
-  link->dealer.set(zmq::sockopt::reconnect_ivl, 100);
-  link->dealer.set(zmq::sockopt::reconnect_ivl_max, 2'000);
-  link->dealer.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(config_.heartbeat_interval.count()));
-  link->dealer.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(config_.heartbeat_timeout.count()));
-  link->monitor = zmq_io::open_monitor(context_, link->dealer, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED,
-                                       fmt::format("inproc://pulsing-monitor-{}", next_monitor_++));
-  link->dealer_fd = link->dealer.get(zmq::sockopt::fd);
-  link->monitor_fd = link->monitor.get(zmq::sockopt::fd);
+  if (config_.curve) link->servers = config_.curve->servers_for(link->peer->endpoint());
+  open_sockets(*link);
   return link;
+}
+
+void ZmqTransport::DealerLinks::open_sockets(Link& link) {
+  link.dealer = zmq::socket_t(context_, zmq::socket_type::dealer);
+  link.dealer.set(zmq::sockopt::linger, 0);
+  link.dealer.set(zmq::sockopt::routing_id, fmt::format("{}.{:x}", identity_, next_routing_id_++));
+  link.dealer.set(zmq::sockopt::sndhwm, config_.queued_frames);
+  link.dealer.set(zmq::sockopt::rcvhwm, config_.queued_frames);
+  link.dealer.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(config_.limits.frame_limit_bytes()));
+  link.dealer.set(zmq::sockopt::immediate, 1);  // queue nothing on a connection not yet up
+  link.dealer.set(zmq::sockopt::reconnect_ivl, 100);
+  link.dealer.set(zmq::sockopt::reconnect_ivl_max, 2'000);
+  link.dealer.set(zmq::sockopt::heartbeat_ivl, static_cast<int>(config_.heartbeat_interval.count()));
+  link.dealer.set(zmq::sockopt::heartbeat_timeout, static_cast<int>(config_.heartbeat_timeout.count()));
+  if (!link.servers.empty()) {
+    // The server must prove it holds the secret key of the public key expected here, and this
+    // node presents its own pair (admitted, or not, by the peer's ZAP handler).
+    CurvePair own = config_.curve->client_pair();
+    const CurvePublicKey& server = link.servers[link.server % link.servers.size()];
+    link.dealer.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(server.data(), server.size()));
+    link.dealer.set(zmq::sockopt::curve_publickey, zmq::const_buffer(own.public_key.data(), own.public_key.size()));
+    link.dealer.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(own.secret_key.data(), own.secret_key.size()));
+  }
+  link.monitor = zmq_io::open_monitor(context_, link.dealer,
+                                      ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                                          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                          ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
+                                      fmt::format("inproc://pulsing-monitor-{}", next_monitor_++));
+  link.dealer_fd = link.dealer.get(zmq::sockopt::fd);
+  link.monitor_fd = link.monitor.get(zmq::sockopt::fd);
+}
+
+void ZmqTransport::DealerLinks::try_next_server(Link& link) {
+  // The server did not prove the key expected: the peer may hold another key of the ring (a
+  // rotation under way), or what is known of it changed. Ask again, and try the next key on a
+  // new socket (ZeroMQ fixes a socket's keys when it connects).
+  auto servers = config_.curve->servers_for(link.peer->endpoint());
+  const CurvePublicKey tried = link.servers[link.server % link.servers.size()];
+  link.servers = std::move(servers);
+  if (link.servers.empty()) return;
+  link.server = 0;
+  while (link.server < link.servers.size() && link.servers[link.server] != tried) ++link.server;
+  link.server = link.server < link.servers.size() ? link.server + 1 : 0;
+  if (link.servers.size() == 1 && link.servers[0] == tried) return;  // nothing else to try: ZeroMQ retries
+  close_sockets(link);
+  open_sockets(link);
+  if (!link.connected_to.empty()) link.dealer.connect(link.connected_to);
 }
 
 void ZmqTransport::DealerLinks::connect(Link& link) {
@@ -298,7 +332,7 @@ void ZmqTransport::DealerLinks::read_monitors() {
 
 void ZmqTransport::DealerLinks::read_monitor(Link& link) {
   while (auto event = zmq_io::next_event(link.monitor)) {
-    if (event->id == ZMQ_EVENT_CONNECTED) {
+    if (event->id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       PeerState was = link.peer->exchange_state(PeerState::kUp);
       flush(link);
       if (was == PeerState::kDown) handler_.on_peer_up(link.peer->endpoint());
@@ -310,6 +344,24 @@ void ZmqTransport::DealerLinks::read_monitor(Link& link) {
         read_dealer(link);
       }
       peer_down(link, fmt::format("lost the connection to {}", link.peer->endpoint()));
+    } else if (event->id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+      // The peer's ZAP handler refused this node's key: no retry will change that.
+      if (link.peer->state() != PeerState::kDown) {
+        peer_down(link, fmt::format("{} refused this node's key (status {}): it holds another cluster key, or "
+                                    "does not list this client",
+                                    link.peer->endpoint(), event->value));
+      }
+    } else if (event->id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL || event->id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+      if (!link.servers.empty()) {
+        try_next_server(link);
+        return;  // a new monitor
+      }
+      if (event->id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && link.peer->state() != PeerState::kDown) {
+        // The two ends speak different security (ZeroMQ's mechanisms): one encrypts, the other not.
+        peer_down(link, fmt::format("{} refused the handshake: it encrypts its connections (CURVE), and only a "
+                                    "holder of its cluster key or of a client key it lists may call it",
+                                    link.peer->endpoint()));
+      }
     }
   }
 }

@@ -32,6 +32,7 @@
 
 #include <zmq.hpp>
 
+#include "messaging/curve.hpp"
 #include "messaging/host_lookup.hpp"
 #include "messaging/wake_fd.hpp"
 #include "messaging/zmq_counters.hpp"
@@ -111,9 +112,17 @@ class ZmqTransport::DealerLinks {
     std::optional<zmq::message_t> unsent;  // a frame ZeroMQ could not take yet
     std::size_t unsent_count = 0;
     std::size_t unsent_unanswered = 0;
+    // Under CURVE: the server keys the peer may prove (CurveAuthority::servers_for), and the
+    // one this socket expects (an index into them).
+    std::vector<CurvePublicKey> servers;
+    std::size_t server = 0;
   };
 
   std::unique_ptr<Link> make_link(std::shared_ptr<Peer> peer);
+  // Makes `link`'s DEALER and monitor, with its CURVE keys.
+  void open_sockets(Link& link);
+  // A handshake failed: expect the next server key on a new socket.
+  void try_next_server(Link& link);
   // Connects a new link: at once to a numeric address, else once a lookup found one.
   void connect(Link& link);
   void start_lookup(Link& link);

@@ -19,6 +19,7 @@
 
 #include "messaging/host_lookup.hpp"
 #include "messaging/wake_fd.hpp"
+#include "messaging/zap_handler.hpp"
 #include "messaging/zmq_callers.hpp"
 #include "messaging/zmq_counters.hpp"
 #include "messaging/zmq_inbound.hpp"
@@ -46,6 +47,7 @@ class ZmqTransport::Io {
   Io(const TransportConfig& config, TransportHandler& handler, FrameBuffers& buffers, ZmqTransport& owner)
       : handler_(handler),
         inbound_(config.limits, handler, counters_),
+        zap_(config.curve ? std::make_unique<zmq_io::ZapHandler>(context_, *config.curve, counters_) : nullptr),
         callers_(context_, config, handler, buffers, counters_, inbound_, owner),
         links_(context_, config, handler, buffers, counters_, inbound_, wake_fd_) {}
 
@@ -100,6 +102,8 @@ class ZmqTransport::Io {
   zmq_io::Inbound inbound_;
   zmq::context_t context_{1};  // before the sockets: they close before it does
   WakeFd wake_fd_;
+  // With CURVE: who may connect. Before the ROUTER, which must never listen without it.
+  std::unique_ptr<zmq_io::ZapHandler> zap_;
   RouterCallers callers_;
   DealerLinks links_;
   std::atomic<bool> sleeping_{false};
@@ -136,6 +140,7 @@ bool ZmqTransport::Io::pass(std::chrono::milliseconds max_wait) {
   // ZeroMQ's own account (ZMQ_EVENTS) says whether input is waiting on the ROUTER; the kernel is
   // asked only when there is nothing to do, or (once, without waiting) about the DEALERs when
   // the ROUTER keeps the thread busy.
+  if (zap_) zap_->serve();  // handshakes wait for these answers
   links_.retry_unsent();  // ZeroMQ was full: it may have room now
   callers_.retry_blocked();
   bool input = callers_.has_input();
@@ -178,6 +183,8 @@ void ZmqTransport::Io::wait(std::chrono::milliseconds max_wait) {
   auto& fds = pollfds_;
   fds.clear();
   fds.push_back({wake_fd_.fd(), POLLIN, 0});
+  if (zap_) fds.push_back({zap_->fd(), POLLIN, 0});
+  const std::size_t first_caller = fds.size();
   callers_.add_pollfds(fds);
   const std::size_t first_link = fds.size();
   links_.add_pollfds(fds);
@@ -187,8 +194,9 @@ void ZmqTransport::Io::wait(std::chrono::milliseconds max_wait) {
   sleeping_.store(false, std::memory_order_seq_cst);
 
   if (fds[0].revents & POLLIN) wake_fd_.clear();
+  if (zap_) zap_->serve();
   const std::span<const pollfd> polled(fds);
-  callers_.on_polled(polled.subspan(1, first_link - 1));
+  callers_.on_polled(polled.subspan(first_caller, first_link - first_caller));
   links_.on_polled(polled.subspan(first_link));
 }
 
@@ -200,6 +208,7 @@ void ZmqTransport::Io::close_all() {
   flush_ready();
   links_.close_all();
   callers_.close();
+  if (zap_) zap_->close();
   context_.close();
 }
 

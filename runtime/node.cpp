@@ -188,6 +188,7 @@ NodeStats Node::stats() const {
   s.streams_out = read(m.streams_out);
   s.ask_timeouts = read(m.ask_timeouts);
   s.foreign_replies = read(m.foreign_replies);
+  s.not_permitted = {read(m.not_permitted_operator), read(m.not_permitted_observer)};
   for (std::size_t i = 0; i < s.handler_errors.size(); ++i) s.handler_errors[i] = read(m.handler_errors[i]);
   s.restarts = read(m.restarts);
   s.mailbox_refused = read(m.mailbox_refused);
@@ -211,6 +212,12 @@ NodeStats Node::stats() const {
 }
 NodeId Node::id() const { return core_->node_id(); }
 std::shared_ptr<const security::Keyring> Node::cluster_keys() const { return core_->cluster_keys(); }
+void Node::set_authorized_clients(std::vector<security::AuthorizedClient> clients) {
+  core_->set_authorized_clients(std::move(clients));
+}
+void Node::allow_observer_calls(const std::string& actor_name, const std::vector<std::string>& methods) {
+  core_->access().allow_observers(actor_name, methods);
+}
 void Node::set_cluster_keys(std::shared_ptr<const security::Keyring> keys) {
   core_->set_cluster_keys(std::move(keys));
 }

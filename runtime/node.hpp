@@ -28,6 +28,7 @@
 #include "membership/udp_driver.hpp"
 #include "registry/registry.hpp"
 #include "security/cluster_key.hpp"
+#include "security/curve_keys.hpp"
 #include "messaging/transport.hpp"
 #include "runtime/actor.hpp"
 #include "runtime/actor_ref.hpp"
@@ -95,6 +96,16 @@ struct NodeConfig {
   // With keys: how old (by its sender's clock) a gossip datagram may be, and how many senders'
   // sequence numbers are kept, to refuse captures sent again (membership/datagram_seal.hpp).
   membership::SealOptions gossip_seal;
+  // With keys, every connection is encrypted and authenticated with ZeroMQ's CURVE (key pairs
+  // derived from the cluster key; runtime/node_curve.hpp): members admit each other, and the
+  // clients listed here, each with its role (operator: every client request; observer: members,
+  // actors, resolve, stats only). Read from an authorized-clients file by
+  // security::read_authorized_clients; replaced while running with set_authorized_clients().
+  std::vector<security::AuthorizedClient> authorized_clients;
+  // A node that only calls a cluster, as a client (the command line): its connections present
+  // this key pair and expect the server keys it lists (security::read_client_key_file). It
+  // admits no caller itself. Exclusive with cluster_keys.
+  std::shared_ptr<const security::ClientKey> client_key;
 };
 
 // One row of Node::actors().
@@ -114,6 +125,9 @@ struct NodeStats {
   std::uint64_t asks_out = 0, tells_out = 0, streams_out = 0;
   std::uint64_t ask_timeouts = 0;  // remote asks that got no answer in time
   std::uint64_t foreign_replies = 0;  // replies that did not come from the node asked: dropped
+  // Requests refused because the caller's role may not send them (an observer's ask, a
+  // client's registry announce), by role: operator, observer.
+  std::array<std::uint64_t, 2> not_permitted{};
   // Failures this node's handlers returned, indexed by ErrorCategory.
   std::array<std::uint64_t, 4> handler_errors{};
   std::uint64_t restarts = 0;
@@ -215,6 +229,14 @@ class Node {
   // one; docs/operating.md). REQUIRES: keys is not null, and the node started with keys;
   // throws std::invalid_argument otherwise.
   void set_cluster_keys(std::shared_ptr<const security::Keyring> keys);
+  // Replaces the clients admitted (NodeConfig::authorized_clients); new connections are
+  // checked against the new list, connections made already keep their role.
+  // REQUIRES: the node started with keys; throws std::invalid_argument otherwise.
+  void set_authorized_clients(std::vector<security::AuthorizedClient> clients);
+  // Lets callers with an observer's key ask `methods` of the local actor named `actor_name`:
+  // for methods that only read (admin::NodeService opens members, actors, stats, instances).
+  // Observers may call nothing else.
+  void allow_observer_calls(const std::string& actor_name, const std::vector<std::string>& methods);
   NodeStats stats() const;
   NodeId id() const;
   const NodeConfig& config() const;

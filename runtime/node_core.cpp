@@ -9,11 +9,25 @@
 
 namespace pulsing::detail {
 
+namespace {
+
+std::shared_ptr<NodeCurve> make_curve(const NodeConfig& config) {
+  if (config.cluster_keys && config.client_key) {
+    throw std::invalid_argument("a node holds a cluster key (a member) or a client key (a client), not both");
+  }
+  if (config.cluster_keys) return std::make_shared<NodeCurve>(config.cluster_keys, config.authorized_clients);
+  if (config.client_key) return std::make_shared<NodeCurve>(config.client_key);
+  return nullptr;
+}
+
+}  // namespace
+
 NodeCore::NodeCore(NodeConfig config)
     : config_(std::move(config)),
       id_{std::random_device{}() * 0x100000001ull ^ std::random_device{}()},
       keys_(config_.cluster_keys),
-      scheduler_(config_.worker_threads) {}
+      scheduler_(config_.worker_threads),
+      curve_(make_curve(config_)) {}
 
 NodeCore::~NodeCore() { shutdown(); }
 
@@ -30,6 +44,7 @@ void NodeCore::start_network() {
   constexpr int kAttempts = 8;
   for (int attempt = 1;; ++attempt) {
     TransportConfig transport{config_.transport, config_.listen, config_.advertise};
+    if (curve_) transport.curve = curve_;
     remote_ = std::make_unique<RemoteLink>(*this, std::move(transport), config_.make_transport);
     endpoint_ = remote_->endpoint();
     try {
@@ -55,6 +70,7 @@ void NodeCore::start_gossip() {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
   member_name_ = config.name;
+  if (curve_) config.meta[NodeCurve::kMetadataKey] = curve_->server_text();
   const auto probe_timeout = config.probe_interval;
   auto driver = std::make_unique<membership::UdpDriver>(std::move(config), endpoint_address(remote_->bound_endpoint()),
                                                         config_.seeds, membership::Sealing{config_.cluster_keys, config_.gossip_seal});
@@ -64,6 +80,7 @@ void NodeCore::start_gossip() {
   names.node_id = id_.value;
   cluster_registry_ = std::make_unique<ClusterRegistry>(*this, std::move(names));
   driver->on_event([this](const membership::MemberEvent& event) {
+    track_member_server(event);
     cluster_registry_->on_member_event(event);
     // A member that left still answers while it drains: only a dead one's requests fail now.
     if (event.kind == membership::EventKind::kDead) remote_->member_dead("tcp://" + event.member.address);
@@ -88,6 +105,17 @@ void NodeCore::start_gossip() {
   });
   driver->start();
   gossip_ = std::move(driver);
+}
+
+void NodeCore::track_member_server(const membership::MemberEvent& event) {
+  if (!curve_) return;
+  const std::string endpoint = "tcp://" + event.member.address;
+  std::optional<CurvePublicKey> key;
+  const bool gone = event.kind == membership::EventKind::kDead || event.kind == membership::EventKind::kLeft;
+  if (auto it = event.member.meta.find(NodeCurve::kMetadataKey); !gone && it != event.member.meta.end()) {
+    key = NodeCurve::parse_server_text(it->second);
+  }
+  curve_->set_member_server(endpoint, key);
 }
 
 std::vector<membership::Member> NodeCore::members() const {
@@ -119,8 +147,17 @@ void NodeCore::set_cluster_keys(std::shared_ptr<const security::Keyring> keys) {
                                                   "take one while it runs (restart it with the key)");
   }
   if (gossip_) gossip_->set_keys(keys);
+  if (curve_) curve_->set_keys(keys);
   std::lock_guard lock(keys_mutex_);
   keys_ = std::move(keys);
+}
+
+void NodeCore::set_authorized_clients(std::vector<security::AuthorizedClient> clients) {
+  if (config_.cluster_keys == nullptr) {
+    throw std::invalid_argument("set_authorized_clients: a node without a cluster key admits every caller; "
+                                "restart it with a key");
+  }
+  curve_->set_clients(std::move(clients));
 }
 
 void NodeCore::dead_letter(std::string_view target, std::string_view why) {

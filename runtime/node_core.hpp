@@ -15,11 +15,13 @@
 
 #include "membership/udp_driver.hpp"
 
+#include "runtime/caller_access.hpp"
 #include "runtime/cluster_registry.hpp"
 #include "runtime/local_registry.hpp"
 #include "runtime/named_ref.hpp"
 #include "runtime/node.hpp"
 #include "runtime/node_context.hpp"
+#include "runtime/node_curve.hpp"
 
 namespace pulsing::detail {
 
@@ -68,11 +70,16 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
   // The keyring in use (null: none), and its replacement (Node::set_cluster_keys).
   std::shared_ptr<const security::Keyring> cluster_keys() const;
   void set_cluster_keys(std::shared_ptr<const security::Keyring> keys);
+  void set_authorized_clients(std::vector<security::AuthorizedClient> clients);
+  // What each caller's role may send (checked by the network side before dispatch).
+  CallerAccess& access() { return access_; }
 
   void shutdown();
 
  private:
   void start_gossip();
+  // Keeps what members announce of their CURVE server keys (NodeCurve) up to date.
+  void track_member_server(const membership::MemberEvent& event);
 
   const NodeConfig config_;
   const NodeId id_;
@@ -83,6 +90,9 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
   NodeMetrics metrics_;
   Scheduler scheduler_;
   LocalRegistry registry_;
+  CallerAccess access_{registry_};
+  // CURVE for every connection; null without keys (the node's own, or a client key).
+  const std::shared_ptr<NodeCurve> curve_;
   std::unique_ptr<RemoteLink> remote_;
   std::string member_name_;                       // set once by start_network()
   std::unique_ptr<ClusterRegistry> cluster_registry_;  // null when the node does not gossip

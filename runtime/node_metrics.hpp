@@ -24,6 +24,7 @@ struct NodeMetrics {
   Counter asks_out{0}, tells_out{0}, streams_out{0};
   Counter ask_timeouts{0};  // remote asks (and lookups) that got no answer in time
   Counter foreign_replies{0};  // replies that did not come from the node asked: dropped
+  Counter not_permitted_operator{0}, not_permitted_observer{0};  // NodeStats::not_permitted
   // Failures returned by this node's handlers, by ErrorCategory.
   std::array<Counter, 4> handler_errors{};
   Counter restarts{0};

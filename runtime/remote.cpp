@@ -215,6 +215,11 @@ std::uint64_t RemoteLink::random_correlation_start() {
 // ---- inbound (I/O thread)
 
 void RemoteLink::on_envelope(const EnvelopeView& envelope) {
+  if (envelope.role != CallerRole::kNode && !node_.access().permits(envelope)) {
+    inbound_.flush();  // what came before it keeps its place
+    refuse_access(envelope);
+    return;
+  }
   switch (envelope.kind) {
     case EnvelopeKind::kAsk:
     case EnvelopeKind::kTell:
@@ -239,6 +244,21 @@ void RemoteLink::on_envelope(const EnvelopeView& envelope) {
     case EnvelopeKind::kStreamCredit:
     case EnvelopeKind::kStreamCancel: streams_.on_envelope(envelope); break;
     case EnvelopeKind::kFlow: on_flow(envelope); break;
+  }
+}
+
+void RemoteLink::refuse_access(const EnvelopeView& e) {
+  NodeMetrics& metrics = node_.metrics();
+  NodeMetrics::bump(e.role == CallerRole::kObserver ? metrics.not_permitted_observer : metrics.not_permitted_operator);
+  if (!expects_reply(e.kind) || e.sender_endpoint.empty()) return;  // dropped, and counted
+  Failure failure = make_failure<RuntimeError>(
+      RuntimeErrorKind::kNotPermitted,
+      fmt::format("a client with an {} key may not send {}{}{} to node {}", to_string(e.role), to_string(e.kind),
+                  e.method.empty() ? "" : " ", e.method, node_.endpoint()));
+  if (e.kind == EnvelopeKind::kStreamOpen) {
+    answers_.end_stream(e, failure);
+  } else {
+    answers_.reply(e, std::move(failure));
   }
 }
 

@@ -194,6 +194,9 @@ class RemoteLink final : public TransportHandler, private WaitPump {
   // waits for room until `deadline`, the runtime's threads never wait, and an actor that finds
   // the peer congested is muted until its outbox drains.
   SendResult send_request(Transport::Peer& peer, const Envelope& envelope, Clock::time_point deadline);
+  // A request the caller's role may not send (CallerAccess): counted, and answered with
+  // kNotPermitted when the caller waits for an answer.
+  void refuse_access(const EnvelopeView& envelope);
   void on_flow(const EnvelopeView& envelope);
   // Fails the requests pending on `endpoint` and ends the streams read from it, with `failure`.
   void fail_peer(const std::string& endpoint, const Failure& failure);

@@ -50,8 +50,11 @@ wait_state() {
   exit 1
 }
 
-step "A cluster key: only nodes that hold it can join (gossip is sealed with it)"
+step "A cluster key: only nodes that hold it can join, and only its holders can call (gossip is sealed, calls are encrypted)"
 show keygen "$work/cluster.key"
+# The commands below call with it too (as `--key-file` would): a node with a key admits no one
+# without one.
+export PULSING_CLUSTER_KEY_FILE="$work/cluster.key"
 
 step "Three nodes on 127.0.0.1: node1 hosts 'service' (a calculator) and 'tokens' (a token stream)"
 start_node 1 --services service=calculator,tokens

@@ -7,103 +7,25 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
-#include <fstream>
 #include <optional>
 #include <thread>
 #include <string>
 #include <vector>
 
-#include "integration_support.hpp"
 #include "membership/codec.hpp"
 #include "security/cluster_key.hpp"
-#include "messaging/json.hpp"
-
-#ifndef PULSING_CLI_PATH
-#error "define PULSING_CLI_PATH: the path of the pulsing executable"
-#endif
+#include "security/key_file.hpp"
+#include "security_support.hpp"
 
 namespace pulsing::integration {
 namespace {
-
-std::pair<int, std::string> pulsing(std::vector<std::string> args) {
-  return NodeProcess::run_program(PULSING_CLI_PATH, std::move(args), 30s);
-}
-
-std::string address_of(const NodeProcess& node) { return node.endpoint().substr(6); }
-std::uint16_t port_of(const NodeProcess& node) {
-  return static_cast<std::uint16_t>(std::stoi(node.endpoint().substr(node.endpoint().rfind(':') + 1)));
-}
-
-NodeProcess start_node(std::vector<std::string> args) {
-  args.insert(args.begin(), {"node", "--listen", "127.0.0.1:0", "--workers", "1"});
-  return NodeProcess::start_program(PULSING_CLI_PATH, args);
-}
-
-// Key files made with `pulsing keygen`, in a directory of their own, removed at the end.
-class KeyFiles {
- public:
-  KeyFiles() {
-    char dir[] = "/tmp/pulsing-security-XXXXXX";
-    REQUIRE(::mkdtemp(dir) != nullptr);
-    dir_ = dir;
-  }
-  ~KeyFiles() {
-    for (const auto& file : files_) std::remove(file.c_str());
-    ::rmdir(dir_.c_str());
-  }
-  std::string make(const std::string& name) {
-    std::string file = dir_ + "/" + name;
-    auto [status, text] = pulsing({"keygen", file});
-    REQUIRE_MESSAGE(status == 0, text);
-    files_.push_back(file);
-    return file;
-  }
-  // The key lines of a key file (its comments left out).
-  static std::vector<std::string> keys_in(const std::string& file) {
-    std::ifstream in(file);
-    std::vector<std::string> keys;
-    for (std::string line; std::getline(in, line);) {
-      if (!line.empty() && line[0] != '#') keys.push_back(line);
-    }
-    return keys;
-  }
-  // Replaces `file`'s keys with `keys` (the first the primary), keeping its mode.
-  static void write(const std::string& file, const std::vector<std::string>& keys) {
-    std::ofstream out(file, std::ios::trunc);
-    for (const auto& key : keys) out << key << "\n";
-  }
-
- private:
-  std::string dir_;
-  std::vector<std::string> files_;
-};
-
-// name → state, from `pulsing members --json` on `node`.
-std::map<std::string, std::string> members_seen_by(const NodeProcess& node) {
-  auto [status, text] = NodeProcess::run_program(PULSING_CLI_PATH, {"members", "--node", address_of(node), "--json"}, 30s,
-                                                 /*with_stderr=*/false);
-  REQUIRE_MESSAGE(status == 0, text);
-  const Value rows = parse_json(text);  // kept: as_list() refers into it
-  std::map<std::string, std::string> seen;
-  for (const Value& row : rows.as_list()) seen[row.find("name")->as_text()] = row.find("state")->as_text();
-  return seen;
-}
 
 std::uint64_t refused(const NodeProcess& node, const std::string& reason) {
   auto metrics = admin_get(node, "/metrics");
   REQUIRE(metrics.status == 200);
   return metric_value(metrics.body, "pulsing_gossip_refused_total{reason=\"" + reason + "\"}");
-}
-
-std::uint64_t metric(const NodeProcess& node, const std::string& sample) {
-  auto metrics = admin_get(node, "/metrics");
-  REQUIRE(metrics.status == 200);
-  return metric_value(metrics.body, sample);
 }
 
 // A UDP socket of the test's own on 127.0.0.1: the outsider.
@@ -154,7 +76,7 @@ TEST_CASE("security: a node without the cluster key, or with another, never beco
   const std::string other = keys.make("other.key");
   auto a = start_node({"--name", "a", "--cluster-key-file", key});
   auto b = start_node({"--name", "b", "--cluster-key-file", key, "--seeds", address_of(a)});
-  auto joined = pulsing({"members", "--node", address_of(a), "--expect", "2", "--wait", "20s"});
+  auto joined = pulsing({"members", "--node", address_of(a), "--expect", "2", "--wait", "20s", "--key-file", key});
   REQUIRE_MESSAGE(joined.first == 0, joined.second);
 
   auto keyless = start_node({"--name", "keyless", "--seeds", address_of(a)});
@@ -164,10 +86,10 @@ TEST_CASE("security: a node without the cluster key, or with another, never beco
   // ... and they are members nowhere, nor is anyone a member of theirs. (`a`'s answers to them
   // are sealed: refused there too.)
   const std::map<std::string, std::string> cluster{{"a", "alive"}, {"b", "alive"}};
-  CHECK(members_seen_by(a) == cluster);
-  CHECK(members_seen_by(b) == cluster);
+  CHECK(members_seen_by(a, key) == cluster);
+  CHECK(members_seen_by(b, key) == cluster);
   CHECK(members_seen_by(keyless) == std::map<std::string, std::string>{{"keyless", "alive"}});
-  CHECK(members_seen_by(stranger) == std::map<std::string, std::string>{{"stranger", "alive"}});
+  CHECK(members_seen_by(stranger, other) == std::map<std::string, std::string>{{"stranger", "alive"}});
 }
 
 TEST_CASE("security: a gossip datagram captured off the wire is heard once, and a copy flipped or sent again is refused") {
@@ -191,14 +113,14 @@ TEST_CASE("security: a gossip datagram captured off the wire is heard once, and 
   flipped[flipped.size() / 2] ^= std::byte{0x20};
   outsider.send(port_of(a), flipped);
   CHECK(eventually([&] { return refused(a, "replayed") == 1 && refused(a, "forged") == 1; }, 10s));
-  CHECK(eventually([&] { return members_seen_by(a).contains("b"); }, 20s));
+  CHECK(eventually([&] { return members_seen_by(a, key).contains("b"); }, 20s));
 
   // Once the window has passed, the capture is refused for its age.
   REQUIRE(eventually([&] { return std::chrono::steady_clock::now() > captured_at + 6s; }, 20s));
   outsider.send(port_of(a), *captured);
   CHECK(eventually([&] { return refused(a, "stale") == 1; }, 10s));
   CHECK(refused(a, "replayed") == 1);
-  CHECK(members_seen_by(a) == std::map<std::string, std::string>{{"a", "alive"}, {"b", "alive"}});
+  CHECK(members_seen_by(a, key) == std::map<std::string, std::string>{{"a", "alive"}, {"b", "alive"}});
 }
 
 // The ids of the keys a node uses, the primary first, as /metrics shows them.
@@ -228,7 +150,7 @@ TEST_CASE("security: a rolling key rotation over three nodes under traffic: no s
                                 "--services", std::string("c") + name + "=counter"}));
   }
   for (const auto& node : nodes) {
-    auto out = pulsing({"members", "--node", address_of(node), "--expect", "3", "--wait", "20s"});
+    auto out = pulsing({"members", "--node", address_of(node), "--expect", "3", "--wait", "20s", "--key-file", file});
     REQUIRE_MESSAGE(out.first == 0, out.second);
   }
   const std::vector<std::string> old_ids = key_ids(nodes[0]);
@@ -237,6 +159,7 @@ TEST_CASE("security: a rolling key rotation over three nodes under traffic: no s
   // Traffic: asks to a counter on every node, from the test's own node, all through the rotation.
   NodeConfig config = test_process_config();
   config.gossip = false;
+  config.cluster_keys = std::make_shared<const security::Keyring>(security::read_key_file(file));
   Node client(config);
   std::vector<AnyRef> counters;
   for (std::size_t i = 0; i < nodes.size(); ++i) {
@@ -276,9 +199,14 @@ TEST_CASE("security: a rolling key rotation over three nodes under traffic: no s
   traffic.join();
   CHECK(answered.load() > 0);
   CHECK(failed.load() == 0);
+  // A node keeps the CURVE server key of the key it started with until it restarts: a client
+  // that reaches it holds the old key as a secondary (its connections present the new one).
+  const std::string client_file = keys.path("client.key");
+  KeyFiles::write(client_file, {new_key, old_key});
+  ::chmod(client_file.c_str(), 0600);
   const std::map<std::string, std::string> all_alive{{"a", "alive"}, {"b", "alive"}, {"c", "alive"}};
   for (const auto& node : nodes) {
-    CHECK(members_seen_by(node) == all_alive);
+    CHECK(members_seen_by(node, client_file) == all_alive);
     CHECK(metric(node, "pulsing_gossip_failed_probes_total") == 0);  // nobody was ever suspected
     CHECK(refused(node, "unknown_key") == 0);
     CHECK(refused(node, "forged") == 0);

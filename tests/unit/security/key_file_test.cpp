@@ -19,35 +19,9 @@ namespace {
 using testing::key_error;
 
 namespace fs = std::filesystem;
-
-// A fresh directory, removed with what it holds at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "pulsing-keys-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() { fs::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-// Writes `text` to `path` with `mode`.
-void write_file(const std::string& path, const std::string& text, mode_t mode) {
-  std::ofstream(path) << text;
-  REQUIRE(::chmod(path.c_str(), mode) == 0);
-}
-
-mode_t mode_of(const std::string& path) {
-  struct stat st {};
-  REQUIRE(::stat(path.c_str(), &st) == 0);
-  return st.st_mode & 07777;
-}
+using testing::mode_of;
+using testing::TempDir;
+using testing::write_file;
 
 TEST_CASE("a new key file is private to its owner, reads back as its key, and is never replaced") {
   TempDir dir;
