@@ -189,8 +189,9 @@ std::string to_json_text(const Value& value) {
 Value parse_json(std::string_view text) {
   try {
     return from_json(Json::parse(text));
-  } catch (const Json::parse_error& e) {
-    // Drop nlohmann's "[json.exception.parse_error.101] " prefix; keep position and reason.
+  } catch (const Json::exception& e) {
+    // A syntax error (parse_error), or a number beyond double's range (out_of_range, 406). Drop
+    // nlohmann's "[json.exception.parse_error.101] " prefix; keep position and reason.
     std::string_view message = e.what();
     if (auto end = message.find("] "); end != std::string_view::npos) {
       message.remove_prefix(end + 2);

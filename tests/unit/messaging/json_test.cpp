@@ -100,6 +100,14 @@ TEST_CASE("malformed tags are errors that name the tag") {
   CHECK(parse_error(R"({"$map":[]})") == "$map: expected an object, got array");
 }
 
+// Found by tests/fuzz/fuzz_json: nlohmann reports a number beyond double's range as its
+// out_of_range (406), not as a parse_error, and parse_json let it escape as that.
+TEST_CASE("a number beyond double's range is a ConversionError") {
+  CHECK_THROWS_AS(parse_json("1e400"), ConversionError);
+  CHECK_THROWS_AS(parse_json("[0,-0,1e372036854775807,-9223372036854775808,0.1]"), ConversionError);
+  CHECK_THROWS_AS(parse_json(R"({"a": -1e999})"), ConversionError);
+}
+
 TEST_CASE("hostile nesting is refused, not a stack overflow") {
   std::string deep = std::string(100000, '[') + std::string(100000, ']');
   CHECK(parse_error(deep) == "JSON nested deeper than 128 levels");
