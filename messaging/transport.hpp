@@ -197,6 +197,11 @@ class Transport {
   static bool identity_is_of(std::string_view identity, std::string_view endpoint) {
     return identity.size() > endpoint.size() && identity.starts_with(endpoint) && identity[endpoint.size()] == '#';
   }
+  // The endpoint of the node whose run presents `identity` ("" when it names none).
+  static std::string_view endpoint_of_identity(std::string_view identity) {
+    const auto hash = identity.rfind('#');
+    return hash == std::string_view::npos ? std::string_view{} : identity.substr(0, hash);
+  }
   // An advertised endpoint has at most this many characters (a ZeroMQ routing id, at most 255
   // bytes, holds it, the nonce and a connection's number).
   static constexpr std::size_t kMaxEndpoint = 229;

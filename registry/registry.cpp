@@ -18,10 +18,15 @@ void Registry::member_up(const std::string& member, const std::string& endpoint,
   endpoints_[member] = endpoint;
   if (placement_.contains(member)) return;
   placement_.add(member);
-  // Announces held for it apply now, in the order they came.
+  // Announces held for it apply now, in the order they came; one that gave another endpoint
+  // than the member's was not the member's.
   for (auto it = held_.begin(); it != held_.end();) {
     if (it->announce.member == member) {
-      apply(it->announce);
+      if (it->announce.endpoint == endpoint) {
+        apply(it->announce);
+      } else {
+        ++stats_.rejected;
+      }
       it = held_.erase(it);
     } else {
       ++it;
@@ -216,15 +221,16 @@ std::size_t Registry::repairs_pending() const {
 
 // ---- owning
 
-std::optional<UpdateAck> Registry::receive(const Message& message, Clock::time_point now, Output& out) {
+std::optional<UpdateAck> Registry::receive(const Message& message, std::string_view from, Clock::time_point now,
+                                           Output& out) {
   return std::visit(
       [&](const auto& m) -> std::optional<UpdateAck> {
         using M = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<M, Announce>) {
-          UpdateResult result = on_announce(m, now);
+          UpdateResult result = on_announce(m, from, now);
           return m.id == 0 ? std::nullopt : std::optional(UpdateAck{m.id, result});
         } else if constexpr (std::is_same_v<M, Withdraw>) {
-          UpdateResult result = on_withdraw(m);
+          UpdateResult result = on_withdraw(m, from);
           return m.id == 0 ? std::nullopt : std::optional(UpdateAck{m.id, result});
         } else if constexpr (std::is_same_v<M, LookupAnswer>) {
           on_answer(m, now, out);
@@ -238,8 +244,10 @@ std::optional<UpdateAck> Registry::receive(const Message& message, Clock::time_p
       message);
 }
 
-UpdateResult Registry::on_announce(const Announce& m, Clock::time_point now) {
-  if (m.names.size() > config_.max_batch) {
+UpdateResult Registry::on_announce(const Announce& m, std::string_view from, Clock::time_point now) {
+  // Oversized, or another member's: a node announces its own names, from its own endpoint.
+  const bool impostor = m.endpoint != from || (placement_.contains(m.member) && endpoint_of(m.member) != m.endpoint);
+  if (m.names.size() > config_.max_batch || impostor) {
     ++stats_.rejected;
     return UpdateResult::kRefused;
   }
@@ -257,11 +265,13 @@ UpdateResult Registry::on_announce(const Announce& m, Clock::time_point now) {
   return UpdateResult::kHeld;
 }
 
-UpdateResult Registry::on_withdraw(const Withdraw& m) {
-  if (m.names.size() > config_.max_batch) {
+UpdateResult Registry::on_withdraw(const Withdraw& m, std::string_view from) {
+  const std::string at = endpoint_of(m.member);
+  if (m.names.size() > config_.max_batch || (!at.empty() && at != from)) {
     ++stats_.rejected;
     return UpdateResult::kRefused;
   }
+  if (at.empty()) return UpdateResult::kApplied;  // not a live member here: nothing of it is held
   apply(m);
   return UpdateResult::kApplied;  // also when nothing of that run is here: nothing is left to withdraw
 }

@@ -102,7 +102,8 @@ struct Stats {
   std::uint64_t lookups = 0;     // started here
   std::uint64_t lookups_answered = 0;  // answered here as an owner
   std::uint64_t held = 0;        // announces held for a member not known yet
-  std::uint64_t rejected = 0;    // messages refused: oversized, from a dead member, stale run
+  std::uint64_t rejected = 0;    // messages refused: oversized, from a dead member, stale run,
+                                 // about another member than the sender
   std::uint64_t unacknowledged = 0;  // updates sent whose owner did not answer "applied"
   std::uint64_t repairs = 0;         // complete announces sent to repair one owner
 };
@@ -152,10 +153,12 @@ class Registry {
   // The owner `to` of lookup `lookup` cannot be reached: ask the next one now.
   void undeliverable(std::uint64_t lookup, const std::string& to, Clock::time_point now, Output& out);
 
-  // A message from another node. An Announce or Withdraw returns the UpdateAck its sender is
-  // owed (when it carries an id); other messages return nothing. Lookups are answered with
-  // answer() instead.
-  std::optional<UpdateAck> receive(const Message& message, Clock::time_point now, Output& out);
+  // A message from another node, which its connection says is the node at endpoint `from`. An
+  // Announce or Withdraw returns the UpdateAck its sender is owed (when it carries an id); other
+  // messages return nothing. Lookups are answered with answer() instead. A node speaks for its
+  // own names only: an Announce whose endpoint is not `from`, or names a member at another
+  // endpoint, and a Withdraw for a member not at `from`, are refused (kRefused; Stats::rejected).
+  std::optional<UpdateAck> receive(const Message& message, std::string_view from, Clock::time_point now, Output& out);
   LookupAnswer answer(const Lookup& lookup);
   // Update `id` (an Announce or Withdraw this node sent) cannot have arrived: its connection
   // failed or the transport gave up on it. Its owner is repaired (see next_timer()).
@@ -202,8 +205,8 @@ class Registry {
     Clock::time_point until;
   };
 
-  UpdateResult on_announce(const Announce& m, Clock::time_point now);
-  UpdateResult on_withdraw(const Withdraw& m);
+  UpdateResult on_announce(const Announce& m, std::string_view from, Clock::time_point now);
+  UpdateResult on_withdraw(const Withdraw& m, std::string_view from);
   void apply(const Announce& m);
   void apply(const Withdraw& m);
   // Delivery: records update `id` to `to` as awaiting its answer.

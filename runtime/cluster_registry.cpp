@@ -161,7 +161,7 @@ AnyRef ClusterRegistry::reference(const std::string& name, const registry::Insta
                                               std::move(address), name, i.class_name));
 }
 
-Result<Value> ClusterRegistry::receive_update(const Value& payload) {
+Result<Value> ClusterRegistry::receive_update(const Value& payload, std::string_view from) {
   registry::Message message;
   try {
     message = registry_update_from_value(payload, config_.max_batch);
@@ -170,7 +170,7 @@ Result<Value> ClusterRegistry::receive_update(const Value& payload) {
     return make_failure<RuntimeError>(RuntimeErrorKind::kProtocol, fmt::format("unreadable registry update: {}", e.what()));
   }
   std::optional<registry::UpdateAck> ack;
-  feed([&](Clock::time_point now, registry::Output& out) { ack = machine_.receive(message, now, out); });
+  feed([&](Clock::time_point now, registry::Output& out) { ack = machine_.receive(message, from, now, out); });
   return update_result_to_value(ack ? ack->result : registry::UpdateResult::kApplied);
 }
 
@@ -235,7 +235,7 @@ void ClusterRegistry::send(registry::Outgoing& m) {
     auto [slot, reply] = make_value_reply();
     link->request(*peer, std::move(e), config_.lookup_timeout, std::move(slot),
                   {nullptr, fmt::format("lookup '{}' at {}", lookup->name, m.to)});
-    reply.then([this, id = lookup->id, name = lookup->name, owner = m.to](Result<Value> r) {
+    reply.then([this, id = lookup->id, name = lookup->name, owner = m.to, from = peer->endpoint()](Result<Value> r) {
       if (!r.ok()) {
         feed([&](Clock::time_point now, registry::Output& out) { machine_.undeliverable(id, owner, now, out); });
         return;
@@ -246,7 +246,7 @@ void ClusterRegistry::send(registry::Outgoing& m) {
       } catch (const std::exception& bad) {
         log().warn("registry: unreadable lookup answer from {}: {}", owner, bad.what());
       }
-      feed([&](Clock::time_point now, registry::Output& out) { machine_.receive(answer, now, out); });
+      feed([&](Clock::time_point now, registry::Output& out) { machine_.receive(answer, from, now, out); });
     });
     return;
   }
@@ -259,7 +259,7 @@ void ClusterRegistry::send(registry::Outgoing& m) {
   auto [slot, reply] = make_value_reply();
   link->request(*peer, std::move(e), config_.update_timeout, std::move(slot),
                 {nullptr, fmt::format("registry update {} to {}", id, m.to)});
-  reply.then([this, id, owner = m.to](Result<Value> r) {
+  reply.then([this, id, owner = m.to, from = peer->endpoint()](Result<Value> r) {
     std::optional<registry::UpdateResult> result;
     if (r.ok()) {
       try {
@@ -270,7 +270,7 @@ void ClusterRegistry::send(registry::Outgoing& m) {
     }
     feed([&](Clock::time_point now, registry::Output& out) {
       if (result) {
-        machine_.receive(registry::UpdateAck{id, *result}, now, out);
+        machine_.receive(registry::UpdateAck{id, *result}, from, now, out);
       } else {
         machine_.undelivered(id, now);
       }

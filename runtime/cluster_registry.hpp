@@ -56,9 +56,11 @@ class ClusterRegistry {
   // A caller found this instance gone: the cache stops offering it.
   void forget(const std::string& name, const ActorAddress& instance);
 
-  // Inbound, from the I/O thread: a registry update, and the answer its sender is owed (a
-  // kProtocol failure when unreadable: counted and dropped); the answer to a lookup of `name`.
-  Result<Value> receive_update(const Value& payload);
+  // Inbound, from the I/O thread: a registry update from the node at endpoint `from` (as its
+  // connection says), and the answer its sender is owed (a kProtocol failure when unreadable:
+  // counted and dropped; refused when it speaks for another member); the answer to a lookup of
+  // `name`.
+  Result<Value> receive_update(const Value& payload, std::string_view from);
   void reject_update(std::string_view why);  // one whose payload did not even decode
   Value answer_lookup(const std::string& name);
   // The connection to `endpoint` is up again (after it was lost): owners there that missed

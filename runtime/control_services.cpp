@@ -92,7 +92,7 @@ void ControlServices::on_registry(const EnvelopeView& e) {
   }
   Result<Value> answer = [&]() -> Result<Value> {
     try {
-      return names->receive_update(e.payload(limits_));
+      return names->receive_update(e.payload(limits_), Transport::endpoint_of_identity(e.sender_endpoint));
     } catch (const DecodeError& bad) {
       names->reject_update(bad.what());
       return make_failure<RuntimeError>(RuntimeErrorKind::kProtocol, fmt::format("unreadable registry update: {}", bad.what()));

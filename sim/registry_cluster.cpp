@@ -101,7 +101,7 @@ void SimRegistryCluster::deliver(const InFlight& m) {
     return;
   }
   registry::Output out;
-  auto ack = registries_[m.to]->receive(m.message, now, out);
+  auto ack = registries_[m.to]->receive(m.message, endpoint(m.from), now, out);
   carry_out(m.to, out);
   if (ack) send(m.to, m.from, *ack);
 }

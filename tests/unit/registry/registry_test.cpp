@@ -152,12 +152,12 @@ class Cluster {
       }
       if (const auto* lookup = std::get_if<Lookup>(&m.message)) {
         LookupAnswer answer = node(to).answer(*lookup);
-        act(from, [&](Registry& r, Output& o) { r.receive(answer, now, o); });
+        act(from, [&](Registry& r, Output& o) { r.receive(answer, endpoint_of(to), now, o); });
       } else {
         Message message = m.message;
         std::optional<UpdateAck> ack;
-        act(to, [&](Registry& r, Output& o) { ack = r.receive(message, now, o); });
-        if (ack) act(from, [&](Registry& r, Output& o) { r.receive(*ack, now, o); });
+        act(to, [&](Registry& r, Output& o) { ack = r.receive(message, endpoint_of(from), now, o); });
+        if (ack) act(from, [&](Registry& r, Output& o) { r.receive(*ack, endpoint_of(to), now, o); });
       }
     }
   }
@@ -354,7 +354,7 @@ TEST_CASE("an announce from a member not known yet is held until it is, or dropp
   Registry owner(config_of(0));
   Output out;
   Announce early{member_of(7), endpoint_of(7), 77, false, {{"svc", 1, "Service"}}};
-  owner.receive(early, kEpoch, out);
+  owner.receive(early, endpoint_of(7), kEpoch, out);
   CHECK(owner.shard_size() == 0);
   CHECK(owner.stats().held == 1);
   owner.member_up(member_of(7), endpoint_of(7), kEpoch + 1s, out);
@@ -362,7 +362,7 @@ TEST_CASE("an announce from a member not known yet is held until it is, or dropp
   CHECK(owner.answer(Lookup{1, "svc"}).instances.size() == 1);
 
   Registry other(config_of(0));
-  other.receive(early, kEpoch, out);
+  other.receive(early, endpoint_of(7), kEpoch, out);
   other.tick(kEpoch + 6s, out);  // hold_unknown passed
   other.member_up(member_of(7), endpoint_of(7), kEpoch + 7s, out);
   CHECK(other.shard_size() == 0);
@@ -374,14 +374,43 @@ TEST_CASE("oversized batches and withdrawals for another run are refused and cou
   owner.member_up(member_of(1), endpoint_of(1), kEpoch, out);
   Announce big{member_of(1), endpoint_of(1), 11, false, {}};
   for (int i = 0; i < 4'097; ++i) big.names.push_back({"n" + std::to_string(i), 1, "Service"});
-  owner.receive(big, kEpoch, out);
+  owner.receive(big, endpoint_of(1), kEpoch, out);
   CHECK(owner.shard_size() == 0);
   CHECK(owner.stats().rejected == 1);
 
-  owner.receive(Announce{member_of(1), endpoint_of(1), 11, false, {{"svc", 1, "Service"}}}, kEpoch, out);
-  owner.receive(Withdraw{member_of(1), 12, {{"svc", 1, {}}}}, kEpoch, out);  // another run's word
+  owner.receive(Announce{member_of(1), endpoint_of(1), 11, false, {{"svc", 1, "Service"}}}, endpoint_of(1), kEpoch, out);
+  owner.receive(Withdraw{member_of(1), 12, {{"svc", 1, {}}}}, endpoint_of(1), kEpoch, out);  // another run's word
   CHECK(owner.shard_size() == 1);
   CHECK(owner.stats().rejected == 2);
+}
+
+TEST_CASE("a member speaks for its own names only: announces and withdrawals about another member are refused") {
+  Registry owner(config_of(0));
+  Output out;
+  owner.member_up(member_of(1), endpoint_of(1), kEpoch, out);
+  owner.member_up(member_of(2), endpoint_of(2), kEpoch, out);
+  owner.receive(Announce{member_of(1), endpoint_of(1), 11, false, {{"svc", 1, "Service"}}}, endpoint_of(1), kEpoch, out);
+  REQUIRE(owner.answer(Lookup{1, "svc"}).instances.size() == 1);
+
+  // Member 2 claims to be member 1 (at 1's endpoint, and at its own), and withdraws 1's name.
+  auto ack = owner.receive(Announce{member_of(1), endpoint_of(1), 11, true, {{"svc", 9, "Fake"}}, 5}, endpoint_of(2),
+                           kEpoch, out);
+  REQUIRE(ack.has_value());
+  CHECK(ack->result == UpdateResult::kRefused);
+  owner.receive(Announce{member_of(1), endpoint_of(2), 11, true, {{"svc", 9, "Fake"}}}, endpoint_of(2), kEpoch, out);
+  owner.receive(Withdraw{member_of(1), 11, {{"svc", 1, {}}}}, endpoint_of(2), kEpoch, out);
+  // An announce held for a member not known yet, sent from another endpoint than the member's
+  // when it joins, is dropped then.
+  owner.receive(Announce{member_of(7), endpoint_of(2), 77, false, {{"other", 1, "Service"}}}, endpoint_of(2), kEpoch,
+                out);
+  owner.member_up(member_of(7), endpoint_of(7), kEpoch, out);
+
+  auto svc = owner.answer(Lookup{2, "svc"}).instances;
+  REQUIRE(svc.size() == 1);
+  CHECK(svc[0].actor_id == 1);
+  CHECK(svc[0].endpoint == endpoint_of(1));
+  CHECK(owner.answer(Lookup{3, "other"}).instances.empty());
+  CHECK(owner.stats().rejected == 4);
 }
 
 TEST_CASE("a restarted node's announces replace its earlier run's entries") {
