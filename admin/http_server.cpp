@@ -95,7 +95,14 @@ namespace {
 // it by a plain pointer, valid until its destructor takes it out. I/O thread only.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(ServerState& server, tcp::socket socket) : server_(server), stream_(std::move(socket)) {
+  // The read buffer holds at most a request's limits and some room: Beast bounds a request's
+  // header and body, but not a chunk's header line nor a chunked body's trailer, which would
+  // otherwise grow the buffer until the idle timeout. Past it, reading fails (buffer_overflow),
+  // answered 400 like any malformed request.
+  Connection(ServerState& server, tcp::socket socket)
+      : server_(server),
+        stream_(std::move(socket)),
+        buffer_(server.limits.max_header_bytes + server.limits.max_body_bytes + kBufferSlack) {
     server_.connections.insert(this);
   }
   ~Connection() { server_.connections.erase(this); }
@@ -214,6 +221,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   ServerState& server_;
   beast::tcp_stream stream_;
+  static constexpr std::size_t kBufferSlack = 4096;
   beast::flat_buffer buffer_;  // what was read and not parsed yet (the next request, pipelined)
   std::optional<http::request_parser<http::string_body>> parser_;  // a fresh one per request
   Response response_;                                                // being written
