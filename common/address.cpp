@@ -39,8 +39,8 @@ std::optional<ActorAddress> ActorAddress::parse(std::string_view text) {
 }
 
 std::string endpoint_address(std::string_view endpoint) {
-  constexpr std::string_view kScheme = "tcp://";
-  if (endpoint.starts_with(kScheme)) endpoint.remove_prefix(kScheme.size());
+  constexpr std::string_view kTcp = "tcp://";
+  if (endpoint.starts_with(kTcp)) endpoint.remove_prefix(kTcp.size());
   return std::string(endpoint);
 }
 

@@ -182,7 +182,7 @@ struct TextMapConverter {
     if (!v.is_map()) throw_type_mismatch(type_name(), v);
     M out;
     for (const auto& [key, element] : v.as_map()) {
-      out.emplace(key, from_value_at<Mapped>(element, [&key] { return "key '" + key + "'"; }));
+      out.emplace(key, from_value_at<Mapped>(element, [&k = key] { return "key '" + k + "'"; }));
     }
     return out;
   }
