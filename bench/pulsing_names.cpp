@@ -284,7 +284,7 @@ int run_r2_memory(double scale) {
   }
   auto before = ::mallinfo2().uordblks;
   auto t0 = bench::Clock::now();
-  for (const auto& a : announces) owner.receive(reg::Message(a), now, out);
+  for (const auto& a : announces) owner.receive(reg::Message(a), a.endpoint, now, out);
   double s = bench::seconds_since(t0);
   auto after = ::mallinfo2().uordblks;
   expect(owner.stats().entries == static_cast<std::uint64_t>(n), "the shard does not hold every name");

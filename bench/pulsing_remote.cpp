@@ -1,7 +1,7 @@
 // pulsing_remote: the remote workloads W5–W7 of bench/README.md on pulsing, in the same shapes as
 // raw_zmq_remote.cpp and caf/caf_remote.cpp (bench/README.md has the contract).
 //
-//   pulsing_remote --workload W5|W6|W7 [--scale F]
+//   pulsing_remote --workload W5|W6|W7|W5s|W6s|W7s [--scale F]
 //
 // The process is the client node; it starts its server node as a child process
 // (remote_util.hpp), reaches the server's "sink" actor with resolve_at, warms up with 1,000
@@ -22,7 +22,7 @@ namespace {
 
 namespace remote = bench::remote;
 constexpr const char* kSystem = "pulsing";
-constexpr const char* kUsage = "usage: pulsing_remote --workload W5|W6|W7 [--scale F]";
+constexpr const char* kUsage = "usage: pulsing_remote --workload W5|W6|W7|W5s|W6s|W7s [--scale F]";
 
 // The server's actor: counts 64-byte tells, answers x + 1, and stops the server on request.
 class Sink : public pulsing::Actor {
@@ -41,18 +41,23 @@ class Sink : public pulsing::Actor {
   std::int64_t counted_ = 0;
 };
 
-pulsing::NodeConfig node_config(const char* name) {
+// A secure run's nodes hold the benchmark's cluster key: gossip sealed, connections under CURVE.
+pulsing::NodeConfig node_config(const char* name, bool secure) {
   pulsing::NodeConfig config;
   config.name = name;
   config.listen = "tcp://127.0.0.1:0";
   config.ask_timeout = std::chrono::milliseconds(remote::kTimeoutMs);
+  if (secure) {
+    config.cluster_keys = std::make_shared<const pulsing::security::Keyring>(
+        std::vector{pulsing::security::ClusterKey::parse(remote::kBenchClusterKey)});
+  }
   return config;
 }
 
-int serve() {
+int serve(const std::string& workload) {
   auto stop = std::make_shared<pulsing::Promise<void>>();
   auto stopped = stop->future();
-  pulsing::Node node(node_config("server"));
+  pulsing::Node node(node_config("server", remote::is_secure(workload)));
   node.spawn<Sink>({.name = "sink"}, stop).get();
   const std::string& endpoint = node.endpoint();
   remote::announce_port(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
@@ -65,7 +70,7 @@ void expect(bool ok, const char* what) {
   if (!ok) throw std::runtime_error(what);
 }
 
-void w5(pulsing::ActorRef<Sink>& sink, double scale) {
+void w5(pulsing::ActorRef<Sink>& sink, const std::string& workload, double scale) {
   std::int64_t n = bench::scaled(remote::kW5Tells, scale);
   const std::string text = remote::tell_text();
   auto t0 = bench::Clock::now();
@@ -73,7 +78,7 @@ void w5(pulsing::ActorRef<Sink>& sink, double scale) {
   std::int64_t counted = sink.ask(&Sink::count).get();
   double s = bench::seconds_since(t0);
   if (counted != n) throw std::runtime_error("the server counted " + std::to_string(counted) + " tells");
-  bench::print_result(kSystem, "W5", static_cast<double>(n) / s, "msgs/s", n, s);
+  bench::print_result(kSystem, workload.c_str(), static_cast<double>(n) / s, "msgs/s", n, s);
 }
 
 // The client of W6 and W7: an actor, as in caf_remote.cpp (an event-based actor there), whose
@@ -125,31 +130,32 @@ class Client : public pulsing::Actor {
 // run has bench/run.sh's limit (100,000 asks of W6 at 300 µs each take 30 s).
 constexpr std::chrono::minutes kWholeRun{10};
 
-void w6(pulsing::ActorRef<Client>& client, double scale) {
+void w6(pulsing::ActorRef<Client>& client, const std::string& workload, double scale) {
   std::int64_t n = bench::scaled(remote::kW6Asks, scale);
   auto t0 = bench::Clock::now();
   auto latencies_ns = client.with_timeout(kWholeRun).ask(&Client::sequential, n).get();
   double s = bench::seconds_since(t0);
-  remote::print_latency_result(kSystem, latencies_ns, s);
+  remote::print_latency_result(kSystem, workload, latencies_ns, s);
 }
 
-void w7(pulsing::ActorRef<Client>& client, double scale) {
+void w7(pulsing::ActorRef<Client>& client, const std::string& workload, double scale) {
   std::int64_t n = bench::scaled(remote::kW7Asks, scale);
   auto t0 = bench::Clock::now();
   expect(client.with_timeout(kWholeRun).ask(&Client::windowed, n, remote::kW7Window).get() == n, "wrong count");
   double s = bench::seconds_since(t0);
-  bench::print_result(kSystem, "W7", static_cast<double>(n) / s, "roundtrips/s", n, s);
+  bench::print_result(kSystem, workload.c_str(), static_cast<double>(n) / s, "roundtrips/s", n, s);
 }
 
 void run_client(remote::ServerChild& server, const std::string& workload, double scale) {
-  pulsing::Node node(node_config("client"));
+  pulsing::Node node(node_config("client", remote::is_secure(workload)));
   auto sink = node.resolve_at<Sink>("tcp://127.0.0.1:" + std::to_string(server.port()), "sink").get();
   for (std::int64_t i = 0; i < remote::kWarmupAsks; ++i) expect(sink.ask(&Sink::inc, i).get() == i + 1, "warm-up");
-  if (workload == "W5") w5(sink, scale);
-  if (workload == "W6" || workload == "W7") {
+  const std::string plain = remote::plain_workload(workload);
+  if (plain == "W5") w5(sink, workload, scale);
+  if (plain == "W6" || plain == "W7") {
     auto client = node.spawn<Client>({}, sink).get();
-    if (workload == "W6") w6(client, scale);
-    if (workload == "W7") w7(client, scale);
+    if (plain == "W6") w6(client, workload, scale);
+    if (plain == "W7") w7(client, workload, scale);
   }
   sink.ask(&Sink::stop_server).get();
 }
@@ -157,7 +163,7 @@ void run_client(remote::ServerChild& server, const std::string& workload, double
 }  // namespace
 
 int main(int argc, char** argv) {
-  return remote::run_main(argc, argv, "pulsing_remote", kUsage, serve,
+  return remote::run_main(argc, argv, "pulsing_remote", kUsage, /*secure=*/true, serve,
                           [](remote::ServerChild& server, const std::string& workload, double scale) {
                             run_client(server, workload, scale);
                             return true;

@@ -1,7 +1,7 @@
 // raw_zmq_remote: the remote workloads W5–W7 of bench/README.md written directly on ZeroMQ and
 // Cap'n Proto, with no actor runtime: the baseline that says what the wire itself costs.
 //
-//   raw_zmq_remote --workload W5|W6|W7 [--scale F]
+//   raw_zmq_remote --workload W5|W6|W7|W5s|W6s|W7s [--scale F]
 //
 // The process is the client; it starts its own server as a child process (remote_util.hpp)
 // and times only its own work. Client DEALER → server ROUTER over tcp://127.0.0.1:<port>. Every
@@ -15,19 +15,27 @@
 //       which must say that every tell was counted → msgs/s, the sender's peak RSS.
 //   W6  100,000 sequential asks (value → value + 1), each timed → p50 µs, p99, round trips/s.
 //   W7  500,000 asks with 64 outstanding at all times → round trips/s.
-// Then the client sends `stop`, and the server exits.
+// Then the client sends `stop`, and the server exits. W5s–W7s are the same over CURVE: the
+// server's and the client's key pairs derived from the benchmark's cluster key as pulsing derives
+// them, and a ZAP handler in the server that admits the client's key (the protection pulsing's
+// nodes have).
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <kj/io.h>
 
 #include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include "bench/raw_bench.capnp.h"
+#include "security/curve_keys.hpp"
 #include "bench_util.hpp"
 #include "remote_util.hpp"
 
 #include <array>
 #include <cstdint>
+#include <iterator>
+#include <optional>
+#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -40,7 +48,7 @@ namespace {
 namespace remote = bench::remote;
 
 constexpr const char* kSystem = "raw-zmq";
-constexpr const char* kUsage = "usage: raw_zmq_remote --workload W5|W6|W7 [--scale F]";
+constexpr const char* kUsage = "usage: raw_zmq_remote --workload W5|W6|W7|W5s|W6s|W7s [--scale F]";
 
 // High-water marks, in messages, on both sockets and in both directions. ZeroMQ's default is
 // 1,000; 10,000 lets a burst of small tells ride through kernel buffer hiccups while still
@@ -104,13 +112,70 @@ void set_options(zmq::socket_t& sock) {
   sock.set(zmq::sockopt::linger, 2'000);  // closing flushes what is queued (the stop), boundedly
 }
 
+// --- security (W5s–W7s) ----------------------------------------------------------------------
+
+struct CurveKeys {
+  pulsing::security::CurveKeyPair server, client;
+};
+CurveKeys curve_keys() {
+  auto key = pulsing::security::ClusterKey::parse(remote::kBenchClusterKey);
+  return {pulsing::security::derive_curve_pair(key, pulsing::security::KeyPurpose::kCurveServer),
+          pulsing::security::derive_curve_pair(key, pulsing::security::KeyPurpose::kCurveNode)};
+}
+zmq::const_buffer bytes_of(const pulsing::security::CurveKey& key) { return zmq::const_buffer(key.data(), key.size()); }
+
+// The server's ZAP handler, on a thread of its own (which alone touches its socket): admits
+// `client`, refuses every other key. It ends when the context shuts down.
+class ZapHandler {
+ public:
+  ZapHandler(zmq::context_t& ctx, const pulsing::security::CurveKey& client) : ctx_(ctx), socket_(ctx, zmq::socket_type::rep) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.bind("inproc://zeromq.zap.01");
+    thread_ = std::thread([this, client] {
+      try {
+        while (true) {
+          std::vector<zmq::message_t> request;
+          if (!zmq::recv_multipart(socket_, std::back_inserter(request))) return;
+          // version, request id, domain, address, identity, mechanism, the client's key
+          if (request.size() != 7) throw std::runtime_error("a ZAP request of " + std::to_string(request.size()) + " frames");
+          const bool admit = request[6].size() == client.size() &&
+                             std::memcmp(request[6].data(), client.data(), client.size()) == 0;
+          std::array<zmq::const_buffer, 6> reply{zmq::str_buffer("1.0"), zmq::buffer(request[1].data(), request[1].size()),
+                                                 admit ? zmq::str_buffer("200") : zmq::str_buffer("400"),
+                                                 zmq::str_buffer(""), zmq::str_buffer("client"), zmq::const_buffer()};
+          zmq::send_multipart(socket_, reply);
+        }
+      } catch (const zmq::error_t&) {
+        // The context is shutting down.
+      }
+      socket_.close();
+    });
+  }
+  ~ZapHandler() {
+    ctx_.shutdown();  // its blocking receive returns ETERM
+    thread_.join();
+  }
+
+ private:
+  zmq::context_t& ctx_;
+  zmq::socket_t socket_;
+  std::thread thread_;
+};
+
 // --- server ---------------------------------------------------------------------------------
 
 // Serves on one ROUTER socket until `stop`: counts tells, answers asks and count asks.
-int serve() {
+int serve(const std::string& workload) {
   zmq::context_t ctx(1);
+  std::optional<ZapHandler> zap;
   zmq::socket_t sock(ctx, zmq::socket_type::router);
   set_options(sock);
+  if (remote::is_secure(workload)) {
+    CurveKeys keys = curve_keys();
+    zap.emplace(ctx, keys.client.public_key);
+    sock.set(zmq::sockopt::curve_server, 1);
+    sock.set(zmq::sockopt::curve_secretkey, bytes_of(keys.server.secret_key));
+  }
   sock.bind("tcp://127.0.0.1:*");
   std::string endpoint = sock.get(zmq::sockopt::last_endpoint);
   remote::announce_port(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
@@ -170,7 +235,7 @@ void warm_up(zmq::socket_t& sock, Codec& codec) {
       throw std::runtime_error("wrong warm-up reply");
 }
 
-void w5(zmq::socket_t& sock, Codec& codec, double scale) {
+void w5(zmq::socket_t& sock, Codec& codec, const std::string& workload, double scale) {
   int64_t n = bench::scaled(remote::kW5Tells, scale);
   const std::string text = remote::tell_text();
   auto t0 = bench::Clock::now();
@@ -178,10 +243,10 @@ void w5(zmq::socket_t& sock, Codec& codec, double scale) {
   int64_t counted = ask(sock, codec, Msg::Kind::COUNT, 0, 0);
   double s = bench::seconds_since(t0);
   if (counted != n) throw std::runtime_error("the server counted " + std::to_string(counted) + " tells");
-  bench::print_result(kSystem, "W5", static_cast<double>(n) / s, "msgs/s", n, s);
+  bench::print_result(kSystem, workload.c_str(), static_cast<double>(n) / s, "msgs/s", n, s);
 }
 
-void w6(zmq::socket_t& sock, Codec& codec, double scale) {
+void w6(zmq::socket_t& sock, Codec& codec, const std::string& workload, double scale) {
   int64_t n = bench::scaled(remote::kW6Asks, scale);
   std::vector<int64_t> latencies_ns(static_cast<size_t>(n));
   auto t0 = bench::Clock::now();
@@ -193,10 +258,10 @@ void w6(zmq::socket_t& sock, Codec& codec, double scale) {
         std::chrono::duration_cast<std::chrono::nanoseconds>(bench::Clock::now() - a).count();
   }
   double s = bench::seconds_since(t0);
-  remote::print_latency_result(kSystem, latencies_ns, s);
+  remote::print_latency_result(kSystem, workload, latencies_ns, s);
 }
 
-void w7(zmq::socket_t& sock, Codec& codec, double scale) {
+void w7(zmq::socket_t& sock, Codec& codec, const std::string& workload, double scale) {
   int64_t n = bench::scaled(remote::kW7Asks, scale);
   int64_t sent = 0, received = 0;
   auto send_next = [&] {
@@ -216,26 +281,33 @@ void w7(zmq::socket_t& sock, Codec& codec, double scale) {
     if (sent < n) send_next();
   }
   double s = bench::seconds_since(t0);
-  bench::print_result(kSystem, "W7", static_cast<double>(n) / s, "roundtrips/s", n, s);
+  bench::print_result(kSystem, workload.c_str(), static_cast<double>(n) / s, "roundtrips/s", n, s);
 }
 
 void run_client(remote::ServerChild& server, const std::string& workload, double scale) {
   zmq::context_t ctx(1);
   zmq::socket_t sock(ctx, zmq::socket_type::dealer);
   set_options(sock);
+  if (remote::is_secure(workload)) {
+    CurveKeys keys = curve_keys();
+    sock.set(zmq::sockopt::curve_serverkey, bytes_of(keys.server.public_key));
+    sock.set(zmq::sockopt::curve_publickey, bytes_of(keys.client.public_key));
+    sock.set(zmq::sockopt::curve_secretkey, bytes_of(keys.client.secret_key));
+  }
   sock.connect("tcp://127.0.0.1:" + std::to_string(server.port()));
   Codec codec;
   warm_up(sock, codec);
-  if (workload == "W5") w5(sock, codec, scale);
-  if (workload == "W6") w6(sock, codec, scale);
-  if (workload == "W7") w7(sock, codec, scale);
+  const std::string plain = remote::plain_workload(workload);
+  if (plain == "W5") w5(sock, codec, workload, scale);
+  if (plain == "W6") w6(sock, codec, workload, scale);
+  if (plain == "W7") w7(sock, codec, workload, scale);
   send(sock, codec.encode(Msg::Kind::STOP, 0, 0));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  return remote::run_main(argc, argv, "raw_zmq_remote", kUsage, serve,
+  return remote::run_main(argc, argv, "raw_zmq_remote", kUsage, /*secure=*/true, serve,
                           [](remote::ServerChild& server, const std::string& workload, double scale) {
                             run_client(server, workload, scale);
                             return true;

@@ -45,6 +45,17 @@ constexpr int64_t kWarmupAsks = 1'000;
 // A receive on either side that waits longer than this is a failure, not a slow run.
 constexpr int kTimeoutMs = 30'000;
 
+// W5s, W6s, W7s: W5–W7 with security on (pulsing: a cluster key, so gossip is sealed and the
+// connection runs CURVE; raw ZeroMQ: CURVE with a ZAP handler, the same protection).
+inline bool is_secure(const std::string& workload) { return workload.size() == 3 && workload.back() == 's'; }
+// "W6s" → "W6".
+inline std::string plain_workload(const std::string& workload) {
+  return is_secure(workload) ? workload.substr(0, 2) : workload;
+}
+// The cluster key of a secure run, the same in the client and its server child: the benchmark's
+// own, never a real cluster's.
+inline constexpr const char* kBenchClusterKey = "62656e63682d6b65792d6e6f742d612d7265616c2d636c75737465722d6b6579";
+
 // The W5 payload: 64 bytes.
 inline std::string tell_text() { return std::string(64, 'x'); }
 
@@ -240,9 +251,10 @@ T nearest_rank(const std::vector<T>& sorted, double p) {
   return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
 }
 
-// W6's result line: `value` is the p50 in µs; p99 and the rate of round trips as extra fields.
-// `latencies_ns` (one per timed ask) is sorted in place.
-inline void print_latency_result(const char* system, std::vector<int64_t>& latencies_ns, double seconds) {
+// W6's (or W6s') result line: `value` is the p50 in µs; p99 and the rate of round trips as extra
+// fields. `latencies_ns` (one per timed ask) is sorted in place.
+inline void print_latency_result(const char* system, const std::string& workload, std::vector<int64_t>& latencies_ns,
+                                 double seconds) {
   std::sort(latencies_ns.begin(), latencies_ns.end());
   auto n = static_cast<int64_t>(latencies_ns.size());
   double p50 = static_cast<double>(nearest_rank(latencies_ns, 50)) / 1e3;
@@ -250,25 +262,27 @@ inline void print_latency_result(const char* system, std::vector<int64_t>& laten
   char extra[96];
   std::snprintf(extra, sizeof extra, ",\"p99_us\":%.1f,\"roundtrips_per_s\":%.1f", p99,
                 static_cast<double>(n) / seconds);
-  print_result(system, "W6", p50, "us", n, seconds, extra);
+  print_result(system, workload.c_str(), p50, "us", n, seconds, extra);
 }
 
-// The main() every remote benchmark shares: re-executed with --serve it runs `serve()`;
-// otherwise it starts that server child (before any other thread exists), runs
-// `client(server, workload, scale)` (false or an exception: the run failed) and stops the
-// server. Exit status 0, 1 (the run failed) or 2 (bad arguments).
+// The main() every remote benchmark shares: re-executed with --serve it runs
+// `serve(workload)`; otherwise it starts that server child (before any other thread exists),
+// runs `client(server, workload, scale)` (false or an exception: the run failed) and stops the
+// server. The secure workloads (W5s–W7s) only where `secure` says the program has them. Exit
+// status 0, 1 (the run failed) or 2 (bad arguments).
 template <typename Serve, typename Client>
-int run_main(int argc, char** argv, const char* name, const char* usage, Serve serve, Client client) {
+int run_main(int argc, char** argv, const char* name, const char* usage, bool secure, Serve serve, Client client) {
   bool serving = take_serve_flag(argc, argv);
   std::string workload;
   double scale = 1.0;
   if (!bench::parse_args(argc, argv, usage, workload, scale)) return 2;
-  if (workload != "W5" && workload != "W6" && workload != "W7") {
+  const std::string plain = plain_workload(workload);
+  if ((plain != "W5" && plain != "W6" && plain != "W7") || (is_secure(workload) && !secure)) {
     std::fprintf(stderr, "%s\n", usage);
     return 2;
   }
   try {
-    if (serving) return serve();
+    if (serving) return serve(workload);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s server: %s\n", name, e.what());
     return 1;

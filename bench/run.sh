@@ -35,6 +35,12 @@ W6       caf      caf_remote
 W7       pulsing  pulsing_remote
 W7       raw-zmq  raw_zmq_remote
 W7       caf      caf_remote
+W5s      pulsing  pulsing_remote
+W5s      raw-zmq  raw_zmq_remote
+W6s      pulsing  pulsing_remote
+W6s      raw-zmq  raw_zmq_remote
+W7s      pulsing  pulsing_remote
+W7s      raw-zmq  raw_zmq_remote
 R1       pulsing  pulsing_names
 R1-cached pulsing pulsing_names
 R1-rate  pulsing  pulsing_names
@@ -124,6 +130,7 @@ ratio() {
 }
 
 status=0
+declare -A plain_medians=() plain_p99s=()  # pulsing's, per workload: what W5s–W7s cost over W5–W7
 for w in "${workloads[@]}"; do
   # The systems of this workload whose program is built.
   systems=() programs=()
@@ -173,6 +180,17 @@ for w in "${workloads[@]}"; do
         ratio "$w" "$sys" p99_us "${p99s[pulsing]}" "${p99s[$sys]}"
       fi
     done
+  fi
+  # The cost of security itself: pulsing with keys (W5s–W7s) against pulsing without (W5–W7),
+  # when both ran in this run.
+  if [[ -n ${medians[pulsing]:-} ]]; then
+    plain_medians[$w]=${medians[pulsing]} plain_p99s[$w]=${p99s[pulsing]:-}
+    if [[ $w == W[5-7]s && -n ${plain_medians[${w%s}]:-} ]]; then
+      ratio "$w" "pulsing-plain" "" "${medians[pulsing]}" "${plain_medians[${w%s}]}"
+      if [[ -n ${p99s[pulsing]:-} && -n ${plain_p99s[${w%s}]:-} ]]; then
+        ratio "$w" "pulsing-plain" p99_us "${p99s[pulsing]}" "${plain_p99s[${w%s}]}"
+      fi
+    fi
   fi
   unset lines failed medians p99s
 done

@@ -217,7 +217,7 @@ bool w6(actor_system& sys, const actor& server, double scale) {
   run.latencies_ns.resize(static_cast<size_t>(run.n));
   if (!run_asks(sys, server, run)) return false;
   double s = std::chrono::duration<double>(run.t1 - run.t0).count();
-  remote::print_latency_result(kSystem, run.latencies_ns, s);
+  remote::print_latency_result(kSystem, "W6", run.latencies_ns, s);
   return true;
 }
 
@@ -263,7 +263,7 @@ int main(int argc, char** argv) {
   // Default configuration plus the middleman; the config is not parsed, so no
   // caf-application.ini or CAF command-line option can change it. The server child is started
   // before the actor system, while this process has one thread.
-  return remote::run_main(argc, argv, "caf_remote", kUsage, serve,
+  return remote::run_main(argc, argv, "caf_remote", kUsage, /*secure=*/false, [](const std::string&) { return serve(); },
                           [](remote::ServerChild& server, const std::string& workload, double scale) {
                             return run_client(server.port(), workload, scale);
                           });
