@@ -12,6 +12,7 @@ packages=(
   libboost-dev libspdlog-dev libfmt-dev libcli11-dev doctest-dev
   nlohmann-json3-dev libxxhash-dev zlib1g-dev
   libcaf-dev            # the comparison benchmarks only (bench/caf)
+  clang libclang-rt-14-dev  # the fuzz targets (scripts/fuzz.sh): clang 14, libFuzzer and its sanitizers
   python3 python3-zmq   # a test's client in another language (tests/integration/python_client.py)
 )
 (($# > 0)) && packages=("$@")
