@@ -10,6 +10,10 @@
 // present one routing id, so a second connection presenting a name in use is an impostor: it is
 // ignored (ROUTER_HANDOVER is off), never handed the first one's answers.
 //
+// Under CURVE (TransportOptions::curve) the ROUTER is a CURVE server, and the context's ZAP
+// handler (messaging/zap_handler.hpp) admits each connection with a role, which every envelope
+// read from it carries (EnvelopeView::role).
+//
 // Ownership: ZmqTransport::Io owns this, and this owns the ROUTER and its monitor (made in the
 // Io's context, which outlives them). A caller's peer is shared with ZmqTransport's table of
 // callers (own_caller()), which drops it when the caller is gone (forget_caller()). The config,

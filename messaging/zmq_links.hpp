@@ -4,8 +4,12 @@
 //
 // A link is opened with its peer's first request. A peer named by host name is looked up off
 // the I/O thread (messaging/host_lookup.hpp) and its DEALER connected to the numeric address
-// found, again when the peer is down and the name may point elsewhere. A link becomes kUp once
-// its DEALER takes a frame or its monitor reports the connection; kDown when the connection is
+// found, again when the peer is down and the name may point elsewhere. Under CURVE
+// (TransportOptions::curve) a link expects the peer to prove one of the server keys
+// CurveAuthority::servers_for() names, the first first; a failed handshake moves it to the next
+// on a new socket, and a refusal of this node's own key (the peer's ZAP handler) marks it down,
+// saying so. A link becomes kUp once its DEALER takes a frame or its monitor reports the
+// handshake done; kDown when the connection is
 // lost or is not made within connect_timeout, which drops the requests pending for the peer
 // and is reported (TransportHandler::on_peer_down). A link down and idle past close_down_after,
 // or one close() is asked for, is closed: the peer's next request opens a new one.

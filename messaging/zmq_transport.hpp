@@ -37,6 +37,10 @@
 // (SendResult) and slow down without blocking. Inbound, reading never pauses: the handler
 // pushes back per target (runtime/remote_flow.hpp).
 //
+// Security: with TransportOptions::curve, every connection either way runs ZeroMQ's CURVE, and a
+// ZAP handler, installed before the ROUTER binds, admits callers by key, each with a role
+// (messaging/curve.hpp); without it connections are plain and every caller is a node.
+//
 // Untrusted input: every frame whose envelope headers do not decode is dropped and counted; the
 // node goes on. Payloads are decoded, and checked, by the handler. A frame larger than
 // `limits.frame_limit_bytes()` closes its connection before ZeroMQ buffers it.
