@@ -25,7 +25,6 @@ std::shared_ptr<NodeCurve> make_curve(const NodeConfig& config) {
 NodeCore::NodeCore(NodeConfig config)
     : config_(std::move(config)),
       id_{std::random_device{}() * 0x100000001ull ^ std::random_device{}()},
-      keys_(config_.cluster_keys),
       scheduler_(config_.worker_threads),
       curve_(make_curve(config_)) {}
 
@@ -136,8 +135,7 @@ membership::DriverStats NodeCore::gossip_stats() const {
 }
 
 std::shared_ptr<const security::Keyring> NodeCore::cluster_keys() const {
-  std::lock_guard lock(keys_mutex_);
-  return keys_;
+  return curve_ ? curve_->keys() : nullptr;
 }
 
 void NodeCore::set_cluster_keys(std::shared_ptr<const security::Keyring> keys) {
@@ -147,9 +145,7 @@ void NodeCore::set_cluster_keys(std::shared_ptr<const security::Keyring> keys) {
                                                   "take one while it runs (restart it with the key)");
   }
   if (gossip_) gossip_->set_keys(keys);
-  if (curve_) curve_->set_keys(keys);
-  std::lock_guard lock(keys_mutex_);
-  keys_ = std::move(keys);
+  curve_->set_keys(std::move(keys));  // a node with cluster keys has its NodeCurve
 }
 
 void NodeCore::set_authorized_clients(std::vector<security::AuthorizedClient> clients) {

@@ -83,15 +83,14 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
 
   const NodeConfig config_;
   const NodeId id_;
-  mutable std::mutex keys_mutex_;
-  std::shared_ptr<const security::Keyring> keys_;  // guarded by keys_mutex_; config_.cluster_keys at first
   std::string endpoint_;  // set once by start_network()
   TimerService timers_;
   NodeMetrics metrics_;
   Scheduler scheduler_;
   LocalRegistry registry_;
   CallerAccess access_{registry_};
-  // CURVE for every connection; null without keys (the node's own, or a client key).
+  // CURVE for every connection, and the keyring in use; null without keys (the node's own, or
+  // a client key).
   const std::shared_ptr<NodeCurve> curve_;
   std::unique_ptr<RemoteLink> remote_;
   std::string member_name_;                       // set once by start_network()

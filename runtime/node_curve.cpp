@@ -22,6 +22,11 @@ NodeCurve::NodeCurve(std::shared_ptr<const security::Keyring> keys, std::vector<
 NodeCurve::NodeCurve(std::shared_ptr<const security::ClientKey> client)
     : server_(security::random_curve_pair()), client_(std::move(client)) {}
 
+std::shared_ptr<const security::Keyring> NodeCurve::keys() const {
+  std::lock_guard lock(mutex_);
+  return keys_;
+}
+
 void NodeCurve::set_keys(std::shared_ptr<const security::Keyring> keys) {
   std::lock_guard lock(mutex_);
   keys_ = std::move(keys);

@@ -40,7 +40,9 @@ class NodeCurve final : public CurveAuthority {
   // A client. REQUIRES: `client` not null.
   explicit NodeCurve(std::shared_ptr<const security::ClientKey> client);
 
-  // A new keyring (a rotation step), and a new list of clients (both reloaded with SIGHUP).
+  // The keyring in use (null for a client), a new one (a rotation step), and a new list of
+  // clients (both reloaded with SIGHUP).
+  std::shared_ptr<const security::Keyring> keys() const;
   void set_keys(std::shared_ptr<const security::Keyring> keys);
   void set_clients(std::vector<security::AuthorizedClient> clients);
   // What the member at `endpoint` announces as its server key (nullopt: it is gone, or says
