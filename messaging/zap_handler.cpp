@@ -72,10 +72,9 @@ void ZapHandler::close() { socket_.close(); }
 std::optional<CallerRole> role_of(const zmq::message_t& frame) {
   const char* user = zmq_msg_gets(const_cast<zmq_msg_t*>(frame.handle()), "User-Id");
   if (user == nullptr) return std::nullopt;
-  std::string_view name(user);
-  if (name == "node") return CallerRole::kNode;
-  if (name == "operator") return CallerRole::kOperator;
-  if (name == "observer") return CallerRole::kObserver;
+  for (CallerRole role : {CallerRole::kNode, CallerRole::kOperator, CallerRole::kObserver}) {
+    if (to_string(role) == user) return role;  // the names serve() gives as User-Id
+  }
   return std::nullopt;
 }
 

@@ -140,7 +140,9 @@ bool ZmqTransport::Io::pass(std::chrono::milliseconds max_wait) {
   // ZeroMQ's own account (ZMQ_EVENTS) says whether input is waiting on the ROUTER; the kernel is
   // asked only when there is nothing to do, or (once, without waiting) about the DEALERs when
   // the ROUTER keeps the thread busy.
-  if (zap_) zap_->serve();  // handshakes wait for these answers
+  // Handshakes wait for these answers: served at the start of every pass, before the thread may
+  // sleep (a request that woke it is answered by the pass that follows at once).
+  if (zap_) zap_->serve();
   links_.retry_unsent();  // ZeroMQ was full: it may have room now
   callers_.retry_blocked();
   bool input = callers_.has_input();
@@ -194,7 +196,6 @@ void ZmqTransport::Io::wait(std::chrono::milliseconds max_wait) {
   sleeping_.store(false, std::memory_order_seq_cst);
 
   if (fds[0].revents & POLLIN) wake_fd_.clear();
-  if (zap_) zap_->serve();
   const std::span<const pollfd> polled(fds);
   callers_.on_polled(polled.subspan(first_caller, first_link - first_caller));
   links_.on_polled(polled.subspan(first_link));
