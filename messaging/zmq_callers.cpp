@@ -23,10 +23,10 @@ ZmqTransport::RouterCallers::RouterCallers(zmq::context_t& context, const Transp
       inbound_(inbound),
       owner_(owner),
       router_(context, zmq::socket_type::router) {
-  bind();
-  router_fd_ = router_.get(zmq::sockopt::fd);
   monitor_ = zmq_io::open_monitor(context, router_, ZMQ_EVENT_DISCONNECTED, "inproc://pulsing-monitor-router");
   monitor_fd_ = monitor_.get(zmq::sockopt::fd);
+  bind();
+  router_fd_ = router_.get(zmq::sockopt::fd);
 }
 
 void ZmqTransport::RouterCallers::bind() {
@@ -160,6 +160,9 @@ void ZmqTransport::RouterCallers::retry_blocked() {
 
 bool ZmqTransport::RouterCallers::try_send(Caller& caller) {
   const std::string& endpoint = caller.peer->endpoint();
+  // Sending may take in the socket's news (a request arrived) and so leave its descriptor
+  // quiet: the next read looks.
+  unsettled_ = true;
   try {
     if (!router_.send(zmq::buffer(endpoint), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       blocked_ += !std::exchange(caller.blocked, true);  // its pipe is full
@@ -181,13 +184,16 @@ bool ZmqTransport::RouterCallers::try_send(Caller& caller) {
 
 // ---------------------------------------------------------------- reading
 
-bool ZmqTransport::RouterCallers::has_input() { return zmq_io::has_input(router_); }
-
-void ZmqTransport::RouterCallers::read() {
-  for (int i = 0; i < zmq_io::kReadBurst; ++i) {
+bool ZmqTransport::RouterCallers::read(int burst) {
+  bool got = false;
+  for (int i = 0; i < burst; ++i) {
     // A DEALER's frame arrives as [identity][payload].
     zmq::message_t identity;
-    if (!router_.recv(identity, zmq::recv_flags::dontwait)) return;
+    if (!router_.recv(identity, zmq::recv_flags::dontwait)) {
+      unsettled_ = false;  // ZeroMQ took in its news and found nothing: the descriptor tells of more
+      return got;
+    }
+    got = true;
     zmq::message_t frame;
     if (!identity.more() || !router_.recv(frame, zmq::recv_flags::dontwait)) {
       counters_.frames_rejected.fetch_add(1, std::memory_order_relaxed);
@@ -212,6 +218,7 @@ void ZmqTransport::RouterCallers::read() {
     }
     inbound_.deliver(frame, sender, role);
   }
+  return got;  // a burst's worth: still unsettled, the next pass goes on
 }
 
 void ZmqTransport::RouterCallers::read_monitor() {
@@ -232,6 +239,7 @@ void ZmqTransport::RouterCallers::add_pollfds(std::vector<pollfd>& fds) const {
 }
 
 void ZmqTransport::RouterCallers::on_polled(std::span<const pollfd> fds) {
+  if (fds[0].revents & POLLIN) unsettled_ = true;
   if (fds[1].revents & POLLIN) read_monitor();
 }
 

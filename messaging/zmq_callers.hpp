@@ -63,10 +63,13 @@ class ZmqTransport::RouterCallers {
   // caller): the loop must look again soon.
   bool waiting_to_send() const { return blocked_ > 0; }
 
-  // Whether ZeroMQ holds input for the ROUTER (ZMQ_EVENTS).
-  bool has_input();
-  // Reads a burst of frames from the ROUTER and hands them on.
-  void read();
+  // Whether the ROUTER may hold input its descriptor will not announce: it did announce news,
+  // or something was sent on it (sending takes in the socket's news), or a burst left frames
+  // unread, and no read since found it empty.
+  bool unsettled() const { return unsettled_; }
+  // Reads up to `burst` frames from the ROUTER and hands them on; finding it empty settles it.
+  // Returns whether it read any.
+  bool read(int burst);
   // Reads the ROUTER's monitor: ends the callers whose connection closed.
   void read_monitor();
 
@@ -112,6 +115,7 @@ class ZmqTransport::RouterCallers {
   std::unordered_map<int, std::string> caller_fds_;  // descriptor -> endpoint
   Caller* last_caller_ = nullptr;                    // caller()'s cache
   std::size_t blocked_ = 0;                          // callers whose `blocked` is set
+  bool unsettled_ = true;                            // see unsettled()
 };
 
 }  // namespace pulsing

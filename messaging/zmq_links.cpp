@@ -1,5 +1,6 @@
 #include "messaging/zmq_links.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <utility>
 
@@ -280,8 +281,8 @@ void ZmqTransport::DealerLinks::flush(Link& link) {
 bool ZmqTransport::DealerLinks::try_send(Link& link) {
   if (link.peer->state() == PeerState::kDown) return false;
   // Sending may take in the socket's news (an answer arrived) and so leave its descriptor
-  // quiet: the next pass looks (ZMQ_EVENTS) for input.
-  link.sent = true;
+  // quiet: the next read looks.
+  link.unsettled = true;
   auto sent = link.dealer.send(*link.unsent, zmq::send_flags::dontwait);
   if (!sent) return false;  // not connected yet, or at the high-water mark
   // ZeroMQ takes frames only on a completed connection (ZMQ_IMMEDIATE): it is up, whether or
@@ -297,33 +298,29 @@ bool ZmqTransport::DealerLinks::try_send(Link& link) {
 
 // ---------------------------------------------------------------- reading
 
-bool ZmqTransport::DealerLinks::has_news() {
-  bool news = false;
-  for (auto& link : links_) {
-    if (std::exchange(link->sent, false) && zmq_io::has_input(link->dealer)) link->news = true;
-    news |= link->news;
-  }
-  return news;
+bool ZmqTransport::DealerLinks::unsettled() const {
+  return std::any_of(links_.begin(), links_.end(), [](const auto& link) { return link->unsettled; });
 }
 
-void ZmqTransport::DealerLinks::read() {
+bool ZmqTransport::DealerLinks::read(int burst) {
+  bool got = false;
   for (std::size_t i = 0; i < links_.size(); ++i) {
-    if (links_[i]->news) read_dealer(*links_[i]);
+    if (links_[i]->unsettled) got |= read_dealer(*links_[i], burst);
   }
+  return got;
 }
 
-void ZmqTransport::DealerLinks::read_dealer(Link& link) {
-  // Its descriptor announced news: drain it, and look (ZMQ_EVENTS) whether more came meanwhile.
-  for (int i = 0; i < zmq_io::kReadBurst; ++i) {
+bool ZmqTransport::DealerLinks::read_dealer(Link& link, int burst) {
+  for (int i = 0; i < burst; ++i) {
     zmq::message_t frame;
     if (!link.dealer.recv(frame, zmq::recv_flags::dontwait)) {
-      if (zmq_io::has_input(link.dealer)) continue;
-      link.news = false;
-      return;
+      // ZeroMQ took in the socket's news and found nothing: the descriptor tells of more.
+      link.unsettled = false;
+      return i > 0;
     }
     if (inbound_.single_frame(link.dealer, frame)) inbound_.deliver(frame, link.peer->endpoint());
   }
-  // A burst's worth: `news` stays set, and the next pass goes on.
+  return true;  // a burst's worth: still unsettled, the next pass goes on
 }
 
 void ZmqTransport::DealerLinks::read_monitors() {
@@ -339,10 +336,8 @@ void ZmqTransport::DealerLinks::read_monitor(Link& link) {
     } else if (event->id == ZMQ_EVENT_DISCONNECTED && link.peer->state() == PeerState::kUp) {
       // What arrived on the connection before it closed is answered first: an answer that came
       // is delivered, not failed as unreachable.
-      while (link.news || zmq_io::has_input(link.dealer)) {
-        link.news = true;
-        read_dealer(link);
-      }
+      link.unsettled = true;
+      while (link.unsettled) read_dealer(link, zmq_io::kReadBurst);
       peer_down(link, fmt::format("lost the connection to {}", link.peer->endpoint()));
     } else if (event->id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
       // The peer's ZAP handler refused this node's key: no retry will change that.
@@ -379,7 +374,7 @@ void ZmqTransport::DealerLinks::on_polled(std::span<const pollfd> fds) {
   for (std::size_t i = 0; 2 * i + 1 < fds.size(); ++i) {
     if (fds[2 * i].revents & POLLIN) read_monitor(*links_[i]);
     if (fds[2 * i + 1].revents & POLLIN) {
-      links_[i]->news = true;
+      links_[i]->unsettled = true;
       if (links_[i]->unsent) flush(*links_[i]);
     }
   }

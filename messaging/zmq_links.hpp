@@ -77,10 +77,10 @@ class ZmqTransport::DealerLinks {
   // Sends again the frames ZeroMQ could not take: it may have room now.
   void retry_unsent();
 
-  // Whether some link may have input waiting (checks, with ZMQ_EVENTS, those that sent since).
-  bool has_news();
-  // Reads the links that have news, a burst each.
-  void read();
+  // Whether some link may hold input its descriptor will not announce (Link::unsettled).
+  bool unsettled() const;
+  // Reads the unsettled links, up to `burst` frames each. Returns whether it read any.
+  bool read(int burst);
   // Reads every link's monitor (connection events).
   void read_monitors();
 
@@ -111,8 +111,10 @@ class ZmqTransport::DealerLinks {
     std::string connected_to;
     std::shared_ptr<HostLookup> lookup;
     Clock::time_point next_lookup;
-    bool news = false;  // the descriptor said so: input (or room) may be waiting
-    bool sent = false;  // sent since it last looked for input (see try_send)
+    // Input may be waiting that the descriptor will not announce: it did announce news, or
+    // something was sent (sending takes in the socket's news), or a burst left frames unread;
+    // and no read since found the socket empty.
+    bool unsettled = false;
     std::optional<zmq::message_t> unsent;  // a frame ZeroMQ could not take yet
     std::size_t unsent_count = 0;
     std::size_t unsent_unanswered = 0;
@@ -137,7 +139,8 @@ class ZmqTransport::DealerLinks {
   Link* find(const Peer& peer);
   void flush(Link& link);
   bool try_send(Link& link);
-  void read_dealer(Link& link);
+  // Reads up to `burst` frames; returns whether it read any.
+  bool read_dealer(Link& link, int burst);
   void read_monitor(Link& link);
   void peer_down(Link& link, const std::string& why);
 

@@ -40,6 +40,7 @@ zmq::socket_t open_monitor(zmq::context_t& context, zmq::socket_t& socket, int e
   zmq::socket_t monitor(context, zmq::socket_type::pair);
   monitor.set(zmq::sockopt::linger, 0);
   monitor.connect(address);
+  (void)has_input(monitor);  // primes its descriptor
   return monitor;
 }
 

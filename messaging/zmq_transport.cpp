@@ -31,8 +31,9 @@ namespace pulsing {
 namespace {
 using Clock = std::chrono::steady_clock;
 
-// How often a thread too busy to sleep reads its monitor sockets (connection events).
-constexpr auto kMonitorInterval = std::chrono::milliseconds(10);
+// How long a busy I/O thread (one that reads a frame on every pass) may go without looking at
+// the descriptors of its other sockets: their news waits at most this long.
+constexpr auto kBusyLookInterval = std::chrono::microseconds(100);
 
 // How long the I/O thread sleeps at most while something it has to send waits for room in
 // ZeroMQ that no descriptor announces (a ROUTER's pipe to one caller).
@@ -87,8 +88,12 @@ class ZmqTransport::Io {
 
  private:
   // Sleeps until a socket has news, something is queued to send, or `max_wait` passed (0: only
-  // looks).
+  // looks). Marks the sockets whose descriptor announced news unsettled; serves the ZAP handler
+  // and reads monitors that have news.
   void wait(std::chrono::milliseconds max_wait);
+  // Reads the sockets that may hold input, up to `burst` frames each; returns whether any frame
+  // was read or a socket is still unsettled (a burst left frames unread).
+  bool read_unsettled(int burst);
   // Whether another thread handed over something to do since the last pass.
   bool handed_over();
   void connect_new_peers();
@@ -109,7 +114,7 @@ class ZmqTransport::Io {
   std::atomic<bool> sleeping_{false};
   bool in_pass_ = false;
   std::vector<pollfd> pollfds_;
-  Clock::time_point monitors_read_;
+  Clock::time_point polled_;  // when wait() last looked at the descriptors
 
   std::mutex mutex_;
   std::vector<std::shared_ptr<Peer>> new_peers_;               // guarded by mutex_
@@ -136,34 +141,30 @@ bool ZmqTransport::Io::pass(std::chrono::milliseconds max_wait) {
   links_.update_lookups();
   flush_ready();
   links_.check_connect_timeouts();
-
-  // ZeroMQ's own account (ZMQ_EVENTS) says whether input is waiting on the ROUTER; the kernel is
-  // asked only when there is nothing to do, or (once, without waiting) about the DEALERs when
-  // the ROUTER keeps the thread busy.
-  // Handshakes wait for these answers: served at the start of every pass, before the thread may
-  // sleep (a request that woke it is answered by the pass that follows at once).
-  if (zap_) zap_->serve();
   links_.retry_unsent();  // ZeroMQ was full: it may have room now
   callers_.retry_blocked();
-  bool input = callers_.has_input();
-  bool news = links_.has_news();
-  if (!input && !news) {
+
+  // A ZeroMQ socket's descriptor announces news only once: after that, and after every send
+  // (which may take the news in), input is learnt by reading until ZeroMQ finds the socket
+  // empty. So the sockets that may hold input are read first, and the thread sleeps only when
+  // none can. Each look costs ZeroMQ two system calls; none is made for a socket that is
+  // settled (bench/README.md, "Security on", counts them per round trip).
+  if (read_unsettled(zmq_io::kReadBurst)) {
+    // Busy: the other descriptors are looked at too, but not on every pass (a look is a system
+    // call, and a busy pass reads one frame).
+    if (Clock::now() - polled_ >= kBusyLookInterval) wait(std::chrono::milliseconds(0));
+  } else {
     wait(max_wait);
-  } else if (input && !links_.empty()) {
-    wait(std::chrono::milliseconds(0));  // the ROUTER keeps the thread busy: look at the DEALERs
-  }
-  if (input || callers_.has_input()) callers_.read();
-  links_.read();
-  // Monitor events (connected, disconnected) are also read by the wait when it sleeps; a thread
-  // that never sleeps reads them here, every few milliseconds.
-  auto now = Clock::now();
-  if (now - monitors_read_ > kMonitorInterval) {
-    monitors_read_ = now;
-    callers_.read_monitor();
-    links_.read_monitors();
+    read_unsettled(zmq_io::kWokenBurst);
   }
   in_pass_ = false;
   return true;
+}
+
+bool ZmqTransport::Io::read_unsettled(int burst) {
+  bool got = callers_.unsettled() && callers_.read(burst);
+  got |= links_.read(burst);
+  return got || callers_.unsettled() || links_.unsettled();
 }
 
 bool ZmqTransport::Io::handed_over() {
@@ -181,7 +182,7 @@ void ZmqTransport::Io::wait(std::chrono::milliseconds max_wait) {
     }
   }
   // A ZeroMQ socket's descriptor is readable when the socket has news, not necessarily input:
-  // what it means is learnt from ZMQ_EVENTS afterwards (has_input, has_news, flush, monitors).
+  // what it means is learnt by reading it afterwards (read_unsettled, flush, monitors).
   auto& fds = pollfds_;
   fds.clear();
   fds.push_back({wake_fd_.fd(), POLLIN, 0});
@@ -193,9 +194,13 @@ void ZmqTransport::Io::wait(std::chrono::milliseconds max_wait) {
   auto timeout = max_wait;
   if (callers_.waiting_to_send()) timeout = std::min(timeout, kRetryInterval);
   ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
+  polled_ = Clock::now();
   sleeping_.store(false, std::memory_order_seq_cst);
 
   if (fds[0].revents & POLLIN) wake_fd_.clear();
+  // Served as soon as asked: a handshake waits for the answer. Serving reads until ZeroMQ finds
+  // the socket empty, so its descriptor tells of the next request.
+  if (zap_ && (fds[1].revents & POLLIN)) zap_->serve();
   const std::span<const pollfd> polled(fds);
   callers_.on_polled(polled.subspan(first_caller, first_link - first_caller));
   links_.on_polled(polled.subspan(first_link));
