@@ -36,9 +36,7 @@ int write_client_key(const KeygenOptions& options) {
   security::Keyring ring = security::read_key_file(options.cluster_key_file);
   security::ClientKey key;
   key.pair = security::random_curve_pair();
-  for (const auto& cluster_key : ring.keys()) {
-    key.servers.push_back(security::derive_curve_pair(cluster_key, security::KeyPurpose::kCurveServer).public_key);
-  }
+  key.servers = security::ring_public_keys(ring, security::KeyPurpose::kCurveServer);
   security::write_new_client_key_file(options.file, key);
   const std::string public_key = security::curve_key_text(key.pair.public_key);
   std::printf("wrote a client key to %s, for the cluster of key %s\n", options.file.c_str(), ring.primary().id().c_str());

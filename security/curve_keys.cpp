@@ -45,6 +45,12 @@ CurveKeyPair derive_curve_pair(const ClusterKey& key, KeyPurpose purpose) {
   return pair;
 }
 
+std::vector<CurveKey> ring_public_keys(const Keyring& ring, KeyPurpose purpose) {
+  std::vector<CurveKey> keys;
+  for (const ClusterKey& key : ring.keys()) keys.push_back(derive_curve_pair(key, purpose).public_key);
+  return keys;
+}
+
 CurveKeyPair random_curve_pair() {
   ensure_sodium();
   CurveKeyPair pair;

@@ -46,6 +46,8 @@ struct CurveKeyPair {
 
 // The pair every holder of `key` derives for `purpose` (kCurveServer or kCurveNode).
 CurveKeyPair derive_curve_pair(const ClusterKey& key, KeyPurpose purpose);
+// The public keys of the pairs derived for `purpose` from each key of `ring`, in its order.
+std::vector<CurveKey> ring_public_keys(const Keyring& ring, KeyPurpose purpose);
 // A new pair from the system's secure random source.
 CurveKeyPair random_curve_pair();
 // The pair whose secret key is `secret`.

@@ -26,6 +26,17 @@ TEST_CASE("a derived CURVE pair is the same for every holder of the key, and dif
   CHECK(curve_pair_of_secret(server.secret_key).public_key == server.public_key);
 }
 
+TEST_CASE("a ring's public keys are those of its keys, in the ring's order") {
+  auto primary = ClusterKey::generate();
+  auto secondary = ClusterKey::generate();
+  Keyring ring({primary, secondary});
+  auto servers = ring_public_keys(ring, KeyPurpose::kCurveServer);
+  REQUIRE(servers.size() == 2);
+  CHECK(servers[0] == derive_curve_pair(primary, KeyPurpose::kCurveServer).public_key);
+  CHECK(servers[1] == derive_curve_pair(secondary, KeyPurpose::kCurveServer).public_key);
+  CHECK(ring_public_keys(ring, KeyPurpose::kCurveNode)[0] == derive_curve_pair(primary, KeyPurpose::kCurveNode).public_key);
+}
+
 TEST_CASE("a curve key's text is 64 hex digits, and nothing else parses") {
   auto pair = random_curve_pair();
   const std::string text = curve_key_text(pair.public_key);
