@@ -132,6 +132,12 @@ class UdpDriver::Loop {
     asio::post(io_, [this, keys = std::move(keys)] { seal_->set_keys(keys); });
   }
 
+  void update_meta(Metadata meta) {
+    asio::post(io_, [this, meta = std::move(meta)]() mutable {
+      run([&](Output& out) { machine_->update_meta(std::move(meta), Clock::now(), out); });
+    });
+  }
+
   std::uint16_t port() const { return port_; }
   const std::string& address() const { return address_; }
   std::vector<Member> members() const {
@@ -468,6 +474,7 @@ void UdpDriver::leave(std::chrono::milliseconds linger) { loop_->leave(linger); 
 void UdpDriver::stop() { loop_->stop(); }
 void UdpDriver::fallback_ack(std::uint32_t seq) { loop_->fallback_ack(seq); }
 void UdpDriver::set_keys(std::shared_ptr<const security::Keyring> keys) { loop_->set_keys(std::move(keys)); }
+void UdpDriver::update_meta(Metadata meta) { loop_->update_meta(std::move(meta)); }
 std::uint16_t UdpDriver::port() const { return loop_->port(); }
 const std::string& UdpDriver::address() const { return loop_->address(); }
 std::vector<Member> UdpDriver::members() const { return loop_->members(); }

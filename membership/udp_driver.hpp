@@ -80,6 +80,8 @@ class UdpDriver {
   // REQUIRES: keys is not null, and the driver was made with keys (Sealing::keys): a driver
   // does not go from plain to sealed while it runs. Throws std::invalid_argument otherwise.
   void set_keys(std::shared_ptr<const security::Keyring> keys);
+  // Announces new metadata for this node (Membership::update_meta), on the driver's thread.
+  void update_meta(Metadata meta);
 
   std::uint16_t port() const;
   const std::string& address() const;  // this node's advertised "host:port"

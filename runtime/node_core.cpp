@@ -69,7 +69,7 @@ void NodeCore::start_gossip() {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
   member_name_ = config.name;
-  if (curve_) config.meta[NodeCurve::kMetadataKey] = curve_->server_text();
+  config.meta = gossip_meta();
   const auto probe_timeout = config.probe_interval;
   auto driver = std::make_unique<membership::UdpDriver>(std::move(config), endpoint_address(remote_->bound_endpoint()),
                                                         config_.seeds, membership::Sealing{config_.cluster_keys, config_.gossip_seal});
@@ -145,7 +145,18 @@ void NodeCore::set_cluster_keys(std::shared_ptr<const security::Keyring> keys) {
                                                   "take one while it runs (restart it with the key)");
   }
   if (gossip_) gossip_->set_keys(keys);
+  const auto announced = curve_->announcement();
   curve_->set_keys(std::move(keys));  // a node with cluster keys has its NodeCurve
+  // The new primary may derive another server key than this node's: members must learn it.
+  if (gossip_ && curve_->announcement() != announced) gossip_->update_meta(gossip_meta());
+}
+
+membership::Metadata NodeCore::gossip_meta() const {
+  membership::Metadata meta = config_.membership.meta;
+  if (curve_) {
+    if (auto key = curve_->announcement()) meta[NodeCurve::kMetadataKey] = *key;
+  }
+  return meta;
 }
 
 void NodeCore::set_authorized_clients(std::vector<security::AuthorizedClient> clients) {

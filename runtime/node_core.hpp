@@ -80,6 +80,9 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
   void start_gossip();
   // Keeps what members announce of their CURVE server keys (NodeCurve) up to date.
   void track_member_server(const membership::MemberEvent& event);
+  // This node's gossip metadata: the configured, and its CURVE server key when it announces one
+  // (NodeCurve::announcement).
+  membership::Metadata gossip_meta() const;
 
   const NodeConfig config_;
   const NodeId id_;

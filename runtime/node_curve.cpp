@@ -38,10 +38,8 @@ void NodeCurve::derive_ring_keys() {
   ring_servers_.clear();
   if (!keys_) return;
   node_pair_ = security::derive_curve_pair(keys_->primary(), security::KeyPurpose::kCurveNode);
-  for (const security::ClusterKey& key : keys_->keys()) {
-    ring_nodes_.push_back(security::derive_curve_pair(key, security::KeyPurpose::kCurveNode).public_key);
-    ring_servers_.push_back(security::derive_curve_pair(key, security::KeyPurpose::kCurveServer).public_key);
-  }
+  ring_nodes_ = security::ring_public_keys(*keys_, security::KeyPurpose::kCurveNode);
+  ring_servers_ = security::ring_public_keys(*keys_, security::KeyPurpose::kCurveServer);
 }
 
 void NodeCurve::set_clients(std::vector<security::AuthorizedClient> clients) {
@@ -68,6 +66,14 @@ std::string NodeCurve::server_text() const {
   return text;
 }
 
+std::optional<std::string> NodeCurve::announcement() const {
+  {
+    std::lock_guard lock(mutex_);
+    if (client_ || (!ring_servers_.empty() && ring_servers_.front() == server_.public_key)) return std::nullopt;
+  }
+  return server_text();
+}
+
 std::optional<CurvePublicKey> NodeCurve::parse_server_text(std::string_view text) {
   if (text.size() != 40) return std::nullopt;
   std::string terminated(text);
@@ -87,6 +93,7 @@ std::vector<CurvePublicKey> NodeCurve::servers_for(const std::string& endpoint) 
   std::vector<CurvePublicKey> servers;
   std::lock_guard lock(mutex_);
   if (auto it = member_servers_.find(endpoint); it != member_servers_.end()) servers.push_back(it->second);
+  if (!ring_servers_.empty()) add_unique(servers, ring_servers_.front());  // the primary's
   add_unique(servers, server_.public_key);
   for (const auto& key : ring_servers_) add_unique(servers, key);
   return servers;

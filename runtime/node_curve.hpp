@@ -2,13 +2,14 @@
 //
 // A member node (one with a cluster keyring):
 // - server pair: derived from the primary key it started with, and kept for its run (ZeroMQ
-//   fixes a listening socket's key when it binds; changing it would drop every caller). It is
-//   announced in the node's gossip metadata (kMetadataKey, Z85 text), so that members reach it
-//   whatever key they started with.
+//   fixes a listening socket's key when it binds; changing it would drop every caller). Once the
+//   primary is another key (a rotation), it is announced in the node's gossip metadata
+//   (kMetadataKey, Z85 text), so that members reach it whatever key they hold; until then
+//   every member expects it anyway, and the 40 characters stay out of every gossip message.
 // - client pair: derived from the current primary (each new connection takes the current one).
-// - servers to expect at a peer: the key the peer announced, if it is a member; then this node's
-//   own server key (every node started with the same primary has it); then those of each key
-//   of the ring.
+// - servers to expect at a peer: the key the peer announced, if it is a member; then the
+//   current primary's (what a peer that announces nothing has); then this node's own server key
+//   (every node started with the same primary has it); then those of each key of the ring.
 // - admits: the node key of every key of the ring (role node), and the authorized clients
 //   (operator, observer).
 // A client (the command line, with a client key file): presents its client pair, expects the
@@ -51,6 +52,9 @@ class NodeCurve final : public CurveAuthority {
 
   // This node's server public key in Z85 (40 characters), for its metadata.
   std::string server_text() const;
+  // What this node announces in its metadata under kMetadataKey: server_text() when its server
+  // key is not the current primary's, else nothing.
+  std::optional<std::string> announcement() const;
   // A key's Z85 text back (nullopt unless 40 valid characters).
   static std::optional<CurvePublicKey> parse_server_text(std::string_view text);
 

@@ -40,27 +40,37 @@ TEST_CASE("a member admits the node key of every key of its ring, and the listed
   CHECK_FALSE(curve.admit(op).has_value());
 }
 
-TEST_CASE("a member keeps the server key it started with, and expects at a peer what the peer announced first") {
+TEST_CASE("a member keeps the server key it started with, announces it once the primary changes, and expects at a peer what the peer announced first") {
   auto old_key = ClusterKey::generate(), new_key = ClusterKey::generate();
   NodeCurve curve(ring({old_key}), {});
   CHECK(curve.server_pair().public_key == server_of(old_key));
+  // Its server key is the primary's: every member expects it, nothing to announce.
+  CHECK_FALSE(curve.announcement().has_value());
+  CHECK(curve.servers_for("tcp://10.0.0.2:7000") == std::vector<CurvePublicKey>{server_of(old_key)});
+
   curve.set_keys(ring({new_key, old_key}));
   CHECK(curve.server_pair().public_key == server_of(old_key));  // fixed for its run
-  // A peer it knows nothing of: its own server key first (a node started with the same key has
-  // it), then each key of the ring.
-  CHECK(curve.servers_for("tcp://10.0.0.2:7000") == std::vector<CurvePublicKey>{server_of(old_key), server_of(new_key)});
+  // Now the primary derives another server key: this node announces its own.
+  REQUIRE(curve.announcement().has_value());
+  CHECK(NodeCurve::parse_server_text(*curve.announcement()) == server_of(old_key));
+  // A peer that announced nothing has the primary's server key, or else started with this
+  // node's key, or another of the ring.
+  CHECK(curve.servers_for("tcp://10.0.0.2:7000") == std::vector<CurvePublicKey>{server_of(new_key), server_of(old_key)});
 
   // What a member announces comes first; a member gone is forgotten.
-  auto announced = NodeCurve::parse_server_text(NodeCurve(ring({new_key}), {}).server_text());
+  auto announced = NodeCurve::parse_server_text(curve.server_text());
   REQUIRE(announced.has_value());
-  CHECK(*announced == server_of(new_key));
   curve.set_member_server("tcp://10.0.0.2:7000", announced);
-  CHECK(curve.servers_for("tcp://10.0.0.2:7000").front() == server_of(new_key));
-  CHECK(curve.servers_for("tcp://10.0.0.3:7000").front() == server_of(old_key));
-  curve.set_member_server("tcp://10.0.0.2:7000", std::nullopt);
   CHECK(curve.servers_for("tcp://10.0.0.2:7000").front() == server_of(old_key));
+  CHECK(curve.servers_for("tcp://10.0.0.3:7000").front() == server_of(new_key));
+  curve.set_member_server("tcp://10.0.0.2:7000", std::nullopt);
+  CHECK(curve.servers_for("tcp://10.0.0.2:7000").front() == server_of(new_key));
   CHECK_FALSE(NodeCurve::parse_server_text("short").has_value());
   CHECK_FALSE(NodeCurve::parse_server_text(std::string(40, '"')).has_value());
+
+  // The old key made primary again (a rotation undone): nothing to announce.
+  curve.set_keys(ring({old_key, new_key}));
+  CHECK_FALSE(curve.announcement().has_value());
 }
 
 TEST_CASE("a client presents its own pair, expects the servers its file lists, and admits nobody") {
