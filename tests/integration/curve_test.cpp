@@ -1,13 +1,15 @@
 // Calls under CURVE, against real `pulsing node` processes with a cluster key: who may connect
 // at all (raw ZeroMQ peers with no CURVE, a random key, an unlisted client key, and, as the
-// control, the key a member derives), what each client role may do from the command line, and a
-// second connection that presents another's routing id.
+// control, the key a member derives), what each client role may do from the command line, a
+// second connection that presents another's routing id, and a reply forged by a peer that was
+// not asked.
 #include <doctest/doctest.h>
 
 #include <zmq.hpp>
 
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -95,6 +97,61 @@ class RawCaller {
   zmq::context_t context_;
   zmq::socket_t socket_;
   zmq::socket_t monitor_;
+};
+
+// A node's listening side with no pulsing code behind it: a ROUTER holding the cluster's server
+// key (the worst case: an insider), which reads the requests it gets and answers as it is told.
+// No ZAP handler: it admits every caller.
+class RawServer {
+ public:
+  struct Request {
+    std::string caller;  // the routing id of the connection it came on
+    Envelope envelope;
+  };
+  explicit RawServer(const security::ClusterKey& key) : socket_(context_, zmq::socket_type::router) {
+    const CurveKeyPair pair = security::derive_curve_pair(key, KeyPurpose::kCurveServer);
+    socket_.set(zmq::sockopt::curve_server, 1);
+    socket_.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(pair.secret_key.data(), pair.secret_key.size()));
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.bind("tcp://127.0.0.1:0");
+    endpoint_ = socket_.get(zmq::sockopt::last_endpoint);
+  }
+  const std::string& endpoint() const { return endpoint_; }
+
+  // The next request, within `limit`.
+  std::optional<Request> next(std::chrono::milliseconds limit) {
+    socket_.set(zmq::sockopt::rcvtimeo, static_cast<int>(limit.count()));
+    zmq::message_t identity, frame;
+    if (!socket_.recv(identity) || !identity.more() || !socket_.recv(frame)) return std::nullopt;
+    std::optional<Request> got;
+    decode_frame({static_cast<const std::byte*>(frame.data()), frame.size()},
+                 [&](const EnvelopeView& e) { got = Request{identity.to_string(), e.decode({})}; });
+    return got;
+  }
+  // Sends a reply with `correlation` to `caller`, on its connection.
+  void answer(const std::string& caller, std::uint64_t correlation, Value payload) {
+    Envelope reply;
+    reply.kind = EnvelopeKind::kReply;
+    reply.correlation = correlation;
+    reply.payload = std::move(payload);
+    std::vector<std::byte> frame;
+    append_envelope(frame, reply);
+    REQUIRE(socket_.send(zmq::buffer(caller), zmq::send_flags::sndmore));
+    REQUIRE(socket_.send(zmq::buffer(frame.data(), frame.size())));
+  }
+  // Answers the next request, which must be a resolve, as the node of an actor named as asked.
+  void answer_resolve(NodeId node, ActorId actor) {
+    auto request = next(10s);
+    REQUIRE(request.has_value());
+    REQUIRE(request->envelope.kind == EnvelopeKind::kResolve);
+    answer(request->caller, request->envelope.correlation,
+           Value(Value::Map{{"address", Value(ActorAddress{node, endpoint_, actor})}, {"class", Value("Raw")}}));
+  }
+
+ private:
+  zmq::context_t context_;
+  zmq::socket_t socket_;
+  std::string endpoint_;
 };
 
 Envelope call(EnvelopeKind kind, const std::string& target, const std::string& method, std::vector<Value> args,
@@ -279,6 +336,41 @@ TEST_CASE("curve: a second connection presenting another's routing id gets none 
     CHECK(answer->payload == Value(1));  // the impostor's add never ran
   }
   CHECK_FALSE(impostor.receive(500ms).has_value());
+}
+
+TEST_CASE("curve: a reply forged by a member that was not asked is dropped and counted, and the real answer is taken") {
+  KeyFiles keys;
+  const security::ClusterKey cluster = security::read_key_file(keys.make("cluster.key")).primary();
+  NodeConfig config = test_process_config();
+  config.cluster_keys = std::make_shared<const security::Keyring>(std::vector{cluster});
+  Node node(config);
+  RawServer asked(cluster), forger(cluster);
+
+  auto to_asked = node.resolve_at(asked.endpoint(), "slow", 10s);
+  asked.answer_resolve(NodeId{1}, ActorId{1});
+  auto slow = to_asked.get();
+  auto to_forger = node.resolve_at(forger.endpoint(), "other", 10s);
+  auto forger_request = forger.next(10s);
+  REQUIRE(forger_request.has_value());
+
+  auto answer = slow.ask("work", {Value(1)});
+  auto pending = asked.next(10s);
+  REQUIRE(pending.has_value());
+  REQUIRE(pending->envelope.kind == EnvelopeKind::kAsk);
+  // The forger answers the ask it was not sent, with its correlation (the worst case: it knows
+  // it; correlations start at random), on the connection the node opened to it.
+  forger.answer(forger_request->caller, pending->envelope.correlation, Value("forged"));
+  REQUIRE(eventually([&] { return node.stats().foreign_replies == 1; }));
+  CHECK_FALSE(answer.ready());
+  // Its connection still works: its own answer is taken.
+  forger.answer(forger_request->caller, forger_request->envelope.correlation,
+                Value(Value::Map{{"address", Value(ActorAddress{NodeId{2}, forger.endpoint(), ActorId{1}})},
+                                 {"class", Value("Raw")}}));
+  CHECK_NOTHROW(to_forger.get());
+
+  asked.answer(pending->caller, pending->envelope.correlation, Value("real"));
+  CHECK(answer.get() == Value("real"));
+  CHECK(node.stats().foreign_replies == 1);
 }
 
 }  // namespace pulsing::integration
