@@ -323,10 +323,6 @@ bool ZmqTransport::DealerLinks::read_dealer(Link& link, int burst) {
   return true;  // a burst's worth: still unsettled, the next pass goes on
 }
 
-void ZmqTransport::DealerLinks::read_monitors() {
-  for (std::size_t i = 0; i < links_.size(); ++i) read_monitor(*links_[i]);
-}
-
 void ZmqTransport::DealerLinks::read_monitor(Link& link) {
   while (auto event = zmq_io::next_event(link.monitor)) {
     if (event->id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {

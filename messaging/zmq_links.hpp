@@ -81,8 +81,6 @@ class ZmqTransport::DealerLinks {
   bool unsettled() const;
   // Reads the unsettled links, up to `burst` frames each. Returns whether it read any.
   bool read(int burst);
-  // Reads every link's monitor (connection events).
-  void read_monitors();
 
   // Appends the descriptors to poll (each link's monitor and DEALER) to `fds`.
   void add_pollfds(std::vector<pollfd>& fds) const;

@@ -31,7 +31,7 @@ namespace pulsing {
 namespace {
 using Clock = std::chrono::steady_clock;
 
-// How long a busy I/O thread (one that reads a frame on every pass) may go without looking at
+// How long a busy I/O thread (one that reads frames on every pass) may go without looking at
 // the descriptors of its other sockets: their news waits at most this long.
 constexpr auto kBusyLookInterval = std::chrono::microseconds(100);
 
@@ -151,7 +151,7 @@ bool ZmqTransport::Io::pass(std::chrono::milliseconds max_wait) {
   // settled (bench/README.md, "Security on", counts them per round trip).
   if (read_unsettled(zmq_io::kReadBurst)) {
     // Busy: the other descriptors are looked at too, but not on every pass (a look is a system
-    // call, and a busy pass reads one frame).
+    // call, and a busy pass reads only a burst).
     if (Clock::now() - polled_ >= kBusyLookInterval) wait(std::chrono::milliseconds(0));
   } else {
     wait(max_wait);
