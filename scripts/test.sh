@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine (as root), builds pulsing with warnings as errors, and runs
-# every test; then builds and runs every test again under ASan+UBSan (at -O1 with assertions on:
-# at -O0 the simulator tests alone took ten minutes) and under ThreadSanitizer (libzmq's own
+# every test, the docker-compose cluster and the chaos suite; then builds and runs every test
+# again under ASan+UBSan (at -O1 with assertions on: at -O0 the simulator tests alone took ten
+# minutes) and under ThreadSanitizer (libzmq's own
 # internals suppressed, tests/tsan.supp). Between the two, the fuzz targets run for a bounded
 # time each (scripts/fuzz.sh: clang, libFuzzer, from the seeds in tests/fuzz/corpus).
 #   scripts/test.sh            everything
 #   PULSING_SKIP_SANITIZERS=1  only the plain build (neither sanitizer)
 #   PULSING_SKIP_TSAN=1        everything but the ThreadSanitizer build
 #   PULSING_SKIP_DOCKER=1      not the docker-compose cluster (tests/docker/run.sh)
+#   PULSING_SKIP_CHAOS=1       not the chaos suite (tests/chaos/run.sh: real nodes in network
+#                              namespaces of their own, faults, and a checker)
 #   PULSING_SKIP_FUZZ=1        not the fuzz targets (scripts/fuzz.sh; PULSING_FUZZ_SECONDS=N
 #                              runs each for N seconds instead of 30)
 set -euo pipefail
@@ -30,6 +33,11 @@ run_suite build
 if [[ -z ${PULSING_SKIP_DOCKER:-} ]]; then
   echo "== docker-compose cluster (tests/docker)"
   ./tests/docker/run.sh
+fi
+
+if [[ -z ${PULSING_SKIP_CHAOS:-} ]]; then
+  echo "== chaos suite (tests/chaos/run.sh, the short schedule)"
+  ./tests/chaos/run.sh
 fi
 
 if [[ -z ${PULSING_SKIP_FUZZ:-} ]]; then

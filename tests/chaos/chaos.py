@@ -184,8 +184,16 @@ class Cluster:
                 "--log", os.path.join(self.args.run_dir, "w%d.jsonl" % k)], self.args.run_dir)
 
     def start(self):
+        """The nodes, then (once they see each other) the workers: a worker that joined through
+        seeds not listening yet would report them dead before any fault."""
         for p in self.nodes.values():
             p.start()
+        deadline = time.monotonic() + CONVERGE_BOUND_S
+        while time.monotonic() < deadline:
+            views = [self.members_of(k) for k in self.nodes]
+            if all(v is not None and sum(1 for n, s in v.items() if s == "alive") == len(self.nodes) for v in views):
+                break
+            time.sleep(POLL_S)
         for p in self.workers.values():
             p.start()
         threading.Thread(target=self.poll_members, daemon=True).start()
@@ -242,14 +250,13 @@ class Cluster:
             self.stop_polling.wait(1.0)
 
     def converged(self, live):
-        """Whether every node in `live` sees exactly the nodes of `live` alive (workers aside)."""
-        want = {"h%d" % k for k in live}
-        for k in live:
-            members = self.members_of(k)
+        """Whether every node in `live` sees exactly the members alive that run: those nodes and
+        the workers. (A worker's own view is not asked: it serves no `pulsing members`.)"""
+        want = {"h%d" % k for k in live} | {"w%d" % k for k in self.workers}
+        for members in [self.members_of(k) for k in live]:
             if members is None:
                 return False
-            alive = {n for n, s in members.items() if s == "alive" and n.startswith("h")}
-            if alive != want:
+            if {n for n, s in members.items() if s == "alive"} != want:
                 return False
         return True
 
