@@ -168,8 +168,19 @@ inline void cpu_relax() {
 void Scheduler::push_shared(Runnable* r) {
   {
     std::lock_guard lock(mutex_);
-    shared_.push(r);
-    shared_size_.fetch_add(1, std::memory_order_relaxed);
+    // stop() sets stopping_ under this lock and drains the queue only after: what is pushed
+    // before is drained, what comes after (a guest leaving with turns still queued) runs now,
+    // as schedule() runs it, or it would wait in the queue for good (and a stopped actor
+    // waiting for its last turn would keep itself, and its node, alive).
+    if (!stopping_.load(std::memory_order_acquire)) {
+      shared_.push(r);
+      shared_size_.fetch_add(1, std::memory_order_relaxed);
+      r = nullptr;
+    }
+  }
+  if (r != nullptr) {
+    r->run_turn();
+    return;
   }
   // A spinning worker will find it; otherwise wake a sleeper. A worker that stops spinning
   // re-checks the queue under the lock before it sleeps, so no wake-up is lost.

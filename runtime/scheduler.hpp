@@ -104,7 +104,7 @@ class Scheduler {
   void enter_guest();
   // Runs the calling guest's queued turns for at most `budget`, then hands the rest to the pool.
   void run_guest(std::chrono::microseconds budget);
-  // Hands what the calling guest still has queued to the pool.
+  // Hands what the calling guest still has queued to the pool (after stop(): runs it now).
   void leave_guest();
 
  private:
