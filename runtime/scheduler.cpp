@@ -114,13 +114,7 @@ void Scheduler::reschedule(Runnable* r) {
   }
 }
 
-void Scheduler::schedule_on_pool(Runnable* r) {
-  if (stopping_.load(std::memory_order_acquire)) {
-    r->run_turn();
-    return;
-  }
-  push_shared(r);
-}
+void Scheduler::schedule_on_pool(Runnable* r) { push_shared(r); }  // after stop(): runs it at once
 
 void Scheduler::enter_guest() {
   tls_guest = std::make_unique<Worker>(*this);
