@@ -154,6 +154,15 @@ std::string prometheus_text(const Node& node) {
   e.counter("pulsing_gossip_incredible_incarnations_total",
             "Gossip naming an incarnation far beyond any honest one (forged): refused.",
             s.gossip.protocol.incredible_incarnations);
+  e.counter("pulsing_gossip_oversized_updates_total",
+            "Gossip about a member too large for any packet of this node: not spread.",
+            s.gossip.protocol.oversized_updates);
+  e.counter("pulsing_gossip_strangers_met_total",
+            "Pings from an address no known member has, answered with a full-state exchange (after a restart).",
+            s.gossip.protocol.strangers_met);
+  e.counter("pulsing_gossip_earlier_run_answers_total",
+            "Accusations of this node's earlier run, answered with this run's alive message.",
+            s.gossip.protocol.earlier_run_answers);
   return e.take();
 }
 

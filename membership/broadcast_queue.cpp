@@ -5,6 +5,8 @@ namespace pulsing::membership {
 namespace {
 // take() gives up on a packet after this many queued updates in a row did not fit in what is
 // left of it: the rest are most likely as big, and a long queue must not be scanned per packet.
+// This never starves the queue: every update fits in an empty packet (max_item_bytes), so the
+// first in line always goes in one, and then moves behind the updates sent fewer times.
 constexpr int kMaxMisses = 8;
 }  // namespace
 
@@ -15,12 +17,17 @@ void BroadcastQueue::drop(const std::string& member) {
   }
 }
 
-void BroadcastQueue::push(const std::string& member, Message update) {
+bool BroadcastQueue::push(const std::string& member, Message update) {
   drop(member);
-  std::uint64_t order = next_order_++;
   std::size_t bytes = size_bound(update);
+  if (bytes > max_item_bytes_) {
+    ++oversized_;
+    return false;
+  }
+  std::uint64_t order = next_order_++;
   auto item = items_.emplace(member, Item{std::move(update), bytes, 0, order}).first;
   queue_.emplace(Key{0, -static_cast<std::int64_t>(order)}, item);
+  return true;
 }
 
 std::vector<Message> BroadcastQueue::take(std::size_t budget, int limit) {

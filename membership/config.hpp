@@ -83,16 +83,29 @@ struct Options {
   // The largest packet sent (UDP without fragmentation on common networks): updates beyond it
   // wait for the next packet; a full state is split across several packets.
   std::size_t max_packet_bytes = 1'400;
+  // The most metadata (`meta`, or what Membership::update_meta announces) this node may have,
+  // by its encoded size: size_bound(const Metadata&) in messages.hpp, the keys and values plus
+  // about 40 bytes per entry. A node with more refuses to start, and update_meta refuses it.
+  // Why: an alive message is never split, so it must fit in one packet, and beside the ping or
+  // ack it often rides on (a suspected node's refutation goes back with its ack); one that did
+  // not could never be gossiped, and its node could never refute a suspicion. 512
+  // (memberlist's MetaMaxSize): room for the CURVE key announcement (104 bytes alone) and a few tags,
+  // and, in a packet of 1,400 bytes, for a name and an address of 200 characters each. The
+  // packet sets a second limit, which depends on the name, address and cluster name
+  // (Membership::check_meta): the smaller of the two applies.
+  std::size_t max_meta_bytes = 512;
 };
 
 // Every knob of one member's protocol: the options, and where this run of it is.
 struct Config : Options {
   // The address this member's gossip is received on ("host:port").
   std::string address;
-  // The incarnation this run starts with. The driver passes the wall clock in milliseconds, so
-  // that a node restarted after a crash outranks everything said about its earlier run and is
-  // alive again everywhere (memberlist left such nodes "dead" after mass restarts).
-  std::uint64_t initial_incarnation = 0;
+  // This run of the member: a later run must have a higher number. The driver passes the wall
+  // clock in milliseconds. Incarnations start at first_incarnation(run) (member.hpp), so a node
+  // restarted after a crash outranks everything said about its earlier run and is alive again
+  // everywhere (memberlist left such nodes "dead" after mass restarts), and the others tell that
+  // it restarted (EventKind::kRestarted). REQUIRES: below 2^43 (the year 2248 in milliseconds).
+  std::uint64_t run = 0;
 };
 
 }  // namespace pulsing::membership

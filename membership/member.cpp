@@ -20,6 +20,7 @@ std::string_view to_string(EventKind kind) {
     case EventKind::kDead: return "dead";
     case EventKind::kLeft: return "left";
     case EventKind::kUpdated: return "updated";
+    case EventKind::kRestarted: return "restarted";
   }
   return "unknown";
 }

@@ -28,13 +28,24 @@ struct Member {
   std::string address;  // where its gossip goes: "host:port" (UDP)
   Metadata meta;
   // Orders what is said about this member: a higher incarnation wins. Only the member itself
-  // raises it (to refute a suspicion, or to announce new metadata).
+  // raises it (to refute a suspicion, or to announce new metadata). Its high bits number the
+  // member's run (run_of()): see first_incarnation().
   std::uint64_t incarnation = 0;
   MemberState state = MemberState::kAlive;
   Clock::time_point state_since{};  // when this node last saw `state` change
 
   friend bool operator==(const Member&, const Member&) = default;
 };
+
+// An incarnation is `run << kRunShift` plus the refutations and metadata updates of that run.
+// A run is numbered by the wall clock in milliseconds when it started (Config::run), so that a
+// member restarted after a crash outranks everything said about its earlier run, and so that
+// others can tell a restart (another run) from a refutation (the same run, one higher). 2^20
+// refutations fit in a run; beyond them the count carries into the run bits, and others see a
+// restart that did not happen (a node refuting a thousand times a second for 17 minutes).
+inline constexpr int kRunShift = 20;
+inline constexpr std::uint64_t first_incarnation(std::uint64_t run) { return run << kRunShift; }
+inline constexpr std::uint64_t run_of(std::uint64_t incarnation) { return incarnation >> kRunShift; }
 
 enum class EventKind : std::uint8_t {
   kJoined,   // a member this node did not know (or had forgotten) is alive
@@ -43,6 +54,12 @@ enum class EventKind : std::uint8_t {
   kDead,     // a member was declared failed
   kLeft,     // a member left gracefully
   kUpdated,  // an alive member announced new metadata or a new address
+  // A live member is back as a new run before it was declared dead (a crash and a fast
+  // restart): whatever lived in its earlier run is gone (its actors, its share of the name
+  // registry, its view of the cluster), and it is alive now, perhaps at a new address or with
+  // new metadata. Not reported for a member this node had declared dead or forgotten: that one
+  // is kJoined.
+  kRestarted,
 };
 std::string_view to_string(EventKind kind);
 

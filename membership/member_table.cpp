@@ -16,7 +16,27 @@ const MemberTable::Record* MemberTable::find(std::string_view name) const {
   return n == kEmpty ? nullptr : &records_[n];
 }
 
+namespace {
+std::uint32_t hash_address(std::string_view address) {
+  return static_cast<std::uint32_t>(std::hash<std::string_view>{}(address));
+}
+}  // namespace
+
+void MemberTable::set_identity(Record& record, IdentityPtr who) {
+  record.address_hash = hash_address(who->address);
+  record.who = std::move(who);
+}
+
+const MemberTable::Record* MemberTable::find_address(std::string_view address) const {
+  const std::uint32_t hash = hash_address(address);
+  for (const Record& r : records_) {
+    if (r.address_hash == hash && r.who->address == address) return &r;
+  }
+  return nullptr;
+}
+
 MemberTable::Record& MemberTable::insert(Record record) {
+  record.address_hash = hash_address(record.who->address);
   if (2 * (records_.size() + 1) > slots_.size()) grow();
   slots_[slot_of(record.name())] = static_cast<std::uint32_t>(records_.size());
   records_.push_back(std::move(record));

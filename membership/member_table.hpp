@@ -28,6 +28,9 @@ class MemberTable {
     // Known alive from the answer to this node's join and not gossiped since: gossiped when
     // heard again, so that a join's news has as many spreaders as nodes that hear it.
     bool quiet = false;
+    // A hash of who->address, set by the table (insert(), set_identity()): find_address()
+    // compares it before the text. It fits in the record's padding.
+    std::uint32_t address_hash = 0;
 
     const std::string& name() const { return who->name; }
     Member member() const { return {who->name, who->address, who->meta, incarnation, state, state_since}; }
@@ -42,6 +45,10 @@ class MemberTable {
 
   // Adds a record numbered size() - 1 afterwards. REQUIRES: none of the same name.
   Record& insert(Record record);
+  // Gives `record` (one of this table's) a new identity. REQUIRES: of the same name.
+  static void set_identity(Record& record, IdentityPtr who);
+  // A record whose member is at `address`, if any. O(size()): for rare questions only.
+  const Record* find_address(std::string_view address) const;
   // Removes the record of `name`, if any, and returns the number it had: the last record (the
   // one numbered size() afterwards) has taken it, unless it was the one removed.
   std::optional<std::size_t> erase(std::string_view name);

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include <fmt/format.h>
+
 namespace pulsing::membership {
 
 namespace {
@@ -23,17 +25,56 @@ milliseconds push_pull_interval(milliseconds base, std::size_t n) {
   return milliseconds(static_cast<std::int64_t>(static_cast<double>(base.count()) * multiplier));
 }
 
+// The room for updates in a packet that carries nothing else (a gossip round's packets): the
+// largest update the broadcast queue accepts. Every queued update then fits in some packet the
+// node sends; those that open with a ping or an ack may have to leave the largest ones to the
+// next gossip round.
+std::size_t gossip_room(const Config& c) {
+  const std::size_t overhead = packet_overhead_bound(Packet{c.cluster, {}});
+  return c.max_packet_bytes > overhead ? c.max_packet_bytes - overhead : 0;
+}
+
 }  // namespace
 
 Membership::Membership(Config config)
     : config_(std::move(config)),
-      self_{config_.name, config_.address, config_.meta, config_.initial_incarnation, MemberState::kAlive, {}},
+      self_{config_.name, config_.address, config_.meta, first_incarnation(config_.run), MemberState::kAlive, {}},
       self_identity_(make_identity(config_.name, config_.address, config_.meta)),
       random_(config_.random_seed),
-      awareness_(std::max(1, config_.awareness_max_multiplier)) {
+      awareness_(std::max(1, config_.awareness_max_multiplier)),
+      broadcasts_(gossip_room(config_)) {
   if (config_.name.empty()) throw std::invalid_argument("membership: the node needs a name");
   if (config_.address.empty()) throw std::invalid_argument("membership: the node needs an address");
+  check_meta(config_.meta);
 }
+
+void check_meta(const Config& config, const Metadata& meta) {
+  const std::size_t bytes = size_bound(meta);
+  if (bytes > config.max_meta_bytes) {
+    throw std::invalid_argument(fmt::format(
+        "membership: metadata of {} bytes exceeds the limit of {} bytes (max_meta_bytes)", bytes,
+        config.max_meta_bytes));
+  }
+  // The node's alive message without its metadata, and the ping it may ride beside.
+  const std::size_t others = size_bound(Alive{make_identity(config.name, config.address), 0}) -
+                             size_bound(Metadata{}) + size_bound(Ping{0, config.name});
+  const std::size_t room = gossip_room(config);
+  if (others + size_bound(Metadata{}) > room) {
+    throw std::invalid_argument(fmt::format(
+        "membership: this node's name ({} bytes) and address ({} bytes) leave no room for its alive message "
+        "beside a ping in a packet of {} bytes (max_packet_bytes)",
+        config.name.size(), config.address.size(), config.max_packet_bytes));
+  }
+  if (others + bytes > room) {
+    throw std::invalid_argument(fmt::format(
+        "membership: metadata of {} bytes exceeds the limit of {} bytes that a packet of {} bytes "
+        "(max_packet_bytes) leaves beside this node's name ({} bytes), address ({} bytes) and a ping",
+        bytes, room - others, config.max_packet_bytes, config.name.size(),
+        config.address.size()));
+  }
+}
+
+void Membership::check_meta(const Metadata& meta) const { membership::check_meta(config_, meta); }
 
 // ---- start, leave, metadata
 
@@ -69,6 +110,7 @@ void Membership::leave(Clock::time_point now, Output& out) {
 }
 
 void Membership::update_meta(Metadata meta, Clock::time_point, Output&) {
+  check_meta(meta);  // before anything changes: a refused update leaves the old one announced
   self_.meta = std::move(meta);
   ++self_.incarnation;
   self_identity_ = make_identity(self_.name, self_.address, self_.meta);
@@ -105,10 +147,14 @@ void Membership::receive(const Packet& packet, const std::string& from, Clock::t
     ++stats_.foreign_packets;
     return;
   }
+  bool accuses_earlier_run = false;
   for (const Message& message : packet.messages) {
     std::visit(
         [&](const auto& m) {
           using M = std::decay_t<decltype(m)>;
+          if constexpr (std::is_same_v<M, Suspect> || std::is_same_v<M, Dead>) {
+            accuses_earlier_run |= m.name == self_.name && run_of(m.incarnation) < run_of(self_.incarnation);
+          }
           if constexpr (std::is_same_v<M, Ping>) on_ping(packet, m, from, now, out);
           if constexpr (std::is_same_v<M, IndirectPing>) on_indirect_ping(m, from, now, out);
           if constexpr (std::is_same_v<M, Ack>) on_ack(m, now, out);
@@ -120,6 +166,13 @@ void Membership::receive(const Packet& packet, const std::string& from, Clock::t
         },
         message);
   }
+  if (accuses_earlier_run && !leaving_ && !from.empty()) {
+    // The sender still speaks of this node's earlier run: it has not heard of this one, which
+    // may not know it either (after a mass restart nobody this run knows may know the sender).
+    // Telling it makes it gossip this run, and its gossip comes back with itself in it.
+    ++stats_.earlier_run_answers;
+    send(out, from, {self_alive()});
+  }
   if (!joined_ && live_ > 0) {
     joined_ = true;
     // One more full-state exchange soon: news of the nodes that joined in the same burst may
@@ -128,12 +181,23 @@ void Membership::receive(const Packet& packet, const std::string& from, Clock::t
   }
 }
 
-void Membership::on_ping(const Packet&, const Ping& m, const std::string& from, Clock::time_point, Output& out) {
+void Membership::on_ping(const Packet&, const Ping& m, const std::string& from, Clock::time_point now, Output& out) {
   if (m.target != self_.name) {
     ++stats_.misdirected_pings;
     return;
   }
   send(out, from, {Ack{m.seq}});
+  // A ping from an address that no member known here has: the sender knows this node, and this
+  // node not it. That is how a run restarted together with its seeds (a mass restart) meets
+  // the members that stayed up: nothing else they send says who they are, and waiting for
+  // their next full-state exchange took 5.5-12 s in the chaos suite. An exchange with the
+  // sender now, at most one a probe interval (a sender's address may be a name this node knows
+  // by another text), and only in the first push_pull_interval of this run, when it is news.
+  if (from.empty() || leaving_ || now >= started_at_ + config_.push_pull_interval || now < next_stranger_check_) return;
+  next_stranger_check_ = now + config_.probe_interval;
+  if (members_.find_address(from) != nullptr) return;
+  ++stats_.strangers_met;
+  send_state(out, from, /*reply_wanted=*/true, /*join=*/false);
 }
 
 void Membership::on_indirect_ping(const IndirectPing& m, const std::string& from, Clock::time_point now,
@@ -226,18 +290,31 @@ void Membership::on_alive(const Alive& m, Heard heard, Clock::time_point now, Ou
     return;  // a repeat is no news, nor stale
   }
   bool changed = r.who->address != who.address || r.who->meta != who.meta;
+  // A new run of a member still live here: it crashed and came back before being declared dead.
+  const bool restarted = run_of(m.incarnation) != run_of(r.incarnation) && is_live(r.state);
   r.incarnation = m.incarnation;
   r.quiet = !spread;
-  if (changed) r.who = m.who;
+  if (changed) MemberTable::set_identity(r, m.who);
   switch (r.state) {
     case MemberState::kAlive:
-      if (changed) out.events.push_back({EventKind::kUpdated, r.member()});
+      if (restarted) {
+        set_state(r, MemberState::kAlive, now, EventKind::kRestarted, out);
+      } else if (changed) {
+        out.events.push_back({EventKind::kUpdated, r.member()});
+      }
       break;
-    case MemberState::kSuspect: set_state(r, MemberState::kAlive, now, EventKind::kAlive, out); break;
+    case MemberState::kSuspect:
+      set_state(r, MemberState::kAlive, now, restarted ? EventKind::kRestarted : EventKind::kAlive, out);
+      break;
     case MemberState::kDead:
     case MemberState::kLeft: set_state(r, MemberState::kAlive, now, EventKind::kJoined, out); break;
   }
   if (spread) broadcasts_.push(who.name, m);
+  if (restarted && !leaving_) {
+    // The new run knows only what its seeds told it, and they may have restarted with it (a
+    // mass restart): this node tells it of itself rather than wait for a full-state exchange.
+    send(out, who.address, {self_alive()});
+  }
 }
 
 void Membership::on_suspect(const Suspect& m, Clock::time_point now, Output& out) {
@@ -487,7 +564,7 @@ void Membership::reap(Clock::time_point now) {
 
 bool Membership::credible(std::uint64_t incarnation, Clock::time_point now) {
   const auto elapsed = std::chrono::duration_cast<milliseconds>(now - started_at_).count();
-  const std::uint64_t clock = config_.initial_incarnation + static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed));
+  const std::uint64_t clock = first_incarnation(config_.run + static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed)));
   const std::uint64_t ceiling = clock > UINT64_MAX - kIncarnationHeadroom ? UINT64_MAX : clock + kIncarnationHeadroom;
   if (incarnation <= ceiling) return true;
   ++stats_.incredible_incarnations;

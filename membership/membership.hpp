@@ -75,13 +75,30 @@ struct Stats {
   // Gossip that names an incarnation no honest member can have reached (far ahead of this
   // node's clock): forged, and refused (Membership::credible).
   std::uint64_t incredible_incarnations = 0;
+  // Packets that accused an earlier run of this node (it restarted), answered with this run's
+  // alive message straight to their sender.
+  std::uint64_t earlier_run_answers = 0;
+  // Pings from an address no known member has, answered with a full-state exchange (on_ping).
+  std::uint64_t strangers_met = 0;
   std::uint64_t push_pulls = 0;         // full-state exchanges started
   std::uint64_t join_attempts = 0;
+  // Updates not gossiped because they would not fit in any packet (BroadcastQueue::push): about
+  // a member whose name, address or metadata is larger than this node's packets allow (a peer
+  // configured with larger limits, or a forged one). The member is still known and probed.
+  std::uint64_t oversized_updates = 0;
 };
+
+// Throws std::invalid_argument, naming the size and the limit, when a node of `config` may not
+// announce `meta`: its size_bound() exceeds Options::max_meta_bytes, or the node's alive message
+// carrying it (with config.name and config.address) would not fit in a packet
+// (max_packet_bytes, less the packet's overhead) beside a ping (of a name as long as the
+// node's; an ack is smaller). Stateless; safe from any thread.
+void check_meta(const Config& config, const Metadata& meta);
 
 class Membership {
  public:
-  // REQUIRES: config.name and config.address are not empty.
+  // Throws std::invalid_argument when config.name or config.address is empty, or when
+  // check_meta() refuses config.meta: a node does not start with metadata it could not gossip.
   explicit Membership(Config config);
 
   // Starts at `now`, alive and alone, joining through `seeds` (addresses; this node's own is
@@ -101,8 +118,13 @@ class Membership {
   // Leaves gracefully: tells a few members now and gossips it; keep driving the state machine
   // for a few gossip intervals before stopping, so that the word spreads. Then it only answers.
   void leave(Clock::time_point now, Output& out);
-  // Announces new metadata (a new incarnation carries it).
+  // Announces new metadata (a new incarnation carries it). Throws std::invalid_argument when
+  // check_meta() refuses `meta`, and then changes nothing: the old metadata stays announced.
   void update_meta(Metadata meta, Clock::time_point now, Output& out);
+  // check_meta(config, meta) with this node's config. Reads only the configuration: safe from
+  // any thread, even while another drives the machine (a driver checks before handing
+  // update_meta to its own thread).
+  void check_meta(const Metadata& meta) const;
 
   // Every member known, this node included, dead and left ones until they are reaped.
   std::vector<Member> members() const;
@@ -114,7 +136,11 @@ class Membership {
   // True once a seed answered (or when there were no seeds), until every other member is gone.
   bool joined() const { return joined_; }
   const Member& self() const { return self_; }
-  const Stats& stats() const { return stats_; }
+  Stats stats() const {
+    Stats s = stats_;
+    s.oversized_updates = broadcasts_.oversized();
+    return s;
+  }
   int health_score() const { return awareness_.score(); }
 
  private:
@@ -168,13 +194,14 @@ class Membership {
 
   // Helpers.
   // False (and counted) for an incarnation beyond any honest one. Each run of a member starts
-  // at its wall clock in milliseconds (Config::initial_incarnation) and a refutation adds one,
-  // so an honest incarnation stays within kIncarnationHeadroom of this node's own clock. One
-  // forged 2^64-1 would otherwise outrank its member for good (its refutation could not go
-  // higher): memberlist accepts it.
+  // at first_incarnation(its wall clock in milliseconds) (Config::run) and a refutation adds
+  // one, so an honest incarnation stays within kIncarnationHeadroom of first_incarnation(this
+  // node's own clock). One forged 2^64-1 would otherwise outrank its member for good (its
+  // refutation could not go higher): memberlist accepts it.
   bool credible(std::uint64_t incarnation, Clock::time_point now);
-  // 2^48: a refutation every millisecond for 8,900 years, or clocks 8,900 years apart.
-  static constexpr std::uint64_t kIncarnationHeadroom = std::uint64_t{1} << 48;
+  // 2^58: clocks 2^38 ms (8.7 years) apart. Today's clock is about 2^61 as an incarnation, so
+  // the ceiling stays below 2^64 until the year 2248.
+  static constexpr std::uint64_t kIncarnationHeadroom = std::uint64_t{1} << 58;
   void refute(std::uint64_t claimed_incarnation, Output& out);
   void set_state(Record& record, MemberState state, Clock::time_point now, EventKind event, Output& out);
   void suspect(Record& record, std::uint64_t incarnation, const std::string& from, Clock::time_point now, Output& out);
@@ -197,7 +224,7 @@ class Membership {
   Member self_;
   IdentityPtr self_identity_;  // what self_alive() announces: self_'s name, address and meta
   bool leaving_ = false;
-  Clock::time_point started_at_{};  // start(): this node's clock is initial_incarnation since
+  Clock::time_point started_at_{};  // start(): this node's clock is Config::run since
   std::mt19937_64 random_;
   Awareness awareness_;
   BroadcastQueue broadcasts_;
@@ -224,6 +251,7 @@ class Membership {
   Clock::time_point next_gossip_;
   Clock::time_point next_push_pull_;
   Clock::time_point next_join_sync_ = Clock::time_point::max();  // Config::join_sync_after
+  Clock::time_point next_stranger_check_{};  // on_ping
 };
 
 }  // namespace pulsing::membership

@@ -27,6 +27,8 @@ IdentityPtr make_identity(std::string name, std::string address, Metadata meta) 
   return std::make_shared<const Identity>(Identity{std::move(name), std::move(address), std::move(meta)});
 }
 
+std::size_t size_bound(const Metadata& meta) { return meta_bound(meta); }
+
 std::size_t size_bound(const StateSync::Entry& entry) { return 48 + identity_bound(*entry.who); }
 
 std::size_t size_bound(const Message& message) {

@@ -94,6 +94,9 @@ struct Packet {
 // overhead: what the protocol uses to fill packets up to Config::max_packet_bytes.
 std::size_t size_bound(const Message& message);
 std::size_t size_bound(const StateSync::Entry& entry);
+// What `meta` adds to an Alive or a state sync entry that carries it (Options::max_meta_bytes
+// limits it): each key and value with its pointer and padding, 16 bytes per entry, 16 for the list.
+std::size_t size_bound(const Metadata& meta);
 std::size_t packet_overhead_bound(const Packet& packet);  // everything but the messages
 
 }  // namespace pulsing::membership

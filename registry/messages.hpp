@@ -3,7 +3,8 @@
 //
 //   Announce      a hosting node to an owner: these names of mine are served here. `complete`:
 //                 they are all of my names that you own, so drop my others (a periodic resync,
-//                 which also repairs what was lost).
+//                 which also repairs what was lost). `reply`: and send me all of yours that I
+//                 own (I had dropped them, or you restarted and mine may be of your old run).
 //   Withdraw      a hosting node to an owner: these names of mine are gone.
 //   Lookup        a resolving node to an owner: who serves `name`?
 //   LookupAnswer  the owner's answer: the instances it knows (none: it knows of none).
@@ -52,6 +53,7 @@ struct Announce {
   bool complete = false;
   std::vector<NamedActor> names;
   std::uint64_t id = 0;
+  bool reply = false;  // REQUIRES: complete
 };
 
 struct Withdraw {

@@ -42,8 +42,41 @@ void Registry::member_up(const std::string& member, const std::string& endpoint,
       gained.push_back({name, local.actor_id, local.class_name});
     }
   }
-  if (!gained.empty()) send_names(member, false, std::move(gained), now, out);
+  if (returning(member, now)) {
+    // This node dropped its names when it went down; it may not know (a false death it refuted):
+    // the same names, in a complete announce that asks for its own.
+    repair(member, now, out, /*ask=*/true);
+  } else if (!gained.empty()) {
+    send_names(member, false, std::move(gained), now, out);
+  }
   prune_at_ = std::min(prune_at_, now + config_.handoff_grace);
+}
+
+void Registry::member_restarted(const std::string& member, const std::string& endpoint, Clock::time_point now,
+                                Output& out) {
+  if (member == config_.member) return;
+  if (!placement_.contains(member)) {
+    member_up(member, endpoint, now, out);
+    return;
+  }
+  endpoints_[member] = endpoint;
+  // What was cached of it lived in its earlier run.
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    auto& instances = it->second.instances;
+    std::erase_if(instances, [&](const Instance& i) { return i.member == member; });
+    it = instances.empty() ? cache_.erase(it) : std::next(it);
+  }
+  // Its shard is empty, and what this node holds of it is of its earlier run: names both ways.
+  repairs_.erase(member);
+  repair(member, now, out, /*ask=*/true);
+}
+
+bool Registry::returning(const std::string& member, Clock::time_point now) {
+  auto it = gone_.find(member);
+  if (it == gone_.end()) return false;
+  const bool recent = now - it->second < config_.resync_interval;
+  gone_.erase(it);
+  return recent;
 }
 
 void Registry::member_down(const std::string& member, Clock::time_point now, Output& out) {
@@ -51,6 +84,11 @@ void Registry::member_down(const std::string& member, Clock::time_point now, Out
   placement_.remove(member);
   endpoints_.erase(member);
   repairs_.erase(member);  // its updates still unanswered are ignored when they expire
+  if (gone_.size() >= kMaxGone) {
+    std::erase_if(gone_, [&](const auto& g) { return now - g.second >= config_.resync_interval; });
+    if (gone_.size() >= kMaxGone) gone_.erase(gone_.begin());  // the oldest resync repairs it
+  }
+  gone_[member] = now;
   drop_host(member);
   for (auto it = cache_.begin(); it != cache_.end();) {
     auto& instances = it->second.instances;
@@ -122,7 +160,7 @@ void Registry::resync(Clock::time_point now, Output& out) {
 }
 
 void Registry::send_names(const std::string& to, bool complete, std::vector<NamedActor> names, Clock::time_point now,
-                          Output& out) {
+                          Output& out, bool ask) {
   stats_.announced += names.size();
   // In batches the receiver accepts; only the first says `complete` (it replaces, the rest add).
   std::size_t at = 0;
@@ -131,6 +169,7 @@ void Registry::send_names(const std::string& to, bool complete, std::vector<Name
     Announce a{config_.member, config_.endpoint, config_.node_id, complete && at == 0,
                {std::make_move_iterator(names.begin() + static_cast<std::ptrdiff_t>(at)),
                 std::make_move_iterator(names.begin() + static_cast<std::ptrdiff_t>(at + n))}};
+    a.reply = ask && a.complete;
     at += n;
     if (to == config_.member) {
       apply(a);
@@ -200,7 +239,7 @@ void Registry::run_repairs(Clock::time_point now, Output& out) {
   for (const auto& owner : due) repair(owner, now, out);
 }
 
-void Registry::repair(const std::string& owner, Clock::time_point now, Output& out) {
+void Registry::repair(const std::string& owner, Clock::time_point now, Output& out, bool ask) {
   repairs_[owner].at = Clock::time_point::max();
   ++stats_.repairs;
   // Complete: the owner ends up with exactly the names of ours it owns, whichever of our updates
@@ -211,7 +250,7 @@ void Registry::repair(const std::string& owner, Clock::time_point now, Output& o
       names.push_back({name, local.actor_id, local.class_name});
     }
   }
-  send_names(owner, true, std::move(names), now, out);
+  send_names(owner, true, std::move(names), now, out, ask);
 }
 
 std::size_t Registry::repairs_pending() const {
@@ -228,6 +267,9 @@ std::optional<UpdateAck> Registry::receive(const Message& message, std::string_v
         using M = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<M, Announce>) {
           UpdateResult result = on_announce(m, from, now);
+          // Asked for ours in return: once applied (held, its member is not live here yet, and
+          // member_up() sends what it gains).
+          if (m.reply && result == UpdateResult::kApplied) repair(m.member, now, out);
           return m.id == 0 ? std::nullopt : std::optional(UpdateAck{m.id, result});
         } else if constexpr (std::is_same_v<M, Withdraw>) {
           UpdateResult result = on_withdraw(m, from);

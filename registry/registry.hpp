@@ -7,6 +7,12 @@
 //   hosting      this node is the source of truth for its own named actors: it announces them
 //                to their owners, withdraws them when they stop, announces them to new owners
 //                when the members change, and re-announces everything every `resync_interval`
+//   returning    a member back before its names here were missed for long (a restart before it
+//                was declared dead, or a false death it refuted) swaps names with this node at
+//                once: a complete announce of ours it owns, asking for its own in reply
+//                (Announce::reply). Without it, a false death left the member's names dropped by
+//                its owners until its next resync (30 s), and a restarted owner empty until the
+//                hosts' next resync
 //   delivery     every Announce and Withdraw to another node is answered (UpdateAck). An owner
 //                whose answer does not come (the update was lost with a connection, the owner
 //                stalled, or did not know this node yet) is repaired: one complete announce of
@@ -134,6 +140,9 @@ class Registry {
   // Membership: `member` is live (alive or suspect) at `endpoint`, or gone (dead or left).
   void member_up(const std::string& member, const std::string& endpoint, Clock::time_point now, Output& out);
   void member_down(const std::string& member, Clock::time_point now, Output& out);
+  // Membership: live `member` is back as a new run (it restarted before it was declared dead),
+  // now at `endpoint`: its cached instances go, and it swaps names with this node.
+  void member_restarted(const std::string& member, const std::string& endpoint, Clock::time_point now, Output& out);
 
   // This node's actors. False when `name` is already served on this node (nothing changes).
   bool add_local(const std::string& name, std::uint64_t actor_id, const std::string& class_name, Clock::time_point now,
@@ -214,7 +223,10 @@ class Registry {
   void on_ack(const UpdateAck& ack, Clock::time_point now);
   // An update to `owner` did not arrive, or may not have: schedules a repair.
   void lost(const std::string& owner, Clock::time_point now);
-  void repair(const std::string& owner, Clock::time_point now, Output& out);
+  // A complete announce of our names `owner` owns; `ask`: asking for its names we own in reply.
+  void repair(const std::string& owner, Clock::time_point now, Output& out, bool ask = false);
+  // Whether `member` went down here within the last resync_interval (and forgets it).
+  bool returning(const std::string& member, Clock::time_point now);
   void run_repairs(Clock::time_point now, Output& out);
   void on_answer(const LookupAnswer& m, Clock::time_point now, Output& out);
   void ask_next(std::uint64_t id, Pending& p, Clock::time_point now, Output& out);
@@ -225,7 +237,7 @@ class Registry {
   struct Local;
   void refresh_owners(const std::string& name, Local& local) const;
   void send_names(const std::string& to, bool complete, std::vector<NamedActor> names, Clock::time_point now,
-                  Output& out);
+                  Output& out, bool ask = false);
   std::uint32_t host_index(const std::string& member);
   std::uint32_t class_index(const std::string& class_name);
   void drop_host(const std::string& member);
@@ -259,6 +271,10 @@ class Registry {
     unsigned failures = 0;                             // repairs since one was answered
   };
   std::unordered_map<std::string, Repair> repairs_;  // by owner
+  // Members that went down here, and when, for resync_interval: one back sooner may not have
+  // re-announced its names since (returning()). At most kMaxGone.
+  std::unordered_map<std::string, Clock::time_point> gone_;
+  static constexpr std::size_t kMaxGone = 4'096;
 
   // Owning.
   std::vector<Host> hosts_;  // by index; a member gone leaves its index free for reuse

@@ -38,6 +38,9 @@ void ClusterRegistry::on_member_event(const membership::MemberEvent& e) {
       case membership::EventKind::kDead:
       case membership::EventKind::kLeft: machine_.member_down(e.member.name, now, out); break;
       case membership::EventKind::kSuspect: break;  // still live: its names still resolve
+      case membership::EventKind::kRestarted:
+        machine_.member_restarted(e.member.name, "tcp://" + e.member.address, now, out);
+        break;
     }
   });
 }

@@ -83,7 +83,9 @@ struct NodeConfig {
   bool gossip = true;
   std::vector<std::string> seeds;
   // Timing, metadata and cluster name. membership.name, unique in the cluster, defaults to the
-  // advertised "host:port".
+  // advertised "host:port". membership.meta is limited (membership.max_meta_bytes, 512 by
+  // default, counting the server key a member with a cluster key may announce): a node with more
+  // does not start (its constructor throws std::invalid_argument naming the size and the limit).
   membership::Options membership;
   // The cluster-wide name registry of a gossiping node: replicas per name, timeouts, cache
   // lifetime (registry/registry.hpp).
@@ -214,8 +216,9 @@ class Node {
   // The cluster as this node sees it: every member (itself included) with its state. Only
   // itself when the node does not gossip.
   std::vector<membership::Member> members() const;
-  // Calls `handler` on each membership event (joined, suspect, alive, dead, left, updated), on
-  // the membership thread: it must return quickly (hand longer work to an actor).
+  // Calls `handler` on each membership event (joined, suspect, alive, dead, left, updated,
+  // restarted: membership::EventKind), on the membership thread: it must return quickly (hand
+  // longer work to an actor).
   void on_member_event(std::function<void(const membership::MemberEvent&)> handler);
   std::vector<ActorInfo> actors() const;
   // This node's part of the cluster-wide name registry: names announced, shard entries held,

@@ -65,11 +65,23 @@ void NodeCore::start_gossip() {
   config.address = endpoint_address(endpoint_);
   if (config.name.empty()) config.name = config.address;
   // Wall-clock milliseconds: a restarted node outranks what is still said about its last run.
-  config.initial_incarnation = static_cast<std::uint64_t>(
+  config.run = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count());
   member_name_ = config.name;
   config.meta = gossip_meta();
+  if (config_.cluster_keys) {
+    // A key rotation makes this node announce its server key in its metadata later on
+    // (set_cluster_keys): a node without room for it refuses to start, rather than fail then.
+    membership::Metadata rotated = config.meta;
+    rotated[NodeCurve::kMetadataKey] = curve_->server_text();
+    try {
+      membership::check_meta(config, rotated);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(fmt::format("{} (counting the server key a key rotation announces under '{}')",
+                                              e.what(), NodeCurve::kMetadataKey));
+    }
+  }
   const auto probe_timeout = config.probe_interval;
   auto driver = std::make_unique<membership::UdpDriver>(std::move(config), endpoint_address(remote_->bound_endpoint()),
                                                         config_.seeds, membership::Sealing{config_.cluster_keys, config_.gossip_seal});

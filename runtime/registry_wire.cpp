@@ -47,7 +47,7 @@ Value registry_update_to_value(const registry::Message& message) {
   if (const auto* a = std::get_if<registry::Announce>(&message)) {
     return Value::Map{{"kind", "announce"},          {"member", a->member},     {"endpoint", a->endpoint},
                       {"node", a->node_id},          {"complete", a->complete}, {"names", names_to_value(a->names)},
-                      {"id", a->id}};
+                      {"id", a->id},                 {"reply", a->reply}};
   }
   const auto& w = std::get<registry::Withdraw>(message);
   return Value::Map{{"kind", "withdraw"},
@@ -64,7 +64,8 @@ registry::Message registry_update_from_value(const Value& value, std::size_t max
                               field(value, "endpoint", Value::Kind::kText).as_text(),
                               field(value, "node", Value::Kind::kUint).as_uint(),
                               field(value, "complete", Value::Kind::kBool).as_bool(), names_from_value(value, max_names),
-                              field(value, "id", Value::Kind::kUint).as_uint()};
+                              field(value, "id", Value::Kind::kUint).as_uint(),
+                              field(value, "reply", Value::Kind::kBool).as_bool()};
   }
   if (kind == "withdraw") {
     return registry::Withdraw{field(value, "member", Value::Kind::kText).as_text(),

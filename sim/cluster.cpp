@@ -26,7 +26,7 @@ void SimCluster::start(std::size_t i, const std::vector<std::size_t>& seeds) {
   config.name = name(i);
   config.address = address(i);
   config.random_seed = random_();
-  config.initial_incarnation =
+  config.run =
       static_cast<std::uint64_t>(std::chrono::duration_cast<milliseconds>(now_.time_since_epoch()).count());
   nodes_[i].machine = std::make_unique<membership::Membership>(config);
   std::vector<std::string> seed_addresses;

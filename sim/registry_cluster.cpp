@@ -55,6 +55,7 @@ void SimRegistryCluster::on_member_event(std::size_t i, const membership::Member
     case EventKind::kDead:
     case EventKind::kLeft: registries_[i]->member_down(e.member.name, now, out); break;
     case EventKind::kSuspect: break;  // still live: a suspect's names still resolve
+    case EventKind::kRestarted: registries_[i]->member_restarted(e.member.name, "tcp://" + e.member.address, now, out); break;
   }
   carry_out(i, out);
 }

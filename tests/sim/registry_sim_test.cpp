@@ -134,6 +134,31 @@ TEST_CASE("100 nodes, 100,000 names: resolvable everywhere through crashes, rest
     check_every_name_resolves_everywhere(c, expected, random);
   }
 
+  SUBCASE("fast restarts: owners back before anyone declared them dead get their share at once") {
+    // Each comes back as a new run with an empty shard and names of its own to spawn again;
+    // the others hear of the new run (membership::EventKind::kRestarted) and swap names with it.
+    // The check comes long before most nodes' next resync (30 s).
+    std::vector<std::size_t> restarted{5, 23, 77};
+    for (std::size_t v : restarted) {
+      c.crash(v);
+      c.start(v, {0});
+      spawn_names(c, v, expected);
+    }
+    auto new_runs_known = [&] {
+      for (std::size_t i = 0; i < kNodes; ++i) {
+        for (std::size_t v : restarted) {
+          if (i == v) continue;
+          auto m = c.cluster().node(i).find(SimCluster::name(v));
+          if (!m || m->incarnation != c.cluster().node(v).self().incarnation) return false;
+        }
+      }
+      return true;
+    };
+    REQUIRE(c.cluster().run_until([&] { return all_running_see(c) && new_runs_known(); }, milliseconds(10'000)));
+    c.run_for(milliseconds(1'000));
+    check_every_name_resolves_everywhere(c, expected, random);
+  }
+
   SUBCASE("a partition: each side resolves its own names; healed, everything resolves everywhere") {
     std::vector<int> groups(kNodes);
     for (std::size_t i = 0; i < kNodes; ++i) groups[i] = i < kNodes / 2 ? 0 : 1;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
@@ -112,8 +113,8 @@ class Harness {
   Output inject(int i, Packet packet, const std::string& from) {
     Output out;
     at(i).m->receive(packet, from, now, out);
-    absorb(at(i), out);
     Output produced = out;
+    absorb(at(i), out);
     drain();
     return produced;
   }
@@ -646,7 +647,7 @@ TEST_CASE("a node restarted with a higher incarnation after being declared dead 
   h.clear_events();
 
   Config again = test_config(2);
-  again.initial_incarnation = 1'000;  // the driver passes the wall clock: later than any earlier run
+  again.run = 1'000;  // the driver passes the wall clock: later than any earlier run
   again.random_seed = 77;
   h.start(again, {address_of(0)});
   h.restore(2);
@@ -655,17 +656,17 @@ TEST_CASE("a node restarted with a higher incarnation after being declared dead 
   for (int i : {0, 1}) {
     CAPTURE(i);
     CHECK(h.kinds_about(i, 2) == std::vector<EventKind>{EventKind::kJoined});
-    CHECK(h.node(i).find(name_of(2))->incarnation == 1'000);
+    CHECK(h.node(i).find(name_of(2))->incarnation == first_incarnation(1'000));
   }
-  CHECK(h.node(2).self().incarnation == 1'000);  // nothing about the old run made it refute
+  CHECK(h.node(2).self().incarnation == first_incarnation(1'000));  // nothing about the old run made it refute
 }
 
-TEST_CASE("a node back at a new address before anyone noticed is updated, not rejoined") {
+TEST_CASE("a node back at a new address before anyone noticed is restarted, not rejoined") {
   Harness h;
   form_cluster(h, 3);
   Config moved = test_config(2);
   moved.address = "10.0.1.2:7946";
-  moved.initial_incarnation = 1'000;
+  moved.run = 1'000;
   h.start(moved, {address_of(0)});
 
   auto moved_at = [&](int i) { return h.node(i).find(name_of(2))->address == moved.address; };
@@ -674,15 +675,83 @@ TEST_CASE("a node back at a new address before anyone noticed is updated, not re
 
   // The seed hears it first-hand. Node 1 may probe the old address before the news reaches it
   // and suspect the old run, which is fair; but nobody declares the node dead.
-  CHECK(h.kinds_about(0, 2) == std::vector<EventKind>{EventKind::kUpdated});
+  CHECK(h.kinds_about(0, 2) == std::vector<EventKind>{EventKind::kRestarted});
   for (int i : {0, 1}) {
     CAPTURE(i);
     auto kinds = h.kinds_about(i, 2);
     CHECK(std::find(kinds.begin(), kinds.end(), EventKind::kDead) == kinds.end());
     CHECK(h.state(i, 2) == MemberState::kAlive);
-    CHECK(h.node(i).find(name_of(2))->incarnation == 1'000);
+    CHECK(h.node(i).find(name_of(2))->incarnation == first_incarnation(1'000));
   }
   CHECK(h.node(2).stats().refutations == 0);
+}
+
+// Timings under which nothing but the mechanism tested exchanges full state.
+Config no_push_pull(int i) {
+  Config c = test_config(i);
+  c.push_pull_interval = std::chrono::hours(1);
+  c.join_sync_after = std::chrono::hours(1);
+  return c;
+}
+
+TEST_CASE("members that stayed up meet seeds that restarted together, at once, and report them restarted") {
+  // A mass restart of the seeds: their new runs know only each other, and nothing the others
+  // send says who they are but their pings.
+  Harness h;
+  form_cluster(h, 4, +no_push_pull);
+  h.run_for(1s);  // the news of the joins has been gossiped out: only probes go between nodes
+  for (int i : {0, 1}) {
+    Config again = no_push_pull(i);
+    again.run = 1'000;
+    h.start(again, i == 0 ? std::vector<std::string>{} : std::vector<std::string>{address_of(0)});
+  }
+  REQUIRE(h.run_until([&] { return h.node(1).joined(); }, join_bound(no_push_pull(0))));
+
+  const Config c = no_push_pull(0);
+  auto new_runs_known = [&] {
+    for (int i : {2, 3}) {
+      for (int j : {0, 1}) {
+        if (run_of(h.node(i).find(name_of(j))->incarnation) != 1'000) return false;
+      }
+    }
+    return true;
+  };
+  CHECK(h.run_until([&] { return all_alive(h, 4) && new_runs_known(); }, detection_bound(c, 4)));
+  CHECK(h.node(0).stats().strangers_met + h.node(1).stats().strangers_met > 0);
+  for (int i : {2, 3}) {
+    for (int j : {0, 1}) {
+      CAPTURE(i);
+      CAPTURE(j);
+      CHECK(h.kinds_about(i, j) == std::vector<EventKind>{EventKind::kRestarted});
+      CHECK(run_of(h.node(i).find(name_of(j))->incarnation) == 1'000);
+    }
+  }
+}
+
+TEST_CASE("a suspicion of a node's earlier run is answered with its new run, and the accuser tells it of itself") {
+  Harness h;
+  form_cluster(h, 3, +no_push_pull);
+  const std::uint64_t earlier = h.node(2).self().incarnation;
+  Config again = no_push_pull(2);
+  again.run = 1'000;
+  h.start(again);  // no seeds: it knows nobody
+
+  Output answer = h.inject(2, test_packet({Suspect{name_of(2), earlier, name_of(0)}}), address_of(0));
+  CHECK(h.node(2).stats().earlier_run_answers == 1);
+  CHECK(h.node(2).stats().refutations == 0);  // nothing to refute: the accusation is of another run
+  bool alive_sent = false;
+  for (const auto& o : answer.packets) {
+    for (const auto& m : o.packet.messages) {
+      const auto* a = std::get_if<Alive>(&m);
+      alive_sent |= o.to == address_of(0) && a != nullptr && a->who->name == name_of(2) &&
+                    a->incarnation == first_incarnation(1'000);
+    }
+  }
+  CHECK(alive_sent);
+  // Node 0 heard of the restart and told the new run of itself.
+  CHECK(h.kinds_about(0, 2) == std::vector<EventKind>{EventKind::kRestarted});
+  CHECK(h.state(2, 0) == MemberState::kAlive);
+  CHECK(h.run_until([&] { return all_alive(h, 3); }, detection_bound(no_push_pull(0), 3)));
 }
 
 TEST_CASE("a node whose seed is unreachable stays alone, retries with growing gaps, and joins when the seed appears") {
@@ -730,7 +799,7 @@ TEST_CASE("a node left alone by deaths looks for the cluster again through its s
   CHECK(h.node(1).stats().join_attempts > attempts);
 
   Config again = test_config(0);
-  again.initial_incarnation = 1'000;
+  again.run = 1'000;
   h.start(again);
   h.restore(0);
   CHECK(h.run_until([&] { return all_alive(h, 2); }, join_bound(c)));
@@ -782,6 +851,83 @@ TEST_CASE("new metadata spreads to every member as an update") {
     CHECK(update->member.meta == meta);
     CHECK(update->member.incarnation == h.node(1).self().incarnation);
   }
+}
+
+namespace {
+
+// `entries` tags of 40 characters: size_bound() is 16 + 88 per entry (456 bytes for 5, 544 for 6).
+Metadata tags(int entries) {
+  Metadata meta;
+  for (int i = 0; i < entries; ++i) meta["tag-" + std::to_string(i)] = std::string(40, 'x');
+  return meta;
+}
+
+}  // namespace
+
+TEST_CASE("a node whose metadata could not be gossiped refuses to start") {
+  Config c = test_config(0);
+  REQUIRE(size_bound(tags(5)) == 456);
+  c.meta = tags(5);
+  CHECK_NOTHROW(Membership{c});
+
+  c.meta = tags(6);
+  CHECK_THROWS_WITH_AS(Membership{c}, "membership: metadata of 544 bytes exceeds the limit of 512 bytes (max_meta_bytes)",
+                       std::invalid_argument);
+
+  // A larger max_meta_bytes does not let the alive message outgrow a packet.
+  c.max_meta_bytes = 4'096;
+  c.meta = tags(20);
+  CHECK_THROWS_WITH_AS(Membership{c}, doctest::Contains("(max_packet_bytes) leaves beside this node's name"),
+                       std::invalid_argument);
+  c.max_packet_bytes = 4'096;
+  CHECK_NOTHROW(Membership{c});
+
+  // Nor does a name so long that its alive message leaves no room for a ping beside it.
+  c = test_config(0);
+  c.name = std::string(1'200, 'n');
+  CHECK_THROWS_WITH_AS(Membership{c}, doctest::Contains("name (1200 bytes) and address (13 bytes) leave no room"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("metadata too large to gossip is refused by update_meta, and the old metadata stays announced") {
+  Harness h;
+  form_cluster(h, 3);
+  const Metadata meta{{"role", "worker"}};
+  h.act(1, [&](Membership& m, Output& out) { m.update_meta(meta, h.now, out); });
+  auto seen = [&](int i) { return h.node(i).find(name_of(1))->meta == meta; };
+  REQUIRE(h.run_until([&] { return seen(0) && seen(2); }, join_bound(test_config(0))));
+  const std::uint64_t incarnation = h.node(1).self().incarnation;
+  h.clear_events();
+
+  h.act(1, [&](Membership& m, Output& out) {
+    CHECK_THROWS_WITH_AS(m.update_meta(tags(6), h.now, out), doctest::Contains("exceeds the limit of 512 bytes"),
+                         std::invalid_argument);
+    CHECK(out.packets.empty());
+  });
+  CHECK(h.node(1).self().meta == meta);
+  CHECK(h.node(1).self().incarnation == incarnation);
+
+  // Gossip rounds and full-state exchanges go by: everyone still has the old metadata.
+  h.run_for(2 * test_config(0).push_pull_interval);
+  for (int i : {0, 2}) {
+    CAPTURE(i);
+    CHECK(h.node(i).find(name_of(1))->meta == meta);
+    auto kinds = h.kinds_about(i, 1);
+    CHECK(std::count(kinds.begin(), kinds.end(), EventKind::kUpdated) == 0);
+  }
+  CHECK(h.node(1).self().incarnation == incarnation);
+}
+
+TEST_CASE("news too large for this node's packets is not gossiped but counted, and its member is known") {
+  Harness h;
+  form_cluster(h, 2);
+  // A peer with larger limits (or a forger) announces metadata that no packet here can carry.
+  Alive news{make_identity(name_of(9), address_of(9), tags(20)), 1};
+  REQUIRE(size_bound(Message{news}) > test_config(0).max_packet_bytes);
+  h.inject(0, test_packet({news}), address_of(9));
+  CHECK(h.state(0, 9) == MemberState::kAlive);
+  CHECK(h.node(0).stats().oversized_updates == 1);
+  CHECK(h.node(1).stats().oversized_updates == 0);
 }
 
 }  // namespace pulsing::membership

@@ -583,4 +583,46 @@ TEST_CASE("a member gone needs no repair") {
   CHECK(c.node(0).unanswered_updates() == 0);
 }
 
+TEST_CASE("a member declared dead and back before it knew it gets its names back at its owners at once") {
+  // A false death it refuted: the others dropped its names, and it has no event of its own.
+  Cluster c(5, no_resync);
+  c.act(4, [&](Registry& r, Output& out) { r.add_local("svc", 9, "Service", c.now, out); });
+  REQUIRE(members_serving(c.resolve(0, "svc")) == std::set<std::string>{member_of(4)});
+  for (int i = 0; i < 4; ++i) c.act(i, [&](Registry& r, Output& out) { r.member_down(member_of(4), c.now, out); });
+  for (int i = 0; i < 4; ++i) CHECK(c.resolve(i, "svc")->empty());
+  c.now += 5s;
+  for (int i = 0; i < 4; ++i) {
+    c.act(i, [&](Registry& r, Output& out) { r.member_up(member_of(4), endpoint_of(4), c.now, out); });
+  }
+  for (int i = 0; i < 4; ++i) {
+    CAPTURE(i);
+    CHECK(members_serving(c.resolve(i, "svc")) == std::set<std::string>{member_of(4)});
+  }
+}
+
+TEST_CASE("an owner restarted before anyone declared it dead gets its share at once, and its old run's names go") {
+  Cluster c(5, no_resync);
+  c.act(4, [&](Registry& r, Output& out) { r.add_local("svc", 9, "Service", c.now, out); });
+  const auto owners = c.node(0).placement().owners("svc", 3);
+  std::string restarted = owners.front() == member_of(4) ? owners[1] : owners.front();
+  const int o = index_of_member(restarted);
+  c.act(o, [&](Registry& r, Output& out) { r.add_local("old-run", 1, "Service", c.now, out); });
+  for (int i = 0; i < 5; ++i) REQUIRE(c.resolve(i, "old-run")->size() == 1);  // cached everywhere
+
+  c.restart(o, 2);  // a new run, with an empty shard and no names
+  CHECK(c.node(o).answer(Lookup{1, "svc"}).instances.empty());
+  for (int i = 0; i < 5; ++i) {
+    if (i == o) continue;
+    c.act(i, [&](Registry& r, Output& out) { r.member_restarted(restarted, endpoint_of(o), c.now, out); });
+  }
+  CHECK(members_serving(c.node(o).answer(Lookup{1, "svc"}).instances) ==
+        std::set<std::string>{member_of(4)});
+  for (int i = 0; i < 5; ++i) {
+    CAPTURE(i);
+    CHECK(c.node(i).cached("old-run", c.now) == nullptr);
+    CHECK(c.resolve(i, "old-run")->empty());
+    CHECK(members_serving(c.resolve(i, "svc")) == std::set<std::string>{member_of(4)});
+  }
+}
+
 }  // namespace pulsing::registry
