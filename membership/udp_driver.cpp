@@ -3,12 +3,12 @@
 #include "common/thread_role.hpp"
 
 #include <array>
-#include <cstring>
 #include <atomic>
-#include <map>
+#include <charconv>
+#include <cstring>
 #include <mutex>
+#include <optional>
 #include <random>
-#include <set>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -22,6 +22,7 @@
 #include <fmt/ranges.h>
 
 #include "common/log.hpp"
+#include "membership/address_cache.hpp"
 
 namespace pulsing::membership {
 
@@ -39,6 +40,24 @@ std::pair<std::string, std::string> split_address(const std::string& address) {
   std::string host = address.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   return {host, address.substr(colon + 1)};
+}
+
+// A port number, 0 to 65535, and nothing else (not a service name); none otherwise.
+std::optional<std::uint16_t> parse_port(const std::string& port) {
+  std::uint16_t number = 0;
+  auto [end, failed] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (failed != std::errc{} || end != port.data() + port.size()) return std::nullopt;
+  return number;
+}
+
+// The host and port of split_address() as an endpoint when the host is an IP address; none for
+// a host name or a port that is not a number.
+std::optional<udp::endpoint> numeric_endpoint(const std::string& host, const std::string& port) {
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(host, ec);
+  auto number = parse_port(port);
+  if (ec || !number) return std::nullopt;
+  return udp::endpoint(ip, *number);
 }
 
 std::string to_address(const udp::endpoint& e) {
@@ -133,6 +152,7 @@ class UdpDriver::Loop {
   }
 
   void update_meta(Metadata meta) {
+    machine_->check_meta(meta);  // throws here, to the caller: the posted update cannot fail
     asio::post(io_, [this, meta = std::move(meta)]() mutable {
       run([&](Output& out) { machine_->update_meta(std::move(meta), Clock::now(), out); });
     });
@@ -228,8 +248,12 @@ class UdpDriver::Loop {
     asio::post(io_, [this, refused = std::move(refused)] {
       run([&](Output& out) {
         for (const auto& endpoint : refused) {
-          auto name = names_.find(endpoint);
-          machine_->unreachable(name != names_.end() ? name->second : to_address(endpoint), Clock::now(), out);
+          // A member addressed by host name is reported under that name, and its answer is
+          // looked up again: nothing listens there any more, maybe because it moved.
+          std::string numeric = to_address(endpoint);
+          auto name = cache_.address_of(numeric);
+          if (name) cache_.invalidate(*name);
+          machine_->unreachable(name ? *name : numeric, Clock::now(), out);
         }
       });
     });
@@ -257,7 +281,10 @@ class UdpDriver::Loop {
       }
       return;
     }
+    // A member known by host name speaks as that name: the state machine then knows the sender
+    // (Membership::on_ping takes an address no member has for a node that does not know it).
     std::string from = to_address(sender_);
+    if (auto name = cache_.address_of(from)) from = std::move(*name);
     run([&](Output& out) { machine_->receive(packet, from, Clock::now(), out); });
   }
 
@@ -300,6 +327,11 @@ class UdpDriver::Loop {
   }
 
   void carry_out(Output& out) {
+    // A suspect addressed by host name may have moved (a recreated container): its answer is
+    // looked up again at the next datagram to it, which follows soon (probes of suspects).
+    for (const auto& e : out.events) {
+      if (e.kind == EventKind::kSuspect) cache_.invalidate(e.member.address);
+    }
     for (auto& o : out.packets) {
       if (seal_ == nullptr) {
         send(o.to, encode(o.packet));
@@ -360,43 +392,82 @@ class UdpDriver::Loop {
     reported_attempts_ = attempts;
   }
 
-  void send(const std::string& to, std::vector<std::byte> bytes) {
-    if (auto it = resolved_.find(to); it != resolved_.end()) {
-      send_to(it->second, bytes);
-      return;
-    }
+  void send(const std::string& to, const std::vector<std::byte>& bytes) {
     std::pair<std::string, std::string> host_port;
     try {
       host_port = split_address(to);
     } catch (const std::invalid_argument& e) {
-      count_unresolved(to, e.what());
+      count_malformed(e.what());
       return;
     }
-    boost::system::error_code ec;
-    auto ip = asio::ip::make_address(host_port.first, ec);
-    if (!ec) {
-      auto endpoint = udp::endpoint(ip, static_cast<std::uint16_t>(std::stoi(host_port.second)));
-      remember(to, endpoint);
-      send_to(endpoint, bytes);
+    if (!parse_port(host_port.second)) {
+      count_malformed(fmt::format("address '{}' has no port number", to));
       return;
     }
-    // A host name: resolve it in the background; this datagram is dropped (the protocol retries).
-    if (!resolving_.insert(to).second) return;
-    count_unresolved(to, {});
-    resolver_.async_resolve(host_port.first, host_port.second,
-                            [this, to](boost::system::error_code failed, udp::resolver::results_type results) {
-                              resolving_.erase(to);
-                              if (failed || results.empty()) {
-                                count_unresolved(to, failed ? failed.message() : "no address");
-                                return;
-                              }
-                              remember(to, *results.begin());
-                            });
+    if (auto endpoint = numeric_endpoint(host_port.first, host_port.second)) {
+      send_to(*endpoint, bytes);  // numeric: parsed at each send, remembered nowhere
+      return;
+    }
+    // A host name: the cached answer, if any (also while a fresh one is looked up).
+    auto use = cache_.use(to, Clock::now());
+    {
+      std::lock_guard lock(mutex_);
+      if (use.lookup_due) ++stats_.lookups;
+      stats_.addresses_cached = cache_.size();
+    }
+    if (use.lookup_due) look_up(to, host_port.first, host_port.second);
+    std::optional<udp::endpoint> endpoint;
+    if (use.endpoint) {
+      auto [ip, port] = split_address(*use.endpoint);  // as to_address() wrote it
+      endpoint = numeric_endpoint(ip, port);
+    }
+    if (!endpoint) {  // no answer yet: this datagram is dropped (the protocol retries)
+      std::lock_guard lock(mutex_);
+      ++stats_.unresolved;
+      return;
+    }
+    send_to(*endpoint, bytes);
   }
 
-  void remember(const std::string& address, const udp::endpoint& endpoint) {
-    resolved_.emplace(address, endpoint);
-    names_.emplace(endpoint, address);
+  // Looks `address` up in the background and reports the outcome to the cache.
+  void look_up(const std::string& address, const std::string& host, const std::string& port) {
+    resolver_.async_resolve(
+        host, port, [this, address](boost::system::error_code failed, udp::resolver::results_type results) {
+          if (failed == asio::error::operation_aborted) return;
+          auto endpoint = failed ? std::nullopt : pick(results);
+          if (endpoint) {
+            cache_.resolved(address, to_address(*endpoint), Clock::now());
+            return;
+          }
+          auto failures = cache_.failed(address, Clock::now());
+          {
+            std::lock_guard lock(mutex_);
+            ++stats_.lookup_failures;
+          }
+          // Said at the 1st, 2nd, 4th, 8th... failure in a row: a few lines while a container is
+          // not up yet, without a record per name kept anywhere but the (bounded) cache.
+          if (failures > 0 && (failures & (failures - 1)) == 0) {
+            log().warn("membership: cannot resolve {}: {} ({} attempts; retrying)", address,
+                       failed ? failed.message() : "no address of this socket's family", failures);
+          }
+        });
+  }
+
+  // The first answer this socket can send to: of its own family, or an IPv4 one mapped into
+  // IPv6 for an IPv6 socket.
+  std::optional<udp::endpoint> pick(const udp::resolver::results_type& results) const {
+    boost::system::error_code ec;
+    const bool v6 = socket_.local_endpoint(ec).protocol() == udp::v6();
+    std::optional<udp::endpoint> mapped;
+    for (const auto& result : results) {
+      const auto& endpoint = result.endpoint();
+      if (endpoint.address().is_v6() == v6) return endpoint;
+      if (v6 && !mapped) {
+        mapped = udp::endpoint(asio::ip::make_address_v6(asio::ip::v4_mapped, endpoint.address().to_v4()),
+                               endpoint.port());
+      }
+    }
+    return mapped;
   }
 
   void send_to(const udp::endpoint& to, const std::vector<std::byte>& bytes) {
@@ -417,14 +488,14 @@ class UdpDriver::Loop {
     }
   }
 
-  void count_unresolved(const std::string& address, const std::string& why) {
+  // An address that is not "host:port" (from a member's gossip): dropped, and said at the first
+  // time and every 1000th after.
+  void count_malformed(const std::string& why) {
     {
       std::lock_guard lock(mutex_);
       ++stats_.unresolved;
     }
-    if (!why.empty() && warned_unresolved_.insert(address).second) {
-      log().warn("membership: cannot resolve {}: {} (retrying)", address, why);
-    }
+    if (malformed_++ % 1000 == 0) log().warn("membership: dropped a datagram: {} ({} so far)", why, malformed_);
   }
 
   asio::io_context io_;
@@ -453,10 +524,8 @@ class UdpDriver::Loop {
   std::array<std::byte, 65'536> buffer_{};
   std::vector<std::byte> opened_;  // the datagram in buffer_, opened
   udp::endpoint sender_;
-  std::map<std::string, udp::endpoint> resolved_;
-  std::map<udp::endpoint, std::string> names_;  // the other way round, for ICMP errors
-  std::set<std::string> resolving_;
-  std::set<std::string> warned_unresolved_;
+  AddressCache cache_;           // host names' answers, and the way back for ICMP errors
+  std::uint64_t malformed_ = 0;  // datagrams to addresses that are not "host:port"
   bool timer_armed_ = false;
   Clock::time_point timer_at_{};
   bool was_joined_ = false;

@@ -1,8 +1,13 @@
 // UdpDriver: runs the membership state machine (membership.hpp) over UDP and real time. A thread
 // of its own runs a Boost.Asio loop: it receives and decodes packets, sends what the state
-// machine returns, and wakes it at next_timer(). Addresses are "host:port"; host names are
-// resolved asynchronously, and one that does not resolve yet (a container not started) is
-// retried like a seed that does not answer.
+// machine returns, and wakes it at next_timer(). Addresses are "host:port". Numeric ones are
+// parsed at each send and remembered nowhere. Host names are looked up asynchronously (a datagram
+// to a name without an answer yet is dropped, and the protocol retries as for a seed that does
+// not answer: a container not started), and their answers are kept in an AddressCache
+// (address_cache.hpp): bounded, least recently used forgotten first, and each answer expires
+// (30 s), so a member whose name now resolves to another IP (a recreated container) is reached
+// there. An answer is looked up again early, while still used, when its member becomes suspect
+// and when an ICMP error reports nothing listening at it. A failed lookup keeps the answer held.
 //
 // With a keyring every datagram is sealed (datagram_seal.hpp) and only sealed ones that open
 // are decoded: a node without the key, or with another, never becomes a member. (The packets
@@ -36,7 +41,10 @@ struct DriverStats {
   std::uint64_t bytes_received = 0;
   std::uint64_t bad_packets = 0;     // undecodable, dropped
   std::uint64_t send_failures = 0;   // the kernel refused a datagram
-  std::uint64_t unresolved = 0;      // datagrams dropped: the host name did not resolve (yet)
+  std::uint64_t unresolved = 0;      // datagrams dropped: no answer for the host name (yet), or not host:port
+  std::uint64_t lookups = 0;           // host-name lookups started: first ones, refreshes, retries
+  std::uint64_t lookup_failures = 0;   // lookups that found no address (an answer held stays in use)
+  std::uint64_t addresses_cached = 0;  // host names in the driver's AddressCache now (bounded)
   // Datagrams refused before decoding, by reason (index: Refusal; kNone stays 0).
   std::array<std::uint64_t, kRefusalKinds> refused{};
 };
@@ -81,6 +89,8 @@ class UdpDriver {
   // does not go from plain to sealed while it runs. Throws std::invalid_argument otherwise.
   void set_keys(std::shared_ptr<const security::Keyring> keys);
   // Announces new metadata for this node (Membership::update_meta), on the driver's thread.
+  // Throws std::invalid_argument at once, in the caller's thread, when the metadata is too large
+  // (Membership::check_meta, Options::max_meta_bytes); nothing changes then.
   void update_meta(Metadata meta);
 
   std::uint16_t port() const;
