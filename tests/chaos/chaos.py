@@ -325,13 +325,16 @@ def kill_one(c, rnd, long_run):
 
 
 def fast_restart(c, rnd, long_run):
-    # Back before anyone declared it dead: it returns with an empty shard, and no member saw it go.
-    victim = rnd.choice([1, 2, 3, 4, 5])
-    c.nodes[victim].kill()
-    c.note("fast-restart", "killed_and_restarting", node="h%d" % victim)
+    # Back before anyone declared them dead: each returns as a new run with an empty shard, and
+    # no member saw it go. Two at once (three with --long), seeds among them or not.
+    victims = sorted(rnd.sample([1, 2, 3, 4, 5], 3 if long_run else 2))
+    for v in victims:
+        c.nodes[v].kill()
+    c.note("fast-restart", "killed_and_restarting", nodes=["h%d" % v for v in victims])
     time.sleep(0.5)
-    c.nodes[victim].start()
-    c.note("fast-restart", "restarted", node="h%d" % victim)
+    for v in victims:
+        c.nodes[v].start()
+    c.note("fast-restart", "restarted", nodes=["h%d" % v for v in victims])
 
 
 def kill_minority(c, rnd, long_run):
