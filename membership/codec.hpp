@@ -21,7 +21,8 @@
 namespace pulsing::membership {
 
 // The packet version this node writes and reads (gossip.capnp's protocolVersion).
-inline constexpr std::uint16_t kGossipProtocolVersion = 3;  // 2: packed; 3: the encoding byte
+// 2: packed; 3: the encoding byte; 4: incarnations carry runs.
+inline constexpr std::uint16_t kGossipProtocolVersion = 4;
 
 // A datagram's first byte: how the packed message that follows it is encoded (gossip.capnp).
 inline constexpr std::byte kPackedEncoding{0};

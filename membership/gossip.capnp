@@ -15,7 +15,9 @@ $Cxx.namespace("pulsing::membership::wire");
 
 # 2: packets travel in the packed encoding. 3: the encoding byte; no sender in the packet (the
 # datagram's source is the address to answer, and only a state sync needs the sender's name).
-const protocolVersion :UInt16 = 3;
+# 4: an incarnation carries its member's run (member.hpp): a version-3 node would take every
+# version-4 incarnation for a forgery, so the two refuse each other's packets outright.
+const protocolVersion :UInt16 = 4;
 
 struct Packet {
   version @0 :UInt16;

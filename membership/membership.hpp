@@ -14,6 +14,10 @@
 //                      suspect message and refutes at once
 //   joining            through seed addresses, retried with backoff until one answers; alone
 //                      meanwhile (and again whenever every other member is gone)
+//   restarts           a member's incarnation carries its run (member.hpp): a new run of a live
+//                      member is reported restarted, not updated, and told of the detector; a
+//                      new run meets members its seeds do not know through their pings
+//                      (on_ping) and their accusations of its earlier run (receive)
 //
 // Thread-compatible: one thread drives it (the driver serialises calls).
 #pragma once

@@ -293,7 +293,7 @@ TEST_CASE("garbage never crashes the decoder") {
 
 TEST_CASE("a packet of another protocol version is refused, naming both versions") {
   auto bytes = handmade([](wire::Packet::Builder packet) { packet.setVersion(kGossipProtocolVersion + 1); });
-  CHECK_THROWS_WITH_AS(decode(bytes), "packet of protocol version 4 (this node speaks 3)", PacketError);
+  CHECK_THROWS_WITH_AS(decode(bytes), "packet of protocol version 5 (this node speaks 4)", PacketError);
 }
 
 TEST_CASE("message kinds and member states of a newer peer are refused") {
