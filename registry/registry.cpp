@@ -60,15 +60,18 @@ void Registry::member_restarted(const std::string& member, const std::string& en
     return;
   }
   endpoints_[member] = endpoint;
-  // What was cached of it lived in its earlier run.
+  uncache(member);  // what was cached of it lived in its earlier run
+  // Its shard is empty, and what this node holds of it is of its earlier run: names both ways.
+  repairs_.erase(member);
+  repair(member, now, out, /*ask=*/true);
+}
+
+void Registry::uncache(const std::string& member) {
   for (auto it = cache_.begin(); it != cache_.end();) {
     auto& instances = it->second.instances;
     std::erase_if(instances, [&](const Instance& i) { return i.member == member; });
     it = instances.empty() ? cache_.erase(it) : std::next(it);
   }
-  // Its shard is empty, and what this node holds of it is of its earlier run: names both ways.
-  repairs_.erase(member);
-  repair(member, now, out, /*ask=*/true);
 }
 
 bool Registry::returning(const std::string& member, Clock::time_point now) {
@@ -90,11 +93,7 @@ void Registry::member_down(const std::string& member, Clock::time_point now, Out
   }
   gone_[member] = now;
   drop_host(member);
-  for (auto it = cache_.begin(); it != cache_.end();) {
-    auto& instances = it->second.instances;
-    std::erase_if(instances, [&](const Instance& i) { return i.member == member; });
-    it = instances.empty() ? cache_.erase(it) : std::next(it);
-  }
+  uncache(member);
   // Lookups waiting on it move on.
   for (auto& [id, p] : pending_) {
     if (p.next > 0 && p.next <= p.owners.size() && p.owners[p.next - 1] == member) p.answer_by = now;

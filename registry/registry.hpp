@@ -241,6 +241,8 @@ class Registry {
   std::uint32_t host_index(const std::string& member);
   std::uint32_t class_index(const std::string& class_name);
   void drop_host(const std::string& member);
+  // Drops `member`'s instances from the cache (and the names left with none).
+  void uncache(const std::string& member);
   std::string endpoint_of(const std::string& member) const;
 
   const Config config_;
