@@ -7,9 +7,16 @@
 //                   when there is none
 //   stop_all(name)  stops every instance of the name for good and answers with the rows of those
 //                   stopped (as instances), once each has stopped
+//   kinds()         [{"member", "address", "kinds": [text], "load"}]: what each live member hosts
+//   spawn_actor(kind, options, args)
+//                   spawns an actor of `kind` with constructor arguments `args`; options: a map of
+//                   "name", "on" (a member's name or "host:port", "any", "least-loaded"; absent:
+//                   this node) and "key" (the rendezvous owner of that key); answers its row (as
+//                   instances), or fails as Node::spawn_kind does
 //
 //   pulsing::admin::NodeService::serve(node);   // spawns it as kNodeServiceName
-// Clients with an observer's key may call every method but stop_all (Node::allow_observer_calls).
+// Clients with an observer's key may call every method but stop_all and spawn_actor
+// (Node::allow_observer_calls).
 //
 // The node outlives the actor (it stops with the node). Thread-safety: an actor.
 #pragma once
@@ -37,8 +44,10 @@ class NodeService : public Actor {
   Value stats();
   Task<Value> instances(std::string name);
   Task<Value> stop_all(std::string name);
+  Value kinds();
+  Task<Value> spawn_actor(std::string kind, Value options, std::vector<Value> args);
 
-  PULSING_METHODS(NodeService, members, actors, stats, instances, stop_all)
+  PULSING_METHODS(NodeService, members, actors, stats, instances, stop_all, kinds, spawn_actor)
 
  private:
   Value instance_rows(const std::vector<AnyRef>& refs) const;

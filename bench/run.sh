@@ -52,6 +52,7 @@ N1       pulsing  pulsing_overload
 N2       pulsing  pulsing_overload
 N3       pulsing  pulsing_overload
 N4       pulsing  pulsing_overload
+P1       pulsing  pulsing_placement
 '
 
 usage() {

@@ -81,7 +81,8 @@ CliError explain(const std::exception& error, std::string_view what) {
   if (const auto* cli = dynamic_cast<const CliError*>(&error)) return *cli;
   if (const auto* runtime = dynamic_cast<const RuntimeError*>(&error)) {
     switch (runtime->kind()) {
-      case RuntimeErrorKind::kActorNotFound: return {kNotFound, fmt::format("{}: {}", what, error.what())};
+      case RuntimeErrorKind::kActorNotFound:
+      case RuntimeErrorKind::kNoHost: return {kNotFound, fmt::format("{}: {}", what, error.what())};
       case RuntimeErrorKind::kNodeUnreachable: return {kUnreachable, fmt::format("{}: {}", what, error.what())};
       case RuntimeErrorKind::kNotPermitted: return {kNotPermitted, fmt::format("{}: {}", what, error.what())};
       case RuntimeErrorKind::kUnknownMethod:

@@ -24,7 +24,7 @@ enum ExitCode : int {
   kOk = 0,
   kFailed = 1,       // the call failed: an error from the actor or the runtime, or a timeout
   kUsage = 2,        // a bad flag, bad JSON, an unknown method, the wrong number of arguments
-  kNotFound = 3,     // no actor by that name
+  kNotFound = 3,     // no actor by that name, or no node hosting the kind
   kUnreachable = 4,  // no pulsing node answers at that address
   kNotPermitted = 5, // the key given does not allow this command (an observer's key)
 };

@@ -200,6 +200,54 @@ void add_resolve(CLI::App& app, Command& chosen) {
   });
 }
 
+void add_kinds(CLI::App& app, Command& chosen) {
+  auto [sub, options] = client_command(app, "kinds", "the actor kinds each member hosts (what `pulsing spawn` can start)");
+  sub->callback([&chosen, options = options] {
+    chosen = [options] {
+      Client client(options->node, options->timeout_ms(), options->key_file);
+      Value rows = client.call_node("kinds");
+      if (options->json) return print_value(rows), int{kOk};
+      Value::List table;
+      for (const Value& row : rows.as_list()) {
+        std::string kinds;
+        for (const Value& kind : row.find("kinds")->as_list()) kinds += (kinds.empty() ? "" : ", ") + kind.as_text();
+        table.emplace_back(Value::Map{{"member", *row.find("member")}, {"address", *row.find("address")},
+                                      {"load", *row.find("load")}, {"kinds", kinds.empty() ? "-" : kinds}});
+      }
+      print_table(std::cout, {{"member", "member"}, {"address", "address"}, {"load", "load"}, {"kinds", "kinds"}}, table);
+      return int{kOk};
+    };
+  });
+}
+
+void add_spawn(CLI::App& app, Command& chosen) {
+  auto [sub, options] = client_command(app, "spawn", "start an actor of a kind, on the node asked or placed elsewhere");
+  auto kind = std::make_shared<std::string>();
+  auto name = std::make_shared<std::string>();
+  auto on = std::make_shared<std::string>();
+  auto key = std::make_shared<std::string>();
+  auto args = std::make_shared<std::vector<std::string>>();
+  sub->add_option("kind", *kind, "the kind (`pulsing kinds` lists them)")->required();
+  sub->add_option("args", *args, "its constructor's arguments, one JSON value each");
+  sub->add_option("--name", *name, "register it under this name, cluster-wide");
+  sub->add_option("--on", *on, "where: a member's name or HOST:PORT, any, least-loaded (default: the node asked)");
+  sub->add_option("--key", *key, "on the owner of this key among the kind's hosts (rendezvous)")->excludes("--on");
+  sub->callback([&chosen, options = options, kind, name, on, key, args] {
+    chosen = [options, kind, name, on, key, args] {
+      std::vector<Value> values = parse_arguments(*args);
+      Value::Map spawn{{"name", *name}, {"on", *on}, {"key", *key}};
+      Client client(options->node, options->timeout_ms(), options->key_file);
+      Value row = client.call_node("spawn_actor", {*kind, Value(std::move(spawn)), Value(Value::List(values.begin(), values.end()))});
+      if (options->json) return print_value(row), int{kOk};
+      std::string named = row.find("name")->as_text();
+      std::cout << fmt::format("spawned {}{} (#{}) on {}\n", row.find("class")->as_text(),
+                               named.empty() ? "" : " '" + named + "'", cell_text(*row.find("id")),
+                               endpoint_address(row.find("endpoint")->as_text()));
+      return int{kOk};
+    };
+  });
+}
+
 enum class CallKind { kAsk, kTell, kStream };
 
 void add_call(CLI::App& app, Command& chosen, CallKind kind) {
@@ -350,6 +398,8 @@ void add_client_commands(CLI::App& app, Command& chosen) {
   add_call(app, chosen, CallKind::kTell);
   add_call(app, chosen, CallKind::kStream);
   add_stop(app, chosen);
+  add_kinds(app, chosen);
+  add_spawn(app, chosen);
   add_inspect(app, chosen);
   add_health(app, chosen);
 }

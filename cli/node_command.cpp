@@ -42,6 +42,7 @@ struct NodeOptions {
   std::string name;
   std::string admin;
   std::string services;
+  std::string kinds = "all";
   std::string cluster = "pulsing";
   std::size_t workers = 0;
   std::string log_level = "info";
@@ -184,10 +185,16 @@ int run_node(const NodeOptions& options) {
   const bool admin_on = admin_bind != "off";
   const bool admin_exposed = admin_on && !is_loopback_host(host_port(admin_bind, "--admin").host);
   std::vector<ServiceSpec> services;
+  std::vector<std::string> kinds;
   try {
     services = parse_services(options.services);
   } catch (const std::invalid_argument& e) {
     throw CliError(kUsage, fmt::format("--services: {}", e.what()));
+  }
+  try {
+    kinds = parse_kinds(options.kinds);
+  } catch (const std::invalid_argument& e) {
+    throw CliError(kUsage, fmt::format("--kinds: {}", e.what()));
   }
 
   std::shared_ptr<const security::Keyring> keys;
@@ -244,6 +251,7 @@ int run_node(const NodeOptions& options) {
     throw CliError(kFailed, fmt::format("cannot start a node on {}: {}", options.listen, e.what()));
   }
   admin::NodeService::serve(*node).get();
+  register_service_kinds(*node, kinds);
   for (const auto& spec : services) spawn_service(*node, spec);
   std::unique_ptr<admin::AdminEndpoint> endpoint;
   if (admin_on) {
@@ -304,6 +312,11 @@ void add_node_command(CLI::App& app, Command& chosen) {
   sub->add_option("--services", options->services,
                   "built-in services to host, KIND or NAME=KIND, comma separated; kinds: echo, calculator, counter, kv, tokens")
       ->envname("PULSING_SERVICES");
+  sub->add_option("--kinds", options->kinds,
+                  "kinds other nodes and `pulsing spawn` may spawn here: all, none, or comma separated from echo, "
+                  "calculator, counter, kv, tokens")
+      ->envname("PULSING_KINDS")
+      ->capture_default_str();
   sub->add_option("--cluster", options->cluster, "the cluster's name: nodes of other clusters are ignored")
       ->envname("PULSING_CLUSTER")
       ->capture_default_str();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -23,6 +24,7 @@ class Echo : public Actor {
 
 class Calculator : public Actor {
  public:
+  explicit Calculator(std::optional<std::int64_t> initial) : total_(initial.value_or(0)) {}
   std::int64_t add(std::int64_t n) { return total_ += n; }
   std::int64_t get() { return total_; }
   std::int64_t reset() { return std::exchange(total_, 0); }
@@ -111,13 +113,31 @@ std::vector<ServiceSpec> parse_services(std::string_view list) {
   return specs;
 }
 
+std::vector<std::string> parse_kinds(std::string_view list) {
+  if (list == "none") return {};
+  if (list == "all") return service_kinds();
+  std::vector<std::string> kinds;
+  for (const auto& spec : parse_services(list)) {
+    if (spec.name != spec.kind) throw std::invalid_argument(fmt::format("'{}={}' is a service, not a kind", spec.name, spec.kind));
+    kinds.push_back(spec.kind);
+  }
+  return kinds;
+}
+
+void register_service_kinds(Node& node, const std::vector<std::string>& kinds) {
+  for (const auto& kind : kinds) {
+    if (kind == "echo") node.register_kind<Echo>(kind);
+    if (kind == "calculator") node.register_kind<Calculator, std::optional<std::int64_t>>(kind);
+    if (kind == "counter") node.register_kind<Counter>(kind);
+    if (kind == "kv") node.register_kind<KeyValue>(kind);
+    if (kind == "tokens") node.register_kind<Tokens>(kind);
+  }
+}
+
 AnyRef spawn_service(Node& node, const ServiceSpec& spec) {
-  SpawnOptions options{.name = spec.name};
-  if (spec.kind == "echo") return node.spawn<Echo>(options).get();
-  if (spec.kind == "calculator") return node.spawn<Calculator>(options).get();
-  if (spec.kind == "counter") return node.spawn<Counter>(options).get();
-  if (spec.kind == "kv") return node.spawn<KeyValue>(options).get();
-  return node.spawn<Tokens>(options).get();
+  // A service's kind is hosted too, if it is not already.
+  register_service_kinds(node, {spec.kind});
+  return node.spawn_kind(spec.kind, {.name = spec.name}).get();
 }
 
 }  // namespace pulsing::cli

@@ -1,7 +1,9 @@
 // The built-in services `pulsing node --services` can host, so that a fresh cluster has
-// something to call:
+// something to call; they are also the kinds a node hosts (`pulsing node --kinds`, `pulsing
+// spawn`):
 //   echo        echo(value) -> value
-//   calculator  add(n) -> total, get() -> total, reset() -> previous total
+//   calculator  add(n) -> total, get() -> total, reset() -> previous total; built with an
+//               optional first total (0)
 //   counter     increment() -> count, add(n) -> count, get() -> count
 //   kv          put(key, value) -> previous value or null, get(key) -> value or null,
 //               remove(key) -> bool, keys() -> [key...]
@@ -31,7 +33,15 @@ const std::vector<std::string>& service_kinds();
 // kind (and listing the kinds).
 std::vector<ServiceSpec> parse_services(std::string_view list);
 
-// Spawns the service on `node`. Throws as Node::spawn fails (kNameTaken, ...).
+// `pulsing node --kinds`: "all" (the default), "none", or kinds comma separated. Throws
+// std::invalid_argument as parse_services does.
+std::vector<std::string> parse_kinds(std::string_view list);
+// Registers `kinds` (of the above) on `node` under their names: other nodes and `pulsing spawn`
+// may spawn them there.
+void register_service_kinds(Node& node, const std::vector<std::string>& kinds);
+
+// Spawns the service on `node` (registering its kind there). Throws as Node::spawn fails
+// (kNameTaken, ...).
 AnyRef spawn_service(Node& node, const ServiceSpec& spec);
 
 }  // namespace pulsing::cli

@@ -32,6 +32,8 @@ std::string_view to_string(RuntimeErrorKind kind) {
     case RuntimeErrorKind::kShutdown: return "shutdown";
     case RuntimeErrorKind::kOverloaded: return "overloaded";
     case RuntimeErrorKind::kNotPermitted: return "not_permitted";
+    case RuntimeErrorKind::kNoHost: return "no_host";
+    case RuntimeErrorKind::kRefused: return "refused";
   }
   return "unknown";
 }
@@ -92,7 +94,7 @@ Failure classify(std::exception_ptr thrown) {
 namespace {
 
 std::optional<RuntimeErrorKind> parse_runtime_kind(std::string_view name) {
-  for (int k = 0; k <= static_cast<int>(RuntimeErrorKind::kNotPermitted); ++k) {
+  for (int k = 0; k <= static_cast<int>(RuntimeErrorKind::kRefused); ++k) {
     auto kind = static_cast<RuntimeErrorKind>(k);
     if (to_string(kind) == name) return kind;
   }

@@ -37,6 +37,8 @@ enum class RuntimeErrorKind : std::uint8_t {
   kShutdown,         // the node is shutting down
   kOverloaded,       // refused at once: the receiver is at a bound on its memory (retry later)
   kNotPermitted,     // the caller's key does not allow this request (an observer's ask)
+  kNoHost,           // a placement found no live member hosting the actor kind (or no such member)
+  kRefused,          // the node asked to host an actor refused (it does not host the kind, or stops)
 };
 std::string_view to_string(RuntimeErrorKind kind);
 

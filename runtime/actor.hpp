@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "supervision/supervisor.hpp"
@@ -32,6 +33,28 @@ namespace detail {
 class ActorCell;
 }
 
+// Where a spawn puts its actor. Any placement but local sends the spawn to a member that hosts
+// the actor's kind (Node::register_kind): the actor runs, and is supervised, there, and the
+// spawner gets a reference to it.
+struct Placement {
+  enum class Mode : std::uint8_t {
+    kLocal,        // on the spawning node (the default; the class need not be a registered kind)
+    kNode,         // on the member named `target` (its membership name, or "host:port")
+    kAny,          // on the members hosting the kind in turn (round robin, this node's count)
+    kLeastLoaded,  // on the host with the least load, as hosts gossip it (actors + queued messages)
+    kKey,          // on the rendezvous owner of `target` (a key) among the hosts of the kind
+  };
+  Mode mode = Mode::kLocal;
+  std::string target;
+
+  static Placement local() { return {}; }
+  static Placement on(std::string member) { return {Mode::kNode, std::move(member)}; }
+  static Placement any() { return {Mode::kAny, {}}; }
+  static Placement least_loaded() { return {Mode::kLeastLoaded, {}}; }
+  static Placement by_key(std::string key) { return {Mode::kKey, std::move(key)}; }
+  bool is_local() const { return mode == Mode::kLocal; }
+};
+
 struct SpawnOptions {
   // Registers the actor under this name (empty: anonymous). Rules: 1 to 128 characters from
   // [A-Za-z0-9_.:/-], starting with a letter, digit or '_'.
@@ -44,6 +67,13 @@ struct SpawnOptions {
   // false (default): while a coroutine handler is suspended, the next message waits.
   // true: messages interleave at suspension points (never in parallel).
   bool reentrant = false;
+  // Where the actor runs (Placement). A spawn on another node converts the constructor
+  // arguments to Values (they must be convertible), and fails with kNoHost (no live member
+  // hosts the kind), kRefused (the node asked does not host it, or is stopping), kBadArguments
+  // (the kind's constructor does not take them), kNodeUnreachable (the host went away) or
+  // TimeoutError (after `timeout`; 0: the node's ask timeout).
+  Placement placement = {};
+  std::chrono::milliseconds timeout{0};
 };
 
 class Actor {

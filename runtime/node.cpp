@@ -10,6 +10,7 @@
 #include "runtime/local_registry.hpp"
 #include "common/log.hpp"
 #include "runtime/node_core.hpp"
+#include "runtime/placement_service.hpp"
 #include "runtime/remote.hpp"
 
 namespace pulsing {
@@ -75,6 +76,14 @@ AnyRef ref_from_address(const ActorAddress& address, std::string_view assumed_cl
 
 Node::Node(NodeConfig config) : core_(std::make_shared<detail::NodeCore>(std::move(config))) {
   core_->start_network();
+  if (core_->remote() != nullptr) {
+    // Other members' spawns arrive through it (SpawnOptions::placement).
+    core_->spawn_local(detail::PlacementService::pulsing_method_table(), {.name = detail::kPlacementServiceName},
+                       [weak = std::weak_ptr<detail::NodeCore>(core_)] {
+                         return std::make_unique<detail::PlacementService>(weak);
+                       },
+                       /*announce=*/false);
+  }
   std::lock_guard lock(detail::g_nodes_mutex);
   detail::g_nodes[core_->node_id().value] = core_;
 }
@@ -89,24 +98,23 @@ void Node::shutdown() { core_->shutdown(); }
 
 Result<AnyRef> Node::spawn_cell(const MethodTable& methods, const SpawnOptions& options,
                                 detail::ActorCell::Factory factory) {
-  if (!options.name.empty() && !detail::valid_actor_name(options.name)) {
-    return Result<AnyRef>(detail::invalid_name(options.name));
-  }
-  std::unique_ptr<Actor> first;
-  try {
-    first = factory();
-  } catch (...) {
-    return Result<AnyRef>(classify(std::current_exception()));
-  }
-  auto cell = std::make_shared<detail::ActorCell>(core_, core_->next_actor_id(), options.name, methods,
-                                                  std::move(factory), std::move(first), options);
-  auto added = core_->registry().add(cell);
-  if (!added.ok()) return added;
-  cell->start();
-  if (auto* cluster = core_->cluster_registry(); cluster != nullptr && !options.name.empty()) {
-    cluster->add_local(options.name, cell->id(), std::string(methods.class_name()));
-  }
-  return added;
+  return core_->spawn_local(methods, options, std::move(factory));
+}
+
+Future<AnyRef> Node::spawn_placed(std::type_index type, const MethodTable& methods, const SpawnOptions& options,
+                                  std::vector<Value> args, detail::ActorCell::Factory factory) {
+  std::string kind = core_->kinds().name_of(type).value_or(std::string(methods.class_name()));
+  return core_->spawner().spawn(std::move(kind), options, std::move(args),
+                                detail::Spawner::LocalBuild{&methods, std::move(factory)});
+}
+
+void Node::add_kind(detail::ActorKind kind) { core_->add_kind(std::move(kind)); }
+
+std::vector<std::string> Node::kinds() const { return core_->kinds().names(); }
+
+Future<AnyRef> Node::spawn_kind(std::string_view kind, SpawnOptions options, std::vector<Value> args) {
+  if (options.placement.is_local()) return Future<AnyRef>::ready(core_->spawner().host(kind, options, std::move(args)));
+  return core_->spawner().spawn(std::string(kind), options, std::move(args), std::nullopt);
 }
 
 Future<AnyRef> Node::resolve_any(std::string_view name, const ResolveOptions& options) {

@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <typeindex>
 #include <vector>
 
 #include "membership/config.hpp"
@@ -32,7 +33,9 @@
 #include "messaging/transport.hpp"
 #include "runtime/actor.hpp"
 #include "runtime/actor_ref.hpp"
+#include "runtime/calls.hpp"
 #include "runtime/future.hpp"
+#include "runtime/kind_table.hpp"
 #include "runtime/method_table.hpp"
 #include "runtime/named_ref.hpp"
 
@@ -71,6 +74,12 @@ struct NodeConfig {
   // caller that opens streams and never reads them can make this node keep. Beyond it the open
   // fails with kOverloaded, counted in /metrics (pulsing_refused_total{bound="streams_per_caller"}).
   std::size_t max_streams_per_caller = 4096;
+  // How often a node that hosts kinds (Node::register_kind) looks at its load (actors plus queued
+  // messages) to announce it in its metadata, for spawns placed on the least loaded host. It is
+  // announced again only when it moved by a quarter (and by 16 at least): each announcement
+  // costs an incarnation, of which a run has 2^20 (at one per 5 s, 60 days of a load that never
+  // settles), and a gossip broadcast.
+  std::chrono::milliseconds load_announce_interval{5'000};
   // Network tuning: timeouts, heartbeats, buffer limits.
   TransportOptions transport;
   // What carries this node's messages. Empty: ZeroMQ over TCP. Tests put an in-memory network
@@ -154,6 +163,17 @@ struct NodeStats {
 
 namespace detail {
 class NodeCore;
+// How many of the parameters P... a caller must give: all up to the last that is not a
+// std::optional.
+template <typename... P>
+constexpr std::size_t required_arity() {
+  constexpr bool optional[] = {kIsOptional<P>..., false};
+  std::size_t required = 0;
+  for (std::size_t i = 0; i < sizeof...(P); ++i) {
+    if (!optional[i]) required = i + 1;
+  }
+  return required;
+}
 bool valid_actor_name(std::string_view name);
 Failure invalid_name(std::string_view name);  // kInvalidName, stating the rules
 }  // namespace detail
@@ -191,6 +211,22 @@ class Node {
   // instance serves `name` then. Resolves nothing yet: an invalid name fails its calls.
   template <typename T>
   NamedRef<T> follow(std::string_view name, const ResolveOptions& options = {});
+
+  // Registers T as an actor kind this node hosts, under `kind` (T's class name by default), so
+  // that other nodes and the command line can spawn it here (SpawnOptions::placement,
+  // spawn_kind). C...: the constructor's parameters, which arrive as Values and are converted as
+  // method arguments are; trailing std::optional ones may be left out. The node announces its
+  // kinds in its membership metadata.
+  // Throws std::invalid_argument when the name is bad (runtime/kind_table.hpp), taken by another
+  // class, or the kinds no longer fit the metadata limit (membership.max_meta_bytes).
+  template <typename T, typename... C>
+  void register_kind(std::string kind = {});
+  // The kinds this node hosts, sorted.
+  std::vector<std::string> kinds() const;
+  // Spawns an actor of the kind named `kind`, with `args` for its constructor, where
+  // options.placement says (local: a kind registered here). Fails as Node::spawn and
+  // SpawnOptions::placement describe; kRefused for a local spawn of a kind not registered here.
+  Future<AnyRef> spawn_kind(std::string_view kind, SpawnOptions options, std::vector<Value> args = {});
 
   // Stops the named actor for good; completes when it has stopped (kActorNotFound if unknown).
   Future<StopNotice> stop(std::string_view name);
@@ -247,6 +283,11 @@ class Node {
  private:
   Result<AnyRef> spawn_cell(const MethodTable& methods, const SpawnOptions& options,
                             detail::ActorCell::Factory factory);
+  // A spawn with a placement other than local; `methods` and `factory` build it if this node is
+  // chosen.
+  Future<AnyRef> spawn_placed(std::type_index type, const MethodTable& methods, const SpawnOptions& options,
+                              std::vector<Value> args, detail::ActorCell::Factory factory);
+  void add_kind(detail::ActorKind kind);
 
   std::shared_ptr<detail::NameResolver> core_resolver() const;
 
@@ -263,15 +304,66 @@ Node& default_node();
 template <typename T, typename... A>
 Future<ActorRef<T>> Node::spawn(SpawnOptions options, A&&... args) {
   static_assert(std::is_base_of_v<Actor, T>, "actors derive from pulsing::Actor");
+  std::vector<Value> values;
+  if (!options.placement.is_local()) {
+    if constexpr ((ValueSource<std::decay_t<A>> && ...)) {
+      values.reserve(sizeof...(A));
+      (values.push_back(to_value(args)), ...);
+    } else {
+      return Future<ActorRef<T>>::ready(make_failure<RuntimeError>(
+          RuntimeErrorKind::kBadArguments,
+          fmt::format("a spawn of {} on another node sends its constructor arguments as Values, and one of them "
+                      "does not convert (messaging/convert.hpp)",
+                      T::pulsing_method_table().class_name())));
+    }
+  }
   detail::ActorCell::Factory factory =
       [kept = std::make_tuple(std::decay_t<A>(std::forward<A>(args))...)]() -> std::unique_ptr<Actor> {
     return std::apply([](const auto&... a) { return std::make_unique<T>(a...); }, kept);
   };
+  if (!options.placement.is_local()) {
+    return detail::typed_ref<T>(
+        spawn_placed(typeid(T), T::pulsing_method_table(), options, std::move(values), std::move(factory)));
+  }
   auto spawned = spawn_cell(T::pulsing_method_table(), options, std::move(factory));
   if (!spawned.ok()) return Future<ActorRef<T>>::ready(spawned.failure());
   return Future<ActorRef<T>>::ready(ActorRef<T>(std::move(spawned.value())));
 }
 
+template <typename T, typename... C>
+void Node::register_kind(std::string kind) {
+  static_assert(std::is_base_of_v<Actor, T>, "actors derive from pulsing::Actor");
+  static_assert(std::is_constructible_v<T, const std::decay_t<C>&...>,
+                "the class has no constructor taking these parameter types");
+  static_assert((Convertible<std::decay_t<C>> && ...), "a kind's constructor parameters must convert from Value");
+  using Args = std::tuple<std::decay_t<C>...>;
+  const MethodTable& methods = T::pulsing_method_table();
+  detail::ActorKind entry;
+  entry.name = kind.empty() ? std::string(methods.class_name()) : std::move(kind);
+  entry.methods = &methods;
+  entry.constructor = entry.name + "(" + detail::args_signature<Args>(std::index_sequence_for<C...>{}) + ")";
+  entry.type = typeid(T);
+  entry.bind = [constructor = entry.constructor](std::vector<Value>&& args) -> Result<detail::ActorCell::Factory> {
+    constexpr std::size_t kRequired = detail::required_arity<std::decay_t<C>...>();
+    if (args.size() < kRequired || args.size() > sizeof...(C)) {
+      return detail::bad_constructor_arguments(
+          constructor, kRequired == sizeof...(C)
+                           ? detail::wrong_arity(sizeof...(C), args.size())
+                           : fmt::format("expected {} to {} arguments, got {}", kRequired, sizeof...(C), args.size()));
+    }
+    args.resize(sizeof...(C));  // trailing optionals left out are null
+    std::size_t at = 0;
+    try {
+      auto kept = detail::convert_args<Args>(args, at, std::index_sequence_for<C...>{});
+      return detail::ActorCell::Factory([kept = std::move(kept)]() -> std::unique_ptr<Actor> {
+        return std::apply([](const auto&... a) { return std::make_unique<T>(a...); }, kept);
+      });
+    } catch (const ConversionError& e) {
+      return detail::bad_constructor_arguments(constructor, fmt::format("argument {}: {}", at + 1, e.what()));
+    }
+  };
+  add_kind(std::move(entry));
+}
 
 template <typename T>
 Future<ActorRef<T>> Node::resolve(std::string_view name, const ResolveOptions& options) {

@@ -26,7 +26,8 @@ NodeCore::NodeCore(NodeConfig config)
     : config_(std::move(config)),
       id_{std::random_device{}() * 0x100000001ull ^ std::random_device{}()},
       scheduler_(config_.worker_threads),
-      curve_(make_curve(config_)) {}
+      curve_(make_curve(config_)),
+      spawner_(std::make_unique<Spawner>(*this)) {}
 
 NodeCore::~NodeCore() { shutdown(); }
 
@@ -116,6 +117,7 @@ void NodeCore::start_gossip() {
   });
   driver->start();
   gossip_ = std::move(driver);
+  schedule_load_check();
 }
 
 void NodeCore::track_member_server(const membership::MemberEvent& event) {
@@ -134,6 +136,7 @@ std::vector<membership::Member> NodeCore::members() const {
   membership::Member self;
   self.name = member_name_.empty() ? config_.name : member_name_;
   self.address = endpoint_address(endpoint_);
+  self.meta = gossip_meta();
   return {self};
 }
 
@@ -160,7 +163,10 @@ void NodeCore::set_cluster_keys(std::shared_ptr<const security::Keyring> keys) {
   const auto announced = curve_->announcement();
   curve_->set_keys(std::move(keys));  // a node with cluster keys has its NodeCurve
   // The new primary may derive another server key than this node's: members must learn it.
-  if (gossip_ && curve_->announcement() != announced) gossip_->update_meta(gossip_meta());
+  if (gossip_ && curve_->announcement() != announced) {
+    std::lock_guard lock(meta_mutex_);
+    gossip_->update_meta(gossip_meta());
+  }
 }
 
 membership::Metadata NodeCore::gossip_meta() const {
@@ -168,7 +174,64 @@ membership::Metadata NodeCore::gossip_meta() const {
   if (curve_) {
     if (auto key = curve_->announcement()) meta[NodeCurve::kMetadataKey] = *key;
   }
+  if (!kinds_.empty()) meta[KindTable::kMetadataKey] = kinds_.announcement();
+  if (auto load = announced_load_.load(std::memory_order_relaxed); load != 0) meta[kLoadKey] = std::to_string(load);
   return meta;
+}
+
+void NodeCore::add_kind(ActorKind kind) {
+  std::lock_guard lock(meta_mutex_);
+  const std::string name = kind.name;
+  const bool added = kinds_.find(name) == nullptr;
+  kinds_.add(std::move(kind));
+  if (!added || !gossip_) return;
+  try {
+    gossip_->update_meta(gossip_meta());
+  } catch (const std::invalid_argument& e) {
+    kinds_.remove(name);
+    throw std::invalid_argument(fmt::format("kind '{}' was not registered: {}", name, e.what()));
+  }
+}
+
+void NodeCore::schedule_load_check() {
+  timers_.schedule(Clock::now() + config_.load_announce_interval, [weak = weak_from_this()] {
+    auto core = weak.lock();
+    if (!core || core->shut_down_.load()) return;
+    if (!core->kinds_.empty()) {
+      std::uint64_t figure = 0;
+      for (const auto& cell : core->registry_.all()) figure += 1 + cell->queued();
+      if (core->load_.due(Clock::now(), figure)) {
+        std::lock_guard lock(core->meta_mutex_);
+        core->announced_load_.store(figure, std::memory_order_relaxed);
+        try {
+          core->gossip_->update_meta(core->gossip_meta());
+        } catch (const std::invalid_argument& e) {
+          log().warn("[{}] the load figure does not fit the metadata: {}", core->config_.name, e.what());
+        }
+      }
+    }
+    core->schedule_load_check();
+  });
+}
+
+Result<AnyRef> NodeCore::spawn_local(const MethodTable& methods, const SpawnOptions& options,
+                                     ActorCell::Factory factory, bool announce) {
+  if (!options.name.empty() && !valid_actor_name(options.name)) return Result<AnyRef>(invalid_name(options.name));
+  std::unique_ptr<Actor> first;
+  try {
+    first = factory();
+  } catch (...) {
+    return Result<AnyRef>(classify(std::current_exception()));
+  }
+  auto cell = std::make_shared<ActorCell>(shared_from_this(), next_actor_id(), options.name, methods,
+                                          std::move(factory), std::move(first), options);
+  auto added = registry_.add(cell);
+  if (!added.ok()) return added;
+  cell->start();
+  if (cluster_registry_ && announce && !options.name.empty()) {
+    cluster_registry_->add_local(options.name, cell->id(), std::string(methods.class_name()));
+  }
+  return added;
 }
 
 void NodeCore::set_authorized_clients(std::vector<security::AuthorizedClient> clients) {

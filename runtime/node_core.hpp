@@ -16,16 +16,19 @@
 #include "membership/udp_driver.hpp"
 
 #include "runtime/caller_access.hpp"
+#include "runtime/kind_table.hpp"
 #include "runtime/cluster_registry.hpp"
 #include "runtime/local_registry.hpp"
 #include "runtime/named_ref.hpp"
 #include "runtime/node.hpp"
 #include "runtime/node_context.hpp"
 #include "runtime/node_curve.hpp"
+#include "runtime/spawner.hpp"
 
 namespace pulsing::detail {
 
 class RemoteLink;
+class Spawner;
 
 class NodeCore final : public NodeContext, public NameResolver, public std::enable_shared_from_this<NodeCore> {
  public:
@@ -74,10 +77,24 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
   // What each caller's role may send (checked by the network side before dispatch).
   CallerAccess& access() { return access_; }
 
+  // Builds and starts an actor here (Node::spawn's work): fails with kInvalidName, kNameTaken,
+  // kShutdown, or what the factory threw. `announce`: register its name cluster-wide (else only
+  // on this node, for the runtime's own services).
+  Result<AnyRef> spawn_local(const MethodTable& methods, const SpawnOptions& options, ActorCell::Factory factory,
+                             bool announce = true);
+  // The kinds this node hosts, and the spawns with a placement (runtime/spawner.hpp).
+  KindTable& kinds() { return kinds_; }
+  Spawner& spawner() { return *spawner_; }
+  // Adds `kind` and announces this node's kinds to the cluster. Throws std::invalid_argument
+  // (and adds nothing) when the name is bad or taken, or the metadata would outgrow its limit.
+  void add_kind(ActorKind kind);
+
   void shutdown();
 
  private:
   void start_gossip();
+  // Every NodeConfig::load_announce_interval: announces the load again if LoadAnnouncer says so.
+  void schedule_load_check();
   // Keeps what members announce of their CURVE server keys (NodeCurve) up to date.
   void track_member_server(const membership::MemberEvent& event);
   // This node's gossip metadata: the configured, and its CURVE server key when it announces one
@@ -99,6 +116,11 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
   std::string member_name_;                       // set once by start_network()
   std::unique_ptr<ClusterRegistry> cluster_registry_;  // null when the node does not gossip
   std::unique_ptr<membership::UdpDriver> gossip_;      // null when the node does not gossip
+  KindTable kinds_;
+  std::unique_ptr<Spawner> spawner_;
+  std::mutex meta_mutex_;  // serializes building and announcing the metadata
+  LoadAnnouncer load_{config_.load_announce_interval};  // only on the timer thread
+  std::atomic<std::uint64_t> announced_load_{0};        // what gossip_meta() announces
   std::mutex member_handlers_mutex_;
   std::vector<std::function<void(const membership::MemberEvent&)>> member_handlers_;  // guarded
   std::atomic<bool> shut_down_{false};

@@ -61,7 +61,7 @@ struct Cluster {
     first.emplace(start({"--services", "service=calculator,tokens,kv"}));
     const std::string seed = address_of(*first);
     second.emplace(start({"--seeds", seed, "--services", "echo"}));
-    third.emplace(start({"--seeds", seed}));
+    third.emplace(start({"--seeds", seed, "--kinds", "counter"}));
     for (const NodeProcess* node : nodes()) {
       auto out = pulsing({"members", "--node", address_of(*node), "--expect", "3", "--wait", "20s"});
       REQUIRE_MESSAGE(out.status == 0, out.text);
@@ -129,7 +129,7 @@ TEST_CASE("cli: actors lists a node's actors, and stop stops a name everywhere")
   Value rows = parse_json(listed.text);
   std::vector<std::string> names;
   for (const Value& row : rows.as_list()) names.push_back(row.find("name")->as_text());
-  CHECK(names == std::vector<std::string>{"kv", "pulsing.node", "service", "tokens"});
+  CHECK(names == std::vector<std::string>{"kv", "pulsing.node", "pulsing.placement", "service", "tokens"});
 
   auto stopped = pulsing({"stop", "echo", "--node", address_of(*cluster.first)});
   CHECK(stopped.status == 0);
@@ -197,6 +197,66 @@ TEST_CASE("cli: failures exit with a code that says which, and a message that sa
   CHECK(address.text.find("'localhost' is not a node address") != std::string::npos);
 }
 
+TEST_CASE("cli: kinds lists what each member hosts, and spawn starts a kind where it is told") {
+  Cluster cluster;
+  const std::string via = address_of(*cluster.second);
+  const std::string third = address_of(*cluster.third);
+  auto kinds_of = [](const Output& out, const std::string& member) {
+    std::vector<std::string> kinds;
+    if (out.status != 0) return kinds;
+    const Value rows = parse_json(out.text);
+    for (const Value& row : rows.as_list()) {
+      if (row.find("address")->as_text() != member) continue;
+      for (const Value& kind : row.find("kinds")->as_list()) kinds.push_back(kind.as_text());
+    }
+    return kinds;
+  };
+  auto listed = until({"kinds", "--node", via, "--json"}, [&](const Output& out) {
+    return kinds_of(out, third).size() == 1 && kinds_of(out, address_of(*cluster.first)).size() == 5;
+  });
+  CHECK(kinds_of(listed, third) == std::vector<std::string>{"counter"});
+  CHECK(kinds_of(listed, via) == std::vector<std::string>{"calculator", "counter", "echo", "kv", "tokens"});
+  auto table = pulsing({"kinds", "--node", via});
+  CHECK(table.status == 0);
+  CHECK(table.text.find("calculator, counter, echo, kv, tokens") != std::string::npos);
+
+  auto endpoint_of = [](const Output& out) {
+    return out.status == 0 ? parse_json(out.text).find("endpoint")->as_text() : "failed: " + out.text;
+  };
+  // On the node asked, with a constructor argument; the name then answers from anywhere.
+  auto summer = pulsing({"spawn", "calculator", "100", "--name", "summer", "--node", via, "--json"});
+  CHECK(endpoint_of(summer) == cluster.second->endpoint());
+  auto sum = until({"ask", "summer", "add", "5", "--node", address_of(*cluster.first)},
+                   [](const Output& out) { return out.status == 0; });
+  CHECK(sum.text == "105\n");
+  // On a named member, on any, on the least loaded, on a key's owner (the same for one key).
+  CHECK(endpoint_of(pulsing({"spawn", "counter", "--on", third, "--node", via, "--json"})) == cluster.third->endpoint());
+  CHECK(pulsing({"spawn", "counter", "--on", "any", "--node", via}).status == 0);
+  CHECK(pulsing({"spawn", "echo", "--on", "least-loaded", "--node", via}).status == 0);
+  auto keyed = endpoint_of(pulsing({"spawn", "kv", "--key", "cart-7", "--node", via, "--json"}));
+  CHECK(keyed.starts_with("tcp://"));
+  CHECK(endpoint_of(pulsing({"spawn", "kv", "--key", "cart-7", "--node", address_of(*cluster.first), "--json"})) ==
+        keyed);
+  auto plain = pulsing({"spawn", "echo", "--node", via});
+  CHECK(plain.status == 0);
+  CHECK(plain.text.find("spawned Echo (#") != std::string::npos);
+
+  // A node that does not host the kind refuses; a kind nobody hosts has no host; the
+  // constructor's arguments are checked.
+  auto refused = pulsing({"spawn", "calculator", "--on", third, "--node", via});
+  CHECK(refused.status == 1);
+  CHECK(refused.text.find("does not host kind 'calculator'") != std::string::npos);
+  auto nobody = pulsing({"spawn", "abacus", "--on", "any", "--node", via});
+  CHECK(nobody.status == 3);
+  CHECK(nobody.text.find("no live member hosts kind 'abacus'") != std::string::npos);
+  auto bad = pulsing({"spawn", "calculator", "\"lots\"", "--node", via});
+  CHECK(bad.status == 2);
+  CHECK(bad.text.find("calculator(") != std::string::npos);
+  CHECK(bad.text.find("argument 1: expected") != std::string::npos);
+  auto both = pulsing({"spawn", "kv", "--key", "k", "--on", "any", "--node", via});
+  CHECK(both.status == 2);
+}
+
 TEST_CASE("cli: the admin endpoint serves health, readiness, metrics, members and actors") {
   Cluster cluster;
   auto health = admin_get(*cluster.first, "/health");
@@ -210,7 +270,7 @@ TEST_CASE("cli: the admin endpoint serves health, readiness, metrics, members an
   CHECK(metrics.status == 200);
   CHECK(metrics.content_type.find("version=0.0.4") != std::string::npos);
   for (const char* line : {"pulsing_members{state=\"alive\"} 3\n", "# TYPE pulsing_messages_handled_total counter\n",
-                           "pulsing_actors 4\n", "pulsing_handler_errors_total{category=\"business\"} 0\n",
+                           "pulsing_actors 5\n", "pulsing_handler_errors_total{category=\"business\"} 0\n",
                            "pulsing_dead_letters_total 0\n", "pulsing_restarts_total 0\n"}) {
     CHECK_MESSAGE(metrics.body.find(line) != std::string::npos, line);
   }

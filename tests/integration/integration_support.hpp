@@ -32,6 +32,27 @@ inline NodeConfig test_process_config() {
   return config;
 }
 
+// Where a child gossips ("127.0.0.1:PORT"): a seed for other members.
+inline std::string gossip_address(const NodeProcess& child) {
+  return child.endpoint().substr(std::string("tcp://").size());
+}
+
+// Three node processes (b and c join through a) and this process's node, "client", a member of
+// their cluster. The constructor waits for nothing: each test waits for what it needs.
+struct ThreeNodeCluster {
+  NodeProcess a = NodeProcess::start({"--member", "a"});
+  NodeProcess b = NodeProcess::start({"--member", "b", "--seed", gossip_address(a)});
+  NodeProcess c = NodeProcess::start({"--member", "c", "--seed", gossip_address(a)});
+  Node node{client_config(gossip_address(a))};
+
+  static NodeConfig client_config(const std::string& seed) {
+    NodeConfig config = test_process_config();
+    config.seeds = {seed};
+    config.membership.name = "client";
+    return config;
+  }
+};
+
 // The named actor `name` on `child`, typed.
 template <typename T>
 ActorRef<T> resolve(Node& node, const NodeProcess& child, std::string_view name) {

@@ -20,8 +20,6 @@ namespace {
 using membership::EventKind;
 
 // "tcp://127.0.0.1:40213" → "127.0.0.1:40213"
-std::string gossip_address(const NodeProcess& child) { return child.endpoint().substr(std::string("tcp://").size()); }
-
 std::vector<std::string> members_of(Node& node, const NodeProcess& child) {
   return resolve<Launcher>(node, child, "launcher").ask(&Launcher::members).get();
 }

@@ -22,8 +22,6 @@
 namespace pulsing::integration {
 namespace {
 
-std::string gossip_address(const NodeProcess& child) { return child.endpoint().substr(std::string("tcp://").size()); }
-
 std::size_t alive(const Node& node) {
   std::size_t n = 0;
   for (const auto& m : node.members()) n += m.state == membership::MemberState::kAlive;
@@ -43,20 +41,8 @@ Resolved resolve_now(Node& node, const std::string& name) {
   }
 }
 
-// Three node processes (b and c join through a) and this process's node, "client", once all
-// four see each other.
-struct Cluster {
-  NodeProcess a = NodeProcess::start({"--member", "a"});
-  NodeProcess b = NodeProcess::start({"--member", "b", "--seed", gossip_address(a)});
-  NodeProcess c = NodeProcess::start({"--member", "c", "--seed", gossip_address(a)});
-  Node node{client_config(gossip_address(a))};
-
-  static NodeConfig client_config(const std::string& seed) {
-    NodeConfig config = test_process_config();
-    config.seeds = {seed};
-    config.membership.name = "client";
-    return config;
-  }
+// The cluster once all four see each other.
+struct Cluster : ThreeNodeCluster {
   Cluster() { REQUIRE(eventually([&] { return alive(node) == 4; }, 15s)); }
 };
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cctype>
 #include <cstdint>
 #include <limits>
@@ -12,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -83,6 +85,14 @@ class Worker : public Actor {
  private:
   int id_;
   int handled_ = 0;
+};
+
+// A kind whose constructor takes `ms` milliseconds: a remote spawn that is under way for that long.
+class SlowStart : public Actor {
+ public:
+  explicit SlowStart(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+  std::string ping() { return "pong"; }
+  PULSING_METHODS(SlowStart, ping)
 };
 
 class WorkerPool : public Actor {

@@ -1,10 +1,12 @@
 // pulsing_test_node: one pulsing node in its own process, for the integration tests.
 //
 //   pulsing_test_node [--listen tcp://127.0.0.1:0] [--name NAME] [--id N]
-//                     [--member NAME] [--seed HOST:PORT]... [--admin HOST:PORT]
+//                     [--member NAME] [--seed HOST:PORT]... [--admin HOST:PORT] [--kinds LIST]
 //
 // --member names the node in the cluster (membership); --seed joins a cluster through a member;
 // --admin serves the admin endpoint (/metrics, ...) there (port 0 picks one).
+// --kinds: the kinds it hosts, comma-separated from Calculator(int), Worker(int) and
+// SlowStart(int) ("none": no kind; default: all three). It announces its load every 200 ms.
 // Listens, spawns the named actors of test_actors.hpp, prints exactly one line
 // "ready <endpoint>" (with --admin: "ready <endpoint> admin http://HOST:PORT") on stdout once it
 // is reachable, and runs until SIGTERM or SIGINT; then shuts the node down and exits 0. Bad
@@ -32,7 +34,7 @@ namespace {
 int usage(const std::string& problem) {
   std::cerr << "pulsing_test_node: " << problem << "\n"
             << "usage: pulsing_test_node [--listen tcp://HOST:PORT] [--name NAME] [--id N] [--member NAME] "
-               "[--seed HOST:PORT]... [--admin HOST:PORT]\n";
+               "[--seed HOST:PORT]... [--admin HOST:PORT] [--kinds LIST|none]\n";
   return 2;
 }
 
@@ -48,6 +50,8 @@ int main(int argc, char** argv) {
   config.worker_threads = 2;
   int id = 0;
   std::string admin_bind;  // empty: no admin endpoint
+  std::string kinds = "Calculator,Worker,SlowStart";
+  config.load_announce_interval = std::chrono::milliseconds(200);
   for (int i = 1; i < argc; ++i) {
     std::string_view flag = argv[i];
     if (flag == "--help" || flag == "-h") {
@@ -55,7 +59,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (flag != "--listen" && flag != "--name" && flag != "--id" && flag != "--member" && flag != "--seed" &&
-        flag != "--admin") {
+        flag != "--admin" && flag != "--kinds") {
       return usage("unknown flag '" + std::string(flag) + "'");
     }
     if (i + 1 >= argc) return usage(std::string(flag) + " needs a value");
@@ -71,6 +75,8 @@ int main(int argc, char** argv) {
       config.seeds.push_back(value);
     } else if (flag == "--admin") {
       admin_bind = value;
+    } else if (flag == "--kinds") {
+      kinds = value;
     } else {
       char* end = nullptr;
       long parsed = std::strtol(value.c_str(), &end, 10);
@@ -95,6 +101,12 @@ int main(int argc, char** argv) {
     node.spawn<Worker>({.name = "worker"}, id).get();
     node.spawn<Producer>({.name = "producer"}).get();
     node.spawn<Launcher>({.name = "launcher"}, &node).get();
+    for (std::string_view kind : {"Calculator", "Worker", "SlowStart"}) {
+      if (kinds.find(kind) == std::string::npos) continue;
+      if (kind == "Calculator") node.register_kind<Calculator, int>();
+      if (kind == "Worker") node.register_kind<Worker, int>();
+      if (kind == "SlowStart") node.register_kind<SlowStart, int>();
+    }
     std::unique_ptr<admin::AdminEndpoint> endpoint;
     if (!admin_bind.empty()) endpoint = std::make_unique<admin::AdminEndpoint>(node, admin_bind);
 
