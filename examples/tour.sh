@@ -14,6 +14,7 @@ tour=(
   "error_handling|Errors by category: business, system, timeout, runtime"
   "resilient_actor|A resilient actor: expected failures as answers, the rest crash and restart"
   "cluster|A cluster: resolve from any node, a pool over three nodes, a reference that follows a name"
+  "placement|Placement: kinds, a pool spawned across nodes, least loaded, by key, by kind name"
 )
 
 for entry in "${tour[@]}"; do
