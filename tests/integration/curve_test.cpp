@@ -238,7 +238,7 @@ TEST_CASE("curve: a raw ZeroMQ peer with no CURVE, a random key or an unlisted c
   CHECK(counter_value(a, "svc", key) == 5);
 }
 
-TEST_CASE("curve: an observer's key reads the cluster but cannot ask, tell, stream or stop, an operator's can, an unlisted one cannot connect") {
+TEST_CASE("curve: an observer's key reads the cluster but cannot ask, tell, stream, stop or spawn, an operator's can, an unlisted one cannot connect") {
   KeyFiles keys;
   const std::string key = keys.make("cluster.key");
   const std::string observer = keys.make("observer.key", {"--client", "--cluster-key-file", key});
@@ -254,7 +254,8 @@ TEST_CASE("curve: an observer's key reads the cluster but cannot ask, tell, stre
   constexpr int kNotPermitted = 5;
 
   // An observer reads...
-  for (std::vector<std::string> reads : {std::vector<std::string>{"members"}, {"actors"}, {"resolve", "svc"}}) {
+  for (std::vector<std::string> reads :
+       {std::vector<std::string>{"members"}, {"actors"}, {"resolve", "svc"}, {"kinds"}}) {
     auto [status, text] = as(observer, reads);
     CHECK_MESSAGE(status == 0, reads.front() << ": " << text);
   }
@@ -264,8 +265,9 @@ TEST_CASE("curve: an observer's key reads the cluster but cannot ask, tell, stre
   CHECK(ask_text.find("not_permitted") != std::string::npos);
   CHECK(as(observer, {"stream", "tokens", "generate", "\"hi\"", "3"}).first == kNotPermitted);
   CHECK(as(observer, {"stop", "svc"}).first == kNotPermitted);
+  CHECK(as(observer, {"spawn", "counter", "--name", "planted"}).first == kNotPermitted);
   (void)as(observer, {"tell", "svc", "add", "100"});  // sent, and dropped by the node
-  CHECK(eventually([&] { return metric(a, "pulsing_not_permitted_total{role=\"observer\"}") == 4; }, 10s));
+  CHECK(eventually([&] { return metric(a, "pulsing_not_permitted_total{role=\"observer\"}") == 5; }, 10s));
   CHECK(counter_value(a, "svc", key) == 0);
   CHECK(as(observer, {"resolve", "svc"}).first == 0);  // still there
 
@@ -273,6 +275,7 @@ TEST_CASE("curve: an observer's key reads the cluster but cannot ask, tell, stre
   CHECK(as(operator_key, {"ask", "svc", "add", "2"}).first == 0);
   CHECK(as(operator_key, {"stream", "tokens", "generate", "\"hi\"", "3"}).first == 0);
   CHECK(as(operator_key, {"stop", "svc"}).first == 0);
+  CHECK(as(operator_key, {"spawn", "counter", "--name", "planted"}).first == 0);
   CHECK(metric(a, "pulsing_not_permitted_total{role=\"operator\"}") == 0);
 
   // A key nobody listed does not connect; nor does a command with no key at all.
