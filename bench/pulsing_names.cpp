@@ -39,12 +39,14 @@
 #include "bench_util.hpp"
 #include "registry/placement.hpp"
 #include "registry/registry.hpp"
+#include "pulsing_server.hpp"
 #include "remote_util.hpp"
 
 namespace {
 
 namespace remote = bench::remote;
 using namespace std::chrono_literals;
+using bench::Sink;
 constexpr const char* kSystem = "pulsing";
 constexpr const char* kUsage =
     "usage: pulsing_names --workload R1|R1-cached|R1-rate|R2|R2-memory|R3|R4 [--scale F]";
@@ -58,17 +60,6 @@ constexpr std::int64_t kR1CachedResolves = 1'000'000;
 constexpr std::int64_t kR1RateWindow = 64;
 // R2: names registered across the three nodes.
 constexpr std::int64_t kR2Names = 100'000;
-
-class Sink : public pulsing::Actor {
- public:
-  explicit Sink(std::shared_ptr<pulsing::Promise<void>> stop) : stop_(std::move(stop)) {}
-  std::int64_t inc(std::int64_t x) { return x + 1; }
-  void stop_server() { stop_->set_value(); }
-  PULSING_METHODS(Sink, inc, stop_server)
-
- private:
-  std::shared_ptr<pulsing::Promise<void>> stop_;
-};
 
 // One of the many named actors: only its name matters.
 class Named : public pulsing::Actor {
@@ -120,16 +111,10 @@ double scale_of(int argc, char** argv, std::string& workload) {
 int serve(int argc, char** argv) {
   std::string workload;
   double scale = scale_of(argc, argv, workload);
-  auto stop = std::make_shared<pulsing::Promise<void>>();
-  auto stopped = stop->future();
   // R1's lookups must leave the client (see the top); R3 and R4 use the default replicas.
   pulsing::Node node(gossiping("server", workload.starts_with("R1") ? 1 : 3));
-  node.spawn<Sink>({.name = "sink"}, stop).get();
   for (std::int64_t i = 0; i < bench::scaled(kServerNames, scale); ++i) node.spawn<Named>({.name = name_of(i)}).get();
-  const std::string& endpoint = node.endpoint();
-  remote::announce_port(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
-  stopped.get();
-  node.shutdown();
+  bench::serve_sink(node);
   return 0;
 }
 

@@ -27,12 +27,14 @@
 #include <pulsing/pulsing.hpp>
 
 #include "bench_util.hpp"
+#include "pulsing_server.hpp"
 #include "remote_util.hpp"
 
 namespace {
 
 namespace remote = bench::remote;
 using namespace std::chrono_literals;
+using bench::Sink;
 constexpr const char* kSystem = "pulsing";
 constexpr const char* kUsage = "usage: pulsing_placement --workload P1 [--scale F]";
 
@@ -43,18 +45,6 @@ constexpr std::int64_t kP1Spawns = 10'000;
 constexpr std::int64_t kP1RateSpawns = 20'000;
 constexpr std::int64_t kP1RateWindow = 64;
 constexpr std::int64_t kWarmupSpawns = 300;
-
-// The server's actor: answers x + 1, and stops the server on request.
-class Sink : public pulsing::Actor {
- public:
-  explicit Sink(std::shared_ptr<pulsing::Promise<void>> stop) : stop_(std::move(stop)) {}
-  std::int64_t inc(std::int64_t x) { return x + 1; }
-  void stop_server() { stop_->set_value(); }
-  PULSING_METHODS(Sink, inc, stop_server)
-
- private:
-  std::shared_ptr<pulsing::Promise<void>> stop_;
-};
 
 // The kind the client spawns on the server: small, built from one int64.
 class Cell : public pulsing::Actor {
@@ -108,15 +98,9 @@ double us(std::int64_t ns) { return static_cast<double>(ns) / 1e3; }
 // ---- the server child
 
 int serve() {
-  auto stop = std::make_shared<pulsing::Promise<void>>();
-  auto stopped = stop->future();
   pulsing::Node node(gossiping(kServer));
   node.register_kind<Cell, std::int64_t>();
-  node.spawn<Sink>({.name = "sink"}, stop).get();
-  const std::string& endpoint = node.endpoint();
-  remote::announce_port(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
-  stopped.get();
-  node.shutdown();
+  bench::serve_sink(node);
   return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include <pulsing/pulsing.hpp>
 
+#include "cluster_nodes.hpp"
 #include "expect.hpp"
 
 using namespace std::chrono_literals;
@@ -26,24 +27,6 @@ class Greeter : public pulsing::Actor {
  private:
   std::string where_;
 };
-
-pulsing::NodeConfig member_config(const std::string& member, std::vector<std::string> seeds) {
-  pulsing::NodeConfig config;
-  config.name = member;
-  config.listen = "tcp://127.0.0.1:0";  // any free port
-  config.membership.name = member;
-  config.seeds = std::move(seeds);
-  return config;
-}
-
-// Gossip and registry updates take a moment to spread: wait for what the example needs next.
-void wait_until(const std::function<bool()>& done, const char* what) {
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (!done()) {
-    expect(std::chrono::steady_clock::now() < deadline, what);
-    std::this_thread::sleep_for(20ms);
-  }
-}
 
 std::size_t alive(const pulsing::Node& node) {
   std::size_t n = 0;

@@ -13,6 +13,7 @@
 
 #include <pulsing/pulsing.hpp>
 
+#include "cluster_nodes.hpp"
 #include "expect.hpp"
 
 using namespace std::chrono_literals;
@@ -32,24 +33,6 @@ class Ledger : public pulsing::Actor {
   int entries() { return 0; }
   PULSING_METHODS(Ledger, entries)
 };
-
-pulsing::NodeConfig member_config(const std::string& member, std::vector<std::string> seeds) {
-  pulsing::NodeConfig config;
-  config.name = member;
-  config.listen = "tcp://127.0.0.1:0";
-  config.membership.name = member;
-  config.seeds = std::move(seeds);
-  return config;
-}
-
-// Gossip takes a moment to spread what nodes host: wait for what the example needs next.
-void wait_until(const std::function<bool()>& done, const char* what) {
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (!done()) {
-    expect(std::chrono::steady_clock::now() < deadline, what);
-    std::this_thread::sleep_for(20ms);
-  }
-}
 
 // The members `node` sees announcing `kind`.
 std::size_t hosts_seen(const pulsing::Node& node, const std::string& kind) {
