@@ -100,6 +100,7 @@ std::string prometheus_text(const Node& node) {
               {"runtime", errors(ErrorCategory::kRuntime)}});
   e.counter("pulsing_restarts_total", "Actor restarts by their supervisors.", s.restarts);
   e.counter("pulsing_dead_letters_total", "Tells that no actor will ever handle.", s.dead_letters);
+  e.gauge("pulsing_entities_active", "Activations of entities (virtual actors) on this node.", s.entities_active);
   e.gauge("pulsing_remote_watches", "Watches other nodes hold on this node's actors.", s.watches_held);
   e.labelled("counter", "pulsing_refused_total", "Requests refused at a bound on this node's memory, by bound.", "bound",
              {{"watches_per_caller", s.watches_refused},

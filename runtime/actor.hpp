@@ -87,6 +87,12 @@ class Actor {
   virtual void on_start() {}
   // Called on the actor when it stops (not after a crash: the instance is then discarded).
   virtual void on_stop() {}
+  // Entities only (Node::register_entity): after on_start, before the first message of an
+  // activation (load the state from wherever it is kept); and before on_stop when the activation
+  // ends because it was idle or its key moved to another node (save it). A crash skips
+  // on_passivate: the instance is discarded as it is.
+  virtual void on_activate() {}
+  virtual void on_passivate() {}
 
  protected:
   // A reference to this actor, typed as T (the actor's own class, or an untyped AnyRef).

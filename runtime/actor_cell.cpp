@@ -15,6 +15,7 @@ std::string_view to_string(StopReason reason) {
     case StopReason::kStopped: return "stopped";
     case StopReason::kCrashed: return "crashed";
     case StopReason::kShutdown: return "shutdown";
+    case StopReason::kPassivated: return "passivated";
   }
   return "unknown";
 }
@@ -192,8 +193,57 @@ void ActorCell::start() {
   }));
 }
 
+void ActorCell::make_entity(std::function<void(ActorCell&, Message*)> redirect) {
+  redirect_ = std::make_unique<std::function<void(ActorCell&, Message*)>>(std::move(redirect));
+  phase_ = Phase::kBackoff;  // no turn has run yet: user messages wait until activate()
+}
+
+void ActorCell::activate() {
+  post_system(make_system_call([](ActorCell& cell) {
+    if (cell.phase_ != Phase::kBackoff || !cell.instance_) return;
+    cell.phase_ = Phase::kRunning;
+    try {
+      cell.instance_->on_start();
+      cell.instance_->on_activate();
+    } catch (...) {
+      cell.note_failure(classify(std::current_exception()));
+    }
+    cell.after_message();  // a hook that threw crashes it, as a handler would
+  }));
+}
+
+namespace {
+
+// An entity's request to passivate, queued behind the messages it has accepted.
+class PassivateMessage final : public Message {
+ public:
+  // A system message: it runs before the next user message.
+  void run(ActorCell& cell) override { cell.request_stop(StopReason::kPassivated); }
+  void reject(ActorCell&, const Failure&) override {}
+};
+
+}  // namespace
+
+void ActorCell::request_passivation() {
+  MessageChain chain;
+  chain.append(new PassivateMessage());
+  post(chain, true);
+}
+
+void ActorCell::passivate_now() {
+  if (phase_ == Phase::kRunning && instance_) {
+    try {
+      instance_->on_passivate();
+    } catch (const std::exception& e) {
+      log().warn("{}: on_passivate threw: {}", describe(), e.what());
+    }
+  }
+  if (phase_ != Phase::kStopped) stop_now(StopReason::kPassivated, std::nullopt);
+}
+
 void ActorCell::request_stop(StopReason reason) {
   post_system(make_system_call([reason](ActorCell& cell) {
+    if (reason == StopReason::kPassivated) return cell.passivate_now();
     if (cell.phase_ != Phase::kStopped) cell.stop_now(reason, std::nullopt);
   }));
 }
@@ -380,6 +430,10 @@ void ActorCell::run_turn() {
 }
 
 void ActorCell::run_message(Message* m) {
+  if (phase_ == Phase::kStopped && redirect_) {
+    (*redirect_)(*this, m);  // an entity's late message: to its next activation, or refused
+    return;
+  }
   if (phase_ == Phase::kStopped) {
     m->reject(*this, stopped_failure());
   } else {

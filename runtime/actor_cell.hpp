@@ -52,6 +52,7 @@ enum class StopReason : std::uint8_t {
   kStopped,   // stopped by request (ref.stop(), node.stop(name)) or by itself
   kCrashed,   // a crash, and the policy (or max_restarts) said no more restarts
   kShutdown,  // its node shut down
+  kPassivated,  // an entity that went idle, or moved to another node (runtime/entity_host.hpp)
 };
 std::string_view to_string(StopReason reason);
 
@@ -135,6 +136,18 @@ class ActorCell final : public Runnable,
   // Completes when the actor stops for good.
   Future<StopNotice> watch();
 
+  // --- entities (runtime/entity_host.hpp) ---
+  // Makes the actor an entity: held (user messages wait) until activate(); the messages it has
+  // not run when it stops go to `redirect`, which takes them, instead of failing.
+  // REQUIRES: once, before anything is posted to it, instead of start().
+  void make_entity(std::function<void(ActorCell&, Message*)> redirect);
+  // Lets it run: on_start, then on_activate, then the messages that waited.
+  void activate();
+  // Once the messages queued before this request are handled: on_passivate, then it stops
+  // (kPassivated). What comes later is redirected.
+  void request_passivation();
+  bool is_entity() const { return redirect_ != nullptr; }
+
   bool stopped() const { return stopped_.load(std::memory_order_acquire); }
   ActorAddress address() const { return {node_->node_id(), node_->endpoint(), id_}; }
   ActorId id() const { return id_; }
@@ -200,6 +213,7 @@ class ActorCell final : public Runnable,
   // the actor stops, or the ask timeout passes.
   void wait_for_depth(std::uint64_t depth);
   void run_message(Message* message);
+  void passivate_now();  // REQUIRES: in turn
   void schedule_restart(std::chrono::milliseconds delay);
 
   // What restarting needs, allocated only for actors with a restart policy: most actors never
@@ -214,6 +228,9 @@ class ActorCell final : public Runnable,
   const std::string name_;
   const MethodTable& methods_;
   const std::unique_ptr<Restarter> restarter_;  // null under policy `never`
+  // An entity's: where what it has not run goes once it stopped (null: not an entity). Set
+  // before the cell is shared.
+  std::unique_ptr<std::function<void(ActorCell&, Message*)>> redirect_;
   const bool reentrant_;
   const std::uint32_t capacity_;
   const std::uint64_t limit_;  // kLimitFactor × capacity_; 0: unbounded

@@ -92,8 +92,10 @@ void InboundCalls::on_call(const EnvelopeView& e) {
   if (!same_target) {
     auto target = find_local_target(node_, node_.endpoint(), e);
     if (!target.cell) {
-      Failure failure = make_failure<RuntimeError>(
-          target.stopped ? RuntimeErrorKind::kActorStopped : RuntimeErrorKind::kActorNotFound, target.why);
+      Failure failure = target.failure ? *target.failure
+                                       : make_failure<RuntimeError>(target.stopped ? RuntimeErrorKind::kActorStopped
+                                                                                   : RuntimeErrorKind::kActorNotFound,
+                                                                    target.why);
       if (e.kind == EnvelopeKind::kAsk) {
         answers_.reply(e, std::move(failure));
       } else if (e.kind == EnvelopeKind::kStreamOpen) {

@@ -19,6 +19,14 @@ LocalTarget find_local_target(NodeCore& node, std::string_view endpoint, const E
       found.why = found.stopped ? fmt::format("actor #{} on node {} has stopped", e.target_id, endpoint)
                                 : fmt::format("no actor #{} on node {}", e.target_id, endpoint);
     }
+  } else if (std::string_view kind, key; split_entity_name(e.target_name, kind, key) && node.entities().hosts(kind)) {
+    auto entity = node.entities().target(kind, key);
+    if (entity.ok()) {
+      found.cell = std::move(entity.value());
+    } else {
+      found.why = entity.failure().describe();
+      found.failure = entity.failure();
+    }
   } else if (!e.target_name.empty()) {
     found.cell = node.registry().find(e.target_name);
     if (!found.cell) found.why = fmt::format("no actor is named '{}' on node {}", e.target_name, endpoint);

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "messaging/envelope.hpp"
+#include "messaging/error.hpp"
 
 namespace pulsing::detail {
 
@@ -18,11 +20,13 @@ struct LocalTarget {
   std::shared_ptr<ActorCell> cell;  // null when there is none
   std::string why;                  // why there is none
   bool stopped = false;             // there was one, and it has stopped
+  std::optional<Failure> failure;   // the error to answer with, when not the usual one
 };
 
 // The actor `e` is for on `node` (whose endpoint, for the message, is `endpoint`). An id of an
 // earlier run of this node names no actor; an id issued in this run and gone has stopped (ids
-// are never reused within a run).
+// are never reused within a run). A name "kind/key" of an entity kind this node hosts names
+// that entity's activation here, activated now if need be (EntityHost::target).
 LocalTarget find_local_target(NodeCore& node, std::string_view endpoint, const EnvelopeView& e);
 
 // What an envelope is for, as a dead letter names it: its name, or "actor #<id>".

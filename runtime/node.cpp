@@ -78,7 +78,8 @@ Node::Node(NodeConfig config) : core_(std::make_shared<detail::NodeCore>(std::mo
   core_->start_network();
   if (core_->remote() != nullptr) {
     // Other members' spawns arrive through it (SpawnOptions::placement).
-    core_->spawn_local(detail::PlacementService::pulsing_method_table(), {.name = detail::kPlacementServiceName},
+    core_->spawn_local(detail::PlacementService::pulsing_method_table(),
+                       {.name = detail::kPlacementServiceName, .reentrant = true},
                        [weak = std::weak_ptr<detail::NodeCore>(core_)] {
                          return std::make_unique<detail::PlacementService>(weak);
                        },
@@ -109,6 +110,22 @@ Future<AnyRef> Node::spawn_placed(std::type_index type, const MethodTable& metho
 }
 
 void Node::add_kind(detail::ActorKind kind) { core_->add_kind(std::move(kind)); }
+
+void Node::add_entity(detail::ActorKind kind, std::function<std::unique_ptr<Actor>(const std::string&)> make,
+                      EntityOptions options) {
+  const MethodTable* methods = kind.methods;
+  // The kind is registered already (register_kind): only the entity side is added.
+  core_->entities().add_kind(kind.name, detail::EntityHost::Kind{methods, std::move(make), options.idle_after});
+  core_->start_entity_sweep();
+}
+
+std::string Node::kind_name(std::type_index type, std::string_view class_name) const {
+  return core_->kinds().name_of(type).value_or(std::string(class_name));
+}
+
+AnyEntityRef Node::entity_any(std::string_view kind, std::string_view key) const {
+  return AnyEntityRef(core_, std::string(kind), std::string(key));
+}
 
 std::vector<std::string> Node::kinds() const { return core_->kinds().names(); }
 
@@ -201,6 +218,7 @@ NodeStats Node::stats() const {
   s.restarts = read(m.restarts);
   s.mailbox_refused = read(m.mailbox_refused);
   s.dead_letters = core_->dead_letters();
+  s.entities_active = core_->entities().active();
   for (auto& cell : core_->registry().all()) {
     ++s.actors;
     s.queued += cell->queued();

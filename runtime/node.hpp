@@ -34,6 +34,7 @@
 #include "runtime/actor.hpp"
 #include "runtime/actor_ref.hpp"
 #include "runtime/calls.hpp"
+#include "runtime/entity_ref.hpp"
 #include "runtime/future.hpp"
 #include "runtime/kind_table.hpp"
 #include "runtime/method_table.hpp"
@@ -119,6 +120,14 @@ struct NodeConfig {
   std::shared_ptr<const security::ClientKey> client_key;
 };
 
+// How a node hosts an entity kind (Node::register_entity).
+struct EntityOptions {
+  // An activation that has had no call for this long is passivated (on_passivate, then it
+  // stops; the next call activates it again). Short keeps memory small; long saves the cost of
+  // activating again (on_activate: loading the state).
+  std::chrono::milliseconds idle_after{60'000};
+};
+
 // One row of Node::actors().
 struct ActorInfo {
   ActorAddress address;
@@ -154,6 +163,7 @@ struct NodeStats {
   // Actors on other nodes that told this one they are congested (its senders to them are slowed).
   std::size_t congested_targets = 0;
   std::size_t actors = 0;
+  std::size_t entities_active = 0;  // activations of entities on this node (among the actors)
   std::size_t queued = 0;      // user messages waiting, all actors together
   std::size_t max_queued = 0;  // in the fullest mailbox
   TransportStats transport;        // zero without a network
@@ -223,6 +233,20 @@ class Node {
   void register_kind(std::string kind = {});
   // The kinds this node hosts, sorted.
   std::vector<std::string> kinds() const;
+
+  // Registers T as an entity kind this node hosts (a kind, as register_kind<T, std::string>,
+  // under `kind`, T's class name by default): T is built from its key, and its on_activate /
+  // on_passivate hooks run when an activation starts and ends (runtime/actor.hpp). Every node
+  // that may host the kind registers it; a node that only calls entities need not.
+  // Throws as register_kind does.
+  template <typename T>
+  void register_entity(std::string kind = {}, EntityOptions options = {});
+  // The entity of kind `kind` (T's registered kind name, or class name, by default) and key
+  // `key`: needs no spawn (runtime/entity_ref.hpp). Keys are from [A-Za-z0-9_.:/-], and "kind/key"
+  // is at most 128 characters.
+  template <typename T>
+  EntityRef<T> entity(std::string_view key, std::string_view kind = {}) const;
+  AnyEntityRef entity_any(std::string_view kind, std::string_view key) const;
   // Spawns an actor of the kind named `kind`, with `args` for its constructor, where
   // options.placement says (local: a kind registered here). Fails as Node::spawn and
   // SpawnOptions::placement describe; kRefused for a local spawn of a kind not registered here.
@@ -288,6 +312,9 @@ class Node {
   Future<AnyRef> spawn_placed(std::type_index type, const MethodTable& methods, const SpawnOptions& options,
                               std::vector<Value> args, detail::ActorCell::Factory factory);
   void add_kind(detail::ActorKind kind);
+  void add_entity(detail::ActorKind kind, std::function<std::unique_ptr<Actor>(const std::string&)> make,
+                  EntityOptions options);
+  std::string kind_name(std::type_index type, std::string_view class_name) const;
 
   std::shared_ptr<detail::NameResolver> core_resolver() const;
 
@@ -363,6 +390,24 @@ void Node::register_kind(std::string kind) {
     }
   };
   add_kind(std::move(entry));
+}
+
+template <typename T>
+void Node::register_entity(std::string kind, EntityOptions options) {
+  static_assert(std::is_constructible_v<T, const std::string&>, "an entity is built from its key: T(std::string)");
+  register_kind<T, std::string>(kind);
+  const std::string name = kind.empty() ? std::string(T::pulsing_method_table().class_name()) : kind;
+  detail::ActorKind entry;
+  entry.name = name;
+  entry.methods = &T::pulsing_method_table();
+  entry.type = typeid(T);
+  add_entity(std::move(entry), [](const std::string& key) -> std::unique_ptr<Actor> { return std::make_unique<T>(key); },
+             options);
+}
+
+template <typename T>
+EntityRef<T> Node::entity(std::string_view key, std::string_view kind) const {
+  return EntityRef<T>(entity_any(kind.empty() ? kind_name(typeid(T), T::pulsing_method_table().class_name()) : std::string(kind), key));
 }
 
 template <typename T>

@@ -27,7 +27,8 @@ NodeCore::NodeCore(NodeConfig config)
       id_{std::random_device{}() * 0x100000001ull ^ std::random_device{}()},
       scheduler_(config_.worker_threads),
       curve_(make_curve(config_)),
-      spawner_(std::make_unique<Spawner>(*this)) {}
+      spawner_(std::make_unique<Spawner>(*this)),
+      entities_(std::make_unique<EntityHost>(*this)) {}
 
 NodeCore::~NodeCore() { shutdown(); }
 
@@ -94,6 +95,7 @@ void NodeCore::start_gossip() {
   driver->on_event([this](const membership::MemberEvent& event) {
     track_member_server(event);
     cluster_registry_->on_member_event(event);
+    entities_->on_member_event(&event);
     // A member that left still answers while it drains: only a dead one's requests fail now.
     if (event.kind == membership::EventKind::kDead) remote_->member_dead("tcp://" + event.member.address);
     std::vector<std::function<void(const membership::MemberEvent&)>> handlers;
@@ -193,6 +195,19 @@ void NodeCore::add_kind(ActorKind kind) {
   }
 }
 
+void NodeCore::start_entity_sweep() {
+  if (!sweeping_.exchange(true)) schedule_entity_sweep();
+}
+
+void NodeCore::schedule_entity_sweep() {
+  timers_.schedule(Clock::now() + entities_->sweep_interval(), [weak = weak_from_this()] {
+    auto core = weak.lock();
+    if (!core || core->shut_down_.load()) return;
+    core->entities_->sweep();
+    core->schedule_entity_sweep();
+  });
+}
+
 void NodeCore::schedule_load_check() {
   timers_.schedule(Clock::now() + config_.load_announce_interval, [weak = weak_from_this()] {
     auto core = weak.lock();
@@ -216,22 +231,31 @@ void NodeCore::schedule_load_check() {
 
 Result<AnyRef> NodeCore::spawn_local(const MethodTable& methods, const SpawnOptions& options,
                                      ActorCell::Factory factory, bool announce) {
-  if (!options.name.empty() && !valid_actor_name(options.name)) return Result<AnyRef>(invalid_name(options.name));
+  auto created = create_cell(methods, options, std::move(factory), announce);
+  if (!created.ok()) return created.failure();
+  created.value()->start();
+  return AnyRef(std::move(created.value()));
+}
+
+Result<std::shared_ptr<ActorCell>> NodeCore::create_cell(const MethodTable& methods, const SpawnOptions& options,
+                                                         ActorCell::Factory factory, bool announce,
+                                                         const std::function<void(ActorCell&)>& prepare) {
+  if (!options.name.empty() && !valid_actor_name(options.name)) return invalid_name(options.name);
   std::unique_ptr<Actor> first;
   try {
     first = factory();
   } catch (...) {
-    return Result<AnyRef>(classify(std::current_exception()));
+    return classify(std::current_exception());
   }
   auto cell = std::make_shared<ActorCell>(shared_from_this(), next_actor_id(), options.name, methods,
                                           std::move(factory), std::move(first), options);
+  if (prepare) prepare(*cell);
   auto added = registry_.add(cell);
-  if (!added.ok()) return added;
-  cell->start();
+  if (!added.ok()) return added.failure();
   if (cluster_registry_ && announce && !options.name.empty()) {
     cluster_registry_->add_local(options.name, cell->id(), std::string(methods.class_name()));
   }
-  return added;
+  return cell;
 }
 
 void NodeCore::set_authorized_clients(std::vector<security::AuthorizedClient> clients) {
@@ -254,6 +278,12 @@ void NodeCore::dead_letter(std::string_view target, std::string_view why) {
 }
 
 void NodeCore::on_actor_stopped(ActorCell& cell) {
+  if (cell.is_entity()) {
+    // Its name is free before the host forgets it: the next call may activate it again at once.
+    auto released = registry_.remove(cell);
+    entities_->stopped(cell);
+    return;
+  }
   if (cluster_registry_ && !cell.name().empty()) cluster_registry_->remove_local(cell.name(), cell.id());
   registry_.remove(cell);
 }

@@ -23,6 +23,7 @@
 #include "runtime/node.hpp"
 #include "runtime/node_context.hpp"
 #include "runtime/node_curve.hpp"
+#include "runtime/entity_host.hpp"
 #include "runtime/spawner.hpp"
 
 namespace pulsing::detail {
@@ -82,9 +83,17 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
   // on this node, for the runtime's own services).
   Result<AnyRef> spawn_local(const MethodTable& methods, const SpawnOptions& options, ActorCell::Factory factory,
                              bool announce = true);
+  // spawn_local's first part: the actor built and registered, not started. `prepare` runs on
+  // the cell before anyone else can see it.
+  Result<std::shared_ptr<ActorCell>> create_cell(const MethodTable& methods, const SpawnOptions& options,
+                                                 ActorCell::Factory factory, bool announce,
+                                                 const std::function<void(ActorCell&)>& prepare = {});
   // The kinds this node hosts, and the spawns with a placement (runtime/spawner.hpp).
   KindTable& kinds() { return kinds_; }
   Spawner& spawner() { return *spawner_; }
+  EntityHost& entities() { return *entities_; }
+  // Starts the idle sweep of entities, if it is not running (once an entity kind is added).
+  void start_entity_sweep();
   // Adds `kind` and announces this node's kinds to the cluster. Throws std::invalid_argument
   // (and adds nothing) when the name is bad or taken, or the metadata would outgrow its limit.
   void add_kind(ActorKind kind);
@@ -95,6 +104,8 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
   void start_gossip();
   // Every NodeConfig::load_announce_interval: announces the load again if LoadAnnouncer says so.
   void schedule_load_check();
+  // Every EntityHost::sweep_interval(): passivates idle entities.
+  void schedule_entity_sweep();
   // Keeps what members announce of their CURVE server keys (NodeCurve) up to date.
   void track_member_server(const membership::MemberEvent& event);
   // This node's gossip metadata: the configured, and its CURVE server key when it announces one
@@ -118,6 +129,8 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
   std::unique_ptr<membership::UdpDriver> gossip_;      // null when the node does not gossip
   KindTable kinds_;
   std::unique_ptr<Spawner> spawner_;
+  std::unique_ptr<EntityHost> entities_;
+  std::atomic<bool> sweeping_{false};
   std::mutex meta_mutex_;  // serializes building and announcing the metadata
   LoadAnnouncer load_{config_.load_announce_interval};  // only on the timer thread
   std::atomic<std::uint64_t> announced_load_{0};        // what gossip_meta() announces

@@ -30,4 +30,10 @@ Value PlacementService::place(std::string kind, Value options, std::vector<Value
   return Value::Map{{"address", Value(ref.address())}, {"class", std::string(ref.class_name())}, {"name", ref.name()}};
 }
 
+Task<bool> PlacementService::release(std::string kind, std::string key, std::string requester) {
+  auto node = node_.lock();
+  if (!node) co_return true;  // shutting down: its activations end with it
+  co_return co_await node->entities().release(kind, key, requester);
+}
+
 }  // namespace pulsing::detail

@@ -32,6 +32,8 @@ StopNotice stop_notice_from_value(const Value& v) {
     notice.reason = StopReason::kCrashed;
   } else if (reason == to_string(StopReason::kShutdown)) {
     notice.reason = StopReason::kShutdown;
+  } else if (reason == to_string(StopReason::kPassivated)) {
+    notice.reason = StopReason::kPassivated;
   } else {
     throw std::invalid_argument(fmt::format("unknown stop reason '{}'", reason));
   }

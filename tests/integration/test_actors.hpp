@@ -95,6 +95,27 @@ class SlowStart : public Actor {
   PULSING_METHODS(SlowStart, ping)
 };
 
+// This process's member name (pulsing_test_node sets it): where an entity says it runs.
+inline std::string g_member_name;
+
+// An entity (Node::register_entity): the items added to it, in order, during this activation
+// (the state is not saved: each activation starts empty), and where it runs.
+class Cart : public Actor {
+ public:
+  explicit Cart(std::string key) : key_(std::move(key)) {}
+  int add(int item) {
+    items_.push_back(item);
+    return static_cast<int>(items_.size());
+  }
+  std::vector<int> items() const { return items_; }
+  std::string where() const { return g_member_name; }
+  PULSING_METHODS(Cart, add, items, where)
+
+ private:
+  std::string key_;
+  std::vector<int> items_;
+};
+
 class WorkerPool : public Actor {
  public:
   explicit WorkerPool(std::vector<ActorRef<Worker>> workers) : workers_(std::move(workers)) {}

@@ -6,7 +6,9 @@
 // --member names the node in the cluster (membership); --seed joins a cluster through a member;
 // --admin serves the admin endpoint (/metrics, ...) there (port 0 picks one).
 // --kinds: the kinds it hosts, comma-separated from Calculator(int), Worker(int) and
-// SlowStart(int) ("none": no kind; default: all three). It announces its load every 200 ms.
+// SlowStart(int) ("none": no kind; default: all three), and hosts the entity kind Cart unless
+// "none". It announces its load every 200 ms; --entity-idle MS passivates idle carts (default
+// 60 s).
 // Listens, spawns the named actors of test_actors.hpp, prints exactly one line
 // "ready <endpoint>" (with --admin: "ready <endpoint> admin http://HOST:PORT") on stdout once it
 // is reachable, and runs until SIGTERM or SIGINT; then shuts the node down and exits 0. Bad
@@ -34,7 +36,7 @@ namespace {
 int usage(const std::string& problem) {
   std::cerr << "pulsing_test_node: " << problem << "\n"
             << "usage: pulsing_test_node [--listen tcp://HOST:PORT] [--name NAME] [--id N] [--member NAME] "
-               "[--seed HOST:PORT]... [--admin HOST:PORT] [--kinds LIST|none]\n";
+               "[--seed HOST:PORT]... [--admin HOST:PORT] [--kinds LIST|none] [--entity-idle MS]\n";
   return 2;
 }
 
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
   int id = 0;
   std::string admin_bind;  // empty: no admin endpoint
   std::string kinds = "Calculator,Worker,SlowStart";
+  std::chrono::milliseconds entity_idle{60'000};
   config.load_announce_interval = std::chrono::milliseconds(200);
   for (int i = 1; i < argc; ++i) {
     std::string_view flag = argv[i];
@@ -59,7 +62,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (flag != "--listen" && flag != "--name" && flag != "--id" && flag != "--member" && flag != "--seed" &&
-        flag != "--admin" && flag != "--kinds") {
+        flag != "--admin" && flag != "--kinds" && flag != "--entity-idle") {
       return usage("unknown flag '" + std::string(flag) + "'");
     }
     if (i + 1 >= argc) return usage(std::string(flag) + " needs a value");
@@ -77,6 +80,8 @@ int main(int argc, char** argv) {
       admin_bind = value;
     } else if (flag == "--kinds") {
       kinds = value;
+    } else if (flag == "--entity-idle") {
+      entity_idle = std::chrono::milliseconds(std::atol(value.c_str()));
     } else {
       char* end = nullptr;
       long parsed = std::strtol(value.c_str(), &end, 10);
@@ -101,6 +106,8 @@ int main(int argc, char** argv) {
     node.spawn<Worker>({.name = "worker"}, id).get();
     node.spawn<Producer>({.name = "producer"}).get();
     node.spawn<Launcher>({.name = "launcher"}, &node).get();
+    g_member_name = node.member_name();
+    if (kinds != "none") node.register_entity<Cart>("Cart", {.idle_after = entity_idle});
     for (std::string_view kind : {"Calculator", "Worker", "SlowStart"}) {
       if (kinds.find(kind) == std::string::npos) continue;
       if (kind == "Calculator") node.register_kind<Calculator, int>();

@@ -1,0 +1,137 @@
+// Entities on one node: activated by their first call, on_activate / on_passivate around each
+// activation, passivated when idle and activated again by the next call with no call lost or
+// reordered, re-activated after a crash; calls by name; the errors of a kind nobody hosts and a
+// key that breaks the naming rules.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace pulsing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Where carts keep their items between activations, and what happened to each: the user's
+// storage, as far as the runtime knows.
+struct Storage {
+  std::mutex mutex;
+  std::map<std::string, std::vector<std::string>> items;
+  std::map<std::string, std::vector<std::string>> journal;  // "activate", "passivate"
+
+  void note(const std::string& key, const std::string& what) {
+    std::lock_guard lock(mutex);
+    journal[key].push_back(what);
+  }
+  int count(const std::string& key, const std::string& what) {
+    std::lock_guard lock(mutex);
+    int n = 0;
+    for (const auto& e : journal[key]) n += e == what;
+    return n;
+  }
+};
+Storage g_storage;
+
+class Cart : public Actor {
+ public:
+  explicit Cart(std::string key) : key_(std::move(key)) {}
+  void on_activate() override {
+    std::lock_guard lock(g_storage.mutex);
+    items_ = g_storage.items[key_];
+    g_storage.journal[key_].push_back("activate");
+  }
+  void on_passivate() override {
+    std::lock_guard lock(g_storage.mutex);
+    g_storage.items[key_] = items_;
+    g_storage.journal[key_].push_back("passivate");
+  }
+  int add(std::string item) {
+    items_.push_back(std::move(item));
+    return static_cast<int>(items_.size());
+  }
+  std::vector<std::string> items() const { return items_; }
+  int explode() { throw std::runtime_error("the cart broke"); }
+  PULSING_METHODS(Cart, add, items, explode)
+
+ private:
+  std::string key_;
+  std::vector<std::string> items_;
+};
+
+std::string unique_key(const char* what) {
+  static std::atomic<int> n{0};
+  return std::string(what) + "-" + std::to_string(n++);
+}
+
+}  // namespace
+
+TEST_CASE("an entity is activated by its first call, and keeps its state while active") {
+  Node node(testing::test_config());
+  node.register_entity<Cart>();
+  const std::string key = unique_key("first");
+  auto cart = node.entity<Cart>(key);
+  CHECK(cart.name() == "Cart/" + key);
+  CHECK(cart.ask(&Cart::add, std::string("apple")).get() == 1);
+  CHECK(cart.ask(&Cart::add, std::string("pear")).get() == 2);
+  // Another reference to the same key reaches the same activation, by name too.
+  CHECK(node.entity_any("Cart", key).ask("items").get() == Value(Value::List{"apple", "pear"}));
+  CHECK(g_storage.count(key, "activate") == 1);
+}
+
+TEST_CASE("an idle entity is passivated, and the next call activates it again with its saved state") {
+  Node node(testing::test_config());
+  node.register_entity<Cart>("Cart", {.idle_after = 50ms});
+  const std::string key = unique_key("idle");
+  auto cart = node.entity<Cart>(key);
+  CHECK(cart.ask(&Cart::add, std::string("apple")).get() == 1);
+  REQUIRE(testing::eventually([&] { return g_storage.count(key, "passivate") == 1; }, 5s));
+  CHECK(cart.ask(&Cart::items).get() == std::vector<std::string>{"apple"});
+  CHECK(g_storage.count(key, "activate") == 2);
+}
+
+TEST_CASE("calls racing passivations are neither lost nor reordered") {
+  Node node(testing::test_config());
+  node.register_entity<Cart>("Cart", {.idle_after = 1ms});  // passivated between almost any two calls
+  const std::string key = unique_key("racing");
+  auto cart = node.entity<Cart>(key);
+  constexpr int kCalls = 300;
+  std::vector<Future<int>> pending;
+  for (int i = 0; i < kCalls; ++i) {
+    if (i % 3 == 0) {
+      cart.tell(&Cart::add, std::to_string(i));
+    } else {
+      pending.push_back(cart.ask(&Cart::add, std::to_string(i)));
+    }
+    if (i % 50 == 0) std::this_thread::sleep_for(5ms);  // idle gaps: passivations happen
+  }
+  for (auto& p : pending) p.get();
+  std::vector<std::string> expected;
+  for (int i = 0; i < kCalls; ++i) expected.push_back(std::to_string(i));
+  CHECK(cart.ask(&Cart::items).get() == expected);
+  CHECK(g_storage.count(key, "passivate") >= 1);
+}
+
+TEST_CASE("a crashed activation is replaced by the next call; no host and bad keys are errors") {
+  Node node(testing::test_config());
+  node.register_entity<Cart>();
+  const std::string key = unique_key("crash");
+  auto cart = node.entity<Cart>(key);
+  CHECK(cart.ask(&Cart::add, std::string("apple")).get() == 1);
+  testing::expect_error<SystemError>([&] { cart.ask(&Cart::explode).get(); });
+  // The crashed instance saved nothing (no on_passivate): the new one starts from the storage.
+  CHECK(cart.ask(&Cart::add, std::string("pear")).get() == 1);
+  CHECK(g_storage.count(key, "passivate") == 0);
+  CHECK(g_storage.count(key, "activate") == 2);
+
+  CHECK(testing::runtime_error_kind([&] { node.entity_any("Order", "o-1").ask("total").get(); }) ==
+        RuntimeErrorKind::kNoHost);
+  CHECK(testing::runtime_error_kind([&] { node.entity<Cart>("a key with spaces").ask(&Cart::items).get(); }) ==
+        RuntimeErrorKind::kInvalidName);
+}
+
+}  // namespace pulsing
