@@ -71,6 +71,15 @@ Task<Value> NodeService::spawn_actor(std::string kind, Value options, std::vecto
   co_return rows.as_list().front();
 }
 
+Task<Value> NodeService::entity_ask(std::string kind, std::string key, std::string method, std::vector<Value> args) {
+  co_return co_await node_->entity_any(kind, key).ask(method, std::move(args));
+}
+
+Value NodeService::entity_tell(std::string kind, std::string key, std::string method, std::vector<Value> args) {
+  node_->entity_any(kind, key).tell(method, std::move(args));
+  return Value();
+}
+
 Value NodeService::instance_rows(const std::vector<AnyRef>& refs) const {
   Value::List rows;
   for (const AnyRef& instance : refs) {

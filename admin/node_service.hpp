@@ -8,6 +8,8 @@
 //   stop_all(name)  stops every instance of the name for good and answers with the rows of those
 //                   stopped (as instances), once each has stopped
 //   kinds()         [{"member", "address", "kinds": [text], "load"}]: what each live member hosts
+//   entity_ask(kind, key, method, args), entity_tell(kind, key, method, args)
+//                   calls the entity kind/key (Node::entity_any): the answer, or null once sent
 //   spawn_actor(kind, options, args)
 //                   spawns an actor of `kind` with constructor arguments `args`; options: a map of
 //                   "name", "on" (a member's name or "host:port", "any", "least-loaded"; absent:
@@ -15,7 +17,8 @@
 //                   instances), or fails as Node::spawn_kind does
 //
 //   pulsing::admin::NodeService::serve(node);   // spawns it as kNodeServiceName
-// Clients with an observer's key may call every method but stop_all and spawn_actor
+// Clients with an observer's key may call every method but stop_all, spawn_actor and the entity
+// calls
 // (Node::allow_observer_calls).
 //
 // The node outlives the actor (it stops with the node). Thread-safety: an actor.
@@ -46,8 +49,11 @@ class NodeService : public Actor {
   Task<Value> stop_all(std::string name);
   Value kinds();
   Task<Value> spawn_actor(std::string kind, Value options, std::vector<Value> args);
+  Task<Value> entity_ask(std::string kind, std::string key, std::string method, std::vector<Value> args);
+  Value entity_tell(std::string kind, std::string key, std::string method, std::vector<Value> args);
 
-  PULSING_METHODS(NodeService, members, actors, stats, instances, stop_all, kinds, spawn_actor)
+  PULSING_METHODS(NodeService, members, actors, stats, instances, stop_all, kinds, spawn_actor, entity_ask,
+                  entity_tell)
 
  private:
   Value instance_rows(const std::vector<AnyRef>& refs) const;

@@ -1,12 +1,16 @@
-// pulsing_placement: the placement benchmarks (bench/README.md, "Placement"). P1 for now; P2 and
-// P3 come as further workload functions (a table in main, as in pulsing_names.cpp).
+// pulsing_placement: the placement benchmarks (bench/README.md, "Placement"): P1 (spawns on another
+// node), P2 and P3 (entities, Node::register_entity).
 //
-//   pulsing_placement --workload P1 [--scale F]
+//   pulsing_placement --workload P1|P2|P3 [--scale F]
 //
-// This process is the client node ("client"); its server node ("server") is a child process
-// (remote_util.hpp) that hosts the kind Cell (Node::register_kind) and the actor "sink". Both
-// gossip on 127.0.0.1, and the client starts once it sees the server alive and announcing Cell
-// in its metadata. Only the client's work is timed.
+// This process is the client node ("client"); its server nodes are child processes
+// (remote_util.hpp). P1 has one, "server", which hosts the kind Cell (Node::register_kind) and
+// the actor "sink". P2 and P3 have three, "server0".."server2", each hosting the entity kind
+// Counter (Node::register_entity, idle_after 10 minutes: nothing passivates during a run), "sink"
+// and "probe" (its heap, RSS and active entities); server1 and server2 join through server0
+// (`--member NAME --seed PORT` after `--serve`), and the client, which hosts no entity, seeds with
+// all three. All gossip on 127.0.0.1, and the client starts once it sees every server alive and
+// announcing its kind in its metadata. Only the client's work is timed.
 //
 // P1: remote spawn latency. In one run, after untimed warm-up asks and spawns: 10,000
 //   sequential asks of the sink (W6's shape, from this thread, as R1 times them), then 10,000
@@ -14,6 +18,20 @@
 //   timed, then 20,000 spawns with 64 outstanding. `value` is the spawn p50 in µs; `p99_us`,
 //   `ask_p50_us`, `vs_ask_p50` (spawn p50 / ask p50) and `spawns_per_s` (the windowed spawns).
 //   The spawned Cells stay alive on the server until it stops.
+// P2: entity calls. After the host views have settled (see kSettle) and untimed warm-up calls:
+//   5,000 sequential first calls, each to a fresh key (the owner activates it), each timed; the
+//   same 5,000 keys called again (active); then 100,000 fresh keys called once each with 64
+//   outstanding (each call lets the next go). `value` is the first-call p50 in µs; `p99_us`,
+//   `active_p50_us`, `active_p99_us`, `calls_per_s` (the windowed calls), and
+//   `bytes_per_activation`: the growth of the three servers' heaps (mallinfo2: in use, arenas and
+//   mmapped) over those 100,000 activations, per activation (`rss_bytes_per_activation`: the
+//   same from their RSS).
+// P3: fail-over. 30,000 keys activated (64 outstanding); the server holding the most of them is
+//   killed with SIGKILL; then every key is called again (64 outstanding, 500 ms per call), and
+//   the keys whose call failed again, pass after pass, until every key has answered once since
+//   the kill. `value` is the seconds from the kill until then; `detection_s` from the kill until
+//   the client's membership declares the server dead (its kDead event), `after_detection_s` the
+//   difference (target ≤ 1 s), `victim_keys`, `passes`, `failed_calls`.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -70,13 +71,33 @@ std::vector<Value> parse_arguments(const std::vector<std::string>& texts) {
 struct CallOptions {
   std::string name, method;
   std::vector<std::string> args;
+  std::string entity;  // --entity KIND/KEY: the call goes to that entity, and `name` is the method
+
+  // With --entity the positionals shift: METHOD [ARG...]. Throws CliError(kUsage) when the
+  // method is missing.
+  void settle() {
+    if (!entity.empty()) {
+      if (!method.empty()) args.insert(args.begin(), std::exchange(method, {}));
+      method = std::exchange(name, {});
+      auto slash = entity.find('/');
+      if (slash == std::string::npos || slash == 0 || slash + 1 == entity.size()) {
+        throw CliError(kUsage, fmt::format("--entity takes KIND/KEY (Cart/cart-42), not '{}'", entity));
+      }
+    }
+    if (method.empty()) throw CliError(kUsage, "which method? NAME METHOD [ARG...], or --entity KIND/KEY METHOD [ARG...]");
+  }
 };
 
-std::shared_ptr<CallOptions> add_call_arguments(CLI::App* sub) {
+std::shared_ptr<CallOptions> add_call_arguments(CLI::App* sub, bool entities) {
   auto call = std::make_shared<CallOptions>();
   sub->add_option("name", call->name, "the actor's name")->required();
-  sub->add_option("method", call->method, "the method to call")->required();
+  sub->add_option("method", call->method, "the method to call");
   sub->add_option("args", call->args, "its arguments, one JSON value each: 5 '\"text\"' '[1,2]' '{\"k\":1}'");
+  if (entities) {
+    sub->add_option("--entity", call->entity,
+                    "call the entity KIND/KEY (a virtual actor, activated where it belongs); then the "
+                    "arguments are METHOD [ARG...]");
+  }
   return call;
 }
 
@@ -250,17 +271,37 @@ void add_spawn(CLI::App& app, Command& chosen) {
 
 enum class CallKind { kAsk, kTell, kStream };
 
+// ask / tell --entity KIND/KEY: through the node asked, which routes it to the entity.
+int call_entity(Client& client, const CallOptions& call, std::vector<Value> args, bool ask, bool json) {
+  const auto slash = call.entity.find('/');
+  Value kind(call.entity.substr(0, slash)), key(call.entity.substr(slash + 1));
+  Value list(Value::List(args.begin(), args.end()));
+  if (ask) {
+    print_value(client.call_node("entity_ask", {kind, key, Value(call.method), list}));
+  } else {
+    client.call_node("entity_tell", {kind, key, Value(call.method), list});
+    if (json) {
+      print_value(Value::Map{{"sent", true}});
+    } else {
+      std::cout << "sent " << call.entity << "." << call.method << "\n";
+    }
+  }
+  return kOk;
+}
+
 void add_call(CLI::App& app, Command& chosen, CallKind kind) {
   const char* name = kind == CallKind::kAsk ? "ask" : kind == CallKind::kTell ? "tell" : "stream";
   const char* help = kind == CallKind::kAsk    ? "call a method and print its result (JSON)"
                      : kind == CallKind::kTell ? "send a message, without waiting for an answer"
                                                : "call a streaming method and print its items as they arrive";
   auto [sub, options] = client_command(app, name, help);
-  auto call = add_call_arguments(sub);
+  auto call = add_call_arguments(sub, kind != CallKind::kStream);
   sub->callback([&chosen, options = options, call, kind] {
     chosen = [options, call, kind] {
+      call->settle();
       std::vector<Value> args = parse_arguments(call->args);  // bad JSON fails before any traffic
       Client client(options->node, options->timeout_ms(), options->key_file);
+      if (!call->entity.empty()) return call_entity(client, *call, std::move(args), kind == CallKind::kAsk, options->json);
       AnyRef actor = client.instance(call->name).with_timeout(client.timeout());
       const std::string what = fmt::format("{}.{}", call->name, call->method);
       try {

@@ -313,8 +313,8 @@ void add_node_command(CLI::App& app, Command& chosen) {
                   "built-in services to host, KIND or NAME=KIND, comma separated; kinds: echo, calculator, counter, kv, tokens")
       ->envname("PULSING_SERVICES");
   sub->add_option("--kinds", options->kinds,
-                  "kinds other nodes and `pulsing spawn` may spawn here: all, none, or comma separated from echo, "
-                  "calculator, counter, kv, tokens")
+                  "kinds other nodes and `pulsing spawn` may spawn here, and the entity kind cart: all, none, or "
+                  "comma separated from echo, calculator, counter, kv, tokens, cart")
       ->envname("PULSING_KINDS")
       ->capture_default_str();
   sub->add_option("--cluster", options->cluster, "the cluster's name: nodes of other clusters are ignored")

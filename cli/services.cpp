@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -84,6 +85,40 @@ class Tokens : public Actor {
   PULSING_METHODS(Tokens, generate)
 };
 
+// The built-in entity kind: a shopping cart per key, which keeps its items in this node's memory
+// while passivated (a real one would save them to a database in on_passivate).
+class Cart : public Actor {
+ public:
+  explicit Cart(std::string key) : key_(std::move(key)) {}
+  void on_activate() override {
+    std::lock_guard lock(saved_mutex());
+    if (auto it = saved().find(key_); it != saved().end()) items_ = std::move(it->second);
+  }
+  void on_passivate() override {
+    std::lock_guard lock(saved_mutex());
+    saved()[key_] = std::move(items_);
+  }
+  std::int64_t add_item(std::string item) {
+    items_.push_back(std::move(item));
+    return static_cast<std::int64_t>(items_.size());
+  }
+  std::vector<std::string> items() { return items_; }
+  std::int64_t clear() { return static_cast<std::int64_t>(std::exchange(items_, {}).size()); }
+  PULSING_METHODS(Cart, add_item, items, clear)
+
+ private:
+  static std::mutex& saved_mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::map<std::string, std::vector<std::string>>& saved() {
+    static std::map<std::string, std::vector<std::string>> m;
+    return m;
+  }
+  std::string key_;
+  std::vector<std::string> items_;
+};
+
 }  // namespace
 
 const std::vector<std::string>& service_kinds() {
@@ -115,13 +150,21 @@ std::vector<ServiceSpec> parse_services(std::string_view list) {
 
 std::vector<std::string> parse_kinds(std::string_view list) {
   if (list == "none") return {};
-  if (list == "all") return service_kinds();
-  std::vector<std::string> kinds;
-  for (const auto& spec : parse_services(list)) {
-    if (spec.name != spec.kind) throw std::invalid_argument(fmt::format("'{}={}' is a service, not a kind", spec.name, spec.kind));
-    kinds.push_back(spec.kind);
+  std::vector<std::string> kinds = service_kinds();
+  kinds.push_back(kEntityKind);
+  if (list == "all") return kinds;
+  std::vector<std::string> chosen;
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    std::string item(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    if (item.empty()) continue;
+    if (std::find(kinds.begin(), kinds.end(), item) == kinds.end()) {
+      throw std::invalid_argument(fmt::format("unknown kind '{}' (the kinds are {})", item, fmt::join(kinds, ", ")));
+    }
+    chosen.push_back(std::move(item));
   }
-  return kinds;
+  return chosen;
 }
 
 void register_service_kinds(Node& node, const std::vector<std::string>& kinds) {
@@ -131,6 +174,7 @@ void register_service_kinds(Node& node, const std::vector<std::string>& kinds) {
     if (kind == "counter") node.register_kind<Counter>(kind);
     if (kind == "kv") node.register_kind<KeyValue>(kind);
     if (kind == "tokens") node.register_kind<Tokens>(kind);
+    if (kind == kEntityKind) node.register_entity<Cart>(kind);
   }
 }
 

@@ -8,6 +8,9 @@
 //   kv          put(key, value) -> previous value or null, get(key) -> value or null,
 //               remove(key) -> bool, keys() -> [key...]
 //   tokens      generate(prompt, n) -> a stream of n text tokens
+// and one entity kind (a virtual actor per key: `pulsing ask --entity cart/KEY ...`):
+//   cart        add_item(item) -> count, items() -> [item...], clear() -> count removed; kept in
+//               the node's memory while passivated
 //
 // Thread-safety: actors; spawn_service from any thread.
 #pragma once
@@ -26,15 +29,16 @@ struct ServiceSpec {
   std::string kind;
 };
 
-// The kinds above, in that order.
+// The kinds above but the entity kind, in that order.
 const std::vector<std::string>& service_kinds();
+inline constexpr const char* kEntityKind = "cart";
 
 // Parses "service=calculator,echo". Throws std::invalid_argument naming a bad item or an unknown
 // kind (and listing the kinds).
 std::vector<ServiceSpec> parse_services(std::string_view list);
 
-// `pulsing node --kinds`: "all" (the default), "none", or kinds comma separated. Throws
-// std::invalid_argument as parse_services does.
+// `pulsing node --kinds`: "all" (the default: the service kinds and cart), "none", or kinds
+// comma separated. Throws std::invalid_argument naming an unknown kind.
 std::vector<std::string> parse_kinds(std::string_view list);
 // Registers `kinds` (of the above) on `node` under their names: other nodes and `pulsing spawn`
 // may spawn them there.

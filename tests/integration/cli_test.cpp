@@ -212,13 +212,13 @@ TEST_CASE("cli: kinds lists what each member hosts, and spawn starts a kind wher
     return kinds;
   };
   auto listed = until({"kinds", "--node", via, "--json"}, [&](const Output& out) {
-    return kinds_of(out, third).size() == 1 && kinds_of(out, address_of(*cluster.first)).size() == 5;
+    return kinds_of(out, third).size() == 1 && kinds_of(out, address_of(*cluster.first)).size() == 6;
   });
   CHECK(kinds_of(listed, third) == std::vector<std::string>{"counter"});
-  CHECK(kinds_of(listed, via) == std::vector<std::string>{"calculator", "counter", "echo", "kv", "tokens"});
+  CHECK(kinds_of(listed, via) == std::vector<std::string>{"calculator", "cart", "counter", "echo", "kv", "tokens"});
   auto table = pulsing({"kinds", "--node", via});
   CHECK(table.status == 0);
-  CHECK(table.text.find("calculator, counter, echo, kv, tokens") != std::string::npos);
+  CHECK(table.text.find("calculator, cart, counter, echo, kv, tokens") != std::string::npos);
 
   auto endpoint_of = [](const Output& out) {
     return out.status == 0 ? parse_json(out.text).find("endpoint")->as_text() : "failed: " + out.text;
@@ -255,6 +255,26 @@ TEST_CASE("cli: kinds lists what each member hosts, and spawn starts a kind wher
   CHECK(bad.text.find("argument 1: expected") != std::string::npos);
   auto both = pulsing({"spawn", "kv", "--key", "k", "--on", "any", "--node", via});
   CHECK(both.status == 2);
+}
+
+TEST_CASE("cli: ask and tell --entity reach an entity from any node, activating it where it belongs") {
+  Cluster cluster;
+  const std::string via = address_of(*cluster.second);
+  REQUIRE(until({"ask", "--entity", "cart/c-1", "add_item", "\"tea\"", "--node", via},
+                [](const Output& out) { return out.status == 0; })
+              .text == "1\n");
+  auto items = pulsing({"ask", "--entity", "cart/c-1", "items", "--node", address_of(*cluster.first)});
+  CHECK(items.text == "[\"tea\"]\n");
+  CHECK(pulsing({"tell", "--entity", "cart/c-1", "clear", "--node", via}).status == 0);
+  CHECK(until({"ask", "--entity", "cart/c-1", "items", "--node", via},
+              [](const Output& out) { return out.text == "[]\n"; })
+            .text == "[]\n");
+  auto bad = pulsing({"ask", "--entity", "cart", "items", "--node", via});
+  CHECK(bad.status == 2);
+  CHECK(bad.text.find("--entity takes KIND/KEY") != std::string::npos);
+  auto nobody = pulsing({"ask", "--entity", "shoe/s-1", "size", "--node", via});
+  CHECK(nobody.status == 3);
+  CHECK(nobody.text.find("no live member hosts entity kind 'shoe'") != std::string::npos);
 }
 
 TEST_CASE("cli: the admin endpoint serves health, readiness, metrics, members and actors") {
