@@ -2,10 +2,14 @@
 // kind "Worker"; a hosts nothing and spawns a pool of workers across them, on the least loaded,
 // on the owner of a key, and by kind name with Value arguments as the command line does. A kind
 // nobody hosts fails with no_host, and bad constructor arguments with bad_arguments.
+// Then entities: shopping carts, one per key, that need no spawn. Each lives on the node that
+// owns its key, saves its items when idle or when its node stops, and loads them again wherever
+// it is activated next.
 #include <chrono>
 #include <functional>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -28,6 +32,39 @@ class Worker : public pulsing::Actor {
   std::string pool_;
 };
 
+// Where carts keep their items between activations: a database, in a real program.
+struct Database {
+  std::mutex mutex;
+  std::map<std::string, std::vector<std::string>> carts;
+};
+Database g_database;
+
+// [guide:entity-class]
+class ShoppingCart : public pulsing::Actor {
+ public:
+  explicit ShoppingCart(std::string key) : key_(std::move(key)) {}  // built from its key
+  void on_activate() override {  // load
+    std::lock_guard lock(g_database.mutex);
+    items_ = g_database.carts[key_];
+  }
+  void on_passivate() override {  // save: it was idle, it moved, or its node stops
+    std::lock_guard lock(g_database.mutex);
+    g_database.carts[key_] = items_;
+  }
+  int add_item(std::string item) {
+    items_.push_back(std::move(item));
+    return static_cast<int>(items_.size());
+  }
+  std::vector<std::string> items() const { return items_; }
+  PULSING_METHODS(ShoppingCart, add_item, items)
+
+ private:
+  std::string key_;
+  std::vector<std::string> items_;
+};
+// [/guide:entity-class]
+
+// A class no node registers as a kind.
 class Ledger : public pulsing::Actor {
  public:
   int entries() { return 0; }
@@ -101,5 +138,37 @@ int main() {
     std::cout << e.what() << "\n";  // "bad_arguments: Worker(text): argument 1: expected text, ..."
   }
   // [/guide:placement-errors]
+
+  // [guide:entity-use]
+  for (auto* node : {&b, &c}) node->register_entity<ShoppingCart>("ShoppingCart", {.idle_after = 200ms});
+  // [/guide:entity-use]
+  wait_until([&] { return hosts_seen(a, "ShoppingCart") == 2; }, "a sees b and c host ShoppingCart");
+  // [guide:entity-call]
+  auto cart = a.entity<ShoppingCart>("cart-42");  // no spawn: the first call activates it
+  cart.ask(&ShoppingCart::add_item, std::string("tea")).get();
+  std::cout << "cart-42 holds " << cart.ask(&ShoppingCart::add_item, std::string("milk")).get() << " items\n";
+  // [/guide:entity-call]
+  auto activation = cart.current();  // the activation's reference, as a routes to it now
+  const std::string home = node_of(activation.value(), names);
+  std::cout << "cart-42 lives on b or c\n";
+  wait_until([&] { return b.stats().entities_active + c.stats().entities_active == 0; }, "cart-42 is passivated when idle");
+  std::cout << "idle: passivated, its items saved\n";
+  // Its node stops (a graceful stop passivates it too): the next call activates it on the other.
+  (home == "b" ? b : c).shutdown();
+  std::vector<std::string> items;
+  wait_until(
+      [&] {
+        try {
+          items = cart.with_timeout(1s).ask(&ShoppingCart::items).get();
+          return true;
+        } catch (const pulsing::Error&) {  // until a sees the node gone
+          return false;
+        }
+      },
+      "cart-42 answers from the other node");
+  activation = cart.current();
+  expect(node_of(activation.value(), names) != home, "cart-42 moved");
+  std::cout << "after its node stopped, cart-42 answers from the other, with " << items.size() << " items\n";
+  expect(items == std::vector<std::string>{"tea", "milk"}, "the items came along");
   return 0;
 }

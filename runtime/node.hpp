@@ -237,7 +237,9 @@ class Node {
   // Registers T as an entity kind this node hosts (a kind, as register_kind<T, std::string>,
   // under `kind`, T's class name by default): T is built from its key, and its on_activate /
   // on_passivate hooks run when an activation starts and ends (runtime/actor.hpp). Every node
-  // that may host the kind registers it; a node that only calls entities need not.
+  // that may host the kind registers it; a node that only calls entities need not. T's
+  // constructor runs while the node routes calls for the kind: it must not call entities itself
+  // (on_activate may). On shutdown, activations are passivated.
   // Throws as register_kind does.
   template <typename T>
   void register_entity(std::string kind = {}, EntityOptions options = {});

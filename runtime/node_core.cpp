@@ -320,7 +320,8 @@ void NodeCore::shutdown() {
   }
   if (shut_down_.exchange(true)) return;
   registry_.close();
-  for (auto& cell : registry_.all()) cell->request_stop(StopReason::kShutdown);
+  // Entities save their state on the way out (on_passivate), as when they move.
+  for (auto& cell : registry_.all()) cell->request_stop(cell->is_entity() ? StopReason::kPassivated : StopReason::kShutdown);
   if (!registry_.wait_empty(config_.shutdown_grace)) {
     log().warn("[{}] shutdown: {} actors still busy after {} ms; stopping anyway", config_.name,
                registry_.size(), config_.shutdown_grace.count());
