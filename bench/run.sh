@@ -53,6 +53,8 @@ N2       pulsing  pulsing_overload
 N3       pulsing  pulsing_overload
 N4       pulsing  pulsing_overload
 P1       pulsing  pulsing_placement
+P2       pulsing  pulsing_placement
+P3       pulsing  pulsing_placement
 '
 
 usage() {

@@ -44,7 +44,7 @@ std::string key(int i) { return "cart-" + std::to_string(i); }
 
 }  // namespace
 
-TEST_CASE("entities: each key lives on one host, the same from every caller; killed there, it comes back elsewhere") {
+TEST_CASE("entities: each key lives on one host for every caller, and comes back elsewhere once its host is killed") {
   ThreeNodeCluster cluster;
   Node& node = cluster.node;
   REQUIRE(eventually([&] { return sees_hosts(node, {"a", "b", "c"}); }, 15s));
@@ -91,7 +91,7 @@ TEST_CASE("entities: an idle activation is passivated, and the next call activat
   CHECK(node.entity_any("Cart", "idle-cart").ask("items").get() == Value(Value::List{8}));
 }
 
-TEST_CASE("entities: a host that joins takes its keys while calls go on; none is lost, each activation's in order") {
+TEST_CASE("entities: a host that joins takes its keys while calls go on, with none lost and each activation's calls in order") {
   NodeProcess a = NodeProcess::start({"--member", "a"});
   NodeProcess b = NodeProcess::start({"--member", "b", "--seed", gossip_address(a)});
   NodeConfig config = test_process_config();

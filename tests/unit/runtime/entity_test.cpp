@@ -116,7 +116,7 @@ TEST_CASE("calls racing passivations are neither lost nor reordered") {
   CHECK(g_storage.count(key, "passivate") >= 1);
 }
 
-TEST_CASE("a crashed activation is replaced by the next call; no host and bad keys are errors") {
+TEST_CASE("a crashed activation is replaced by the next call, and no host and bad keys are errors") {
   Node node(testing::test_config());
   node.register_entity<Cart>();
   const std::string key = unique_key("crash");
