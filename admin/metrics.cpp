@@ -101,6 +101,9 @@ std::string prometheus_text(const Node& node) {
   e.counter("pulsing_restarts_total", "Actor restarts by their supervisors.", s.restarts);
   e.counter("pulsing_dead_letters_total", "Tells that no actor will ever handle.", s.dead_letters);
   e.gauge("pulsing_entities_active", "Activations of entities (virtual actors) on this node.", s.entities_active);
+  e.counter("pulsing_entity_activations_total", "Entities activated on this node.", s.entity_activations);
+  e.counter("pulsing_entity_passivations_total", "Activations passivated: idle, moved to another node, or the node stopping.",
+            s.entity_passivations);
   e.gauge("pulsing_remote_watches", "Watches other nodes hold on this node's actors.", s.watches_held);
   e.labelled("counter", "pulsing_refused_total", "Requests refused at a bound on this node's memory, by bound.", "bound",
              {{"watches_per_caller", s.watches_refused},

@@ -202,6 +202,7 @@ void ActorCell::activate() {
   post_system(make_system_call([](ActorCell& cell) {
     if (cell.phase_ != Phase::kBackoff || !cell.instance_) return;
     cell.phase_ = Phase::kRunning;
+    NodeMetrics::bump(cell.node_->metrics().entity_activations);
     try {
       cell.instance_->on_start();
       cell.instance_->on_activate();
@@ -232,6 +233,7 @@ void ActorCell::request_passivation() {
 
 void ActorCell::passivate_now() {
   if (phase_ == Phase::kRunning && instance_) {
+    NodeMetrics::bump(node_->metrics().entity_passivations);
     try {
       instance_->on_passivate();
     } catch (const std::exception& e) {

@@ -216,6 +216,8 @@ NodeStats Node::stats() const {
   s.not_permitted = {read(m.not_permitted_operator), read(m.not_permitted_observer)};
   for (std::size_t i = 0; i < s.handler_errors.size(); ++i) s.handler_errors[i] = read(m.handler_errors[i]);
   s.restarts = read(m.restarts);
+  s.entity_activations = read(m.entity_activations);
+  s.entity_passivations = read(m.entity_passivations);
   s.mailbox_refused = read(m.mailbox_refused);
   s.dead_letters = core_->dead_letters();
   s.entities_active = core_->entities().active();

@@ -164,6 +164,8 @@ struct NodeStats {
   std::size_t congested_targets = 0;
   std::size_t actors = 0;
   std::size_t entities_active = 0;  // activations of entities on this node (among the actors)
+  // Entities activated here, and activations passivated (idle, moved, or the node stopping).
+  std::uint64_t entity_activations = 0, entity_passivations = 0;
   std::size_t queued = 0;      // user messages waiting, all actors together
   std::size_t max_queued = 0;  // in the fullest mailbox
   TransportStats transport;        // zero without a network

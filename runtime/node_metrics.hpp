@@ -28,6 +28,7 @@ struct NodeMetrics {
   // Failures returned by this node's handlers, by ErrorCategory.
   std::array<Counter, 4> handler_errors{};
   Counter restarts{0};
+  Counter entity_activations{0}, entity_passivations{0};  // NodeStats::entity_*
   // Calls refused at a mailbox's hard bound (ActorCell::kLimitFactor × its capacity).
   Counter mailbox_refused{0};
 

@@ -92,8 +92,8 @@ TEST_CASE("entities: an idle activation is passivated, and the next call activat
 }
 
 TEST_CASE("entities: a host that joins takes its keys while calls go on, with none lost and each activation's calls in order") {
-  NodeProcess a = NodeProcess::start({"--member", "a"});
-  NodeProcess b = NodeProcess::start({"--member", "b", "--seed", gossip_address(a)});
+  NodeProcess a = NodeProcess::start({"--member", "a", "--admin", "127.0.0.1:0"});
+  NodeProcess b = NodeProcess::start({"--member", "b", "--seed", gossip_address(a), "--admin", "127.0.0.1:0"});
   NodeConfig config = test_process_config();
   config.seeds = {gossip_address(a)};
   config.membership.name = "client";
@@ -141,6 +141,11 @@ TEST_CASE("entities: a host that joins takes its keys while calls go on, with no
     for (std::size_t i = 1; i < items.size(); ++i) CHECK_MESSAGE(items[i] == items[i - 1] + 1, key(k));
   }
   CHECK(on_c > 0);  // c owns some keys now, and holds them
+  // ... which a and b had active: they handed them over (passivated them), and none went idle.
+  auto passivated = [](const NodeProcess& n) {
+    return metric_value(admin_get(n, "/metrics").body, "pulsing_entity_passivations_total");
+  };
+  CHECK(passivated(a) + passivated(b) == static_cast<std::uint64_t>(on_c));
 }
 
 }  // namespace pulsing::integration
