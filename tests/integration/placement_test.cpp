@@ -106,7 +106,7 @@ TEST_CASE("spawn on the least loaded host goes around a host whose load it was t
   Node& node = hosts.node;
   // a gets 40 more actors than the others, and announces its load.
   for (int i = 0; i < 40; ++i) node.spawn<Calculator>({.placement = Placement::on("a")}, i).get();
-  REQUIRE(eventually([&] { return std::atoi(announced(node, "a", "load").c_str()) >= 40; }, 10s));
+  REQUIRE(eventually([&] { return std::atoi(announced(node, "a", "load").c_str()) >= 40; }, 30s));
   std::map<std::string, int> spawned;
   for (int i = 0; i < 10; ++i) ++spawned[hosts.host_of(node.spawn<Worker>({.placement = Placement::least_loaded()}, i).get())];
   CHECK(spawned["a"] == 0);
