@@ -195,8 +195,10 @@ Future<AnyRef> RemoteLink::resolve(const std::string& endpoint, const std::strin
     }
     try {
       const Value& v = r.value();
-      auto remote = std::make_shared<RemoteActor>(node, peer, v.find("address")->as_actor(), name,
-                                                  v.find("class")->as_text());
+      const Value* address = v.find("address");
+      const Value* cls = v.find("class");
+      if (address == nullptr || cls == nullptr) throw ConversionError("no address or class in it");
+      auto remote = std::make_shared<RemoteActor>(node, peer, address->as_actor(), name, cls->as_text());
       typed->set_value(AnyRef(std::move(remote)));
     } catch (const std::exception& bad) {
       typed->fail(make_failure<RuntimeError>(RuntimeErrorKind::kProtocol,

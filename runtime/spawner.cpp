@@ -142,8 +142,11 @@ Future<AnyRef> Spawner::spawn_at(const KindHost& host, const std::string& kind, 
         promise->fail(failure_from_value(*error));
         return;
       }
-      ActorAddress address = v.find("address")->as_actor();
-      std::string class_name = v.find("class")->as_text();
+      const Value* at = v.find("address");
+      const Value* cls = v.find("class");
+      if (at == nullptr || cls == nullptr) throw ConversionError("no address or class in the answer");
+      ActorAddress address = at->as_actor();
+      std::string class_name = cls->as_text();
       std::string name = address.actor.value != 0 ? field_or<std::string>(v, "name", "") : "";
       promise->set_value(AnyRef(std::make_shared<RemoteActor>(core, peer, std::move(address), std::move(name),
                                                               std::move(class_name))));

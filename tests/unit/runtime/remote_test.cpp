@@ -561,3 +561,42 @@ TEST_CASE("a remote producer that sends past the credit it was granted fails its
 }
 
 }  // namespace pulsing
+
+namespace pulsing {
+namespace {
+
+// A node that answers every resolve with a map that names no actor.
+class ForgetfulResolver final : public TransportHandler {
+ public:
+  ForgetfulResolver() : transport_(TransportConfig{}, *this) { transport_.start(); }
+  const std::string& endpoint() const { return transport_.endpoint(); }
+
+  void on_envelope(const EnvelopeView& e) override {
+    if (e.kind != EnvelopeKind::kResolve) return;
+    Envelope out;
+    out.kind = EnvelopeKind::kReply;
+    out.correlation = e.correlation;
+    out.payload = Value::Map{{"class", std::string("Nameless")}};
+    transport_.send(*transport_.caller(e.sender_endpoint), out);
+  }
+  void on_peer_down(const std::string&, const std::string&, std::size_t) override {}
+  void on_caller_gone(const std::string&) override {}
+
+ private:
+  ZmqTransport transport_;
+};
+
+}  // namespace
+
+TEST_CASE("a resolve answered with no address fails as a protocol error, and the node goes on") {
+  ForgetfulResolver forgetful;
+  Node a(networked("a"));
+  auto e = testing::expect_error<RuntimeError>([&] { a.resolve_at(forgetful.endpoint(), "someone").get(); });
+  CHECK(e.kind() == RuntimeErrorKind::kProtocol);
+  CHECK(std::string(e.what()).find("no address or class") != std::string::npos);
+  Node b(networked("b"));
+  b.spawn<Calculator>({.name = "calc"}, 1).get();
+  CHECK(a.resolve_at<Calculator>(b.endpoint(), "calc").get().ask(&Calculator::add, 1).get() == 2);
+}
+
+}  // namespace pulsing
