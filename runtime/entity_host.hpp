@@ -8,7 +8,7 @@
 // or from other nodes by that name) come through target(), which stamps its last call for the
 // idle sweep. Where the table says to forward a call (another node owns the key in this node's
 // view), target() refuses it retryably instead, naming the owner: the caller's entity reference
-// sends it again to the owner it sees (a tell there becomes a dead letter).
+// sends it again to the owner it sees; a tell goes on there, once (InboundCalls::forward_tell).
 //
 // Ownership: owned by the NodeCore, which outlives it; activations hold the node weakly.
 // Thread-safety: every member may be called from any thread (one mutex, never held while

@@ -6,8 +6,8 @@
 //   EntityRef<T>   typed calls by member pointer, as ActorRef<T>
 // An ask that reaches a node that no longer owns the key (the entity moved, or views are
 // settling) is sent again to the owner this node sees, with a short backoff, until the ask
-// timeout; a tell is sent once (a tell that arrives where the entity no longer lives is a dead
-// letter there). Messages from one sender keep their order while the activation stays put.
+// timeout; a tell is sent once, and the node it reaches sends it on to the owner it sees, once,
+// if that is another. Messages from one sender keep their order while the activation stays put.
 //
 // Thread-safety: references may be used from any thread concurrently.
 #pragma once

@@ -9,6 +9,7 @@
 #include "runtime/calls.hpp"
 #include "runtime/local_target.hpp"
 #include "runtime/node_core.hpp"
+#include "runtime/remote.hpp"
 #include "runtime/remote_streams.hpp"
 
 namespace pulsing::detail {
@@ -91,6 +92,12 @@ void InboundCalls::on_call(const EnvelopeView& e) {
                            (e.target_node == 0 || e.target_node == node_.node_id().value);
   if (!same_target) {
     auto target = find_local_target(node_, node_.endpoint(), e);
+    // A tell for an entity that lives elsewhere now goes on to its owner, once (credit marks a
+    // forwarded tell: one that finds no owner there either is a dead letter).
+    if (!target.cell && e.kind == EnvelopeKind::kTell && !target.owner_endpoint.empty() && e.credit == 0 &&
+        forward_tell(e, target.owner_endpoint)) {
+      return;
+    }
     if (!target.cell) {
       Failure failure = target.failure ? *target.failure
                                        : make_failure<RuntimeError>(target.stopped ? RuntimeErrorKind::kActorStopped
@@ -131,6 +138,26 @@ void InboundCalls::on_call(const EnvelopeView& e) {
   }
   held_.awaited |= e.kind != EnvelopeKind::kTell;
   held_.chain.append(WireCallMessage::create(e, std::move(answer), limits_, held_.arena));
+}
+
+bool InboundCalls::forward_tell(const EnvelopeView& e, const std::string& owner) {
+  RemoteLink* link = node_.remote();
+  if (link == nullptr) return false;
+  Envelope out = link->envelope(EnvelopeKind::kTell);
+  out.target_name = std::string(e.target_name);
+  out.method = std::string(e.method);
+  out.credit = 1;
+  try {
+    read_payload(e.bytes, limits_, [&](std::optional<wire::Value::Reader> payload) {
+      if (payload) out.payload = read_value(*payload, limits_.nesting_limit);
+    });
+  } catch (const std::exception&) {
+    return false;  // unreadable: a dead letter here, as any tell that cannot be handled
+  }
+  if (auto why = link->tell(*link->peer(owner), out)) {
+    node_.dead_letter(target_of(e), why->describe());
+  }
+  return true;
 }
 
 void InboundCalls::flush() {

@@ -53,6 +53,9 @@ class InboundCalls {
  private:
   // Refuses a call its target has no room for (kOverloaded), and tells its caller.
   void refuse(const EnvelopeView& call, ActorCell& target);
+  // Sends a tell for an entity on to the node at `owner`, marked forwarded; false if it cannot
+  // (no network, an unreadable payload): the caller counts a dead letter.
+  bool forward_tell(const EnvelopeView& tell, const std::string& owner);
   // Tells `caller` that `target` (as it named it) is congested, once until the cell lets it go.
   void notice_congestion(ActorCell& cell, const std::shared_ptr<Transport::Peer>& caller, const FlowTarget& target);
 

@@ -26,6 +26,9 @@ LocalTarget find_local_target(NodeCore& node, std::string_view endpoint, const E
     } else {
       found.why = entity.failure().describe();
       found.failure = entity.failure();
+      if (auto owner = node.entities().owner(kind, key); owner.ok() && !owner.value().self) {
+        found.owner_endpoint = "tcp://" + owner.value().address;
+      }
     }
   } else if (!e.target_name.empty()) {
     found.cell = node.registry().find(e.target_name);

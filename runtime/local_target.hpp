@@ -21,6 +21,8 @@ struct LocalTarget {
   std::string why;                  // why there is none
   bool stopped = false;             // there was one, and it has stopped
   std::optional<Failure> failure;   // the error to answer with, when not the usual one
+  // An entity another node owns in this node's view: that node's endpoint (a tell goes on there).
+  std::string owner_endpoint;
 };
 
 // The actor `e` is for on `node` (whose endpoint, for the message, is `endpoint`). An id of an

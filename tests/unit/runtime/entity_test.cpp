@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "messaging/zmq_transport.hpp"
 #include "test_support.hpp"
 
 namespace pulsing {
@@ -62,6 +63,38 @@ class Cart : public Actor {
   std::string key_;
   std::vector<std::string> items_;
 };
+
+// A peer that speaks the wire itself: it sends envelopes, and reads nothing.
+class RawSender final : public TransportHandler {
+ public:
+  RawSender() : transport_(TransportConfig{}, *this) { transport_.start(); }
+  void send(const std::string& endpoint, const Envelope& e) { transport_.send(*transport_.peer(endpoint), e); }
+  void on_envelope(const EnvelopeView&) override {}
+  void on_peer_down(const std::string&, const std::string&, std::size_t) override {}
+  void on_caller_gone(const std::string&) override {}
+
+ private:
+  ZmqTransport transport_;
+};
+
+NodeConfig member(const std::string& name, std::vector<std::string> seeds = {}) {
+  NodeConfig config = testing::test_config();
+  config.name = name;
+  config.listen = "tcp://127.0.0.1:0";
+  config.membership.name = name;
+  config.seeds = std::move(seeds);
+  return config;
+}
+
+// The members `node` sees announcing the kind Cart.
+std::size_t cart_hosts(const Node& node) {
+  std::size_t n = 0;
+  for (const auto& m : node.members()) {
+    auto kinds = m.meta.find("kinds");
+    n += kinds != m.meta.end() && kinds->second.find("Cart") != std::string::npos;
+  }
+  return n;
+}
 
 std::string unique_key(const char* what) {
   static std::atomic<int> n{0};
@@ -135,6 +168,38 @@ TEST_CASE("a crashed activation is replaced by the next call, and no host and ba
         RuntimeErrorKind::kNoHost);
   CHECK(testing::runtime_error_kind([&] { node.entity<Cart>("a key with spaces").ask(&Cart::items).get(); }) ==
         RuntimeErrorKind::kInvalidName);
+}
+
+}  // namespace pulsing
+
+namespace pulsing {
+
+TEST_CASE("a tell that reaches a node which does not own the entity goes on to the owner") {
+  Node x(member("x"));
+  Node y(member("y", {x.endpoint().substr(std::string("tcp://").size())}));
+  x.register_entity<Cart>();
+  y.register_entity<Cart>();
+  REQUIRE(testing::eventually([&] { return cart_hosts(x) == 2 && cart_hosts(y) == 2; }, 15s));
+  std::string key;
+  for (;;) {  // a key that y owns, as x sees it
+    key = unique_key("forwarded");
+    auto at = x.entity<Cart>(key).current();
+    REQUIRE(at.ok());
+    if (at.value().is_remote()) break;
+  }
+  const auto active_on_x = x.stats().entities_active;  // the keys x owns that the search activated
+  // A caller whose view is behind sends the tell to x.
+  Envelope tell;
+  tell.kind = EnvelopeKind::kTell;
+  tell.target_name = "Cart/" + key;
+  tell.method = "add";
+  tell.payload = Value(Value::List{"sent to x"});
+  RawSender stale;
+  stale.send(x.endpoint(), tell);
+  REQUIRE(testing::eventually(
+      [&] { return y.entity<Cart>(key).ask(&Cart::items).get() == std::vector<std::string>{"sent to x"}; }, 10s));
+  CHECK(x.stats().entities_active == active_on_x);  // x did not activate it
+  CHECK(x.dead_letters() == 0);
 }
 
 }  // namespace pulsing
