@@ -44,20 +44,13 @@ void EntityHost::add_kind(const std::string& kind, Kind entity) {
     std::lock_guard lock(mutex_);
     kinds_[kind] = std::move(entity);
   }
-  on_member_event(nullptr);
+  on_member_event();
 }
 
-void EntityHost::on_member_event(const membership::MemberEvent* event) {
+void EntityHost::on_member_event() {
   std::vector<std::shared_ptr<ActorCell>> to_passivate;
   {
     std::lock_guard lock(mutex_);
-    if (event != nullptr) {
-      if (live(event->member)) {
-        members_[event->member.name] = event->member;
-      } else {
-        members_.erase(event->member.name);
-      }
-    }
     refresh_hosts(to_passivate);
   }
   for (auto& cell : to_passivate) cell->request_passivation();
@@ -67,16 +60,15 @@ void EntityHost::refresh_hosts(std::vector<std::shared_ptr<ActorCell>>& to_passi
   // This node's own name is known once it listens; a node without gossip is the only member.
   const std::string& self = node_.member_name().empty() ? node_.config().name : node_.member_name();
   if (table_.self() != self) table_ = registry::EntityTable(registry::EntityTable::Config{self});
-  std::vector<membership::Member> all;
-  all.reserve(members_.size() + 1);
+  // The members as membership holds them now (not as the events so far told: a caller that saw
+  // a member in Node::members() finds it here too). This node's kinds from its own table.
+  std::vector<membership::Member> all = node_.members();
+  std::erase_if(all, [&](const membership::Member& m) { return m.name == self || !live(m); });
   membership::Member me;
   me.name = self;
   me.address = endpoint_address(node_.endpoint());
   me.meta[KindTable::kMetadataKey] = node_.kinds().announcement();
   all.push_back(std::move(me));
-  for (const auto& [name, m] : members_) {
-    if (name != self) all.push_back(m);
-  }
   std::set<std::string, std::less<>> kinds;
   for (const auto& m : all) {
     if (auto it = m.meta.find(KindTable::kMetadataKey); it != m.meta.end()) {
@@ -86,7 +78,7 @@ void EntityHost::refresh_hosts(std::vector<std::shared_ptr<ActorCell>>& to_passi
   for (const auto& [kind, hosts] : hosts_) kinds.insert(kind);  // a kind no one announces any more
   const auto now = Clock::now();
   for (const auto& kind : kinds) {
-    std::vector<KindHost> hosts = kind_hosts(all, self, kind);
+    std::vector<KindHost> hosts = kind_hosts(all, self, kind);  // sorted by name
     std::vector<std::string> names;
     for (const auto& h : hosts) names.push_back(h.member);
     for (const auto& key : table_.set_hosts(kind, std::move(names), now)) {
@@ -97,8 +89,16 @@ void EntityHost::refresh_hosts(std::vector<std::shared_ptr<ActorCell>>& to_passi
 }
 
 Result<KindHost> EntityHost::owner(std::string_view kind, std::string_view key) {
+  std::vector<std::shared_ptr<ActorCell>> to_passivate;
   std::lock_guard lock(mutex_);
   std::string member = table_.owner(kind, key);
+  if (member.empty()) {
+    // A member that announced the kind a moment ago may not have reached this table yet (the
+    // membership event is on its way): look again before saying no one hosts it.
+    refresh_hosts(to_passivate);
+    member = table_.owner(kind, key);
+  }
+  for (auto& cell : to_passivate) cell->request_passivation();
   auto hosts = hosts_.find(kind);
   if (!member.empty() && hosts != hosts_.end()) {
     for (const auto& h : hosts->second) {

@@ -50,8 +50,8 @@ class EntityHost {
 
   // This node hosts `kind` from now on. REQUIRES: the kind is in the node's KindTable.
   void add_kind(const std::string& kind, Kind entity);
-  // A membership event (or, with `event` null, this node's own kinds changed).
-  void on_member_event(const membership::MemberEvent* event);
+  // Membership changed (or this node's own kinds did): the hosts of each kind are read again.
+  void on_member_event();
 
   // The owner of (kind, key) as this node sees the cluster; kNoHost when no member hosts it.
   Result<KindHost> owner(std::string_view kind, std::string_view key);
@@ -75,7 +75,8 @@ class EntityHost {
     std::shared_ptr<ActorCell> cell;
     Clock::time_point last_call;
   };
-  // The hosts of every kind a live member announces, into the table; what moved is passivated.
+  // The hosts of every kind a live member announces (from Node::members()), into the table;
+  // what moved is to be passivated (by the caller, outside the lock).
   void refresh_hosts(std::vector<std::shared_ptr<ActorCell>>& to_passivate);
   // Asks `previous` to release the key, then activates `cell` (or ends it, if refused).
  public:  // for the activation's own callbacks
@@ -90,7 +91,6 @@ class EntityHost {
   std::mutex mutex_;
   registry::EntityTable table_;                                   // guarded
   std::map<std::string, Kind, std::less<>> kinds_;                // guarded: the kinds hosted here
-  std::map<std::string, membership::Member, std::less<>> members_;  // guarded: others, live
   std::map<std::string, std::vector<KindHost>, std::less<>> hosts_;  // guarded: by kind
   std::unordered_map<std::string, Activation> active_;           // guarded: by "kind/key"
   std::unordered_map<std::string, std::vector<Promise<bool>>> releases_;  // guarded: waiting

@@ -95,7 +95,7 @@ void NodeCore::start_gossip() {
   driver->on_event([this](const membership::MemberEvent& event) {
     track_member_server(event);
     cluster_registry_->on_member_event(event);
-    entities_->on_member_event(&event);
+    entities_->on_member_event();
     // A member that left still answers while it drains: only a dead one's requests fail now.
     if (event.kind == membership::EventKind::kDead) remote_->member_dead("tcp://" + event.member.address);
     std::vector<std::function<void(const membership::MemberEvent&)>> handlers;
