@@ -117,8 +117,10 @@ void NodeCore::start_gossip() {
           }
         });
   });
-  driver->start();
+  // Set before the driver's thread starts: its handlers (the entity host, the fallback prober)
+  // read gossip_.
   gossip_ = std::move(driver);
+  gossip_->start();
   schedule_load_check();
 }
 
