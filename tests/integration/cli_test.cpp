@@ -260,6 +260,20 @@ TEST_CASE("cli: kinds lists what each member hosts, and spawn starts a kind wher
 TEST_CASE("cli: ask and tell --entity reach an entity from any node, activating it where it belongs") {
   Cluster cluster;
   const std::string via = address_of(*cluster.second);
+  // The nodes agree on the owner once each sees both hosts of cart (the first and the second).
+  auto cart_hosts = [](const Output& out) {
+    int n = 0;
+    if (out.status != 0) return n;
+    const Value rows = parse_json(out.text);
+    for (const Value& row : rows.as_list()) {
+      for (const Value& kind : row.find("kinds")->as_list()) n += kind.as_text() == "cart";
+    }
+    return n;
+  };
+  for (const NodeProcess* node : {&*cluster.first, &*cluster.second}) {
+    REQUIRE(cart_hosts(until({"kinds", "--node", address_of(*node), "--json"},
+                             [&](const Output& out) { return cart_hosts(out) == 2; })) == 2);
+  }
   REQUIRE(until({"ask", "--entity", "cart/c-1", "add_item", "\"tea\"", "--node", via},
                 [](const Output& out) { return out.status == 0; })
               .text == "1\n");
