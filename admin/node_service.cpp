@@ -38,7 +38,7 @@ Task<Value> NodeService::stop_all(std::string name) {
 Value NodeService::kinds() {
   Value::List rows;
   for (const auto& m : node_->members()) {
-    if (m.state != membership::MemberState::kAlive && m.state != membership::MemberState::kSuspect) continue;
+    if (!membership::is_live(m.state)) continue;
     Value::List kinds;
     if (auto it = m.meta.find(detail::KindTable::kMetadataKey); it != m.meta.end()) {
       for (std::string_view kind : detail::announced_kinds(it->second)) kinds.emplace_back(std::string(kind));

@@ -17,6 +17,8 @@ namespace pulsing::membership {
 // refutes (an alive message with a higher incarnation) is alive again.
 enum class MemberState : std::uint8_t { kAlive, kSuspect, kDead, kLeft };
 std::string_view to_string(MemberState state);
+// Alive or suspect: a member others still count on (probe, place names and actors on).
+inline bool is_live(MemberState state) { return state == MemberState::kAlive || state == MemberState::kSuspect; }
 
 // What a node gossips about itself besides its address: free-form tags. Kept small: it rides in
 // every alive message and state sync entry. (A node's ZeroMQ endpoint needs no tag: it is

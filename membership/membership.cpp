@@ -14,8 +14,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-bool is_live(MemberState s) { return s == MemberState::kAlive || s == MemberState::kSuspect; }
-
 // memberlist's push-pull scaling: above 32 members the exchange (whose cost grows with N) runs
 // less often.
 milliseconds push_pull_interval(milliseconds base, std::size_t n) {

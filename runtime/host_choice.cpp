@@ -12,10 +12,6 @@ namespace pulsing::detail {
 
 namespace {
 
-bool live(const membership::Member& m) {
-  return m.state == membership::MemberState::kAlive || m.state == membership::MemberState::kSuspect;
-}
-
 std::uint64_t announced_load(const membership::Metadata& meta) {
   auto it = meta.find(kLoadKey);
   if (it == meta.end()) return 0;
@@ -37,7 +33,7 @@ std::vector<KindHost> kind_hosts(const std::vector<membership::Member>& members,
   std::vector<KindHost> hosts;
   for (const auto& m : members) {
     auto kinds = m.meta.find(KindTable::kMetadataKey);
-    if (live(m) && kinds != m.meta.end() && announces_kind(kinds->second, kind)) hosts.push_back(host_of(m, self_name));
+    if (membership::is_live(m.state) && kinds != m.meta.end() && announces_kind(kinds->second, kind)) hosts.push_back(host_of(m, self_name));
   }
   std::sort(hosts.begin(), hosts.end(), [](const KindHost& a, const KindHost& b) { return a.member < b.member; });
   return hosts;
@@ -61,7 +57,7 @@ Result<KindHost> HostChooser::choose(const std::vector<membership::Member>& memb
                                      std::string_view kind, const Placement& placement) {
   if (placement.mode == Placement::Mode::kNode) {
     for (const auto& m : members) {
-      if (live(m) && (m.name == placement.target || m.address == placement.target)) return host_of(m, self_name);
+      if (membership::is_live(m.state) && (m.name == placement.target || m.address == placement.target)) return host_of(m, self_name);
     }
     return no_host(fmt::format("no live member is named '{}' (to spawn {} on)", placement.target, kind));
   }

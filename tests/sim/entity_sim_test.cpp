@@ -116,7 +116,7 @@ class EntityCluster {
     if (!tables_[i]) tables_[i] = std::make_unique<registry::EntityTable>(registry::EntityTable::Config{SimCluster::name(i)});
     std::vector<std::string> hosts;
     for (const auto& m : cluster_.node(i).members()) {
-      if (m.state == membership::MemberState::kAlive || m.state == membership::MemberState::kSuspect) hosts.push_back(m.name);
+      if (membership::is_live(m.state)) hosts.push_back(m.name);
     }
     for (const auto& key : tables_[i]->set_hosts(kKind, std::move(hosts), cluster_.now())) passivate(i, key);
   }
