@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "common/text.hpp"
 #include "runtime/actor.hpp"
 #include "runtime/stream.hpp"
 
@@ -128,11 +129,7 @@ const std::vector<std::string>& service_kinds() {
 
 std::vector<ServiceSpec> parse_services(std::string_view list) {
   std::vector<ServiceSpec> specs;
-  while (!list.empty()) {
-    auto comma = list.find(',');
-    std::string_view item = list.substr(0, comma);
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-    if (item.empty()) continue;
+  for (std::string_view item : split_list(list)) {
     auto equals = item.find('=');
     ServiceSpec spec;
     spec.kind = std::string(equals == std::string_view::npos ? item : item.substr(equals + 1));
@@ -154,15 +151,11 @@ std::vector<std::string> parse_kinds(std::string_view list) {
   kinds.push_back(kEntityKind);
   if (list == "all") return kinds;
   std::vector<std::string> chosen;
-  while (!list.empty()) {
-    auto comma = list.find(',');
-    std::string item(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-    if (item.empty()) continue;
+  for (std::string_view item : split_list(list)) {
     if (std::find(kinds.begin(), kinds.end(), item) == kinds.end()) {
       throw std::invalid_argument(fmt::format("unknown kind '{}' (the kinds are {})", item, fmt::join(kinds, ", ")));
     }
-    chosen.push_back(std::move(item));
+    chosen.emplace_back(item);
   }
   return chosen;
 }

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "common/text.hpp"
+
 namespace pulsing::detail {
 
 bool valid_kind_name(std::string_view name) {
@@ -74,17 +76,7 @@ std::string KindTable::announcement() const {
   return out;
 }
 
-std::vector<std::string_view> announced_kinds(std::string_view text) {
-  std::vector<std::string_view> out;
-  while (!text.empty()) {
-    auto comma = text.find(',');
-    std::string_view item = text.substr(0, comma);
-    if (!item.empty()) out.push_back(item);
-    if (comma == std::string_view::npos) break;
-    text.remove_prefix(comma + 1);
-  }
-  return out;
-}
+std::vector<std::string_view> announced_kinds(std::string_view text) { return split_list(text); }
 
 bool announces_kind(std::string_view text, std::string_view kind) {
   for (std::string_view item : announced_kinds(text)) {
