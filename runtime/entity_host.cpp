@@ -17,10 +17,6 @@ namespace {
 
 std::string entity_name(std::string_view kind, std::string_view key) { return fmt::format("{}/{}", kind, key); }
 
-bool live(const membership::Member& m) {
-  return m.state == membership::MemberState::kAlive || m.state == membership::MemberState::kSuspect;
-}
-
 Failure moved(std::string_view name, std::string_view owner, std::string_view self) {
   return make_failure<RuntimeError>(
       RuntimeErrorKind::kRefused,
@@ -57,13 +53,12 @@ void EntityHost::on_member_event() {
 }
 
 void EntityHost::refresh_hosts(std::vector<std::shared_ptr<ActorCell>>& to_passivate) {
-  // This node's own name is known once it listens; a node without gossip is the only member.
-  const std::string& self = node_.member_name().empty() ? node_.config().name : node_.member_name();
+  const std::string& self = node_.self_name();
   if (table_.self() != self) table_ = registry::EntityTable(registry::EntityTable::Config{self});
   // The members as membership holds them now (not as the events so far told: a caller that saw
   // a member in Node::members() finds it here too). This node's kinds from its own table.
   std::vector<membership::Member> all = node_.members();
-  std::erase_if(all, [&](const membership::Member& m) { return m.name == self || !live(m); });
+  std::erase_if(all, [&](const membership::Member& m) { return m.name == self || !membership::is_live(m.state); });
   membership::Member me;
   me.name = self;
   me.address = endpoint_address(node_.endpoint());
@@ -90,21 +85,24 @@ void EntityHost::refresh_hosts(std::vector<std::shared_ptr<ActorCell>>& to_passi
 
 Result<KindHost> EntityHost::owner(std::string_view kind, std::string_view key) {
   std::vector<std::shared_ptr<ActorCell>> to_passivate;
-  std::lock_guard lock(mutex_);
-  std::string member = table_.owner(kind, key);
-  if (member.empty()) {
-    // A member that announced the kind a moment ago may not have reached this table yet (the
-    // membership event is on its way): look again before saying no one hosts it.
-    refresh_hosts(to_passivate);
-    member = table_.owner(kind, key);
-  }
-  for (auto& cell : to_passivate) cell->request_passivation();
-  auto hosts = hosts_.find(kind);
-  if (!member.empty() && hosts != hosts_.end()) {
-    for (const auto& h : hosts->second) {
-      if (h.member == member) return h;
+  std::optional<KindHost> found;
+  {
+    std::lock_guard lock(mutex_);
+    std::string member = table_.owner(kind, key);
+    if (member.empty()) {
+      // A member that announced the kind a moment ago may not have reached this table yet (the
+      // membership event is on its way): look again before saying no one hosts it.
+      refresh_hosts(to_passivate);
+      member = table_.owner(kind, key);
+    }
+    if (auto hosts = hosts_.find(kind); !member.empty() && hosts != hosts_.end()) {
+      for (const auto& h : hosts->second) {
+        if (h.member == member) found = h;
+      }
     }
   }
+  for (auto& cell : to_passivate) cell->request_passivation();
+  if (found) return *found;
   return make_failure<RuntimeError>(RuntimeErrorKind::kNoHost,
                                     fmt::format("no live member hosts entity kind '{}' (Node::register_entity)", kind));
 }
@@ -163,8 +161,8 @@ Result<std::shared_ptr<ActorCell>> EntityHost::target(std::string_view kind, std
         }
         cell = made.value();
         active_[name] = {cell, Clock::now()};
-        if (!arrival.member.empty()) {
-          for (const auto& h : hosts_[std::string(kind)]) {
+        if (auto hosts = hosts_.find(kind); !arrival.member.empty() && hosts != hosts_.end()) {
+          for (const auto& h : hosts->second) {
             if (h.member == arrival.member) previous = h;
           }
         }
@@ -184,15 +182,12 @@ Result<std::shared_ptr<ActorCell>> EntityHost::target(std::string_view kind, std
 
 void EntityHost::activate_after_release(const KindHost& previous, std::string kind, std::string key,
                                         std::shared_ptr<ActorCell> cell) {
-  RemoteLink* link = node_.remote();
-  if (link == nullptr) {
+  if (node_.remote() == nullptr) {
     activated(kind, key, cell);
     return;
   }
-  const std::string endpoint = "tcp://" + previous.address;
-  auto service = std::make_shared<RemoteActor>(node_.shared_from_this(), link->peer(endpoint),
-                                               ActorAddress{NodeId{0}, endpoint, ActorId{0}}, kPlacementServiceName,
-                                               "PlacementService");
+  auto service = RemoteActor::by_name(node_.shared_from_this(), "tcp://" + previous.address, kPlacementServiceName,
+                                     "PlacementService");
   auto [slot, answer] = make_value_reply();
   answer.then([weak = node_.weak_from_this(), kind, key, cell, from = previous.member](Result<Value> r) {
     auto node = weak.lock();

@@ -22,17 +22,15 @@ Result<AnyRef> AnyEntityRef::current() const {
     if (!cell.ok()) return cell.failure();
     at = AnyRef(std::move(cell.value()));
   } else {
-    const std::string endpoint = "tcp://" + owner.value().address;
     // Reached by name at the owner, which activates it there if need be.
-    at = AnyRef(std::make_shared<detail::RemoteActor>(node_, node_->remote()->peer(endpoint),
-                                                      ActorAddress{NodeId{0}, endpoint, ActorId{0}}, name, ""));
+    at = AnyRef(detail::RemoteActor::by_name(node_, "tcp://" + owner.value().address, name, ""));
   }
   return timeout_.count() > 0 ? at.with_timeout(timeout_) : at;
 }
 
 Future<Value> AnyEntityRef::ask(std::string_view method, std::vector<Value> args) const {
   return retrying<Value>(
-      [method = std::string(method), args = std::move(args)](const AnyRef& at) { return at.ask(method, args); }, "ask");
+      [method = std::string(method), args = std::move(args)](const AnyRef& at) { return at.ask(method, args); });
 }
 
 void AnyEntityRef::tell(std::string_view method, std::vector<Value> args) const {

@@ -52,7 +52,7 @@ class AnyEntityRef {
   // Runs `call` on the current activation, again on kRefused (the entity is elsewhere now)
   // after a backoff, until the timeout.
   template <typename X>
-  Future<X> retrying(std::function<Future<X>(const AnyRef&)> call, std::string what) const;
+  Future<X> retrying(std::function<Future<X>(const AnyRef&)> call) const;
   // Runs `again` after `delay` on the node's timer thread.
   void later(std::chrono::milliseconds delay, std::function<void()> again) const;
   std::chrono::milliseconds timeout() const;
@@ -77,8 +77,7 @@ class EntityRef : public AnyEntityRef {
     return this->template retrying<X>(
         [method, kept = std::make_tuple(std::decay_t<A>(std::forward<A>(args))...)](const AnyRef& at) {
           return std::apply([&](const auto&... a) { return ActorRef<T>(at).ask(method, a...); }, kept);
-        },
-        "ask");
+        });
   }
 
   template <typename M, typename... A>
@@ -92,14 +91,13 @@ class EntityRef : public AnyEntityRef {
 };
 
 template <typename X>
-Future<X> AnyEntityRef::retrying(std::function<Future<X>(const AnyRef&)> call, std::string what) const {
+Future<X> AnyEntityRef::retrying(std::function<Future<X>(const AnyRef&)> call) const {
   struct Attempt : std::enable_shared_from_this<Attempt> {
     AnyEntityRef ref;
     std::function<Future<X>(const AnyRef&)> call;
     Promise<X> done;
     Clock::time_point deadline;
     std::chrono::milliseconds backoff{5};
-    std::string what;
     void run() {
       auto at = ref.current();
       if (!at.ok()) return finish(Result<X>(at.failure()));
@@ -120,7 +118,6 @@ Future<X> AnyEntityRef::retrying(std::function<Future<X>(const AnyRef&)> call, s
   attempt->ref = *this;
   attempt->call = std::move(call);
   attempt->deadline = Clock::now() + timeout();
-  attempt->what = std::move(what);
   auto future = attempt->done.future();
   attempt->run();
   return future;

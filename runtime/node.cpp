@@ -104,18 +104,16 @@ Result<AnyRef> Node::spawn_cell(const MethodTable& methods, const SpawnOptions& 
 
 Future<AnyRef> Node::spawn_placed(std::type_index type, const MethodTable& methods, const SpawnOptions& options,
                                   std::vector<Value> args, detail::ActorCell::Factory factory) {
-  std::string kind = core_->kinds().name_of(type).value_or(std::string(methods.class_name()));
-  return core_->spawner().spawn(std::move(kind), options, std::move(args),
+  return core_->spawner().spawn(kind_name(type, methods.class_name()), options, std::move(args),
                                 detail::Spawner::LocalBuild{&methods, std::move(factory)});
 }
 
 void Node::add_kind(detail::ActorKind kind) { core_->add_kind(std::move(kind)); }
 
-void Node::add_entity(detail::ActorKind kind, std::function<std::unique_ptr<Actor>(const std::string&)> make,
-                      EntityOptions options) {
-  const MethodTable* methods = kind.methods;
+void Node::add_entity(const std::string& kind, const MethodTable& methods,
+                      std::function<std::unique_ptr<Actor>(const std::string&)> make, EntityOptions options) {
   // The kind is registered already (register_kind): only the entity side is added.
-  core_->entities().add_kind(kind.name, detail::EntityHost::Kind{methods, std::move(make), options.idle_after});
+  core_->entities().add_kind(kind, detail::EntityHost::Kind{&methods, std::move(make), options.idle_after});
   core_->start_entity_sweep();
 }
 

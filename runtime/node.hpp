@@ -316,8 +316,8 @@ class Node {
   Future<AnyRef> spawn_placed(std::type_index type, const MethodTable& methods, const SpawnOptions& options,
                               std::vector<Value> args, detail::ActorCell::Factory factory);
   void add_kind(detail::ActorKind kind);
-  void add_entity(detail::ActorKind kind, std::function<std::unique_ptr<Actor>(const std::string&)> make,
-                  EntityOptions options);
+  void add_entity(const std::string& kind, const MethodTable& methods,
+                  std::function<std::unique_ptr<Actor>(const std::string&)> make, EntityOptions options);
   std::string kind_name(std::type_index type, std::string_view class_name) const;
 
   std::shared_ptr<detail::NameResolver> core_resolver() const;
@@ -399,13 +399,10 @@ void Node::register_kind(std::string kind) {
 template <typename T>
 void Node::register_entity(std::string kind, EntityOptions options) {
   static_assert(std::is_constructible_v<T, const std::string&>, "an entity is built from its key: T(std::string)");
-  register_kind<T, std::string>(kind);
-  const std::string name = kind.empty() ? std::string(T::pulsing_method_table().class_name()) : kind;
-  detail::ActorKind entry;
-  entry.name = name;
-  entry.methods = &T::pulsing_method_table();
-  entry.type = typeid(T);
-  add_entity(std::move(entry), [](const std::string& key) -> std::unique_ptr<Actor> { return std::make_unique<T>(key); },
+  const MethodTable& methods = T::pulsing_method_table();
+  const std::string name = kind.empty() ? std::string(methods.class_name()) : kind;
+  register_kind<T, std::string>(name);
+  add_entity(name, methods, [](const std::string& key) -> std::unique_ptr<Actor> { return std::make_unique<T>(key); },
              options);
 }
 

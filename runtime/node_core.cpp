@@ -138,7 +138,7 @@ void NodeCore::track_member_server(const membership::MemberEvent& event) {
 std::vector<membership::Member> NodeCore::members() const {
   if (gossip_) return gossip_->members();
   membership::Member self;
-  self.name = member_name_.empty() ? config_.name : member_name_;
+  self.name = self_name();
   self.address = endpoint_address(endpoint_);
   self.meta = gossip_meta();
   return {self};

@@ -29,7 +29,6 @@
 namespace pulsing::detail {
 
 class RemoteLink;
-class Spawner;
 
 class NodeCore final : public NodeContext, public NameResolver, public std::enable_shared_from_this<NodeCore> {
  public:
@@ -67,6 +66,9 @@ class NodeCore final : public NodeContext, public NameResolver, public std::enab
   ClusterRegistry* cluster_registry() { return cluster_registry_.get(); }
   // Membership: this node's name in the cluster, the members it sees, and their events.
   const std::string& member_name() const { return member_name_; }
+  // The name this node goes by among the members: its member name, or (with no network) the
+  // configured name, as members() lists it.
+  const std::string& self_name() const { return member_name_.empty() ? config_.name : member_name_; }
   std::vector<membership::Member> members() const;
   void on_member_event(std::function<void(const membership::MemberEvent&)> handler);
   // Gossip's counters; zero when the node does not gossip.

@@ -388,6 +388,13 @@ RemoteActor::RemoteActor(std::shared_ptr<NodeCore> node, std::shared_ptr<Transpo
       name_(std::move(name)),
       class_name_(std::move(class_name)) {}
 
+std::shared_ptr<RemoteActor> RemoteActor::by_name(std::shared_ptr<NodeCore> node, const std::string& endpoint,
+                                                  std::string name, std::string class_name) {
+  auto peer = node->remote()->peer(endpoint);
+  return std::make_shared<RemoteActor>(std::move(node), std::move(peer), ActorAddress{NodeId{0}, endpoint, ActorId{0}},
+                                       std::move(name), std::move(class_name));
+}
+
 std::string RemoteActor::describe() const {
   std::string who = address_.actor.value != 0 ? fmt::format("#{}", address_.actor.value) : std::string("?");
   if (!class_name_.empty()) who = class_name_ + " " + who;

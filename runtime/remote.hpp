@@ -239,6 +239,11 @@ class RemoteActor : public std::enable_shared_from_this<RemoteActor> {
  public:
   RemoteActor(std::shared_ptr<NodeCore> node, std::shared_ptr<Transport::Peer> peer, ActorAddress address,
               std::string name, std::string class_name);
+  // The actor named `name` on the node at `endpoint`, reached by name with no lookup: each call
+  // carries the name, and that node finds the actor (or, for an entity, activates it) on arrival.
+  // REQUIRES: node->remote() is not null.
+  static std::shared_ptr<RemoteActor> by_name(std::shared_ptr<NodeCore> node, const std::string& endpoint,
+                                              std::string name, std::string class_name);
 
   // Sends the ask; `reply` receives its outcome.
   void ask(std::string_view method, const PayloadWriter& args, std::chrono::milliseconds timeout,

@@ -86,10 +86,10 @@ bool LoadAnnouncer::due(Clock::time_point now, std::uint64_t figure) {
 
 Future<AnyRef> Spawner::spawn(std::string kind, const SpawnOptions& options, std::vector<Value> args,
                               std::optional<LocalBuild> local) {
-  auto chosen = chooser_.choose(node_.members(), node_.member_name(), kind, options.placement);
+  auto chosen = chooser_.choose(node_.members(), node_.self_name(), kind, options.placement);
   if (!chosen.ok()) return Future<AnyRef>::ready(chosen.failure());
   const KindHost& host = chosen.value();
-  if (host.self || node_.remote() == nullptr) {
+  if (host.self) {  // with no network, this node is the only member
     if (local) return Future<AnyRef>::ready(node_.spawn_local(*local->methods, options, std::move(local->factory)));
     return Future<AnyRef>::ready(this->host(kind, options, std::move(args)));
   }
@@ -102,8 +102,8 @@ Result<AnyRef> Spawner::host(std::string_view kind, const SpawnOptions& options,
     auto here = node_.kinds().announcement();
     return make_failure<RuntimeError>(
         RuntimeErrorKind::kRefused,
-        fmt::format("node {} does not host kind '{}' (its kinds: {})", node_.member_name().empty() ? node_.config().name : node_.member_name(),
-                    kind, here.empty() ? "none" : here));
+        fmt::format("node {} does not host kind '{}' (its kinds: {})", node_.self_name(), kind,
+                    here.empty() ? "none" : here));
   }
   auto factory = found->bind(std::move(args));
   if (!factory.ok()) return factory.failure();
@@ -112,11 +112,9 @@ Result<AnyRef> Spawner::host(std::string_view kind, const SpawnOptions& options,
 
 Future<AnyRef> Spawner::spawn_at(const KindHost& host, const std::string& kind, const SpawnOptions& options,
                                  const std::vector<Value>& args) {
-  const std::string endpoint = "tcp://" + host.address;
   auto core = node_.shared_from_this();
-  auto peer = node_.remote()->peer(endpoint);
-  auto service = std::make_shared<RemoteActor>(core, peer, ActorAddress{NodeId{0}, endpoint, ActorId{0}},
-                                               kPlacementServiceName, "PlacementService");
+  auto peer = node_.remote()->peer("tcp://" + host.address);
+  auto service = RemoteActor::by_name(core, peer->endpoint(), kPlacementServiceName, "PlacementService");
   auto promise = std::make_shared<Promise<AnyRef>>();
   auto future = promise->future();
   auto [slot, answer] = make_value_reply();
