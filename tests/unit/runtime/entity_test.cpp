@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../messaging/inbox.hpp"
 #include "messaging/zmq_transport.hpp"
 #include "test_support.hpp"
 
@@ -62,19 +63,6 @@ class Cart : public Actor {
  private:
   std::string key_;
   std::vector<std::string> items_;
-};
-
-// A peer that speaks the wire itself: it sends envelopes, and reads nothing.
-class RawSender final : public TransportHandler {
- public:
-  RawSender() : transport_(TransportConfig{}, *this) { transport_.start(); }
-  void send(const std::string& endpoint, const Envelope& e) { transport_.send(*transport_.peer(endpoint), e); }
-  void on_envelope(const EnvelopeView&) override {}
-  void on_peer_down(const std::string&, const std::string&, std::size_t) override {}
-  void on_caller_gone(const std::string&) override {}
-
- private:
-  ZmqTransport transport_;
 };
 
 NodeConfig member(const std::string& name, std::vector<std::string> seeds = {}) {
@@ -194,8 +182,10 @@ TEST_CASE("a tell that reaches a node which does not own the entity goes on to t
   tell.target_name = "Cart/" + key;
   tell.method = "add";
   tell.payload = Value(Value::List{"sent to x"});
-  RawSender stale;
-  stale.send(x.endpoint(), tell);
+  testing::Inbox ignored;
+  ZmqTransport stale(TransportConfig{}, ignored);
+  stale.start();
+  stale.send(*stale.peer(x.endpoint()), tell);
   REQUIRE(testing::eventually(
       [&] { return y.entity<Cart>(key).ask(&Cart::items).get() == std::vector<std::string>{"sent to x"}; }, 10s));
   CHECK(x.stats().entities_active == active_on_x);  // x did not activate it

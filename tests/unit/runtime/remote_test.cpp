@@ -1,5 +1,6 @@
 // Calls between two nodes over real sockets on 127.0.0.1 (both nodes in this process; the
 // multi-process tests are in tests/integration).
+#include <functional>
 #include <future>
 #include <optional>
 #include <stdexcept>
@@ -508,41 +509,59 @@ TEST_CASE("when the reader's node goes away, the producer is cancelled") {
 namespace pulsing {
 namespace {
 
-// A node that speaks the wire as a producer that ignores credit: it answers a resolve with an
-// actor of its own, and sends 10 more items than the window granted for any stream opened.
-class GreedyProducer final : public TransportHandler {
+// A node that speaks the wire itself: `script` handles each envelope it receives (on its I/O
+// thread), answering with what the test wants a peer to say.
+class ScriptedPeer final : public TransportHandler {
  public:
-  GreedyProducer() : transport_(TransportConfig{}, *this) { transport_.start(); }
+  using Script = std::function<void(const EnvelopeView&, Transport&)>;
+  explicit ScriptedPeer(Script script) : script_(std::move(script)), transport_(TransportConfig{}, *this) {
+    transport_.start();
+  }
   const std::string& endpoint() const { return transport_.endpoint(); }
 
-  void on_envelope(const EnvelopeView& e) override {
-    auto caller = transport_.caller(e.sender_endpoint);
-    Envelope out;
-    out.correlation = e.correlation;
-    if (e.kind == EnvelopeKind::kResolve) {
-      out.kind = EnvelopeKind::kReply;
-      out.payload = Value::Map{{"address", Value(ActorAddress{NodeId{7}, transport_.endpoint(), ActorId{1}})},
-                               {"class", std::string("Greedy")}};
-      transport_.send(*caller, out);
-    } else if (e.kind == EnvelopeKind::kStreamOpen) {
-      out.kind = EnvelopeKind::kStreamItem;
-      for (std::uint32_t i = 0; i < e.credit + 10; ++i) {
-        out.payload = Value(static_cast<std::int64_t>(i));
-        transport_.send(*caller, out);
-      }
-    }
-  }
+  void on_envelope(const EnvelopeView& e) override { script_(e, transport_); }
   void on_peer_down(const std::string&, const std::string&, std::size_t) override {}
   void on_caller_gone(const std::string&) override {}
 
  private:
+  Script script_;
   ZmqTransport transport_;
 };
+
+// A producer that ignores credit: it answers a resolve with an actor of its own, and sends 10
+// more items than the window granted for any stream opened.
+void greedy_producer(const EnvelopeView& e, Transport& transport) {
+  auto caller = transport.caller(e.sender_endpoint);
+  Envelope out;
+  out.correlation = e.correlation;
+  if (e.kind == EnvelopeKind::kResolve) {
+    out.kind = EnvelopeKind::kReply;
+    out.payload = Value::Map{{"address", Value(ActorAddress{NodeId{7}, transport.endpoint(), ActorId{1}})},
+                             {"class", std::string("Greedy")}};
+    transport.send(*caller, out);
+  } else if (e.kind == EnvelopeKind::kStreamOpen) {
+    out.kind = EnvelopeKind::kStreamItem;
+    for (std::uint32_t i = 0; i < e.credit + 10; ++i) {
+      out.payload = Value(static_cast<std::int64_t>(i));
+      transport.send(*caller, out);
+    }
+  }
+}
+
+// A resolver that answers every resolve with a map that names no actor.
+void forgetful_resolver(const EnvelopeView& e, Transport& transport) {
+  if (e.kind != EnvelopeKind::kResolve) return;
+  Envelope out;
+  out.kind = EnvelopeKind::kReply;
+  out.correlation = e.correlation;
+  out.payload = Value::Map{{"class", std::string("Nameless")}};
+  transport.send(*transport.caller(e.sender_endpoint), out);
+}
 
 }  // namespace
 
 TEST_CASE("a remote producer that sends past the credit it was granted fails its stream, and the reader's memory stays bounded") {
-  GreedyProducer greedy;
+  ScriptedPeer greedy(greedy_producer);
   Node a(networked("a"));
   auto producer = a.resolve_at(greedy.endpoint(), "greedy").get();
   const auto received_before = a.stats().transport.envelopes_received;
@@ -563,33 +582,9 @@ TEST_CASE("a remote producer that sends past the credit it was granted fails its
 }  // namespace pulsing
 
 namespace pulsing {
-namespace {
-
-// A node that answers every resolve with a map that names no actor.
-class ForgetfulResolver final : public TransportHandler {
- public:
-  ForgetfulResolver() : transport_(TransportConfig{}, *this) { transport_.start(); }
-  const std::string& endpoint() const { return transport_.endpoint(); }
-
-  void on_envelope(const EnvelopeView& e) override {
-    if (e.kind != EnvelopeKind::kResolve) return;
-    Envelope out;
-    out.kind = EnvelopeKind::kReply;
-    out.correlation = e.correlation;
-    out.payload = Value::Map{{"class", std::string("Nameless")}};
-    transport_.send(*transport_.caller(e.sender_endpoint), out);
-  }
-  void on_peer_down(const std::string&, const std::string&, std::size_t) override {}
-  void on_caller_gone(const std::string&) override {}
-
- private:
-  ZmqTransport transport_;
-};
-
-}  // namespace
 
 TEST_CASE("a resolve answered with no address fails as a protocol error, and the node goes on") {
-  ForgetfulResolver forgetful;
+  ScriptedPeer forgetful(forgetful_resolver);
   Node a(networked("a"));
   auto e = testing::expect_error<RuntimeError>([&] { a.resolve_at(forgetful.endpoint(), "someone").get(); });
   CHECK(e.kind() == RuntimeErrorKind::kProtocol);
