@@ -46,7 +46,9 @@ namespace {
 
 namespace remote = bench::remote;
 using namespace std::chrono_literals;
+using bench::expect;
 using bench::Sink;
+using bench::wait_until;
 constexpr const char* kSystem = "pulsing";
 constexpr const char* kUsage =
     "usage: pulsing_names --workload R1|R1-cached|R1-rate|R2|R2-memory|R3|R4 [--scale F]";
@@ -68,10 +70,6 @@ class Named : public pulsing::Actor {
   PULSING_METHODS(Named, ping)
 };
 
-void expect(bool ok, const std::string& what) {
-  if (!ok) throw std::runtime_error(what);
-}
-
 std::string name_of(std::int64_t i) { return "svc-" + std::to_string(i); }
 
 pulsing::NodeConfig gossiping(const std::string& member, std::size_t replicas) {
@@ -90,14 +88,6 @@ std::size_t alive(const pulsing::Node& node) {
   std::size_t n = 0;
   for (const auto& m : node.members()) n += m.state == pulsing::membership::MemberState::kAlive;
   return n;
-}
-
-void wait_until(const std::function<bool()>& done, std::chrono::seconds limit, const char* what) {
-  auto deadline = bench::Clock::now() + limit;
-  while (!done()) {
-    expect(bench::Clock::now() < deadline, std::string("timed out waiting for ") + what);
-    std::this_thread::sleep_for(10ms);
-  }
 }
 
 double scale_of(int argc, char** argv, std::string& workload) {

@@ -59,7 +59,9 @@ namespace {
 
 namespace remote = bench::remote;
 using namespace std::chrono_literals;
+using bench::expect;
 using bench::Sink;
+using bench::wait_until;
 constexpr const char* kSystem = "pulsing";
 constexpr const char* kUsage = "usage: pulsing_placement --workload P1|P2|P3 [--scale F]";
 
@@ -136,10 +138,6 @@ class Probe : public pulsing::Actor {
   pulsing::Node* node_;
 };
 
-void expect(bool ok, const std::string& what) {
-  if (!ok) throw std::runtime_error(what);
-}
-
 std::string server_name(std::size_t i) { return "server" + std::to_string(i); }
 
 pulsing::NodeConfig gossiping(const std::string& member) {
@@ -149,14 +147,6 @@ pulsing::NodeConfig gossiping(const std::string& member) {
   config.ask_timeout = std::chrono::milliseconds(remote::kTimeoutMs);
   config.membership.name = member;
   return config;
-}
-
-void wait_until(const std::function<bool()>& done, std::chrono::seconds limit, const char* what) {
-  auto deadline = bench::Clock::now() + limit;
-  while (!done()) {
-    expect(bench::Clock::now() < deadline, std::string("timed out waiting for ") + what);
-    std::this_thread::sleep_for(10ms);
-  }
 }
 
 // Whether `node` sees the member `name` alive and announcing the kind `kind`.

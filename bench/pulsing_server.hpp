@@ -1,11 +1,15 @@
 // What the pulsing benchmark programs whose server is a child process share (pulsing_names,
 // pulsing_placement): the server's "sink" actor, which answers W6-style asks (x + 1) and stops
-// the server on request, and serving a node until then.
+// the server on request, serving a node until then, and checking and waiting on conditions.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <pulsing/pulsing.hpp>
 
@@ -34,6 +38,20 @@ inline void serve_sink(pulsing::Node& node) {
   remote::announce_port(std::stoi(endpoint.substr(endpoint.rfind(':') + 1)));
   stopped.get();
   node.shutdown();
+}
+
+// A broken expectation ends the run (the program reports it and exits non-zero).
+inline void expect(bool ok, const std::string& what) {
+  if (!ok) throw std::runtime_error(what);
+}
+
+// Waits until `done` holds, checking every 10 ms; throws after `limit`, naming `what`.
+inline void wait_until(const std::function<bool()>& done, std::chrono::seconds limit, const char* what) {
+  auto deadline = Clock::now() + limit;
+  while (!done()) {
+    expect(Clock::now() < deadline, std::string("timed out waiting for ") + what);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 }  // namespace bench
