@@ -41,6 +41,8 @@ void SimCluster::crash(std::size_t i) {
   ++nodes_[i].timer_generation;
 }
 
+void SimCluster::pause(std::size_t i, milliseconds span) { nodes_[i].paused_until = now_ + span; }
+
 void SimCluster::leave(std::size_t i) {
   Output out;
   nodes_[i].machine->leave(now_, out);
@@ -115,7 +117,8 @@ void SimCluster::apply(std::size_t i, Output& out) {
     if (!running(target) || !connected(i, target) || nodes_[target].machine->self().name != f.target) continue;
     auto ack = std::make_shared<const membership::Packet>(
         membership::Packet{base_.cluster, {membership::Ack{f.seq}}});
-    auto at = now_ + std::chrono::microseconds(delay(random_) + delay(random_));
+    // A paused target answers once it continues.
+    auto at = std::max(now_, nodes_[target].paused_until) + std::chrono::microseconds(delay(random_) + delay(random_));
     queue_.push({at, next_order_++, i, 0, target, ack});
   }
   schedule_timer(i);
@@ -131,6 +134,14 @@ void SimCluster::step(const Pending& p) {
   now_ = std::max(now_, p.at);
   Node& n = nodes_[p.node];
   if (!n.machine) return;  // crashed: packets and timers vanish
+  if (now_ < n.paused_until) {
+    // Stopped: handled when the node continues, after what reached it earlier.
+    Pending later = p;
+    later.at = n.paused_until;
+    later.order = next_order_++;
+    queue_.push(std::move(later));
+    return;
+  }
   Output out;
   if (p.packet) {
     if (!connected(*p.from, p.node)) return;

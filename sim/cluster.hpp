@@ -50,6 +50,10 @@ class SimCluster {
   void start(std::size_t i, const std::vector<std::size_t>& seeds);
   // Node i stops at once, without a word (kill -9).
   void crash(std::size_t i);
+  // Node i stops for `span` (SIGSTOP, then SIGCONT): what reaches it meanwhile, packets and its
+  // own timers, waits and is handled in order when it continues, as a stopped process finds its
+  // socket buffer and its overdue timers.
+  void pause(std::size_t i, milliseconds span);
   // Node i leaves gracefully; it stays up (answering) until crash() or the end of the run.
   void leave(std::size_t i);
   // Node i announces new metadata.
@@ -96,6 +100,7 @@ class SimCluster {
   struct Node {
     std::unique_ptr<membership::Membership> machine;
     std::uint64_t timer_generation = 0;  // only the newest timer entry of a node counts
+    Clock::time_point paused_until{};    // pause(): nothing is handled before
     std::vector<EventRecord> events;
   };
   struct Pending {
