@@ -167,6 +167,15 @@ std::string prometheus_text(const Node& node) {
   e.counter("pulsing_gossip_earlier_run_answers_total",
             "Accusations of this node's earlier run, answered with this run's alive message.",
             s.gossip.protocol.earlier_run_answers);
+  e.counter("pulsing_gossip_accusations_answered_total",
+            "Suspicions or deaths of this node, answered with its alive message straight to their sender.",
+            s.gossip.protocol.accusations_answered);
+  e.counter("pulsing_gossip_stale_news_answered_total",
+            "Suspicions or deaths of a member older than this node's word that it is alive, answered with that word.",
+            s.gossip.protocol.stale_news_answered);
+  e.counter("pulsing_gossip_suspicions_challenged_total",
+            "Suspicions put to the suspect itself a probe interval before their verdict.",
+            s.gossip.protocol.suspicions_challenged);
   return e.take();
 }
 

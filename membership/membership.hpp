@@ -12,6 +12,11 @@
 //                      timeouts shrink with independent confirmations (Suspicion); indirect
 //                      probers nack; a suspected member hears of it through the piggybacked
 //                      suspect message and refutes at once
+//   direct answers     beyond memberlist: an accused member answers its accuser with its alive
+//                      message; a member that hears a suspicion or death older than its own word
+//                      answers the sender with that word; a suspicion is put to the suspect once,
+//                      a probe interval before its verdict. A refutation that gossip missed no
+//                      longer makes a live member dead (chaos suite, pause-short).
 //   joining            through seed addresses, retried with backoff until one answers; alone
 //                      meanwhile (and again whenever every other member is gone)
 //   restarts           a member's incarnation carries its run (member.hpp): a new run of a live
@@ -82,6 +87,14 @@ struct Stats {
   // Packets that accused an earlier run of this node (it restarted), answered with this run's
   // alive message straight to their sender.
   std::uint64_t earlier_run_answers = 0;
+  // Packets that said this node (this run) is suspect or dead, answered with its alive message
+  // straight to their sender.
+  std::uint64_t accusations_answered = 0;
+  // Packets that spread a suspicion or death of a member older than this node's word that it is
+  // alive (their sender missed a refutation), answered with that word straight to the sender.
+  std::uint64_t stale_news_answered = 0;
+  // Suspicions this node put to the suspect itself, a probe interval before their verdict.
+  std::uint64_t suspicions_challenged = 0;
   // Pings from an address no known member has, answered with a full-state exchange (on_ping).
   std::uint64_t strangers_met = 0;
   std::uint64_t push_pulls = 0;         // full-state exchanges started
@@ -207,6 +220,9 @@ class Membership {
   // the ceiling stays below 2^64 until the year 2248.
   static constexpr std::uint64_t kIncarnationHeadroom = std::uint64_t{1} << 58;
   void refute(std::uint64_t claimed_incarnation, Output& out);
+  // When a suspicion due at `deadline` is put to its suspect (expire_suspicions): a probe
+  // interval before, so that the answer is back in time.
+  Clock::time_point challenge_time(Clock::time_point deadline) const { return deadline - config_.probe_interval; }
   void set_state(Record& record, MemberState state, Clock::time_point now, EventKind event, Output& out);
   void suspect(Record& record, std::uint64_t incarnation, const std::string& from, Clock::time_point now, Output& out);
   Alive self_alive() const { return Alive{self_identity_, self_.incarnation}; }
@@ -245,6 +261,8 @@ class Membership {
   std::uint32_t next_seq_ = 1;
   std::map<std::uint32_t, Relay> relays_;  // by the seq of our own ping
   std::set<std::pair<Clock::time_point, std::string>> suspicion_deadlines_;
+  // Suspicions not yet put to their suspect, by challenge_time() of their deadline.
+  std::set<std::pair<Clock::time_point, std::string>> challenges_;
   std::deque<std::pair<Clock::time_point, std::string>> departed_;  // when they died or left
 
   std::vector<std::string> seeds_;

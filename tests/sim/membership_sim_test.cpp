@@ -105,6 +105,30 @@ TEST_CASE("no false death among 100 nodes in 120 s of 10% packet loss") {
   CHECK(cluster.run_until([&] { return cluster.converged(); }, seconds(30)));
 }
 
+TEST_CASE("a node paused for less than the suspicion timeout is declared dead by nobody") {
+  // SIGSTOP for 1.5 s in a cluster of 8 (the chaos suite's pause-short): the others suspect the
+  // paused node, and its refutation, once it continues, must reach every one of them before their
+  // suspicion runs out (3 s here). Gossip alone missed some node in 27 runs of 2,000 (seeds from
+  // 7,000), and 5 of these 200, without the protocol's direct answers (the suspect answers its
+  // accusers; a suspicion is put to the suspect before its verdict). With them, none failed in
+  // 2,000 runs at each pause of 1, 1.5, 2 and 2.5 s.
+  const std::uint64_t first = sim_seed(5'000);
+  int runs_with_a_death = 0;
+  for (std::uint64_t seed = first; seed < first + 200; ++seed) {
+    auto cluster = started_cluster(seed, 8);
+    REQUIRE(cluster.run_until([&] { return cluster.converged(); }, seconds(30)));
+    cluster.run_for(milliseconds(static_cast<std::int64_t>(seed % 1'000)));  // any phase of the probe rounds
+    cluster.pause(7, milliseconds(1'500));
+    cluster.run_for(seconds(20));
+    if (count_events(cluster, EventKind::kDead) != 0) {
+      ++runs_with_a_death;
+      MESSAGE("seed ", seed, ": a death (PULSING_SIM_SEED=", seed, " starts the sweep there)");
+    }
+    CHECK(cluster.converged());
+  }
+  CHECK(runs_with_a_death == 0);
+}
+
 TEST_CASE("1000 nodes: 10% packet loss kills nobody, and a crash is seen by every survivor") {
   auto seed = sim_seed(41);
   INFO("seed ", seed);

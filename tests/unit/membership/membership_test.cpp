@@ -754,6 +754,90 @@ TEST_CASE("a suspicion of a node's earlier run is answered with its new run, and
   CHECK(h.run_until([&] { return all_alive(h, 3); }, detection_bound(no_push_pull(0), 3)));
 }
 
+// Whether `out` sends `to` an alive message of node `subject` at `incarnation`.
+bool sends_alive(const Output& out, const std::string& to, int subject, std::uint64_t incarnation) {
+  for (const auto& o : out.packets) {
+    for (const auto& m : o.packet.messages) {
+      const auto* a = std::get_if<Alive>(&m);
+      if (o.to == to && a != nullptr && a->who->name == name_of(subject) && a->incarnation == incarnation) return true;
+    }
+  }
+  return false;
+}
+
+TEST_CASE("an accused node answers its accuser straight away, also when it had refuted already") {
+  Harness h;
+  form_cluster(h, 3, +no_push_pull);
+  const std::uint64_t before = h.node(2).self().incarnation;
+
+  Output first = h.inject(2, test_packet({Suspect{name_of(2), before, name_of(0)}}), address_of(0));
+  CHECK(h.node(2).self().incarnation == before + 1);
+  CHECK(sends_alive(first, address_of(0), 2, before + 1));
+
+  // The same suspicion again, from a member that missed the refutation: nothing to refute, but
+  // the sender hears of it.
+  Output again = h.inject(2, test_packet({Dead{name_of(2), before, name_of(0)}}), address_of(1));
+  CHECK(h.node(2).self().incarnation == before + 1);
+  CHECK(h.node(2).stats().refutations == 1);
+  CHECK(sends_alive(again, address_of(1), 2, before + 1));
+  CHECK(h.node(2).stats().accusations_answered == 2);
+}
+
+TEST_CASE("a suspicion or death older than what a node knows is answered with its newer word") {
+  Harness h;
+  form_cluster(h, 3, +no_push_pull);
+  h.act(1, [&](Membership& m, Output& out) { m.update_meta({{"role", "b"}}, h.now, out); });
+  const std::uint64_t now_at = h.node(1).self().incarnation;
+  REQUIRE(h.run_until([&] { return h.node(0).find(name_of(1))->incarnation == now_at; }, join_bound(test_config(0))));
+
+  Output out = h.inject(0, test_packet({Suspect{name_of(1), now_at - 1, name_of(2)}, Dead{name_of(1), now_at - 1, name_of(2)}}),
+                        address_of(2));
+  CHECK(sends_alive(out, address_of(2), 1, now_at));
+  CHECK(h.node(0).stats().stale_news_answered == 1);  // one answer for the packet
+  CHECK(h.state(0, 1) == MemberState::kAlive);
+
+  // News at the incarnation known is news, not stale: no answer.
+  Output fresh = h.inject(0, test_packet({Suspect{name_of(1), now_at, name_of(2)}}), address_of(2));
+  CHECK_FALSE(sends_alive(fresh, address_of(2), 1, now_at));
+  CHECK(h.node(0).stats().stale_news_answered == 1);
+}
+
+TEST_CASE("a suspicion is put to the suspect before its verdict, and a suspect that missed no word of it lives") {
+  // Node 0 suspects node 2 and misses every word of node 2's refutation (gossip, acks, others'
+  // answers) until it has put the suspicion to node 2 itself: node 2's answer to that is what
+  // keeps it alive at node 0.
+  Harness h;
+  form_cluster(h, 3, +no_push_pull);
+  auto carries_alive_of_2 = [](const Harness::Sent& s) {
+    return std::any_of(s.packet.messages.begin(), s.packet.messages.end(), [](const Message& m) {
+      const auto* a = std::get_if<Alive>(&m);
+      return a != nullptr && a->who->name == name_of(2);
+    });
+  };
+  h.lose = [&](const Harness::Sent& s) {
+    return s.to == address_of(0) && carries_alive_of_2(s) && h.node(0).stats().suspicions_challenged == 0;
+  };
+  const std::uint64_t before = h.node(2).self().incarnation;
+  h.inject(0, test_packet({Suspect{name_of(2), before, name_of(1)}}), address_of(1));
+  REQUIRE(h.state(0, 2) == MemberState::kSuspect);
+
+  const Config c = no_push_pull(0);
+  CHECK(h.run_until([&] { return h.state(0, 2) == MemberState::kAlive; }, suspicion_max(c, 3)));
+  CHECK(h.node(0).stats().suspicions_challenged == 1);
+  CHECK(h.kinds_about(0, 2) == std::vector<EventKind>{EventKind::kSuspect, EventKind::kAlive});
+  CHECK(h.node(0).find(name_of(2))->incarnation > before);
+}
+
+TEST_CASE("a suspicion that ends before its challenge is not put to the suspect") {
+  Harness h;
+  form_cluster(h, 3, +no_push_pull);
+  const std::uint64_t before = h.node(2).self().incarnation;
+  h.inject(0, test_packet({Suspect{name_of(2), before, name_of(1)}}), address_of(1));
+  REQUIRE(h.run_until([&] { return h.state(0, 2) == MemberState::kAlive; }, suspicion_min(no_push_pull(0), 3)));
+  h.run_for(suspicion_max(no_push_pull(0), 3));
+  CHECK(h.node(0).stats().suspicions_challenged == 0);
+}
+
 TEST_CASE("a node whose seed is unreachable stays alone, retries with growing gaps, and joins when the seed appears") {
   Harness h;
   Config c = test_config(1);
