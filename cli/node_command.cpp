@@ -234,10 +234,6 @@ int run_node(const NodeOptions& options) {
   config.authorized_clients = std::move(clients);
   config.gossip_seal.replay_window_ms =
       static_cast<std::uint64_t>(parse_duration(options.replay_window, "--replay-window").count());
-  // The kinds of --kinds and of --services, announced from the join on.
-  std::vector<std::string> hosted = kinds;
-  for (const auto& spec : services) hosted.push_back(spec.kind);
-  config.kinds = hosted_service_kinds(hosted);
 
   // Block the stop signals before any thread starts, so that every thread inherits the mask and
   // only sigwait below receives them.
@@ -255,6 +251,7 @@ int run_node(const NodeOptions& options) {
     throw CliError(kFailed, fmt::format("cannot start a node on {}: {}", options.listen, e.what()));
   }
   admin::NodeService::serve(*node).get();
+  register_service_kinds(*node, kinds);
   for (const auto& spec : services) spawn_service(*node, spec);
   std::unique_ptr<admin::AdminEndpoint> endpoint;
   if (admin_on) {

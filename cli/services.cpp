@@ -160,23 +160,20 @@ std::vector<std::string> parse_kinds(std::string_view list) {
   return chosen;
 }
 
-std::vector<HostedKind> hosted_service_kinds(const std::vector<std::string>& kinds) {
-  std::vector<HostedKind> hosted;
+void register_service_kinds(Node& node, const std::vector<std::string>& kinds) {
   for (const auto& kind : kinds) {
-    if (kind == "echo") hosted.push_back(hosted_kind<Echo>(kind));
-    if (kind == "calculator") hosted.push_back(hosted_kind<Calculator, std::optional<std::int64_t>>(kind));
-    if (kind == "counter") hosted.push_back(hosted_kind<Counter>(kind));
-    if (kind == "kv") hosted.push_back(hosted_kind<KeyValue>(kind));
-    if (kind == "tokens") hosted.push_back(hosted_kind<Tokens>(kind));
-    if (kind == kEntityKind) hosted.push_back(hosted_entity<Cart>(kind));
+    if (kind == "echo") node.register_kind<Echo>(kind);
+    if (kind == "calculator") node.register_kind<Calculator, std::optional<std::int64_t>>(kind);
+    if (kind == "counter") node.register_kind<Counter>(kind);
+    if (kind == "kv") node.register_kind<KeyValue>(kind);
+    if (kind == "tokens") node.register_kind<Tokens>(kind);
+    if (kind == kEntityKind) node.register_entity<Cart>(kind);
   }
-  return hosted;
 }
 
 AnyRef spawn_service(Node& node, const ServiceSpec& spec) {
-  // A service's kind is hosted too, if it is not already (NodeConfig::kinds registers the kinds
-  // of --services and --kinds at the start; registering a kind again does nothing).
-  for (const HostedKind& kind : hosted_service_kinds({spec.kind})) kind.register_on(node);
+  // A service's kind is hosted too, if it is not already.
+  register_service_kinds(node, {spec.kind});
   return node.spawn_kind(spec.kind, {.name = spec.name}).get();
 }
 

@@ -40,9 +40,9 @@ std::vector<ServiceSpec> parse_services(std::string_view list);
 // `pulsing node --kinds`: "all" (the default: the service kinds and cart), "none", or kinds
 // comma separated. Throws std::invalid_argument naming an unknown kind.
 std::vector<std::string> parse_kinds(std::string_view list);
-// `kinds` (of the above) under their names, for NodeConfig::kinds: other nodes and
-// `pulsing spawn` may spawn them on the node, which announces them from its join on.
-std::vector<HostedKind> hosted_service_kinds(const std::vector<std::string>& kinds);
+// Registers `kinds` (of the above) on `node` under their names: other nodes and `pulsing spawn`
+// may spawn them there.
+void register_service_kinds(Node& node, const std::vector<std::string>& kinds);
 
 // Spawns the service on `node` (registering its kind there). Throws as Node::spawn fails
 // (kNameTaken, ...).

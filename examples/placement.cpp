@@ -89,18 +89,14 @@ std::string node_of(const pulsing::AnyRef& ref, const std::map<std::string, std:
 int main() {
   pulsing::Node a(member_config("a", {}));
   const std::string seed = a.endpoint().substr(std::string("tcp://").size());
-  // [guide:placement-kinds]
-  auto host_config = [&](const std::string& member) {
-    pulsing::NodeConfig config = member_config(member, {seed});
-    config.kinds = {pulsing::hosted_kind<Worker, std::string>(),  // "Worker", built from one string
-                    pulsing::hosted_entity<ShoppingCart>("ShoppingCart", {.idle_after = 200ms})};
-    return config;
-  };
-  pulsing::Node b(host_config("b"));  // announces its kinds from its join on
-  pulsing::Node c(host_config("c"));
-  // [/guide:placement-kinds]
+  pulsing::Node b(member_config("b", {seed}));
+  pulsing::Node c(member_config("c", {seed}));
   const std::map<std::string, std::string> names = {{a.endpoint(), "a"}, {b.endpoint(), "b"}, {c.endpoint(), "c"}};
 
+  // [guide:placement-kinds]
+  b.register_kind<Worker, std::string>();  // "Worker", built from one string
+  c.register_kind<Worker, std::string>();
+  // [/guide:placement-kinds]
   wait_until([&] { return hosts_seen(a, "Worker") == 2; }, "a sees b and c host Worker");
   std::cout << "b and c host Worker; a hosts nothing\n";
 
@@ -143,6 +139,9 @@ int main() {
   }
   // [/guide:placement-errors]
 
+  // [guide:entity-use]
+  for (auto* node : {&b, &c}) node->register_entity<ShoppingCart>("ShoppingCart", {.idle_after = 200ms});
+  // [/guide:entity-use]
   wait_until([&] { return hosts_seen(a, "ShoppingCart") == 2; }, "a sees b and c host ShoppingCart");
   // [guide:entity-call]
   auto cart = a.entity<ShoppingCart>("cart-42");  // no spawn: the first call activates it

@@ -75,13 +75,7 @@ AnyRef ref_from_address(const ActorAddress& address, std::string_view assumed_cl
 // ---------------------------------------------------------------- Node
 
 Node::Node(NodeConfig config) : core_(std::make_shared<detail::NodeCore>(std::move(config))) {
-  // Before the network: the metadata the node joins with announces them.
-  for (const HostedKind& kind : core_->config().kinds) kind.register_on(*this);
   core_->start_network();
-  // The entity host placed those kinds' keys before the node had its member name and endpoint:
-  // again, with them, before any key is activated (a later look under a new name starts its
-  // table afresh, which would forget the activations made by then).
-  core_->entities().on_member_event();
   if (core_->remote() != nullptr) {
     // Other members' spawns arrive through it (SpawnOptions::placement).
     core_->spawn_local(detail::PlacementService::pulsing_method_table(),

@@ -42,38 +42,6 @@
 
 namespace pulsing {
 
-// How a node hosts an entity kind (Node::register_entity).
-struct EntityOptions {
-  // An activation that has had no call for this long is passivated (on_passivate, then it
-  // stops; the next call activates it again). Short keeps memory small; long saves the cost of
-  // activating again (on_activate: loading the state).
-  std::chrono::milliseconds idle_after{60'000};
-};
-
-class Node;
-class HostedKind;
-template <typename T, typename... C>
-HostedKind hosted_kind(std::string kind = {});
-template <typename T>
-HostedKind hosted_entity(std::string kind = {}, EntityOptions options = {});
-
-// A kind a node hosts from its start (NodeConfig::kinds), made by hosted_kind<T, C...>(kind) or
-// hosted_entity<T>(kind, options) (defined below Node). Copyable; holds no node.
-class HostedKind {
- public:
-  // Registers the kind on `node`, as Node::register_kind or Node::register_entity do.
-  void register_on(Node& node) const { register_(node); }
-
- private:
-  explicit HostedKind(std::function<void(Node&)> r) : register_(std::move(r)) {}
-  template <typename T, typename... C>
-  friend HostedKind hosted_kind(std::string kind);
-  template <typename T>
-  friend HostedKind hosted_entity(std::string kind, EntityOptions options);
-
-  std::function<void(Node&)> register_;
-};
-
 struct NodeConfig {
   // Shown in logs.
   std::string name = "pulsing";
@@ -113,16 +81,6 @@ struct NodeConfig {
   // costs an incarnation, of which a run has 2^20 (at one per 5 s, 60 days of a load that never
   // settles), and a gossip broadcast.
   std::chrono::milliseconds load_announce_interval{5'000};
-  // The kinds and entity kinds this node hosts from its start: registered before it joins the
-  // cluster, so that its first word to the others announces them. A kind registered after the
-  // constructor (Node::register_kind) is announced a moment after the join: meanwhile the others
-  // see a member without it, and two callers, one that has seen the kind announced and one that
-  // has not, may activate an entity on two different owners until their views agree.
-  //   config.kinds = {pulsing::hosted_kind<Worker, std::string>("worker"),
-  //                   pulsing::hosted_entity<Cart>("cart", {.idle_after = 30s})};
-  // The constructor throws as register_kind does (a bad or taken name, kinds that do not fit the
-  // metadata).
-  std::vector<HostedKind> kinds;
   // Network tuning: timeouts, heartbeats, buffer limits.
   TransportOptions transport;
   // What carries this node's messages. Empty: ZeroMQ over TCP. Tests put an in-memory network
@@ -160,6 +118,14 @@ struct NodeConfig {
   // this key pair and expect the server keys it lists (security::read_client_key_file). It
   // admits no caller itself. Exclusive with cluster_keys.
   std::shared_ptr<const security::ClientKey> client_key;
+};
+
+// How a node hosts an entity kind (Node::register_entity).
+struct EntityOptions {
+  // An activation that has had no call for this long is passivated (on_passivate, then it
+  // stops; the next call activates it again). Short keeps memory small; long saves the cost of
+  // activating again (on_activate: loading the state).
+  std::chrono::milliseconds idle_after{60'000};
 };
 
 // One row of Node::actors().
@@ -438,16 +404,6 @@ void Node::register_entity(std::string kind, EntityOptions options) {
   register_kind<T, std::string>(name);
   add_entity(name, methods, [](const std::string& key) -> std::unique_ptr<Actor> { return std::make_unique<T>(key); },
              options);
-}
-
-template <typename T, typename... C>
-HostedKind hosted_kind(std::string kind) {
-  return HostedKind([kind = std::move(kind)](Node& node) { node.register_kind<T, C...>(kind); });
-}
-
-template <typename T>
-HostedKind hosted_entity(std::string kind, EntityOptions options) {
-  return HostedKind([kind = std::move(kind), options](Node& node) { node.register_entity<T>(kind, options); });
 }
 
 template <typename T>

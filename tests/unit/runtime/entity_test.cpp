@@ -1,11 +1,9 @@
 // Entities on one node: activated by their first call, on_activate / on_passivate around each
 // activation, passivated when idle and activated again by the next call with no call lost or
 // reordered, re-activated after a crash; calls by name; the errors of a kind nobody hosts and a
-// key that breaks the naming rules. With two nodes: a tell forwarded to the owner, and kinds
-// configured at the start (NodeConfig::kinds) announced from the join on.
+// key that breaks the naming rules.
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -192,49 +190,6 @@ TEST_CASE("a tell that reaches a node which does not own the entity goes on to t
       [&] { return y.entity<Cart>(key).ask(&Cart::items).get() == std::vector<std::string>{"sent to x"}; }, 10s));
   CHECK(x.stats().entities_active == active_on_x);  // x did not activate it
   CHECK(x.dead_letters() == 0);
-}
-
-TEST_CASE("kinds in NodeConfig::kinds are announced from the join on: no member sees the node without them") {
-  std::mutex mutex;
-  std::vector<bool> announced;  // for each event x reported about y: did it carry Cart?
-  Node x(member("x"));          // after them: its handler runs until x is gone
-  x.on_member_event([&](const membership::MemberEvent& e) {
-    if (e.member.name != "y") return;
-    auto kinds = e.member.meta.find("kinds");
-    std::lock_guard lock(mutex);
-    announced.push_back(kinds != e.member.meta.end() && detail::announces_kind(kinds->second, "Cart"));
-  });
-  NodeConfig config = member("y", {x.endpoint().substr(std::string("tcp://").size())});
-  config.kinds = {hosted_entity<Cart>({}, {.idle_after = 1s})};
-  Node y(config);
-  CHECK(y.kinds() == std::vector<std::string>{"Cart"});
-  auto heard = [&] {
-    std::lock_guard lock(mutex);
-    return !announced.empty();
-  };
-  // The events come on the membership thread, just after Node::members() shows the change.
-  REQUIRE(testing::eventually([&] { return cart_hosts(x) == 1 && heard(); }, 15s));
-  {
-    std::lock_guard lock(mutex);
-    CHECK(std::all_of(announced.begin(), announced.end(), [](bool a) { return a; }));
-  }
-  // The entity kind is hosted, with its options: y activates the keys it owns.
-  CHECK(y.entity<Cart>(unique_key("configured")).ask(&Cart::add, std::string("tea")).get() == 1);
-}
-
-TEST_CASE("a lone node whose member name comes with its network serves the entity kinds of its config") {
-  NodeConfig config = member("lone");
-  config.membership.name.clear();  // "127.0.0.1:port", known once the node listens
-  config.kinds = {hosted_entity<Cart>()};
-  Node node(config);
-  CHECK(node.entity<Cart>(unique_key("lone")).ask(&Cart::add, std::string("tea")).get() == 1);
-  CHECK(node.stats().entities_active == 1);
-}
-
-TEST_CASE("a node whose configured kinds cannot be registered does not start") {
-  NodeConfig config = testing::test_config();
-  config.kinds = {hosted_kind<Cart, std::string>("no spaces allowed")};
-  CHECK_THROWS_AS(Node{config}, std::invalid_argument);
 }
 
 }  // namespace pulsing
