@@ -104,9 +104,12 @@ TEST_CASE("spawn on a named node, on any host, on a key's owner: the actor runs 
 TEST_CASE("spawn on the least loaded host goes around a host whose load it was told is high") {
   Hosts hosts;
   Node& node = hosts.node;
-  // a gets 40 more actors than the others, and announces its load.
+  // a gets 40 more actors than the others, and announces its load. Which figure it announces
+  // depends on when its load checks fall during the spawns: a figure is announced again only when
+  // it moved by 16 at least, so a check at 30 leaves 30 announced for good (under TSan, often).
+  // Any announcement at all is 16 or more, well above the others' and the 10 spawns below.
   for (int i = 0; i < 40; ++i) node.spawn<Calculator>({.placement = Placement::on("a")}, i).get();
-  REQUIRE(eventually([&] { return std::atoi(announced(node, "a", "load").c_str()) >= 40; }, 30s));
+  REQUIRE(eventually([&] { return std::atoi(announced(node, "a", "load").c_str()) >= 16; }, 30s));
   std::map<std::string, int> spawned;
   for (int i = 0; i < 10; ++i) ++spawned[hosts.host_of(node.spawn<Worker>({.placement = Placement::least_loaded()}, i).get())];
   CHECK(spawned["a"] == 0);
